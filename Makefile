@@ -1,0 +1,41 @@
+# deepstudy — two commands on a fresh machine: `make run` and `make test`.
+# TORCH_SPEC picks the torch build: the CPU wheel by default; a CUDA user sets e.g.
+#   make run TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+PYTHON      ?= python3
+VENV        ?= .venv
+TORCH_SPEC  ?= torch==2.13.0
+STUDY       ?= digits-quickstart
+DEEPSTUDY_DATA ?= $(abspath ../shared/data)
+export DEEPSTUDY_DATA
+
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-slow bench install clean docs
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH_SPEC)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/deepstudy run $(STUDY)
+
+test: $(STAMP)
+	$(BIN)/python tests/setup_browser.py
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+docs: $(STAMP)
+	$(BIN)/python -m deepstudy.cli schema --markdown > docs/study-file.md
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info

@@ -1,0 +1,3 @@
+from deepstudy.cli import main
+
+raise SystemExit(main())

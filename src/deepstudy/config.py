@@ -1,0 +1,231 @@
+"""Study files: YAML validated by pydantic (frozen, unknown keys rejected with suggestions).
+
+One mechanism serves the YAML file, ``--set key=value``, arms and (later) tuning: a *dotted
+override* applied to the raw mapping, which is then validated again. A bad key or type stops
+here with the key's path and the closest valid names.
+"""
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from deepstudy.errors import UserError, closest
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    name: str = Field("digits", description="Registry name (see `deepstudy data list`), or a label for data read by `format` + `path`.")
+    path: str | None = Field(None, description="A folder or file to read instead of the data directory (`$DEEPSTUDY_DATA`, then ~/.cache/deepstudy).")
+    format: Literal["idx", "image-folder", "csv-table", "digits"] | None = Field(None, description="Reader for `path` when `name` is not a registered dataset.")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="Stratified share of the training split held out for validation (early stopping, checkpoint choice).")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Stratified share held out as test set, only for data that ships no test split.")
+    train_limit: int | None = Field(None, ge=10, description="Use a stratified subset of this many training examples (quick runs).")
+    augment: tuple[str, ...] = Field((), description="Batch augmentations, in order: crop[:pad], hflip, vflip, rotate[:degrees], affine[:degrees], erase[:p].")
+    normalize: bool = Field(True, description="Standardize inputs with statistics of the training split only.")
+    target: str | None = Field(None, description="csv-table: the label column (default: the last column).")
+    drop: tuple[str, ...] = Field((), description="csv-table: columns to ignore (identifiers, free text).")
+    image_size: tuple[int, int] | None = Field(None, description="image-folder: resize every image to (height, width); default: the first image's size.")
+    grayscale: bool = Field(False, description="image-folder: convert images to one channel.")
+
+
+class ModelConfig(BaseModel):
+    """`name` picks a registered model; every other key is a keyword argument of its constructor."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field("mlp", description="Registered model (see `deepstudy summary --help` / docs/models.md).")
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class OptimizerConfig(_Section):
+    name: Literal["sgd", "rmsprop", "adam", "adamw"] = Field("adamw", description="torch.optim algorithm.")
+    lr: float = Field(1e-3, gt=0, description="Learning rate (the peak for one-cycle).")
+    momentum: float = Field(0.0, ge=0, lt=1, description="sgd / rmsprop momentum.")
+    nesterov: bool = Field(False, description="sgd: Nesterov momentum (needs momentum > 0).")
+    weight_decay: float = Field(0.0, ge=0, description="Applied to weights only, never to biases or normalization parameters.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="adam / adamw moment decay rates.")
+    eps: float = Field(1e-8, gt=0, description="Numerical stability term.")
+    alpha: float = Field(0.99, gt=0, lt=1, description="rmsprop smoothing constant.")
+
+
+class EarlyStoppingConfig(_Section):
+    patience: int | None = Field(None, ge=1, description="Stop an arm after this many epochs without improvement (None: never).")
+    monitor: Literal["val_loss", "val_acc"] = Field("val_loss", description="Validation metric that chooses the best checkpoint and drives early stopping.")
+    min_delta: float = Field(0.0, ge=0, description="Smallest change counted as an improvement.")
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(10, ge=1, description="Passes over the training split.")
+    batch_size: int = Field(128, ge=1, description="Training batch size.")
+    eval_batch_size: int = Field(1024, ge=1, description="Batch size for validation and test.")
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: Literal["constant", "step", "cosine", "onecycle"] = Field("constant", description="Learning-rate schedule, stepped every batch.")
+    step_epochs: int = Field(5, ge=1, description="step: epochs between decays.")
+    gamma: float = Field(0.1, gt=0, le=1, description="step: decay factor.")
+    warmup_fraction: float = Field(0.25, gt=0, lt=1, description="onecycle: share of steps spent warming up.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
+    grad_clip: float | None = Field(None, gt=0, description="Clip the global gradient norm to this value.")
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Autocast dtype: bf16 on CUDA or on CPUs that support it; fp16 on CUDA only (with a GradScaler).")
+    channels_last: bool = Field(False, description="NHWC memory format for 4-D inputs (faster convolutions on recent CPUs and GPUs).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU.")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
+
+
+Task = Literal["classify"]
+Analysis = Literal["curves", "confusion", "samples"]
+
+
+class Study(_Section):
+    name: str = Field(..., description="Study name; the run directory is runs/<name>/<timestamp>/.")
+    description: str = Field("", description="One line: what the study asks.")
+    task: Task = Field("classify", description="What is trained: classify (more tasks arrive with their issues).")
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"base": {}}, description="Arm name -> dotted overrides of the base config; arms are compared side by side.")
+    seeds: int = Field(1, ge=1, le=100, description="Independent runs per arm (different initialization, data order, dropout).")
+    seed: int = Field(0, ge=0, description="Base seed; every arm/seed/component seed is derived from it.")
+    analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description="Figures and tables in the report.")
+
+    @field_validator("arms")
+    @classmethod
+    def _arms_not_empty(cls, arms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        if not arms:
+            raise ValueError("a study needs at least one arm, e.g. arms: {base: {}}")
+        for arm, overrides in arms.items():
+            if not isinstance(overrides, dict):
+                raise ValueError(f"arm '{arm}' must map dotted keys to values, e.g. {{train.epochs: 5}}")
+            if "arms" in overrides or "seeds" in overrides:
+                raise ValueError(f"arm '{arm}' cannot override 'arms' or 'seeds'")
+        return arms
+
+    def arm_configs(self) -> dict[str, Study]:
+        """Each arm's fully validated config (the base with the arm's overrides applied)."""
+        base = self.model_dump(mode="json")
+        out = {}
+        for arm, overrides in self.arms.items():
+            raw = apply_overrides(base, overrides)
+            raw["arms"] = {arm: {}}
+            out[arm] = validate(raw, source=f"arm '{arm}'")
+        return out
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``{"train.optimizer.lr": 0.1, ...}`` applied.
+
+    A dotted key sets one leaf; a key naming a whole section (``model``) replaces it, so an arm
+    can swap the model family without inheriting the base model's keyword arguments.
+    """
+    out = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        node = out
+        *parents, leaf = str(dotted).split(".")
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = copy.deepcopy(value)
+    return out
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["train.epochs=3", "data.augment=[hflip]"]`` -> dotted overrides (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects key=value, got '{item}' (e.g. --set train.epochs=3)")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def builtin_studies() -> dict[str, Path]:
+    folder = resources.files("deepstudy") / "studies"
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+def find_study(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        if not path.is_file():
+            raise UserError(f"study file '{path}' does not exist (built-in studies: `deepstudy list`)")
+        return path
+    studies = builtin_studies()
+    if name_or_path not in studies:
+        raise UserError(f"unknown study '{name_or_path}'{closest(name_or_path, studies)}; `deepstudy list` shows the built-in studies, or pass a .yaml file")
+    return studies[name_or_path]
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UserError(f"{path}:{where} is not valid YAML ({getattr(e, 'problem', e)}); fix the file's syntax") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read study file {path}: {e}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path} must be a YAML mapping with at least `name:` (see docs/study-file.md)")
+    return raw
+
+
+def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Study:
+    """Read a built-in study or a YAML file, apply dotted overrides, validate."""
+    path = find_study(str(name_or_path))
+    raw = read_yaml(path)
+    raw.setdefault("name", path.stem)
+    return validate(apply_overrides(raw, overrides or {}), source=str(path))
+
+
+def validate(raw: dict[str, Any], source: str = "study") -> Study:
+    try:
+        return Study.model_validate(raw)
+    except ValidationError as e:
+        raise UserError(f"{source}: {_explain(e)}") from None
+
+
+def _explain(error: ValidationError) -> str:
+    """The first problem as one line, with the key's dotted path and the closest valid names."""
+    first = error.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    path = ".".join(loc)
+    if first["type"] == "extra_forbidden":
+        valid = _field_names(loc[:-1])
+        hint = closest(loc[-1], valid) or f" (valid keys: {', '.join(sorted(valid))})"
+        return f"unknown key '{path}'{hint}"
+    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+    got = first.get("input")
+    shown = "" if isinstance(got, dict) else f", got {got!r}"
+    return f"'{path}': {first['msg']}{shown}{more}"
+
+
+def _field_names(loc: list[str]) -> list[str]:
+    model: type[BaseModel] = Study
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
+
+
+def to_yaml(study: Study) -> str:
+    return yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)

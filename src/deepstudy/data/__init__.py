@@ -1,0 +1,191 @@
+"""Data: registered datasets and readers for published formats, in memory as tensors.
+
+``load(DataConfig, split_seed)`` returns a :class:`Dataset` with train / val / test splits;
+``Dataset.batches(...)`` gives mini-batches. See docs/study-file.md for the ``data:`` section.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepstudy.config import DataConfig
+from deepstudy.data import augment as _augment
+from deepstudy.data import readers, registry, table
+from deepstudy.data.loader import Batches, ImageTransform
+from deepstudy.data.registry import REGISTRY, DatasetSpec
+from deepstudy.data.splits import stratified_split, stratified_subset
+from deepstudy.errors import UserError
+from deepstudy.repro import derive_seed
+
+__all__ = ["Dataset", "load", "Batches", "REGISTRY", "DatasetSpec", "registry"]
+
+# A fixed seed for test hold-outs of data that ships no test split: the test set must not move
+# when a study changes its seed.
+_TEST_SPLIT_SEED = 20261121
+
+
+@dataclass
+class Dataset:
+    name: str
+    kind: str  # "image" | "table"
+    classes: list[str]
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    mean: torch.Tensor | None = None  # images: per-channel statistics of the training split
+    std: torch.Tensor | None = None
+    source: dict = field(default_factory=dict)  # folder, files and sha256, license, description
+    notes: list[str] = field(default_factory=list)
+    feature_names: list[str] = field(default_factory=list)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
+
+    def batches(self, split: str, batch_size: int, *, train: bool = False, augment: tuple[str, ...] = (),
+                seed: int = 0, device: torch.device | str = "cpu") -> Batches:
+        """Training batches are shuffled (and augmented); evaluation batches keep order."""
+        x, y = self.split(split)
+        x, y = x.to(device), y.to(device)
+        transform = None
+        if self.kind == "image":
+            ops = _augment.compose(_augment.parse(augment)) if (train and augment) else None
+            transform = ImageTransform(self.mean, self.std, ops)
+        elif augment and train:
+            raise UserError(f"data.augment applies to images; dataset '{self.name}' is a table — remove data.augment")
+        return Batches(x, y, batch_size, shuffle=train, drop_last=False, transform=transform, seed=seed)
+
+    def summary(self) -> dict:
+        def counts(y: torch.Tensor) -> list[int]:
+            return torch.bincount(y, minlength=self.num_classes).tolist()
+        return {
+            "name": self.name, "kind": self.kind, "classes": self.classes, "input_shape": list(self.input_shape),
+            "sizes": {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
+            "class_counts": {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
+            "source": self.source, "notes": self.notes, "feature_names": self.feature_names,
+        }
+
+
+def load(cfg: DataConfig, split_seed: int) -> Dataset:
+    """Read, split (stratified validation split from training data) and encode one dataset."""
+    spec = REGISTRY.get(cfg.name)
+    fmt = cfg.format or (spec.format if spec else None)
+    if fmt is None:
+        registry.get(cfg.name)  # raises the 'unknown dataset' message with suggestions
+    source: dict = {"format": fmt}
+    if spec is not None and (cfg.format is None or cfg.format == spec.format):
+        source.update(description=spec.description, license=spec.license)
+        if spec.files:
+            folder = registry.locate(spec, cfg.path)
+            source.update(folder=str(folder), sha256=registry.verify(spec, folder))
+        else:
+            folder = Path(cfg.path) if cfg.path else None
+    elif cfg.path is None:
+        raise UserError(f"data.format '{fmt}' needs data.path (the folder or file to read)")
+    else:
+        folder = Path(cfg.path).expanduser()
+        source["folder"] = str(folder)
+    if fmt == "csv-table":
+        return _load_table(cfg, spec, folder, split_seed, source)
+    return _load_images(cfg, spec, fmt, folder, split_seed, source)
+
+
+def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Path | None,
+                 split_seed: int, source: dict) -> Dataset:
+    notes: list[str] = []
+    classes = list(spec.classes) if spec and spec.classes else None
+    if fmt == "idx":
+        x, y, x_test, y_test = readers.read_idx_folder(folder)
+    elif fmt == "image-folder":
+        has_splits = (folder / "train").is_dir() and (folder / "test").is_dir()
+        root = folder / "train" if has_splits else folder
+        x, y, classes = readers.read_image_folder(root, image_size=cfg.image_size, grayscale=cfg.grayscale)
+        if has_splits:
+            x_test, y_test, _ = readers.read_image_folder(folder / "test", image_size=tuple(x.shape[2:]),
+                                                          grayscale=cfg.grayscale, classes=classes)
+        else:
+            x, y, x_test, y_test = _hold_out_test(x, y, cfg.test_fraction, notes)
+    elif fmt == "digits":
+        x, y = readers.read_digits()
+        x, y, x_test, y_test = _hold_out_test(x, y, cfg.test_fraction, notes)
+    else:
+        raise UserError(f"data.format '{fmt}' is not an image format")
+    n_classes = int(max(y.max(), y_test.max())) + 1
+    classes = classes or [str(i) for i in range(n_classes)]
+    if len(classes) < n_classes:
+        raise UserError(f"labels go up to {n_classes - 1} but only {len(classes)} class names are known")
+    if cfg.train_limit:
+        keep = _limit(y, cfg.train_limit, split_seed, notes)
+        x, y = x[keep], y[keep]
+    train_idx, val_idx = stratified_split(y, cfg.val_fraction, derive_seed(split_seed, "val-split"))
+    x_train = torch.from_numpy(np.ascontiguousarray(x[train_idx]))
+    if cfg.normalize:  # per-channel statistics of the training split only
+        flat = x_train.float().div_(255.0).transpose(0, 1).reshape(x_train.shape[1], -1)
+        mean, std = flat.mean(1), flat.std(1).clamp_min(1e-6)
+    else:
+        mean, std = torch.zeros(x.shape[1]), torch.ones(x.shape[1])
+    return Dataset(
+        cfg.name, "image", classes,
+        x_train, torch.from_numpy(y[train_idx]),
+        torch.from_numpy(np.ascontiguousarray(x[val_idx])), torch.from_numpy(y[val_idx]),
+        torch.from_numpy(np.ascontiguousarray(x_test)), torch.from_numpy(y_test),
+        mean=mean, std=std, source=source, notes=notes,
+    )
+
+
+def _hold_out_test(x: np.ndarray, y: np.ndarray, fraction: float, notes: list[str]):
+    keep, test = stratified_split(y, fraction, _TEST_SPLIT_SEED)
+    notes.append(f"no published test split: a stratified {fraction:.0%} hold-out (fixed seed {_TEST_SPLIT_SEED}) is the test set")
+    return x[keep], y[keep], x[test], y[test]
+
+
+def _limit(y: np.ndarray, limit: int, seed: int, notes: list[str]) -> np.ndarray:
+    idx = stratified_subset(y, limit, derive_seed(seed, "train-limit"))
+    if len(idx) < len(y):
+        notes.append(f"training data limited to a stratified subset of {len(idx)} of {len(y)} examples (data.train_limit)")
+    return idx
+
+
+def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_seed: int, source: dict) -> Dataset:
+    options = dict(spec.options) if spec else {}
+    path = folder / options["file"] if "file" in options else folder
+    if path.is_dir():
+        csvs = sorted(path.glob("*.csv"))
+        if len(csvs) != 1:
+            raise UserError(f"data.path '{path}' is a folder with {len(csvs)} CSV files; point data.path at one file")
+        path = csvs[0]
+    raw = table.read_csv(path)
+    encoder = table.TableEncoder(raw, cfg.target or options.get("target"), tuple(cfg.drop) or tuple(options.get("drop", ())))
+    y, values = encoder.labels()
+    notes: list[str] = []
+    keep, test = stratified_split(y, cfg.test_fraction, _TEST_SPLIT_SEED)
+    notes.append(f"no published test split: a stratified {cfg.test_fraction:.0%} hold-out (fixed seed {_TEST_SPLIT_SEED}) is the test set")
+    if cfg.train_limit:
+        keep = keep[_limit(y[keep], cfg.train_limit, split_seed, notes)]
+    tr, va = stratified_split(y[keep], cfg.val_fraction, derive_seed(split_seed, "val-split"))
+    train_rows, val_rows = keep[tr], keep[va]
+    encoder.fit(train_rows)  # scaling and one-hot categories from the training rows only
+    notes.append(f"{sum(encoder.numeric.values())} numeric columns standardized and "
+                 f"{len(encoder.features) - sum(encoder.numeric.values())} categorical columns one-hot encoded, "
+                 "fitted on the training split only")
+    classes = list(spec.classes) if spec and spec.classes and len(spec.classes) == len(values) else values
+    counts = np.bincount(y, minlength=len(values))
+    notes.append("class balance: " + ", ".join(f"{v} {c / len(y):.1%}" for v, c in zip(classes, counts)))
+    t = lambda r: torch.from_numpy(encoder.transform(r))  # noqa: E731
+    source["file"] = str(path)
+    return Dataset(cfg.name, "table", classes, t(train_rows), torch.from_numpy(y[train_rows]),
+                   t(val_rows), torch.from_numpy(y[val_rows]), t(test), torch.from_numpy(y[test]),
+                   source=source, notes=notes, feature_names=encoder.feature_names())

@@ -1,0 +1,58 @@
+"""In-memory mini-batches: one index permutation per epoch, then tensor indexing.
+
+There is no per-sample Python work, no worker process and no collate step: for datasets that
+fit in memory (all of the seeds') this is the fastest loader there is, and it is deterministic
+because the permutation and the augmentation draw from a generator seeded per epoch.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import torch
+
+from deepstudy.repro import derive_seed, generator
+
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+class Batches:
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = False,
+                 drop_last: bool = False, transform: Transform | None = None, seed: int = 0):
+        assert len(x) == len(y), (x.shape, y.shape)
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.shuffle, self.drop_last, self.transform, self.seed = shuffle, drop_last, transform, seed
+
+    def __len__(self) -> int:
+        n = len(self.x)
+        return n // self.batch_size if self.drop_last and n >= self.batch_size else -(-n // self.batch_size)
+
+    def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        g = generator(derive_seed(self.seed, "batches", epoch))
+        n = len(self.x)
+        order = torch.randperm(n, generator=g).to(self.x.device) if self.shuffle else None
+        stop = len(self) * self.batch_size
+        for start in range(0, min(stop, n), self.batch_size):
+            if order is None:
+                xb, yb = self.x[start:start + self.batch_size], self.y[start:start + self.batch_size]
+            else:
+                idx = order[start:start + self.batch_size]
+                xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
+            if self.transform is not None:
+                xb = self.transform(xb, g)
+            yield xb, yb
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.epoch(0)
+
+
+class ImageTransform:
+    """uint8 (B,C,H,W) -> float in [0,1] -> augmentation -> (x - mean) / std with train statistics."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, augment: Transform | None = None):
+        self.mean, self.std, self.augment = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1), augment
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        x = x.float().div_(255.0)
+        if self.augment is not None:
+            x = self.augment(x, g)
+        return (x - self.mean.to(x.device)) / self.std.to(x.device)

@@ -1,0 +1,160 @@
+"""Registered datasets: where their files live, their canonical URLs and sha256.
+
+Checksums and URLs come from ``shared/data/*/SOURCE.md`` (the files as published). A dataset's
+files sit in ``<data root>/<folder>/``; the data root is resolved as ``path:`` in the study ->
+``$DEEPSTUDY_DATA`` -> ``~/.cache/deepstudy``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deepstudy.errors import UserError, closest
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    name: str
+    sha256: str
+    size: int
+    urls: tuple[str, ...] = ()  # mirrors, tried in order
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    folder: str
+    format: str  # idx | csv-table | digits
+    description: str
+    license: str
+    files: tuple[FileSpec, ...] = ()
+    classes: tuple[str, ...] = ()
+    options: dict = field(default_factory=dict)  # reader options (target, drop, ...)
+    how_to_get: str = ""  # when no direct URL exists
+
+    @property
+    def downloadable(self) -> bool:
+        return bool(self.files) and all(f.urls for f in self.files)
+
+
+def _mirrored(files: dict[str, tuple[str, int]], bases: tuple[str, ...]) -> tuple[FileSpec, ...]:
+    return tuple(FileSpec(n, sha, size, tuple(b + n for b in bases)) for n, (sha, size) in files.items())
+
+
+_MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
+    "train-labels-idx1-ubyte.gz": ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
+    "t10k-images-idx3-ubyte.gz": ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
+    "t10k-labels-idx1-ubyte.gz": ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
+}
+_FASHION_FILES = {
+    "train-images-idx3-ubyte.gz": ("3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84", 26421880),
+    "train-labels-idx1-ubyte.gz": ("a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845", 29515),
+    "t10k-images-idx3-ubyte.gz": ("346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102),
+    "t10k-labels-idx1-ubyte.gz": ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
+}
+
+REGISTRY: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in [
+        DatasetSpec(
+            "mnist", "mnist", "idx",
+            "Handwritten digits, 60,000 train / 10,000 test, 28x28 grey (LeCun, Cortes & Burges).",
+            "no formal license; commonly cited as CC BY-SA 3.0",
+            _mirrored(_MNIST_FILES, ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")),
+            classes=tuple(str(i) for i in range(10)),
+        ),
+        DatasetSpec(
+            "fashion-mnist", "fashion-mnist", "idx",
+            "Zalando article images, 60,000 train / 10,000 test, 28x28 grey, 10 classes (Xiao et al., 2017).",
+            "MIT",
+            _mirrored(_FASHION_FILES, (
+                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+            )),
+            classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        ),
+        DatasetSpec(
+            "churn", "dl-az", "csv-table",
+            "Bank customers (10,000 rows, 10 features): did the customer leave? (Deep Learning A-Z; ~20% positive).",
+            "not stated by the course (synthetic data, also published on Kaggle)",
+            (FileSpec("Churn_Modelling.csv", "3996cd1fa372e0db0cd9c0ebac35bbd4e8e3c65fb942bb010c826e7b1eeef0a0", 684858),),
+            classes=("stayed", "exited"),
+            options={"file": "Churn_Modelling.csv", "target": "Exited", "drop": ("RowNumber", "CustomerId", "Surname")},
+            how_to_get="download Churn_Modelling.csv from the Deep Learning A-Z course material (superdatascience.com/pages/deep-learning)",
+        ),
+        DatasetSpec(
+            "digits", "", "digits",
+            "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes); works offline.",
+            "BSD-3-Clause (scikit-learn; data from the UCI repository)",
+            classes=tuple(str(i) for i in range(10)),
+        ),
+    ]
+}
+
+
+def get(name: str) -> DatasetSpec:
+    if name not in REGISTRY:
+        raise UserError(f"unknown dataset '{name}'{closest(name, REGISTRY)}; `deepstudy data list` shows the registered ones, "
+                        "or give `data.format` and `data.path` to read your own files")
+    return REGISTRY[name]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "deepstudy"
+
+
+def data_roots() -> list[Path]:
+    roots = []
+    if os.environ.get("DEEPSTUDY_DATA"):
+        roots.append(Path(os.environ["DEEPSTUDY_DATA"]).expanduser())
+    roots.append(cache_dir())
+    return roots
+
+
+def locate(spec: DatasetSpec, path: str | None = None) -> Path:
+    """The folder holding every file of ``spec``: ``path`` -> $DEEPSTUDY_DATA -> cache."""
+    if path is not None:
+        folder = Path(path).expanduser()
+        missing = [f.name for f in spec.files if not (folder / f.name).is_file()]
+        if missing:
+            raise UserError(f"data.path '{folder}' lacks {', '.join(missing)} of dataset '{spec.name}'; point data.path at the folder that holds them")
+        return folder
+    looked = []
+    for root in data_roots():
+        folder = root / spec.folder
+        looked.append(str(folder))
+        if all((folder / f.name).is_file() for f in spec.files):
+            return folder
+    fix = f"run `deepstudy data fetch {spec.name}`" if spec.downloadable else spec.how_to_get
+    raise UserError(f"dataset '{spec.name}' not found (looked in {', '.join(looked)}); {fix}, "
+                    f"or set DEEPSTUDY_DATA to a folder that holds {spec.folder}/")
+
+
+_HASH_CACHE: dict[tuple[str, int, int], str] = {}
+
+
+def sha256_of(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASH_CACHE:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def verify(spec: DatasetSpec, folder: Path) -> dict[str, str]:
+    """sha256 of every file, checked against the registry; returns {file: sha256}."""
+    out = {}
+    for f in spec.files:
+        digest = sha256_of(folder / f.name)
+        if digest != f.sha256:
+            raise UserError(f"checksum mismatch for {folder / f.name}: expected sha256 {f.sha256[:12]}…, got {digest[:12]}…; "
+                            f"the file is damaged or another version — delete it and run `deepstudy data fetch {spec.name}`")
+        out[f.name] = digest
+    return out

@@ -1,0 +1,113 @@
+"""CSV tables: numeric and categorical columns, encoded with statistics of the training rows only.
+
+A column is numeric when every non-empty value parses as a number; otherwise it is categorical
+and one-hot encoded with the categories seen in training (an unseen category encodes as all
+zeros). Numeric columns are standardized; missing numbers are filled with the training mean.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepstudy.errors import UserError, closest
+
+
+@dataclass
+class RawTable:
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def read_csv(path: Path) -> RawTable:
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            sample = f.read(64 * 1024)
+            f.seek(0)
+            try:
+                dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+            except csv.Error:
+                dialect = csv.excel
+            reader = csv.reader(f, dialect)
+            header = [c.strip() for c in next(reader, [])]
+            rows = [r for r in reader if any(cell.strip() for cell in r)]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"cannot read CSV table {path}: {e}") from None
+    if not header or not rows:
+        raise UserError(f"CSV table {path} has no header or no rows; the first line must name the columns")
+    bad = next((i for i, r in enumerate(rows) if len(r) != len(header)), None)
+    if bad is not None:
+        raise UserError(f"{path}: row {bad + 2} has {len(rows[bad])} fields but the header has {len(header)}; fix the file")
+    return RawTable(header, rows)
+
+
+def _number(cell: str) -> float | None:
+    cell = cell.strip()
+    if cell == "":
+        return np.nan
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+class TableEncoder:
+    """Fit on training rows; transform any rows into a float32 feature matrix."""
+
+    def __init__(self, table: RawTable, target: str | None, drop: tuple[str, ...] = ()):
+        cols = table.columns
+        target = target or cols[-1]
+        for name in (target, *drop):
+            if name not in cols:
+                raise UserError(f"column '{name}' is not in the table{closest(name, cols)}; columns: {', '.join(cols)}")
+        self.table, self.target = table, target
+        self.features = [c for c in cols if c != target and c not in drop]
+        self.index = {c: i for i, c in enumerate(cols)}
+        self.numeric = {c: all(_number(r[self.index[c]]) is not None for r in table.rows) for c in self.features}
+
+    def labels(self) -> tuple[np.ndarray, list[str]]:
+        raw = [r[self.index[self.target]].strip() for r in self.table.rows]
+        classes = sorted(set(raw), key=lambda v: (_number(v) is None, _number(v) or 0.0, v))
+        lookup = {c: i for i, c in enumerate(classes)}
+        return np.asarray([lookup[v] for v in raw], dtype=np.int64), classes
+
+    def fit(self, train_rows: np.ndarray) -> TableEncoder:
+        self.stats: dict[str, tuple[float, float]] = {}
+        self.categories: dict[str, list[str]] = {}
+        for c in self.features:
+            values = [self.table.rows[i][self.index[c]].strip() for i in train_rows]
+            if self.numeric[c]:
+                x = np.asarray([_number(v) for v in values], dtype=np.float64)
+                mean = float(np.nanmean(x)) if np.isfinite(x).any() else 0.0
+                std = float(np.nanstd(x)) if np.isfinite(x).any() else 1.0
+                self.stats[c] = (mean, std if std > 0 else 1.0)
+            else:
+                self.categories[c] = sorted(set(values))
+        return self
+
+    def transform(self, rows: np.ndarray, scale: bool = True) -> np.ndarray:
+        blocks = []
+        for c in self.features:
+            values = [self.table.rows[i][self.index[c]].strip() for i in rows]
+            if self.numeric[c]:
+                mean, std = self.stats[c]
+                x = np.asarray([_number(v) for v in values], dtype=np.float64)
+                x = np.where(np.isnan(x), mean, x)
+                blocks.append(((x - mean) / std if scale else x)[:, None])
+            else:
+                cats = {v: j for j, v in enumerate(self.categories[c])}
+                onehot = np.zeros((len(values), len(cats)))
+                for i, v in enumerate(values):
+                    if v in cats:
+                        onehot[i, cats[v]] = 1.0
+                blocks.append(onehot)
+        return np.concatenate(blocks, axis=1).astype(np.float32)
+
+    def feature_names(self) -> list[str]:
+        names = []
+        for c in self.features:
+            names += [c] if self.numeric[c] else [f"{c}={v}" for v in self.categories[c]]
+        return names

@@ -1,0 +1,134 @@
+"""Metrics from predictions (scikit-learn) and statistics across seeds.
+
+Conclusions compare the best arm with every other arm two ways:
+- Welch's t-test over per-seed test scores: is the gap larger than seed-to-seed noise?
+  p-values are Holm-adjusted for the number of comparisons.
+- McNemar's exact test on the test set, for each seed pair: do the two models err on
+  different examples more than chance allows? (Dietterich, 1998.)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+from sklearn import metrics as skm
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def classification_metrics(logits: np.ndarray, y: np.ndarray, classes: list[str]) -> dict:
+    probs = softmax(logits.astype(np.float64))
+    pred = probs.argmax(1)
+    labels = list(range(len(classes)))
+    out = {
+        "accuracy": float(skm.accuracy_score(y, pred)),
+        "precision": float(skm.precision_score(y, pred, labels=labels, average="macro", zero_division=0)),
+        "recall": float(skm.recall_score(y, pred, labels=labels, average="macro", zero_division=0)),
+        "f1": float(skm.f1_score(y, pred, labels=labels, average="macro", zero_division=0)),
+        "confusion": skm.confusion_matrix(y, pred, labels=labels).tolist(),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(classes, *skm.precision_recall_fscore_support(
+                y, pred, labels=labels, zero_division=0))
+        },
+    }
+    present = np.unique(y)
+    if len(present) == len(classes) and len(classes) >= 2:
+        out["roc_auc"] = float(skm.roc_auc_score(y, probs[:, 1]) if len(classes) == 2 else
+                               skm.roc_auc_score(y, probs, multi_class="ovr", labels=labels))
+    else:
+        out["roc_auc"] = None  # undefined when a class is missing from the test split
+    return out
+
+
+def describe(values: list[float]) -> dict:
+    """mean, sample std, n and a 95% t-interval of per-seed values."""
+    a = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    n = len(a)
+    if n == 0:
+        return {"mean": None, "std": None, "n": 0, "ci95": None, "values": []}
+    mean = float(a.mean())
+    std = float(a.std(ddof=1)) if n > 1 else 0.0
+    half = float(stats.t.ppf(0.975, n - 1) * std / math.sqrt(n)) if n > 1 else None
+    return {"mean": mean, "std": std, "n": n, "ci95": [mean - half, mean + half] if half is not None else None,
+            "values": a.tolist()}
+
+
+def welch_p(a: list[float], b: list[float]) -> float | None:
+    if len(a) < 2 or len(b) < 2:
+        return None
+    if np.std(a) == 0 and np.std(b) == 0:
+        return 1.0 if np.mean(a) == np.mean(b) else 0.0
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, float]:
+    """(a right & b wrong, a wrong & b right, exact two-sided p)."""
+    only_a = int(np.sum(correct_a & ~correct_b))
+    only_b = int(np.sum(~correct_a & correct_b))
+    p = 1.0 if only_a + only_b == 0 else float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return only_a, only_b, p
+
+
+def holm(pvalues: list[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values (None stays None)."""
+    idx = [i for i, p in enumerate(pvalues) if p is not None]
+    order = sorted(idx, key=lambda i: pvalues[i])
+    out: list[float | None] = list(pvalues)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * pvalues[i]))
+        out[i] = running
+    return out
+
+
+def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndarray]], metric: str = "accuracy",
+                 alpha: float = 0.05) -> dict:
+    """Best arm vs each other arm; each comparison carries a sentence a reader can act on."""
+    means = {arm: float(np.mean(v)) for arm, v in scores.items() if v}
+    if not means:
+        return {"best": None, "comparisons": [], "summary": "no arm finished, so nothing can be compared"}
+    best = max(means, key=means.get)
+    others = [a for a in means if a != best]
+    raw = [welch_p(scores[best], scores[o]) for o in others]
+    adjusted = holm(raw)
+    comparisons = []
+    for other, p_raw, p_adj in zip(others, raw, adjusted):
+        gap = means[best] - means[other]
+        pairs = [mcnemar_p(ca, cb) for ca, cb in zip(correct.get(best, []), correct.get(other, []))]
+        significant_pairs = sum(p < alpha for _, _, p in pairs)
+        n = min(len(scores[best]), len(scores[other]))
+        if p_adj is None:
+            verdict = "unknown"
+            text = (f"{best} scores {gap * 100:.2f} points above {other} on one seed each: the seed-to-seed noise "
+                    f"is unknown, so this is not a finding — run with --seeds 3 or more")
+        elif p_adj < alpha:
+            verdict = "beyond-noise"
+            text = (f"{best} beats {other} by {gap * 100:.2f} points ({metric}, mean of {n} seeds); Welch's t-test "
+                    f"p = {p_adj:.3g} (Holm-adjusted): larger than seed-to-seed noise")
+        else:
+            verdict = "within-noise"
+            text = (f"{best} is {gap * 100:.2f} points above {other} ({metric}, mean of {n} seeds), but Welch's "
+                    f"t-test p = {p_adj:.3g} (Holm-adjusted): within seed-to-seed noise — not a real difference at this n")
+        if pairs:
+            text += (f"; McNemar on the test set: the two models' errors differ significantly in "
+                     f"{significant_pairs} of {len(pairs)} seed pair(s)")
+        comparisons.append({"best": best, "other": other, "gap": gap, "welch_p": p_raw, "welch_p_holm": p_adj,
+                            "mcnemar": [{"only_best": a, "only_other": b, "p": p} for a, b, p in pairs],
+                            "verdict": verdict, "text": text})
+    beyond = [c["other"] for c in comparisons if c["verdict"] == "beyond-noise"]
+    if not others:
+        summary = f"one arm only ({best}): nothing to compare"
+    elif len(beyond) == len(others):
+        summary = f"{best} is the best arm, and its lead over every other arm is larger than seed-to-seed noise"
+    elif beyond:
+        summary = (f"{best} has the highest mean; it is reliably better than {', '.join(beyond)}, but its lead over "
+                   f"{', '.join(o for o in others if o not in beyond)} is within noise")
+    else:
+        summary = f"{best} has the highest mean, but no gap between arms is larger than seed-to-seed noise"
+    return {"best": best, "metric": metric, "comparisons": comparisons, "summary": summary}

@@ -1,0 +1,10 @@
+"""The model zoo: ``create(name, **kw)``, ``build(name, input_shape, num_classes, **kw)``, ``names()``.
+
+Every architecture is a plain ``nn.Module`` with keyword arguments; files read top-to-bottom
+(blocks, network, named constructors).
+"""
+from deepstudy.models import cnn, mlp  # noqa: F401  (registers the families)
+from deepstudy.models.registry import build, check_kwargs, create, entry, names
+from deepstudy.models.summary import Row, summarize
+
+__all__ = ["build", "check_kwargs", "create", "entry", "names", "summarize", "Row"]

@@ -1,0 +1,83 @@
+"""Model registry: ``create(name, **kw)`` with the constructor's own keyword arguments.
+
+Models are plain ``nn.Module``s: they never see a config, a device or a file. ``build`` fills the
+data-dependent arguments (``in_channels``/``in_features``/``input_size``/``num_classes``) from the
+dataset's input shape, so a study names only what it varies.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from deepstudy.errors import UserError, closest
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    fn: Callable[..., nn.Module]
+    family: str
+    inputs: str  # "image" | "vector" | "any"
+    description: str
+
+
+_MODELS: dict[str, Entry] = {}
+
+
+def register(name: str, *, family: str, inputs: str, description: str):
+    def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        _MODELS[name] = Entry(name, fn, family, inputs, description)
+        return fn
+    return deco
+
+
+def names() -> list[str]:
+    return sorted(_MODELS)
+
+
+def entry(name: str) -> Entry:
+    if name not in _MODELS:
+        raise UserError(f"unknown model '{name}'{closest(name, _MODELS)}; registered models: {', '.join(names())}")
+    return _MODELS[name]
+
+
+def check_kwargs(name: str, kwargs: dict) -> None:
+    """A misspelt keyword is a UserError naming the closest valid ones."""
+    params = inspect.signature(entry(name).fn).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    for key in kwargs:
+        if key not in params:
+            raise UserError(f"model '{name}' has no argument '{key}'{closest(key, params)}; "
+                            f"its arguments: {', '.join(params)}")
+
+
+def create(name: str, **kwargs) -> nn.Module:
+    check_kwargs(name, kwargs)
+    try:
+        return entry(name).fn(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"model '{name}' cannot be built with {kwargs}: {e}") from None
+
+
+def build(name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs) -> nn.Module:
+    """``create`` with in_channels / in_features / input_size / num_classes taken from the data."""
+    params = inspect.signature(entry(name).fn).parameters
+    given = dict(kwargs)
+    derived = {
+        "num_classes": num_classes,
+        "in_features": math.prod(input_shape),
+        "in_channels": input_shape[0],
+        "input_size": tuple(input_shape[1:]),
+        "input_shape": tuple(input_shape),
+    }
+    for key, value in derived.items():
+        if key in params and key not in given:
+            given[key] = value
+    if entry(name).inputs == "image" and len(input_shape) != 3:
+        raise UserError(f"model '{name}' needs images (C, H, W) but the data has shape {tuple(input_shape)}; use an MLP for tables")
+    return create(name, **given)

@@ -1,0 +1,49 @@
+"""Progress of a study: a rich progress bar on a terminal, plain lines otherwise (CI, pipes, logs)."""
+from __future__ import annotations
+
+import sys
+
+
+class Progress:
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stdout
+        self.rich = None
+        self.task = None
+
+    def __enter__(self) -> Progress:
+        if self.stream.isatty():
+            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+            self.rich = RichProgress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+                                     TimeElapsedColumn(), transient=False)
+            self.rich.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.rich is not None:
+            self.rich.stop()
+
+    def line(self, text: str) -> None:
+        if self.rich is not None:
+            self.rich.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def event(self, e: dict) -> None:
+        label = f"{e['arm']}  seed {e['seed'] + 1}"
+        if e["kind"] == "start":
+            if self.rich is not None:
+                self.task = self.rich.add_task(f"▸ {label}/{e['seeds']}", total=e["epochs"], info="")
+            else:
+                self.line(f"▸ {label}/{e['seeds']}")
+        elif e["kind"] == "resumed":
+            self.line(f"  {label}: resumed from its checkpoint at epoch {e['epoch'] + 1}")
+            if self.rich is not None and self.task is not None:
+                self.rich.update(self.task, completed=e["epoch"])
+        elif e["kind"] == "epoch":
+            acc = f"  val_acc {e['val_acc']:.4f}" if e.get("val_acc") is not None else ""
+            info = f"loss {e['train_loss']:.4f}  val_loss {e['val_loss']:.4f}{acc}  {e['seconds']:.1f} s/epoch"
+            if self.rich is not None and self.task is not None:
+                self.rich.update(self.task, completed=e["epoch"] + 1, info=info)
+            elif (e["epoch"] + 1) % max(1, e["epochs"] // 10) == 0 or e["epoch"] + 1 == e["epochs"]:
+                self.line(f"  {label}  epoch {e['epoch'] + 1}/{e['epochs']}  {info}")  # at most ~10 lines a run

@@ -1,0 +1,98 @@
+"""Reports from a run directory alone: ``write(run_dir)`` -> report.html (self-contained) + report.md.
+
+Reads ``results.json``, ``data.json``, ``samples.npz`` and each arm/seed's ``metrics.jsonl``; it
+never imports torch, so a finished run re-renders anywhere (``deepstudy report RUN_DIR``).
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from pathlib import Path
+
+import numpy as np
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from deepstudy.errors import UserError
+from deepstudy.fileio import atomic_write_text, read_json, read_jsonl
+
+_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def pm(d: dict | None, scale: float = 100.0, digits: int = 2) -> str:
+    """'92.31 ± 0.12 (n=3)' from a describe() dict."""
+    if not d or d.get("mean") is None:
+        return "—"
+    return f"{d['mean'] * scale:.{digits}f} ± {d['std'] * scale:.{digits}f} (n={d['n']})"
+
+
+def human(n: float | None) -> str:
+    if n is None:
+        return "—"
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+def _figures(run_dir: Path, results: dict) -> list[dict]:
+    from deepstudy.report import plots
+
+    fig_dir = run_dir / "figures"
+    ds, arms = results["dataset"], results["arms"]
+    out = []
+    scores = {a: [s["test"]["accuracy"] for s in info["seeds"] if s["status"] == "ok"] for a, info in arms.items()}
+    best = results["comparison"].get("best")
+    out.append({"path": plots.arm_scores(scores, "accuracy", fig_dir / "scores.png"),
+                "caption": "Test accuracy per arm: each dot is one seed, the black mark is the mean ± std. "
+                           "Overlapping spreads mean the ranking may not survive another set of seeds — read the "
+                           "conclusions above for the tests."})
+    curves = {a: [read_jsonl(run_dir / "arms" / a / f"seed-{s['seed']}" / "metrics.jsonl") for s in info["seeds"]]
+              for a, info in arms.items()}
+    out.append({"path": plots.learning_curves(curves, fig_dir / "curves.png"),
+                "caption": "Learning curves, mean over seeds with the min-max band. A validation loss that rises while "
+                           "the training loss keeps falling is overfitting; the best checkpoint (lowest validation "
+                           "loss or highest accuracy) is the one evaluated on the test set."})
+    if best and arms[best]["confusion"]:
+        out.append({"path": plots.confusion(arms[best]["confusion"], ds["classes"], fig_dir / "confusion.png"),
+                    "caption": f"Confusion matrix of the best arm ({best}), summed over seeds and normalized per true "
+                               "class: off-diagonal cells show which classes it mixes up."})
+    return out
+
+
+def _dataset_figures(run_dir: Path, ds: dict) -> list[dict]:
+    from deepstudy.report import plots
+
+    out = []
+    if (run_dir / "samples.npz").is_file():
+        s = np.load(run_dir / "samples.npz")
+        out.append({"path": plots.sample_grid(s["images"], s["labels"], ds["classes"], run_dir / "figures" / "samples.png"),
+                    "caption": "Test examples, one row per class (as stored, before normalization)."})
+    out.append({"path": plots.class_balance(ds["class_counts"], ds["classes"], run_dir / "figures" / "balance.png"),
+                "caption": "Class balance of each split. With unequal classes, accuracy flatters a model that favours "
+                           "the majority: read macro F1 and ROC-AUC beside it."})
+    return out
+
+
+def _embed(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def write(run_dir: str | Path) -> Path:
+    """Render report.html and report.md from the files of ``run_dir``; returns the HTML path."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "results.json").is_file():
+        raise UserError(f"'{run_dir}' has no results.json: it is not a finished run directory "
+                        "(a killed run continues with `deepstudy run --resume RUN_DIR`)")
+    results = read_json(run_dir / "results.json")
+    dataset_figs = _dataset_figures(run_dir, results["dataset"])
+    figs = _figures(run_dir, results)
+    env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(pm=pm, human=human)
+    context = {"r": results, "figures": figs, "dataset_figures": dataset_figs, "run_dir": str(run_dir),
+               "generated": _dt.datetime.now().isoformat(timespec="seconds")}
+    html = env.get_template("report.html.j2").render(**context, embed=_embed)
+    atomic_write_text(run_dir / "report.html", html)
+    md = env.get_template("report.md.j2").render(**context, rel=lambda p: str(Path(p).relative_to(run_dir)))
+    atomic_write_text(run_dir / "report.md", md)
+    return run_dir / "report.html"

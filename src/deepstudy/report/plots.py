@@ -1,0 +1,110 @@
+"""Figures from run-directory files (matplotlib, Agg backend). Each returns the PNG path written."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+_COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def sample_grid(images: np.ndarray, labels: np.ndarray, classes: list[str], path: Path, per_class: int = 8) -> Path:
+    """Rows = classes, columns = the first test examples of each class."""
+    n_classes = len(classes)
+    fig, axes = plt.subplots(n_classes, per_class, figsize=(per_class * 0.8, n_classes * 0.85), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    counts = dict.fromkeys(range(n_classes), 0)
+    for img, label in zip(images, labels):
+        label = int(label)
+        if counts[label] >= per_class:
+            continue
+        ax = axes[label, counts[label]]
+        counts[label] += 1
+        ax.imshow(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0), cmap="gray" if img.shape[0] == 1 else None,
+                  vmin=0, vmax=255)
+        if counts[label] == 1:
+            ax.set_title(classes[label][:14], fontsize=7, loc="left")
+    return _save(fig, path)
+
+
+def class_balance(counts: dict[str, list[int]], classes: list[str], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(max(4, len(classes) * 0.6), 2.8))
+    x = np.arange(len(classes))
+    width = 0.8 / len(counts)
+    for k, (split, c) in enumerate(counts.items()):
+        total = max(sum(c), 1)
+        ax.bar(x + k * width, np.asarray(c) / total, width, label=f"{split} (n={total})")
+    ax.set_xticks(x + width * (len(counts) - 1) / 2, [c[:12] for c in classes], rotation=45, ha="right", fontsize=8)
+    ax.set_ylabel("share of split")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def learning_curves(curves: dict[str, list[list[dict]]], path: Path) -> Path:
+    """curves[arm] = per-seed lists of metric rows; mean line with the min-max band over seeds."""
+    panels = [("train_loss", "train loss"), ("val_loss", "validation loss"), ("val_acc", "validation accuracy")]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    for (key, title), ax in zip(panels, axes):
+        for k, (arm, seeds) in enumerate(curves.items()):
+            length = min((len(s) for s in seeds if s), default=0)
+            if length == 0:
+                continue
+            values = np.array([[r[key] if r[key] is not None else np.nan for r in s[:length]] for s in seeds if s])
+            epochs = np.arange(1, length + 1)
+            color = _COLORS[k % len(_COLORS)]
+            ax.plot(epochs, np.nanmean(values, 0), color=color, label=arm)
+            if len(values) > 1:
+                ax.fill_between(epochs, np.nanmin(values, 0), np.nanmax(values, 0), color=color, alpha=0.2)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    return _save(fig, path)
+
+
+def arm_scores(scores: dict[str, list[float]], metric: str, path: Path) -> Path:
+    """Per-seed dots and mean ± std bar for each arm."""
+    arms = list(scores)
+    fig, ax = plt.subplots(figsize=(max(4, len(arms) * 1.3), 3.2))
+    for k, arm in enumerate(arms):
+        v = np.asarray(scores[arm]) * 100
+        if len(v) == 0:
+            continue
+        ax.errorbar(k, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="o", color="black", capsize=6, ms=7)
+        ax.scatter(np.full(len(v), k) + np.linspace(-0.12, 0.12, len(v)), v, color=_COLORS[k % len(_COLORS)], alpha=0.7, s=18)
+    ax.set_xticks(range(len(arms)), arms, rotation=20, ha="right")
+    ax.set_ylabel(f"test {metric} (%)")
+    ax.grid(alpha=0.3, axis="y")
+    return _save(fig, path)
+
+
+def confusion(matrix: list[list[int]], classes: list[str], path: Path) -> Path:
+    m = np.asarray(matrix, dtype=np.float64)
+    norm = m / np.maximum(m.sum(1, keepdims=True), 1)
+    size = max(3.5, len(classes) * 0.55)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            if m[i, j]:
+                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ticks = [c[:12] for c in classes]
+    ax.set_xticks(range(len(classes)), ticks, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(len(classes)), ticks, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    return _save(fig, path)

@@ -1,0 +1,262 @@
+"""The orchestrator: config -> data -> arms x seeds -> train -> evaluate -> results.json -> report.
+
+The only module that imports all the others. Order matters for "nothing half-written": the
+config, the model arguments and the data are all checked before the run directory exists.
+
+Run directory::
+
+    runs/<study>/<timestamp>/
+      config.yaml  env.json  data.json  samples.npz  results.json  report.html  report.md  figures/
+      arms/<arm>/seed-<i>/  metrics.jsonl  checkpoint/  best.safetensors  predictions.npy  result.json
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepstudy import config as _config
+from deepstudy import data as _data
+from deepstudy import evaluate, models, repro, train
+from deepstudy.config import Study
+from deepstudy.data import augment as _augment
+from deepstudy.errors import UserError
+from deepstudy.fileio import append_jsonl, read_json, read_jsonl, write_json
+
+Event = Callable[[dict], None]
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+
+
+def _quiet(event: dict) -> None:
+    pass
+
+
+def check(study: Study) -> dict[str, Study]:
+    """Every arm's config, validated down to model arguments and augmentation names."""
+    arms = study.arm_configs()
+    for arm, cfg in arms.items():
+        models.check_kwargs(cfg.model.name, cfg.model.kwargs())
+        _augment.parse(cfg.data.augment)
+        if cfg.train.precision == "fp16" and repro.resolve_device(cfg.train.device).type != "cuda":
+            raise UserError(f"arm '{arm}': precision fp16 needs a CUDA device; on CPU use train.precision=bf16 or fp32")
+        if cfg.train.optimizer.nesterov and cfg.train.optimizer.momentum <= 0:
+            raise UserError(f"arm '{arm}': train.optimizer.nesterov needs train.optimizer.momentum > 0 (e.g. 0.9)")
+    return arms
+
+
+def _writable_run_dir(out_root: Path, name: str) -> Path:
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        probe = out_root / f".deepstudy-write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise UserError(f"cannot write to output folder '{out_root}' ({e.strerror or e}); choose a writable one with --out DIR") from None
+    base = out_root / name / repro.run_dir_name()
+    run_dir, k = base, 1
+    while run_dir.exists():
+        run_dir, k = base.with_name(f"{base.name}-{k}"), k + 1
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet) -> Path:
+    """Run a study in a new run directory; returns its path."""
+    arms = check(study)
+    datasets = _load_data(arms)
+    run_dir = _writable_run_dir(Path(out_root), study.name)
+    (run_dir / "config.yaml").write_text(_config.to_yaml(study))
+    return _execute(study, arms, datasets, run_dir, on_event)
+
+
+def resume(run_dir: str | Path, on_event: Event = _quiet) -> Path:
+    """Continue a killed run: finished arm/seeds are kept, unfinished ones resume from their checkpoint."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        raise UserError(f"'{run_dir}' is not a run directory (no config.yaml); pass runs/<study>/<timestamp>")
+    study = _config.validate(_config.read_yaml(run_dir / "config.yaml"), source=str(run_dir / "config.yaml"))
+    arms = check(study)
+    return _execute(study, arms, _load_data(arms), run_dir, on_event)
+
+
+def _data_key(cfg: Study) -> str:
+    return cfg.data.model_copy(update={"augment": ()}).model_dump_json()
+
+
+def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
+    cache: dict[str, _data.Dataset] = {}
+    for cfg in arms.values():
+        key = _data_key(cfg)
+        if key not in cache:
+            cache[key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
+    return cache
+
+
+def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dataset], run_dir: Path,
+             on_event: Event) -> Path:
+    device = repro.resolve_device(study.train.device)
+    determinism = repro.set_deterministic(device)
+    first = datasets[_data_key(next(iter(arms.values())))]
+    write_json(run_dir / "data.json", first.summary())
+    np.save(run_dir / "test_labels.npy", first.y_test.numpy())
+    if first.kind == "image":
+        _save_samples(first, run_dir / "samples.npz")
+    nondeterministic: set[str] = set()
+    seeds_used: dict[str, dict[str, int]] = {}
+    failures = []
+    t_start = time.perf_counter()
+    for arm, cfg in arms.items():
+        dataset = datasets[_data_key(cfg)]
+        for i in range(study.seeds):
+            run_seed = repro.derive_seed(study.seed, "seed", i)
+            seeds_used.setdefault(arm, {})[str(i)] = run_seed
+            folder = run_dir / "arms" / arm / f"seed-{i}"
+            if (folder / "result.json").is_file():
+                continue
+            on_event({"kind": "start", "arm": arm, "seed": i, "seeds": study.seeds, "epochs": cfg.train.epochs})
+            with repro.record_nondeterminism(nondeterministic):
+                try:
+                    result = _train_one(cfg, dataset, device, run_seed, folder, arm, i, on_event)
+                except train.NonFiniteLoss as e:
+                    result = {"status": "diverged", "message": str(e)}
+                    failures.append(f"arm '{arm}' seed {i}: {e}")
+            write_json(folder / "result.json", result)
+    write_json(run_dir / "env.json", {
+        **repro.environment(device), "data_sha256": {d.name: d.source.get("sha256") for d in datasets.values()},
+        "determinism": {**determinism, "seeds": {"study": study.seed, "data_split": repro.derive_seed(study.seed, "data"),
+                                                  "per_arm_seed": seeds_used},
+                        "nondeterministic_ops_hit": sorted(nondeterministic)},
+        "wall_seconds_this_session": time.perf_counter() - t_start,
+    })
+    write_json(run_dir / "results.json", aggregate(study, arms, run_dir))
+    from deepstudy import report
+
+    report.write(run_dir)
+    if failures:
+        raise UserError(f"{len(failures)} run(s) stopped on a non-finite loss ({failures[0]}); the last good checkpoint "
+                        f"is kept and the report is at {run_dir / 'report.html'}; lower train.optimizer.lr or set train.grad_clip")
+    return run_dir
+
+
+def _save_samples(dataset: _data.Dataset, path: Path, per_class: int = 8) -> None:
+    picks = [torch.nonzero(dataset.y_test == c).flatten()[:per_class] for c in range(dataset.num_classes)]
+    idx = torch.cat(picks)
+    np.savez_compressed(path, images=dataset.x_test[idx].numpy(), labels=dataset.y_test[idx].numpy())
+
+
+def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_seed: int, folder: Path,
+               arm: str, seed_index: int, on_event: Event) -> dict:
+    t = cfg.train
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    repro.seed_torch(repro.derive_seed(run_seed, "init"))
+    model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, **cfg.model.kwargs()).to(device)
+    if t.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    o = t.optimizer
+    optimizer = train.build_optimizer(model, o.name, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                                      weight_decay=o.weight_decay, betas=o.betas, eps=o.eps, alpha=o.alpha)
+    train_batches = dataset.batches("train", t.batch_size, train=True, augment=cfg.data.augment, seed=run_seed, device=device)
+    val_batches = dataset.batches("val", t.eval_batch_size, device=device)
+    scheduler = train.build_schedule(optimizer, t.schedule, total_steps=t.epochs * len(train_batches),
+                                     steps_per_epoch=len(train_batches), step_epochs=t.step_epochs, gamma=t.gamma,
+                                     warmup_fraction=t.warmup_fraction)
+    scaler = train.grad_scaler(t.precision, device)
+    _, precision_used = train.autocast(t.precision, device)
+    monitor = train.Monitor(t.early_stopping.monitor, t.early_stopping.patience, t.early_stopping.min_delta)
+    ckpt_dir, metrics_path = folder / "checkpoint", folder / "metrics.jsonl"
+    folder.mkdir(parents=True, exist_ok=True)
+    start = 0
+    if train.checkpoint.exists(ckpt_dir):
+        state = train.checkpoint.load(ckpt_dir, model, optimizer, scheduler, scaler)
+        monitor.load_state_dict(state["extra"]["monitor"])
+        start = state["epoch"] + 1
+        rows = [r for r in read_jsonl(metrics_path) if r["epoch"] <= state["epoch"]]
+        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
+    else:
+        metrics_path.write_text("")
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
+    stopped_early = monitor.should_stop
+    if not stopped_early:
+        for r in train.fit(model, train_batches.epoch, val_batches, optimizer=optimizer, scheduler=scheduler,
+                           loss_fn=loss_fn, epochs=t.epochs, device=device, seed=run_seed, start_epoch=start,
+                           precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip, scaler=scaler):
+            row = {"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
+                   "val_acc": r.val_acc, "lr": r.lr, "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
+            if monitor.update(row[monitor.metric], r.epoch):
+                train.checkpoint.save_weights(model, folder / "best.safetensors")
+            append_jsonl(metrics_path, row)
+            train.checkpoint.save(ckpt_dir, r.epoch, model, optimizer, scheduler, scaler, {"monitor": monitor.state_dict()})
+            on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, **row})
+            if (fault := os.environ.get("DEEPSTUDY_FAULT_AFTER_EPOCH")) and int(fault) == r.epoch:
+                os._exit(137)  # fault injection for the resume test: die like a SIGKILL, no clean-up
+            if monitor.should_stop:
+                stopped_early = True
+                break
+    train.checkpoint.load_weights(model, folder / "best.safetensors")
+    return _test(model, dataset, cfg, device, folder, monitor, stopped_early, precision_used)
+
+
+def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder: Path,
+          monitor: train.Monitor, stopped_early: bool, precision_used: str) -> dict:
+    t = cfg.train
+    kw = {"device": device, "precision": t.precision, "channels_last": t.channels_last}
+    logits, y = train.predict(model, dataset.batches("test", t.eval_batch_size, device=device), **kw)
+    test = evaluate.classification_metrics(logits.numpy(), y.numpy(), dataset.classes)
+    np.save(folder / "predictions.npy", logits.argmax(1).numpy().astype(np.int16))
+    n_train = len(dataset.y_train)
+    idx = torch.linspace(0, n_train - 1, min(n_train, 10_000)).long()  # clean (unaugmented) train accuracy
+    sub = _data.Batches(dataset.x_train[idx], dataset.y_train[idx], t.eval_batch_size,
+                        transform=dataset.batches("train", 1).transform)
+    tr_logits, tr_y = train.predict(model, sub, **kw)
+    rows = read_jsonl(folder / "metrics.jsonl")
+    return {
+        "status": "ok", "best_epoch": monitor.best_epoch, "epochs_run": len(rows), "stopped_early": stopped_early,
+        "monitor": {"metric": monitor.metric, "best": monitor.best}, "precision": precision_used,
+        "train_seconds": sum(r["seconds"] for r in rows),
+        "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else None,
+        "train_accuracy": float((tr_logits.argmax(1) == tr_y).float().mean()),
+        "test": test,
+    }
+
+
+def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
+    """Every number the report shows, from the files of the run directory."""
+    data_info = read_json(run_dir / "data.json")
+    y_test = np.load(run_dir / "test_labels.npy")
+    out_arms, scores, correct, failures = {}, {}, {}, []
+    for arm, cfg in arms.items():
+        seeds = []
+        for i in range(study.seeds):
+            folder = run_dir / "arms" / arm / f"seed-{i}"
+            res = read_json(folder / "result.json")
+            res["seed"] = i
+            seeds.append(res)
+            if res["status"] != "ok":
+                failures.append({"arm": arm, "seed": i, "message": res.get("message")})
+                continue
+            correct.setdefault(arm, []).append(np.load(folder / "predictions.npy").astype(np.int64) == y_test)
+        ok = [s for s in seeds if s["status"] == "ok"]
+        scores[arm] = [s["test"]["accuracy"] for s in ok]
+        model = models.build(cfg.model.name, tuple(data_info["input_shape"]), len(data_info["classes"]), **cfg.model.kwargs())
+        _, n_params, macs = models.summarize(model, torch.zeros(1, *data_info["input_shape"]))
+        summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in METRICS}
+        for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "epochs_run"):
+            summary[key] = evaluate.describe([s[key] for s in ok])
+        summary["generalization_gap"] = evaluate.describe([s["train_accuracy"] - s["test"]["accuracy"] for s in ok])
+        confusion = np.sum([s["test"]["confusion"] for s in ok], axis=0).tolist() if ok else None
+        out_arms[arm] = {"model": {"name": cfg.model.name, **cfg.model.kwargs()}, "overrides": study.arms[arm],
+                         "params": n_params, "macs": macs, "summary": summary, "confusion": confusion, "seeds": seeds}
+    return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
+            "metric": "accuracy", "dataset": data_info, "arms": out_arms,
+            "comparison": evaluate.compare_arms(scores, correct), "failures": failures,
+            "environment": read_json(run_dir / "env.json")}
+
+

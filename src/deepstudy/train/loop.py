@@ -1,0 +1,137 @@
+"""The training loop, written out (no callbacks, no hooks): read it top to bottom.
+
+``fit`` yields one :class:`EpochResult` per epoch; the caller (the study) logs, checkpoints and
+decides to stop. Randomness: torch's global stream (dropout) is re-seeded at every epoch from
+``(seed, epoch)``, and the data iterator seeds itself per epoch the same way, so the state at
+an epoch boundary is a function of the epoch number — a resumed run ends bit-identical.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from deepstudy.repro import derive_seed, seed_torch
+from deepstudy.train.precision import autocast, grad_scaler
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+
+
+class NonFiniteLoss(RuntimeError):
+    def __init__(self, epoch: int, value: float):
+        super().__init__(f"training loss became {value} in epoch {epoch + 1}")
+        self.epoch, self.value = epoch, value
+
+
+@dataclass
+class EpochResult:
+    epoch: int  # 0-based
+    train_loss: float
+    train_acc: float | None
+    val_loss: float
+    val_acc: float | None
+    lr: float
+    seconds: float  # training steps only
+    eval_seconds: float
+    steps: int
+
+
+@dataclass
+class Monitor:
+    """Tracks the validation metric that picks the best checkpoint and drives early stopping."""
+
+    metric: str = "val_loss"
+    patience: int | None = None
+    min_delta: float = 0.0
+    best: float | None = None
+    best_epoch: int = -1
+    bad_epochs: int = 0
+
+    def update(self, value: float, epoch: int) -> bool:
+        sign = -1.0 if self.metric.endswith("loss") else 1.0
+        improved = self.best is None or sign * (value - self.best) > self.min_delta
+        if improved:
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+        else:
+            self.bad_epochs += 1
+        return improved
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience is not None and self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch, self.bad_epochs = state["best"], state["best_epoch"], state["bad_epochs"]
+
+
+def _to(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    x = x.to(device, non_blocking=True)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x
+
+
+@torch.no_grad()
+def predict(model: nn.Module, batches: Batches, *, device: torch.device, precision: str = "fp32",
+            channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(outputs, targets) over all batches in eval mode, as float32 on the CPU."""
+    model.eval()
+    context, _ = autocast(precision, device)
+    outs, ys = [], []
+    for x, y in batches:
+        with context():
+            outs.append(model(_to(x, device, channels_last)).float().cpu())
+        ys.append(y.cpu())
+    return torch.cat(outs), torch.cat(ys)
+
+
+def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: Batches, *,
+        optimizer: torch.optim.Optimizer, scheduler, loss_fn: Callable, epochs: int, device: torch.device,
+        seed: int, start_epoch: int = 0, precision: str = "fp32", channels_last: bool = False,
+        grad_clip: float | None = None, scaler: torch.amp.GradScaler | None = None) -> Iterator[EpochResult]:
+    context, _ = autocast(precision, device)
+    scaler = scaler or grad_scaler(precision, device)
+    for epoch in range(start_epoch, epochs):
+        seed_torch(derive_seed(seed, "epoch", epoch))
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen, steps, t0 = 0, 0, time.perf_counter()
+        for x, y in train_batches(epoch):
+            x, y = _to(x, device, channels_last), y.to(device, non_blocking=True)
+            with context():
+                out = model(x)
+                loss = loss_fn(out, y)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if grad_clip is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            if scheduler is not None:
+                scheduler.step()
+            # running sums stay on the device: no host sync inside the step
+            loss_sum += loss.detach().float() * len(y)
+            if out.dim() == 2 and y.dim() == 1:
+                correct += (out.detach().argmax(1) == y).sum()
+            seen += len(y)
+            steps += 1
+        train_loss = (loss_sum / max(seen, 1)).item()
+        seconds = time.perf_counter() - t0
+        if not math.isfinite(train_loss):
+            raise NonFiniteLoss(epoch, train_loss)
+        t1 = time.perf_counter()
+        out, y = predict(model, val_batches, device=device, precision=precision, channels_last=channels_last)
+        val_loss = float(loss_fn(out, y))
+        classify = out.dim() == 2 and y.dim() == 1
+        yield EpochResult(
+            epoch=epoch, train_loss=train_loss, train_acc=correct.item() / max(seen, 1) if classify else None,
+            val_loss=val_loss, val_acc=float((out.argmax(1) == y).float().mean()) if classify else None,
+            lr=optimizer.param_groups[0]["lr"], seconds=seconds, eval_seconds=time.perf_counter() - t1, steps=steps,
+        )

@@ -1,0 +1,58 @@
+"""Optimizers and learning-rate schedules from plain values.
+
+Weight decay goes to weight matrices and kernels only: biases and normalization parameters
+(every tensor with ndim <= 1) are not decayed (Loshchilov & Hutter, 2019; as in timm / nanoGPT).
+Fused kernels are used where torch has them for the device.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def build_optimizer(model: nn.Module, name: str, *, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                    weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                    alpha: float = 0.99, fused: bool = True) -> torch.optim.Optimizer:
+    groups = param_groups(model, weight_decay)
+    if name == "sgd":
+        if nesterov and momentum <= 0:
+            raise ValueError("Nesterov momentum needs momentum > 0")
+        make = lambda **kw: torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov, **kw)  # noqa: E731
+    elif name == "adam":
+        make = lambda **kw: torch.optim.Adam(groups, lr=lr, betas=betas, eps=eps, **kw)  # noqa: E731
+    elif name == "adamw":
+        make = lambda **kw: torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps, **kw)  # noqa: E731
+    elif name == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=lr, alpha=alpha, eps=eps, momentum=momentum)
+    else:
+        raise ValueError(f"unknown optimizer '{name}'")
+    if fused:
+        try:
+            return make(fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            pass  # this build / device has no fused kernel: foreach is next best
+    return make()
+
+
+def build_schedule(optimizer: torch.optim.Optimizer, name: str, *, total_steps: int, steps_per_epoch: int,
+                   step_epochs: int = 5, gamma: float = 0.1, warmup_fraction: float = 0.25):
+    """A torch scheduler stepped once per batch, or None for a constant rate."""
+    if name == "constant":
+        return None
+    if name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_epochs * steps_per_epoch, gamma=gamma)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+    if name == "onecycle":  # Smith & Topin 2018: warm up to lr, then anneal far below it
+        group = optimizer.param_groups[0]
+        cycle = "betas" in group or group.get("momentum", 0) > 0
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                                   total_steps=max(total_steps, 1), pct_start=warmup_fraction,
+                                                   cycle_momentum=cycle)
+    raise ValueError(f"unknown schedule '{name}'")

@@ -9,6 +9,7 @@ Conclusions compare the best arm with every other arm two ways:
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy import stats
@@ -64,7 +65,9 @@ def welch_p(a: list[float], b: list[float]) -> float | None:
         return None
     if np.std(a) == 0 and np.std(b) == 0:
         return 1.0 if np.mean(a) == np.mean(b) else 0.0
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    with warnings.catch_warnings():  # near-identical seeds: scipy warns about precision, the p-value stands
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
 def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, float]:

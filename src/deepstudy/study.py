@@ -40,6 +40,10 @@ def _quiet(event: dict) -> None:
 def check(study: Study) -> dict[str, Study]:
     """Every arm's config, validated down to model arguments and augmentation names."""
     arms = study.arm_configs()
+    test_sets = {(c.data.name, c.data.path, c.data.format, c.data.test_fraction) for c in arms.values()}
+    if len(test_sets) > 1:
+        raise UserError("arms must share one test set (data.name, data.path, data.format, data.test_fraction) so "
+                        "their scores can be compared; run each dataset as its own study (--set data.name=...)")
     for arm, cfg in arms.items():
         models.check_kwargs(cfg.model.name, cfg.model.kwargs())
         _augment.parse(cfg.data.augment)

@@ -1,0 +1,106 @@
+"""Shared fixtures: real-format tiny data written on the fly, the shared data folder, a CLI runner."""
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("DEEPSTUDY_DATA") or REPO.parent / "shared" / "data")
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
+    """Write an IDX file as the MNIST page describes (big-endian header, then the data)."""
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D}
+    header = struct.pack(">BBBB", 0, 0, codes[array.dtype], array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+    raw = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    return path
+
+
+def make_idx_folder(folder: Path, n_train: int = 120, n_test: int = 40, classes: int = 3, size: int = 12,
+                    seed: int = 0) -> Path:
+    """A tiny MNIST-format dataset whose classes are learnable (a bright square in a class-specific place)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, n in (("train", n_train), ("t10k", n_test)):
+        y = np.arange(n) % classes
+        x = rng.integers(0, 60, size=(n, size, size)).astype(np.uint8)
+        for i, c in enumerate(y):
+            r = 2 + 3 * int(c)
+            x[i, r:r + 3, 2:6] = 255
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", x)
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", y.astype(np.uint8))
+    return folder
+
+
+@pytest.fixture
+def idx_folder(tmp_path: Path) -> Path:
+    return make_idx_folder(tmp_path / "tiny-idx")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "mnist").is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (set DEEPSTUDY_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Never read or write the user's ~/.cache during tests."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+def tiny_study(tmp_path: Path, **overrides) -> Path:
+    """A study file that trains in about a second on digits."""
+    study = {
+        "name": "tiny", "description": "test study", "task": "classify",
+        "data": {"name": "digits", "train_limit": 400},
+        "model": {"name": "mlp", "hidden": [32]},
+        "train": {"epochs": 3, "batch_size": 64, "optimizer": {"name": "adamw", "lr": 0.01}},
+        "arms": {"small": {}, "wide": {"model.hidden": [64]}},
+        "seeds": 2,
+    }
+    for key, value in overrides.items():
+        node = study
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def cli():
+    """Run ``deepstudy ...`` in-process; returns exit code, stdout and stderr."""
+    from deepstudy.cli import main
+
+    def run(*args: str) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as e:  # argparse usage errors
+                code = e.code if isinstance(e.code, int) else 2
+        return CliResult(code, out.getvalue(), err.getvalue())
+    return run
+
+
+def python() -> str:
+    return sys.executable

@@ -1,0 +1,129 @@
+import pytest
+import torch
+from torch import nn
+
+from deepstudy import data, models, train
+from deepstudy.config import DataConfig
+from deepstudy.train import checkpoint
+
+CPU = torch.device("cpu")
+
+
+def _setup(seed=0, model_name="cnn", precision="fp32", channels_last=False, **model_kw):
+    ds = data.load(DataConfig(name="digits", train_limit=300), 0)
+    torch.manual_seed(seed)
+    model = models.build(model_name, ds.input_shape, ds.num_classes, **model_kw)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = train.build_optimizer(model, "adamw", lr=3e-3, weight_decay=0.01)
+    tb = ds.batches("train", 32, train=True, augment=("crop:1",), seed=seed)
+    sched = train.build_schedule(opt, "onecycle", total_steps=4 * len(tb), steps_per_epoch=len(tb))
+    return ds, model, opt, sched, tb, train.grad_scaler(precision, CPU)
+
+
+def _fit(model, opt, sched, tb, ds, scaler, start, stop, **kw):
+    return list(train.fit(model, tb.epoch, ds.batches("val", 256), optimizer=opt, scheduler=sched,
+                          loss_fn=nn.CrossEntropyLoss(), epochs=stop, start_epoch=start, device=CPU, seed=7,
+                          scaler=scaler, **kw))
+
+
+def test_resume_from_checkpoint_is_bit_identical(tmp_path):
+    ds, model, opt, sched, tb, scaler = _setup(dropout=0.2, batch_norm=True)
+    full = _fit(model, opt, sched, tb, ds, scaler, 0, 4)
+    ds, m2, o2, s2, tb2, sc2 = _setup(dropout=0.2, batch_norm=True)
+    first = _fit(m2, o2, s2, tb2, ds, sc2, 0, 2)
+    checkpoint.save(tmp_path, 1, m2, o2, s2, sc2, {"note": "x"})
+    # a new process would build everything afresh, with another seed even, then load
+    ds, m3, o3, s3, tb3, sc3 = _setup(seed=99, dropout=0.2, batch_norm=True)
+    state = checkpoint.load(tmp_path, m3, o3, s3, sc3)
+    assert state == {"epoch": 1, "extra": {"note": "x"}}
+    tb3.seed = tb.seed  # the study derives the data seed from the run seed, which the run dir records
+    rest = _fit(m3, o3, s3, tb3, ds, sc3, 2, 4)
+    assert [r.train_loss for r in first + rest] == [r.train_loss for r in full]
+    for (k, a), b in zip(model.state_dict().items(), m3.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_checkpoint_keeps_only_the_latest_epoch(tmp_path):
+    ds, model, opt, sched, tb, scaler = _setup()
+    for epoch in range(3):
+        checkpoint.save(tmp_path, epoch, model, opt, sched, scaler, {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0002.safetensors", "epoch-0002.state.pt", "last.json"]
+
+
+def test_same_seed_same_result():
+    runs = []
+    for _ in range(2):
+        ds, model, opt, sched, tb, scaler = _setup(dropout=0.1)
+        runs.append([r.val_loss for r in _fit(model, opt, sched, tb, ds, scaler, 0, 2)])
+    assert runs[0] == runs[1]
+
+
+def test_non_finite_loss_raises():
+    ds, model, opt, sched, tb, scaler = _setup(model_name="mlp")
+    for g in opt.param_groups:
+        g["lr"] = 1e30
+    sched = None
+    with pytest.raises(train.NonFiniteLoss, match="loss became"):
+        _fit(model, opt, sched, tb, ds, scaler, 0, 5)
+
+
+def test_no_weight_decay_on_biases_and_norms():
+    model = models.build("cnn", (1, 8, 8), 10, batch_norm=True)
+    decay, no_decay = train.param_groups(model, 0.1)
+    assert all(p.ndim > 1 for p in decay["params"]) and all(p.ndim <= 1 for p in no_decay["params"])
+    assert no_decay["weight_decay"] == 0.0 and len(no_decay["params"]) > 0
+    assert sum(p.numel() for g in (decay, no_decay) for p in g["params"]) == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name,kw", [("sgd", {"momentum": 0.9, "nesterov": True}), ("rmsprop", {}), ("adam", {}), ("adamw", {})])
+def test_optimizers_reduce_loss(name, kw):
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 10), torch.randint(0, 3, (64,))
+    model = models.build("mlp", (10,), 3, hidden=[32])
+    opt = train.build_optimizer(model, name, lr=0.01, **kw)
+    first = None
+    for _ in range(200):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        first = first or loss.item()
+        loss.backward()
+        opt.step()
+    assert loss.item() < first * 0.7
+
+
+def test_schedules():
+    model = nn.Linear(2, 2)
+    for name, check in [("step", lambda lrs: lrs[9] == pytest.approx(0.1) and lrs[10] == pytest.approx(0.01)),
+                        ("cosine", lambda lrs: lrs[0] == pytest.approx(0.1) and lrs[-1] < 0.001),
+                        ("onecycle", lambda lrs: max(lrs) == pytest.approx(0.1, rel=1e-3) and lrs[0] < 0.01 and lrs[-1] < 1e-4)]:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        sched = train.build_schedule(opt, name, total_steps=40, steps_per_epoch=5, step_epochs=2, gamma=0.1)
+        lrs = []
+        for _ in range(40):
+            lrs.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        assert check(lrs), (name, lrs[:12], lrs[-1])
+
+
+def test_monitor_and_early_stopping():
+    m = train.Monitor("val_acc", patience=2)
+    assert m.update(0.5, 0) and not m.update(0.4, 1) and not m.should_stop
+    assert not m.update(0.5, 2) and m.should_stop and m.best_epoch == 0
+    m2 = train.Monitor()
+    m2.load_state_dict(m.state_dict())
+    assert m2.best == 0.5 and m2.should_stop is False  # patience is config, state is progress
+
+
+def test_bf16_autocast_and_channels_last_train_on_cpu():
+    if not train.cpu_supports_bf16():
+        pytest.skip("this CPU has no native bf16")
+    ds, model, opt, sched, tb, scaler = _setup(precision="bf16", channels_last=True, batch_norm=True)
+    results = _fit(model, opt, sched, tb, ds, scaler, 0, 2, precision="bf16", channels_last=True)
+    assert results[-1].val_acc > 0.5 and results[-1].train_loss < results[0].train_loss * 1.5
+
+
+def test_fp16_on_cpu_is_refused():
+    with pytest.raises(ValueError, match="fp16 needs a CUDA"):
+        train.autocast("fp16", CPU)

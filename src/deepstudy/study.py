@@ -133,8 +133,12 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
             write_json(folder / "result.json", result)
     write_json(run_dir / "env.json", {
         **repro.environment(device), "data_sha256": {d.name: d.source.get("sha256") for d in datasets.values()},
-        "determinism": {**determinism, "seeds": {"study": study.seed, "data_split": repro.derive_seed(study.seed, "data"),
-                                                  "per_arm_seed": seeds_used},
+        "determinism": {**determinism, "seeds": {
+            "study": study.seed, "data_split": repro.derive_seed(study.seed, "data"), "per_arm_seed": seeds_used,
+            "derivation": {"run seed i": "derive_seed(study, 'seed', i)", "init": "derive_seed(run, 'init')",
+                           "dropout/global stream, epoch e": "derive_seed(run, 'epoch', e)",
+                           "batch order + augmentation, epoch e": "derive_seed(run, 'batches', e)",
+                           "validation split": "derive_seed(data_split, 'val-split')"}},
                         "nondeterministic_ops_hit": sorted(nondeterministic)},
         "wall_seconds_this_session": time.perf_counter() - t_start,
     })

@@ -35,7 +35,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 docs: $(STAMP)
-	$(BIN)/python -m deepstudy.cli schema --markdown > docs/study-file.md
+	$(BIN)/python -m deepstudy schema --markdown > docs/study-file.md
+	$(BIN)/python -m deepstudy schema --models > docs/models.md
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -202,6 +202,8 @@ def test_schema_commands(cli):
     md = cli("schema", "--markdown").out
     assert "`train.optimizer.lr`" in md
     assert md == (REPO / "docs" / "study-file.md").read_text(), "docs/study-file.md is stale: run `make docs`"
+    zoo = cli("schema", "--models").out
+    assert "| `cnn` |" in zoo and zoo == (REPO / "docs" / "models.md").read_text(), "docs/models.md is stale: run `make docs`"
 
 
 def test_doctor_runs_in_seconds(cli):

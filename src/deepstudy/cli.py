@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="JSON schema of the study file (for editor completion)")
     schema.add_argument("--markdown", action="store_true", help="the study-file reference as Markdown instead")
+    schema.add_argument("--models", action="store_true", help="the model zoo table as Markdown instead")
     sub.add_parser("doctor", help="check torch, device, data folder and a tiny training, in seconds")
     return p
 
@@ -185,9 +186,12 @@ def cmd_schema(args) -> int:
     import json
 
     from deepstudy.config import Study
-    from deepstudy.docs import schema_markdown
+    from deepstudy.docs import models_markdown, schema_markdown
 
-    print(schema_markdown() if args.markdown else json.dumps(Study.model_json_schema(), indent=2))
+    if args.models:
+        print(models_markdown(), end="")
+    else:
+        print(schema_markdown() if args.markdown else json.dumps(Study.model_json_schema(), indent=2))
     return 0
 
 

@@ -7,8 +7,10 @@ from deepstudy.config import Study
 
 
 def _type_name(annotation) -> str:
-    text = getattr(annotation, "__name__", None) or str(annotation)
-    return text.replace("typing.", "").replace("NoneType", "null")
+    generic = getattr(annotation, "__origin__", None) is not None or " | " in str(annotation)
+    text = str(annotation) if generic else getattr(annotation, "__name__", str(annotation))
+    text = text.replace("typing.", "").replace("NoneType", "null")
+    return f"{text[9:-1]} | null" if text.startswith("Optional[") else text
 
 
 def _section(model: type[BaseModel], prefix: str, out: list[str]) -> None:
@@ -39,6 +41,30 @@ def schema_markdown() -> str:
            "`deepstudy schema` prints the JSON schema for editor completion.",
            ]
     _section(Study, "", out)
-    out.append("\n## `model`\n\n`model.name` picks a registered model; every other key under `model:` is a keyword "
+    out.append("\nUnder `model:`, `model.name` picks a registered model; every other key under `model:` is a keyword "
                "argument of that model's constructor (checked before training starts). See docs/models.md.")
+    return "\n".join(out) + "\n"
+
+
+def models_markdown() -> str:
+    """The model zoo table: registry entries with parameters and MACs at MNIST size (1x28x28, 10 classes)."""
+    import inspect
+
+    import torch
+
+    from deepstudy import models
+
+    out = ["# Model zoo", "",
+           "Generated from the registry (`make docs`). Parameters and MACs per example are for a 1×28×28 input and "
+           "10 classes at default arguments; `deepstudy summary NAME --input CxHxW --arg key=value` gives the per-layer "
+           "view for any input. Every keyword argument below can be set under `model:` in a study file.", "",
+           "| name | family | input | parameters | MACs | description | keyword arguments |", "|---|---|---|---:|---:|---|---|"]
+    for name in models.names():
+        entry = models.entry(name)
+        shape = (1, 28, 28) if entry.inputs == "image" else (784,)
+        _, params, macs = models.summarize(models.build(name, shape, 10), torch.zeros(1, *shape))
+        derived = {"in_channels", "in_features", "num_classes", "input_size", "input_shape"}
+        kwargs = [f"`{p.name}={p.default!r}`" for p in inspect.signature(entry.fn).parameters.values() if p.name not in derived]
+        out.append(f"| `{name}` | {entry.family} | {entry.inputs} | {params:,} | {macs:,} | {entry.description} | "
+                   f"{', '.join(kwargs) or '—'} |")
     return "\n".join(out) + "\n"

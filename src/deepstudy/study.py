@@ -263,6 +263,7 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         out_arms[arm] = {"model": {"name": cfg.model.name, **cfg.model.kwargs()}, "overrides": study.arms[arm],
                          "params": n_params, "macs": macs, "summary": summary, "confusion": confusion, "seeds": seeds}
     return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
+            "analyses": list(study.analyses),
             "metric": "accuracy", "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct), "failures": failures,
             "environment": read_json(run_dir / "env.json")}

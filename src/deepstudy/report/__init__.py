@@ -39,6 +39,7 @@ def _figures(run_dir: Path, results: dict) -> list[dict]:
 
     fig_dir = run_dir / "figures"
     ds, arms = results["dataset"], results["arms"]
+    wanted = set(results.get("analyses", ("curves", "confusion", "samples")))
     out = []
     scores = {a: [s["test"]["accuracy"] for s in info["seeds"] if s["status"] == "ok"] for a, info in arms.items()}
     best = results["comparison"].get("best")
@@ -48,22 +49,23 @@ def _figures(run_dir: Path, results: dict) -> list[dict]:
                            "conclusions above for the tests."})
     curves = {a: [read_jsonl(run_dir / "arms" / a / f"seed-{s['seed']}" / "metrics.jsonl") for s in info["seeds"]]
               for a, info in arms.items()}
-    out.append({"path": plots.learning_curves(curves, fig_dir / "curves.png"),
-                "caption": "Learning curves, mean over seeds with the min-max band. A validation loss that rises while "
-                           "the training loss keeps falling is overfitting; the best checkpoint (lowest validation "
-                           "loss or highest accuracy) is the one evaluated on the test set."})
-    if best and arms[best]["confusion"]:
+    if "curves" in wanted:
+        out.append({"path": plots.learning_curves(curves, fig_dir / "curves.png"),
+                    "caption": "Learning curves, mean over seeds with the min-max band. A validation loss that rises "
+                               "while the training loss keeps falling is overfitting; the best checkpoint (lowest "
+                               "validation loss or highest accuracy) is the one evaluated on the test set."})
+    if "confusion" in wanted and best and arms[best]["confusion"]:
         out.append({"path": plots.confusion(arms[best]["confusion"], ds["classes"], fig_dir / "confusion.png"),
                     "caption": f"Confusion matrix of the best arm ({best}), summed over seeds and normalized per true "
                                "class: off-diagonal cells show which classes it mixes up."})
     return out
 
 
-def _dataset_figures(run_dir: Path, ds: dict) -> list[dict]:
+def _dataset_figures(run_dir: Path, ds: dict, wanted: set[str]) -> list[dict]:
     from deepstudy.report import plots
 
     out = []
-    if (run_dir / "samples.npz").is_file():
+    if "samples" in wanted and (run_dir / "samples.npz").is_file():
         s = np.load(run_dir / "samples.npz")
         out.append({"path": plots.sample_grid(s["images"], s["labels"], ds["classes"], run_dir / "figures" / "samples.png"),
                     "caption": "Test examples, one row per class (as stored, before normalization)."})
@@ -84,7 +86,7 @@ def write(run_dir: str | Path) -> Path:
         raise UserError(f"'{run_dir}' has no results.json: it is not a finished run directory "
                         "(a killed run continues with `deepstudy run --resume RUN_DIR`)")
     results = read_json(run_dir / "results.json")
-    dataset_figs = _dataset_figures(run_dir, results["dataset"])
+    dataset_figs = _dataset_figures(run_dir, results["dataset"], set(results.get("analyses", ())))
     figs = _figures(run_dir, results)
     env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)

@@ -210,3 +210,24 @@ def test_doctor_runs_in_seconds(cli):
     r = cli("doctor")
     assert r.code == 0, r.out
     assert "tiny training" in r.out and "all good" in r.out
+
+
+def test_resume_reports_an_arm_that_diverged_before_the_kill(cli, tmp_path):
+    study = tiny_study(tmp_path, seeds=1, arms={"ok": {}, "exploding": {"train.optimizer": {"name": "sgd", "lr": 1e30}}})
+    assert cli("run", str(study), "--out", str(tmp_path / "runs")).code == 2
+    run = next((tmp_path / "runs" / "tiny").iterdir())
+    (run / "results.json").unlink()
+    r = cli("run", "--resume", str(run))
+    assert r.code == 2 and "exploding" in r.err
+
+
+def test_arm_cannot_change_device(cli, tmp_path):
+    study = tiny_study(tmp_path, arms={"a": {}, "b": {"train.device": "cpu"}})
+    assert "train.device" in _bad(cli, tmp_path, "run", str(study))
+
+
+def test_model_that_cannot_take_the_data_fails_before_writing(cli, tmp_path, shared_data):
+    study = tiny_study(tmp_path, **{"data.name": "churn", "data.train_limit": None, "model": {"name": "cnn"}})
+    assert "needs images" in _bad(cli, tmp_path, "run", str(study))
+    study = tiny_study(tmp_path, **{"data.name": "churn", "data.train_limit": None, "data.augment": ["hflip"]})
+    assert "table" in _bad(cli, tmp_path, "run", str(study))

@@ -45,6 +45,8 @@ def check(study: Study) -> dict[str, Study]:
         raise UserError("arms must share one test set (data.name, data.path, data.format, data.test_fraction) so "
                         "their scores can be compared; run each dataset as its own study (--set data.name=...)")
     for arm, cfg in arms.items():
+        if cfg.train.device != study.train.device:
+            raise UserError(f"arm '{arm}' changes train.device; one run uses one device — set it for the whole study (--device)")
         models.check_kwargs(cfg.model.name, cfg.model.kwargs())
         _augment.parse(cfg.data.augment)
         if cfg.train.precision == "fp16" and repro.resolve_device(cfg.train.device).type != "cuda":
@@ -99,6 +101,8 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         key = _data_key(cfg)
         if key not in cache:
             cache[key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
+        cache[key].transform(cfg.data.augment)  # e.g. augmentation asked of a table: fail before writing
+        models.build(cfg.model.name, cache[key].input_shape, cache[key].num_classes, **cfg.model.kwargs())
     return cache
 
 
@@ -121,7 +125,10 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
             run_seed = repro.derive_seed(study.seed, "seed", i)
             seeds_used.setdefault(arm, {})[str(i)] = run_seed
             folder = run_dir / "arms" / arm / f"seed-{i}"
-            if (folder / "result.json").is_file():
+            if (folder / "result.json").is_file():  # finished before a resume
+                previous = read_json(folder / "result.json")
+                if previous["status"] != "ok":
+                    failures.append(f"arm '{arm}' seed {i}: {previous.get('message')}")
                 continue
             on_event({"kind": "start", "arm": arm, "seed": i, "seeds": study.seeds, "epochs": cfg.train.epochs})
             with repro.record_nondeterminism(nondeterministic):
@@ -222,7 +229,7 @@ def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.de
     n_train = len(dataset.y_train)
     idx = torch.linspace(0, n_train - 1, min(n_train, 10_000)).long()  # clean (unaugmented) train accuracy
     sub = _data.Batches(dataset.x_train[idx], dataset.y_train[idx], t.eval_batch_size,
-                        transform=dataset.batches("train", 1).transform)
+                        transform=dataset.transform())
     tr_logits, tr_y = train.predict(model, sub, **kw)
     rows = read_jsonl(folder / "metrics.jsonl")
     return {
@@ -260,8 +267,11 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             summary[key] = evaluate.describe([s[key] for s in ok])
         summary["generalization_gap"] = evaluate.describe([s["train_accuracy"] - s["test"]["accuracy"] for s in ok])
         confusion = np.sum([s["test"]["confusion"] for s in ok], axis=0).tolist() if ok else None
+        per_class = {c: {m: evaluate.describe([s["test"]["per_class"][c][m] for s in ok]) for m in ("precision", "recall", "f1")}
+                     for c in data_info["classes"]} if ok else {}
         out_arms[arm] = {"model": {"name": cfg.model.name, **cfg.model.kwargs()}, "overrides": study.arms[arm],
-                         "params": n_params, "macs": macs, "summary": summary, "confusion": confusion, "seeds": seeds}
+                         "params": n_params, "macs": macs, "summary": summary, "confusion": confusion,
+                         "per_class": per_class, "seeds": seeds}
     return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
             "analyses": list(study.analyses),
             "metric": "accuracy", "dataset": data_info, "arms": out_arms,

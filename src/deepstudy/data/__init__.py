@@ -59,14 +59,16 @@ class Dataset:
                 seed: int = 0, device: torch.device | str = "cpu") -> Batches:
         """Training batches are shuffled (and augmented); evaluation batches keep order."""
         x, y = self.split(split)
-        x, y = x.to(device), y.to(device)
-        transform = None
-        if self.kind == "image":
-            ops = _augment.compose(_augment.parse(augment)) if (train and augment) else None
-            transform = ImageTransform(self.mean, self.std, ops)
-        elif augment and train:
-            raise UserError(f"data.augment applies to images; dataset '{self.name}' is a table — remove data.augment")
-        return Batches(x, y, batch_size, shuffle=train, drop_last=False, transform=transform, seed=seed)
+        transform = self.transform(augment if train else ())
+        return Batches(x.to(device), y.to(device), batch_size, shuffle=train, transform=transform, seed=seed)
+
+    def transform(self, augment: tuple[str, ...] = ()) -> ImageTransform | None:
+        """The per-batch transform: images -> float, (augmented), normalized; tables need none."""
+        if self.kind != "image":
+            if augment:
+                raise UserError(f"data.augment applies to images; dataset '{self.name}' is a table — remove data.augment")
+            return None
+        return ImageTransform(self.mean, self.std, _augment.compose(_augment.parse(augment)) if augment else None)
 
     def summary(self) -> dict:
         def counts(y: torch.Tensor) -> list[int]:

@@ -37,6 +37,7 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(BIN)/python -m deepstudy schema --markdown > docs/study-file.md
 	$(BIN)/python -m deepstudy schema --models > docs/models.md
+	$(BIN)/python -m deepstudy schema --studies > docs/studies.md
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -2,14 +2,17 @@
 
 python -m benchmarks                 # everything
 python -m benchmarks overhead        # trainer overhead + loader share only
+python -m benchmarks speedrun        # the mnist-speedrun study, timed
 python -m benchmarks studies         # accuracy targets (long: trains the built-in studies)
 """
 import sys
 
-from benchmarks import studies, trainer_overhead
+from benchmarks import speedrun, studies, trainer_overhead
 
-which = sys.argv[1:] or ["overhead", "studies"]
+which = sys.argv[1:] or ["overhead", "speedrun", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
+if "speedrun" in which:
+    speedrun.main()
 if "studies" in which:
     studies.main()

@@ -204,6 +204,8 @@ def test_schema_commands(cli):
     assert md == (REPO / "docs" / "study-file.md").read_text(), "docs/study-file.md is stale: run `make docs`"
     zoo = cli("schema", "--models").out
     assert "| `cnn` |" in zoo and zoo == (REPO / "docs" / "models.md").read_text(), "docs/models.md is stale: run `make docs`"
+    studies = cli("schema", "--studies").out
+    assert "## mlp-vs-cnn" in studies and studies == (REPO / "docs" / "studies.md").read_text(), "run `make docs`"
 
 
 def test_doctor_runs_in_seconds(cli):

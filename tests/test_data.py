@@ -163,3 +163,8 @@ def test_gzip_of_shared_mnist_is_real(shared_data):
 def test_make_idx_folder_helper_is_learnable(tmp_path):
     folder = make_idx_folder(tmp_path / "d", classes=4)
     assert readers.read_idx_folder(folder)[0].shape == (120, 1, 12, 12)
+
+
+def test_registered_name_with_other_format_does_not_borrow_metadata(idx_folder):
+    ds = data.load(DataConfig(name="digits", format="idx", path=str(idx_folder)), 0)
+    assert ds.classes == ["0", "1", "2"] and "sha256" not in ds.source and "license" not in ds.source

@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="JSON schema of the study file (for editor completion)")
     schema.add_argument("--markdown", action="store_true", help="the study-file reference as Markdown instead")
     schema.add_argument("--models", action="store_true", help="the model zoo table as Markdown instead")
+    schema.add_argument("--studies", action="store_true", help="the built-in studies and their measured results as Markdown")
     sub.add_parser("doctor", help="check torch, device, data folder and a tiny training, in seconds")
     return p
 
@@ -186,9 +187,11 @@ def cmd_schema(args) -> int:
     import json
 
     from deepstudy.config import Study
-    from deepstudy.docs import models_markdown, schema_markdown
+    from deepstudy.docs import models_markdown, schema_markdown, studies_markdown
 
-    if args.models:
+    if args.studies:
+        print(studies_markdown(), end="")
+    elif args.models:
         print(models_markdown(), end="")
     else:
         print(schema_markdown() if args.markdown else json.dumps(Study.model_json_schema(), indent=2))

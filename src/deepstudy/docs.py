@@ -68,3 +68,22 @@ def models_markdown() -> str:
         out.append(f"| `{name}` | {entry.family} | {entry.inputs} | {params:,} | {macs:,} | {entry.description} | "
                    f"{', '.join(kwargs) or '—'} |")
     return "\n".join(out) + "\n"
+
+
+def studies_markdown() -> str:
+    """The built-in studies with their header comments (purpose and measured results), verbatim."""
+    from deepstudy.config import builtin_studies, read_yaml
+
+    out = ["# Built-in studies", "",
+           "Generated from the study files (`make docs`); each file's header comment gives its purpose and the "
+           "result measured on the reference machine (mean ± std over n seeds, hardware, time). Run one with "
+           "`deepstudy run NAME`; copy `src/deepstudy/studies/NAME.yaml` to start your own.", ""]
+    for name, path in sorted(builtin_studies().items()):
+        header = [line[2:] if line.startswith("# ") else line[1:] for line in path.read_text().splitlines()
+                  if line.startswith("#")]
+        raw = read_yaml(path)
+        arms = ", ".join(f"`{a}`" for a in raw.get("arms", {"base": {}}))
+        out += [f"## {name}", "", f"*{raw.get('description', '')}*", "",
+                f"Data `{raw.get('data', {}).get('name', 'digits')}` · arms {arms} · {raw.get('seeds', 1)} seed(s)", "",
+                "```text", *header, "```", ""]
+    return "\n".join(out)

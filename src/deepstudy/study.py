@@ -223,7 +223,9 @@ def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.de
           monitor: train.Monitor, stopped_early: bool, precision_used: str) -> dict:
     t = cfg.train
     kw = {"device": device, "precision": t.precision, "channels_last": t.channels_last}
+    t0 = time.perf_counter()
     logits, y = train.predict(model, dataset.batches("test", t.eval_batch_size, device=device), **kw)
+    test_seconds = time.perf_counter() - t0
     test = evaluate.classification_metrics(logits.numpy(), y.numpy(), dataset.classes)
     np.save(folder / "predictions.npy", logits.argmax(1).numpy().astype(np.int16))
     n_train = len(dataset.y_train)
@@ -236,6 +238,7 @@ def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.de
         "status": "ok", "best_epoch": monitor.best_epoch, "epochs_run": len(rows), "stopped_early": stopped_early,
         "monitor": {"metric": monitor.metric, "best": monitor.best}, "precision": precision_used,
         "train_seconds": sum(r["seconds"] for r in rows),
+        "eval_seconds": sum(r["eval_seconds"] for r in rows) + test_seconds,  # validation each epoch + one test pass
         "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else None,
         "train_accuracy": float((tr_logits.argmax(1) == tr_y).float().mean()),
         "test": test,

@@ -87,8 +87,10 @@ def load(cfg: DataConfig, split_seed: int) -> Dataset:
     fmt = cfg.format or (spec.format if spec else None)
     if fmt is None:
         registry.get(cfg.name)  # raises the 'unknown dataset' message with suggestions
+    if spec is not None and cfg.format not in (None, spec.format):
+        spec = None  # a registered name used as a label for other data: none of its metadata applies
     source: dict = {"format": fmt}
-    if spec is not None and (cfg.format is None or cfg.format == spec.format):
+    if spec is not None:
         source.update(description=spec.description, license=spec.license)
         if spec.files:
             folder = registry.locate(spec, cfg.path)

@@ -4,6 +4,7 @@ python -m benchmarks                 # everything
 python -m benchmarks overhead        # trainer overhead + loader share only
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
 python -m benchmarks studies         # accuracy targets (long: trains the built-in studies)
+python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs of the target studies
 """
 import sys
 
@@ -15,4 +16,4 @@ if "overhead" in which:
 if "speedrun" in which:
     speedrun.main()
 if "studies" in which:
-    studies.main()
+    studies.main([a for a in sys.argv[2:] if "/" in a])

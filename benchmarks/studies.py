@@ -6,6 +6,7 @@ records the measured mean ± std (n), minutes on this machine and the run direct
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from benchmarks.common import RESULTS, write
 from deepstudy import config, study
@@ -22,9 +23,17 @@ def run_target(name: str, overrides: dict, thresholds: dict) -> dict:
     cfg = config.load(name, overrides)
     t0 = time.perf_counter()
     run_dir = study.run(cfg, out_root=RESULTS.parent / "runs")
-    minutes = (time.perf_counter() - t0) / 60
+    return summarize(run_dir, thresholds, minutes=(time.perf_counter() - t0) / 60)
+
+
+def summarize(run_dir: Path, thresholds: dict, minutes: float | None = None) -> dict:
+    """Targets checked against a finished run directory (also one made by `deepstudy run`)."""
     res = read_json(run_dir / "results.json")
-    out = {"study": name, "overrides": overrides, "dataset": cfg.data.name, "minutes": minutes, "run_dir": str(run_dir),
+    if minutes is None:  # a run made elsewhere: its recorded training + evaluation time
+        minutes = sum(s["train_seconds"] + s.get("eval_seconds", 0) for a in res["arms"].values()
+                      for s in a["seeds"] if s["status"] == "ok") / 60
+    name, dataset = res["study"], res["dataset"]["name"]
+    out = {"study": name, "dataset": dataset, "minutes": minutes, "run_dir": str(run_dir),
            "arms": {a: res["arms"][a]["summary"]["accuracy"] for a in res["arms"]}, "targets": {}}
     for prefix, threshold in thresholds.items():
         best = max((a for a in res["arms"] if a.startswith(prefix)), key=lambda a: res["arms"][a]["summary"]["accuracy"]["mean"])
@@ -33,8 +42,12 @@ def run_target(name: str, overrides: dict, thresholds: dict) -> dict:
     return out
 
 
-def main() -> list[dict]:
-    results = [run_target(*t) for t in TARGETS]
+def main(run_dirs: list[str] | None = None) -> list[dict]:
+    """Run every target study, or summarize finished run directories given in the same order as TARGETS."""
+    if run_dirs:
+        results = [summarize(Path(d), t[2]) for d, t in zip(run_dirs, TARGETS)]
+    else:
+        results = [run_target(*t) for t in TARGETS]
     write("study_accuracy", {"results": results})
     return results
 

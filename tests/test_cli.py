@@ -233,3 +233,20 @@ def test_model_that_cannot_take_the_data_fails_before_writing(cli, tmp_path, sha
     assert "needs images" in _bad(cli, tmp_path, "run", str(study))
     study = tiny_study(tmp_path, **{"data.name": "churn", "data.train_limit": None, "data.augment": ["hflip"]})
     assert "table" in _bad(cli, tmp_path, "run", str(study))
+
+
+@pytest.mark.parametrize("damage", ["state", "weights"])
+def test_damaged_checkpoint_on_resume(tmp_path, damage):
+    study = tiny_study(tmp_path, seeds=1, arms={"a": {}})
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "DEEPSTUDY_FAULT_AFTER_EPOCH": "0"}
+    killed = subprocess.run([sys.executable, "-m", "deepstudy", "run", str(study), "--out", str(tmp_path / "r")],
+                            capture_output=True, text=True, env=env)
+    assert killed.returncode == 137
+    run = next((tmp_path / "r" / "tiny").iterdir())
+    ckpt = run / "arms" / "a" / "seed-0" / "checkpoint"
+    target = next(ckpt.glob("*.state.pt" if damage == "state" else "*.safetensors"))
+    target.write_bytes(b"garbage" * 10)
+    env.pop("DEEPSTUDY_FAULT_AFTER_EPOCH")
+    r = subprocess.run([sys.executable, "-m", "deepstudy", "run", "--resume", str(run)], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith("error: ") and str(ckpt) in r.stderr

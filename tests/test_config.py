@@ -86,3 +86,9 @@ def test_unknown_builtin_suggests(tmp_path):
 def test_schema_exports():
     schema = Study.model_json_schema()
     assert "train" in schema["properties"] and schema["additionalProperties"] is False
+
+
+@pytest.mark.parametrize("name", sorted(config.builtin_studies()))
+def test_every_builtin_study_states_its_measured_result(name):
+    header = "\n".join(ln for ln in config.find_study(name).read_text().splitlines() if ln.startswith("#"))
+    assert "Measured (" in header and "±" in header and "seeds" in header, "header needs mean ± std over n seeds"

@@ -18,11 +18,20 @@ from deepstudy.fileio import atomic_write_text, read_json, read_jsonl
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
-def pm(d: dict | None, scale: float = 100.0, digits: int = 2) -> str:
-    """'92.31 ± 0.12 (n=3)' from a describe() dict."""
+def pm(d: dict | None, scale: float = 100.0, digits: int = 2, usual_n: int | None = None) -> str:
+    """'92.31 ± 0.12 (n=3)' from a describe() dict; '(n=…)' is left out when n is the usual one."""
     if not d or d.get("mean") is None:
         return "—"
-    return f"{d['mean'] * scale:.{digits}f} ± {d['std'] * scale:.{digits}f} (n={d['n']})"
+    n = "" if d["n"] == usual_n else f" (n={d['n']})"
+    return f"{d['mean'] * scale:.{digits}f} ± {d['std'] * scale:.{digits}f}{n}"
+
+
+def ci(d: dict | None, scale: float = 100.0) -> str:
+    """'[92.87, 93.07]' — the 95% t-interval of the mean, or '—' with one seed."""
+    if not d or not d.get("ci95"):
+        return "—"
+    lo, hi = d["ci95"]
+    return f"[{lo * scale:.2f}, {hi * scale:.2f}]"
 
 
 def human(n: float | None) -> str:
@@ -90,7 +99,7 @@ def write(run_dir: str | Path) -> Path:
     figs = _figures(run_dir, results)
     env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pm=pm, human=human)
+    env.filters.update(pm=pm, ci=ci, human=human)
     context = {"r": results, "figures": figs, "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}
     html = env.get_template("report.html.j2").render(**context, embed=_embed)

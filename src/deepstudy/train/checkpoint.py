@@ -62,8 +62,9 @@ def load(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, sched
     try:
         pointer = read_json(folder / "last.json")
         state = torch.load(folder / pointer["state"], map_location="cpu", weights_only=True)
-    except (OSError, ValueError, KeyError, RuntimeError) as e:
-        raise UserError(f"checkpoint in {folder} is unreadable ({e}); delete that folder to restart this arm from scratch") from None
+    except Exception as e:  # any parse failure of a damaged file (UnpicklingError, ValueError, OSError ...)
+        reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise UserError(f"checkpoint in {folder} is unreadable ({reason}); delete that folder to restart this arm from scratch") from None
     load_weights(model, folder / pointer["weights"])
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:

@@ -1,0 +1,93 @@
+"""Parameters and modules of the NumPy engine.
+
+A layer keeps ``forward(x)`` and ``backward(dout)`` side by side; ``backward`` returns the
+gradient with respect to the input and accumulates parameter gradients into ``Param.grad``.
+Parameters are found by walking attributes (like ``nn.Module``), so a layer only has to store
+them. NumPy only: this package never imports torch or other deepstudy code.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+
+class Param:
+    """A tensor and its gradient (same shape and dtype)."""
+
+    def __init__(self, data: np.ndarray):
+        self.data = data
+        self.grad = np.zeros_like(data)
+
+    def __repr__(self) -> str:
+        return f"Param{self.data.shape}"
+
+
+class Module:
+    training = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def children(self) -> Iterator[Module]:
+        for value in vars(self).values():
+            if isinstance(value, Module):
+                yield value
+            elif isinstance(value, list | tuple):
+                yield from (v for v in value if isinstance(v, Module))
+
+    def params(self) -> list[Param]:
+        """Every parameter of this module and its children, each once, in attribute order."""
+        seen, out = set(), []
+        for value in vars(self).values():
+            found = [value] if isinstance(value, Param) else []
+            for p in found:
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out.append(p)
+        for child in self.children():
+            for p in child.params():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    out.append(p)
+        return out
+
+    def zero_grad(self) -> None:
+        for p in self.params():
+            p.grad[...] = 0
+
+    def train(self, mode: bool = True) -> Module:
+        self.training = mode
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+
+class Sequential(Module):
+    def __init__(self, *layers: Module):
+        self.layers = list(layers)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+
+def kaiming_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, dtype) -> np.ndarray:
+    """torch's default init for Linear/Conv weights: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    bound = 1.0 / np.sqrt(fan_in)
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)

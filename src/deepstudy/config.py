@@ -81,14 +81,14 @@ class TrainConfig(_Section):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
 
 
-Task = Literal["classify"]
+Task = Literal["classify", "scratch"]
 Analysis = Literal["curves", "confusion", "samples"]
 
 
 class Study(_Section):
     name: str = Field(..., description="Study name; the run directory is runs/<name>/<timestamp>/.")
     description: str = Field("", description="One line: what the study asks.")
-    task: Task = Field("classify", description="What is trained: classify (more tasks arrive with their issues).")
+    task: Task = Field("classify", description="classify: torch models from the zoo; scratch: the same study on the NumPy engine (models mlp, lenet).")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()

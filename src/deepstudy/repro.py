@@ -72,6 +72,13 @@ def record_nondeterminism(sink: set[str]) -> Iterator[None]:
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
+def fault_point(epoch: int) -> None:
+    """Fault injection for the resume tests: DEEPSTUDY_FAULT_AFTER_EPOCH=k dies like a SIGKILL after epoch k."""
+    fault = os.environ.get("DEEPSTUDY_FAULT_AFTER_EPOCH")
+    if fault is not None and int(fault) == epoch:
+        os._exit(137)  # no clean-up, no atexit, no flush: the closest thing to a kill
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         from deepstudy.errors import UserError

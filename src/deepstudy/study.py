@@ -23,7 +23,7 @@ from torch import nn
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import evaluate, models, repro, train
+from deepstudy import evaluate, models, repro, study_scratch, train
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
@@ -47,7 +47,10 @@ def check(study: Study) -> dict[str, Study]:
     for arm, cfg in arms.items():
         if cfg.train.device != study.train.device:
             raise UserError(f"arm '{arm}' changes train.device; one run uses one device — set it for the whole study (--device)")
-        models.check_kwargs(cfg.model.name, cfg.model.kwargs())
+        if cfg.task == "scratch":
+            study_scratch.check(arm, cfg)
+        else:
+            models.check_kwargs(cfg.model.name, cfg.model.kwargs())
         _augment.parse(cfg.data.augment)
         if cfg.train.precision == "fp16" and repro.resolve_device(cfg.train.device).type != "cuda":
             raise UserError(f"arm '{arm}': precision fp16 needs a CUDA device; on CPU use train.precision=bf16 or fp32")
@@ -102,7 +105,11 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         if key not in cache:
             cache[key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
         cache[key].transform(cfg.data.augment)  # e.g. augmentation asked of a table: fail before writing
-        models.build(cfg.model.name, cache[key].input_shape, cache[key].num_classes, **cfg.model.kwargs())
+        ds = cache[key]
+        if cfg.task == "scratch":
+            study_scratch.build(cfg, ds.input_shape, ds.num_classes, 0)
+        else:
+            models.build(cfg.model.name, ds.input_shape, ds.num_classes, **cfg.model.kwargs())
     return cache
 
 
@@ -170,6 +177,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
     t = cfg.train
     if t.threads:
         torch.set_num_threads(t.threads)
+    if cfg.task == "scratch":
+        return study_scratch.train_one(cfg, dataset, run_seed, folder, arm, seed_index, on_event)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, **cfg.model.kwargs()).to(device)
     if t.channels_last:
@@ -210,8 +219,7 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
             append_jsonl(metrics_path, row)
             train.checkpoint.save(ckpt_dir, r.epoch, model, optimizer, scheduler, scaler, {"monitor": monitor.state_dict()})
             on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, **row})
-            if (fault := os.environ.get("DEEPSTUDY_FAULT_AFTER_EPOCH")) and int(fault) == r.epoch:
-                os._exit(137)  # fault injection for the resume test: die like a SIGKILL, no clean-up
+            repro.fault_point(r.epoch)
             if monitor.should_stop:
                 stopped_early = True
                 break
@@ -263,8 +271,12 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             correct.setdefault(arm, []).append(np.load(folder / "predictions.npy").astype(np.int64) == y_test)
         ok = [s for s in seeds if s["status"] == "ok"]
         scores[arm] = [s["test"]["accuracy"] for s in ok]
-        model = models.build(cfg.model.name, tuple(data_info["input_shape"]), len(data_info["classes"]), **cfg.model.kwargs())
-        _, n_params, macs = models.summarize(model, torch.zeros(1, *data_info["input_shape"]))
+        shape, n_classes = tuple(data_info["input_shape"]), len(data_info["classes"])
+        if cfg.task == "scratch":
+            n_params, macs = study_scratch.size(cfg, shape, n_classes), None
+        else:
+            model = models.build(cfg.model.name, shape, n_classes, **cfg.model.kwargs())
+            _, n_params, macs = models.summarize(model, torch.zeros(1, *shape))
         summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in METRICS}
         for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "epochs_run"):
             summary[key] = evaluate.describe([s[key] for s in ok])

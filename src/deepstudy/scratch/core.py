@@ -25,6 +25,7 @@ class Param:
 
 class Module:
     training = True
+    buffers: tuple[str, ...] = ()  # names of non-trained arrays to checkpoint (BatchNorm's running stats)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -56,6 +57,26 @@ class Module:
                 if id(p) not in seen:
                     seen.add(id(p))
                     out.append(p)
+        return out
+
+    def state_dict(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """Every parameter and buffer by a stable name: enough to restore the model exactly."""
+        out = {f"{prefix}param{k}": p.data for k, p in enumerate(self.params())}
+        for k, m in enumerate(self.modules()):
+            out.update({f"{prefix}module{k}.{name}": getattr(m, name) for name in m.buffers})
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray], prefix: str = "") -> None:
+        for k, p in enumerate(self.params()):
+            p.data[...] = state[f"{prefix}param{k}"]
+        for k, m in enumerate(self.modules()):
+            for name in m.buffers:
+                setattr(m, name, np.array(state[f"{prefix}module{k}.{name}"]))
+
+    def modules(self) -> list[Module]:
+        out = [self]
+        for child in self.children():
+            out += child.modules()
         return out
 
     def zero_grad(self) -> None:

@@ -107,6 +107,8 @@ class BatchNorm(Module):
     unbiased one (as torch does); eval uses the running statistics.
     """
 
+    buffers = ("running_mean", "running_var")
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32):
         self.eps, self.momentum = eps, momentum
         self.gamma = Param(np.ones(num_features, dtype))

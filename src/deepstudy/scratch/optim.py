@@ -15,6 +15,21 @@ class Optimizer:
         for p in self.params:
             p.grad[...] = 0
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        out = {f"{k}.{name}": np.asarray(v) for k, s in enumerate(self.state) for name, v in s.items()}
+        out["t"] = np.asarray(getattr(self, "t", 0))
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.state = [{} for _ in self.params]
+        for key, value in state.items():
+            if key == "t":
+                if hasattr(self, "t"):
+                    self.t = int(value)
+                continue
+            k, name = key.split(".", 1)
+            self.state[int(k)][name] = np.array(value)
+
 
 class SGD(Optimizer):
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):

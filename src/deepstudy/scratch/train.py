@@ -1,0 +1,59 @@
+"""Training utilities of the NumPy engine: ``fit`` yields one record per epoch, ``predict`` returns logits.
+
+Randomness is re-seeded every epoch from ``(seed, epoch)`` (data order and dropout masks), so a run
+resumed from an epoch boundary ends bit-identical — the same contract as the torch trainer.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from deepstudy.scratch.core import Module
+from deepstudy.scratch.layers import Dropout
+from deepstudy.scratch.losses import softmax_cross_entropy
+from deepstudy.scratch.optim import Optimizer
+
+
+class NonFiniteLoss(FloatingPointError):
+    def __init__(self, epoch: int, value: float):
+        super().__init__(f"training loss became {value} in epoch {epoch + 1}")
+        self.epoch, self.value = epoch, value
+
+
+def predict(model: Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    model.eval()
+    return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def fit(model: Module, optimizer: Optimizer, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
+        epochs: int, batch_size: int, seed: int, start_epoch: int = 0, eval_batch_size: int = 1024) -> Iterator[dict]:
+    for epoch in range(start_epoch, epochs):
+        rng = np.random.default_rng([seed, epoch])
+        for k, layer in enumerate(model.modules()):  # dropout masks: a stream per layer and epoch
+            if isinstance(layer, Dropout):
+                layer.rng = np.random.default_rng([seed, epoch, k])
+        model.train()
+        order = rng.permutation(len(x))
+        losses, hits, t0 = [], 0, time.perf_counter()
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            logits = model.forward(x[idx])
+            loss, grad = softmax_cross_entropy(logits, y[idx])
+            optimizer.zero_grad()
+            model.backward(grad)
+            optimizer.step()
+            losses.append(loss * len(idx))
+            hits += int((logits.argmax(1) == y[idx]).sum())
+        seconds = time.perf_counter() - t0
+        train_loss = sum(losses) / len(x)
+        if not math.isfinite(train_loss):
+            raise NonFiniteLoss(epoch, train_loss)
+        t1 = time.perf_counter()
+        val_logits = predict(model, x_val, eval_batch_size)
+        val_loss, _ = softmax_cross_entropy(val_logits, y_val)
+        yield {"epoch": epoch, "train_loss": train_loss, "train_acc": hits / len(x), "val_loss": val_loss,
+               "val_acc": float((val_logits.argmax(1) == y_val).mean()), "lr": optimizer.lr, "seconds": seconds,
+               "eval_seconds": time.perf_counter() - t1, "steps": -(-len(x) // batch_size)}

@@ -1,0 +1,148 @@
+"""`task: scratch` — the same study machinery (arms, seeds, checkpoints, resume, report) on the NumPy engine.
+
+Data come from the same loaders (normalized with training statistics, as float32 arrays); the
+network, its optimizer and its training loop are ``deepstudy.scratch``. Checkpoints are ``.npz``
+files (read with ``allow_pickle=False``), written atomically each epoch.
+"""
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from deepstudy import data as _data
+from deepstudy import evaluate, repro, scratch, train
+from deepstudy.config import Study
+from deepstudy.errors import UserError, closest
+from deepstudy.fileio import append_jsonl, atomic_write_bytes, read_jsonl
+from deepstudy.scratch.models import BUILDERS
+
+_DERIVED = {"in_features", "in_channels", "input_size", "num_classes", "rng", "dtype"}
+
+
+def check(arm: str, cfg: Study) -> None:
+    name, t = cfg.model.name, cfg.train
+    if name not in BUILDERS:
+        raise UserError(f"arm '{arm}': the NumPy engine has no model '{name}'{closest(name, BUILDERS)}; "
+                        f"task: scratch models are {', '.join(BUILDERS)}")
+    params = inspect.signature(BUILDERS[name]).parameters
+    for key in cfg.model.kwargs():
+        if key not in params or key in _DERIVED:
+            raise UserError(f"arm '{arm}': scratch model '{name}' has no argument '{key}'{closest(key, params)}")
+    unsupported = {"train.precision": t.precision != "fp32", "train.channels_last": t.channels_last,
+                   "train.schedule": t.schedule != "constant", "train.label_smoothing": t.label_smoothing > 0,
+                   "train.grad_clip": t.grad_clip is not None, "data.augment": bool(cfg.data.augment)}
+    bad = [k for k, v in unsupported.items() if v]
+    if bad:
+        raise UserError(f"arm '{arm}': {', '.join(bad)} is not supported by the NumPy engine (task: scratch); "
+                        "remove it or use task: classify")
+
+
+def build(cfg: Study, input_shape: tuple[int, ...], num_classes: int, seed: int) -> scratch.Module:
+    rng = np.random.default_rng(seed)
+    kw = cfg.model.kwargs()
+    if cfg.model.name == "mlp":
+        return BUILDERS["mlp"](int(np.prod(input_shape)), num_classes, rng, **kw)
+    if len(input_shape) != 3:
+        raise UserError(f"scratch model '{cfg.model.name}' needs images (C, H, W); the data has shape {input_shape}")
+    return BUILDERS[cfg.model.name](input_shape[0], num_classes, tuple(input_shape[1:]), rng, **kw)
+
+
+def _optimizer(cfg: Study, model: scratch.Module):
+    o = cfg.train.optimizer
+    if o.name == "sgd":
+        return scratch.SGD(model.params(), o.lr, o.momentum, o.nesterov, o.weight_decay)
+    if o.name == "rmsprop":
+        return scratch.RMSProp(model.params(), o.lr, o.alpha, o.eps, o.momentum)
+    return scratch.Adam(model.params(), o.lr, o.betas, o.eps, o.weight_decay, decoupled=o.name == "adamw")
+
+
+def arrays(dataset: _data.Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """A split as float32 NumPy arrays, normalized exactly as the torch path normalizes it."""
+    x, y = dataset.split(split)
+    transform = dataset.transform()
+    x = transform(x, None) if transform is not None else x
+    return np.ascontiguousarray(x.numpy(), dtype=np.float32), y.numpy()
+
+
+def _save(path: Path, **groups: dict) -> None:
+    buf = io.BytesIO()
+    np.savez(buf, **{f"{g}/{k}": v for g, d in groups.items() for k, v in d.items()})
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out: dict[str, dict[str, np.ndarray]] = {}
+            for key in z.files:
+                group, name = key.split("/", 1)
+                out.setdefault(group, {})[name] = z[key]
+            return out
+    except (OSError, ValueError, KeyError) as e:
+        raise UserError(f"checkpoint {path} is unreadable ({e}); delete it to restart this arm from scratch") from None
+
+
+def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, arm: str, seed_index: int,
+              on_event) -> dict:
+    t = cfg.train
+    x, y = arrays(dataset, "train")
+    xv, yv = arrays(dataset, "val")
+    model = build(cfg, dataset.input_shape, dataset.num_classes, run_seed)
+    optimizer = _optimizer(cfg, model)
+    monitor = train.Monitor(t.early_stopping.monitor, t.early_stopping.patience, t.early_stopping.min_delta)
+    folder.mkdir(parents=True, exist_ok=True)
+    ckpt, metrics_path, start = folder / "checkpoint.npz", folder / "metrics.jsonl", 0
+    if ckpt.is_file():
+        state = _load(ckpt)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optim"])
+        monitor.load_state_dict(json.loads(str(state["meta"]["monitor"])))
+        start = int(state["meta"]["epoch"]) + 1
+        rows = [r for r in read_jsonl(metrics_path) if r["epoch"] < start]
+        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
+    else:
+        metrics_path.write_text("")
+    stopped_early = monitor.should_stop
+    try:
+        for row in ([] if stopped_early else scratch.fit(model, optimizer, x, y, xv, yv, epochs=t.epochs, batch_size=t.batch_size,
+                                                           seed=run_seed % 2**63, start_epoch=start,
+                                                           eval_batch_size=t.eval_batch_size)):
+            if monitor.update(row[monitor.metric], row["epoch"]):
+                _save(folder / "best.npz", model=model.state_dict())
+            append_jsonl(metrics_path, row)
+            _save(ckpt, model=model.state_dict(), optim=optimizer.state_dict(),
+                  meta={"epoch": np.asarray(row["epoch"]), "monitor": np.asarray(json.dumps(monitor.state_dict()))})
+            on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, **row})
+            repro.fault_point(row["epoch"])
+            if monitor.should_stop:
+                stopped_early = True
+                break
+    except scratch.NonFiniteLoss as e:  # the study handles both engines' divergence the same way
+        raise train.NonFiniteLoss(e.epoch, e.value) from None
+    model.load_state_dict(_load(folder / "best.npz")["model"])
+    xt, yt = arrays(dataset, "test")
+    t0 = time.perf_counter()
+    logits = scratch.predict(model, xt, t.eval_batch_size)
+    test_seconds = time.perf_counter() - t0
+    np.save(folder / "predictions.npy", logits.argmax(1).astype(np.int16))
+    idx = np.linspace(0, len(x) - 1, min(len(x), 10_000)).astype(int)
+    rows = read_jsonl(metrics_path)
+    return {
+        "status": "ok", "best_epoch": monitor.best_epoch, "epochs_run": len(rows), "stopped_early": stopped_early,
+        "monitor": {"metric": monitor.metric, "best": monitor.best}, "precision": "fp32 (NumPy engine)",
+        "train_seconds": sum(r["seconds"] for r in rows),
+        "eval_seconds": sum(r["eval_seconds"] for r in rows) + test_seconds,
+        "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else None,
+        "train_accuracy": float((scratch.predict(model, x[idx], t.eval_batch_size).argmax(1) == y[idx]).mean()),
+        "test": evaluate.classification_metrics(logits, yt, dataset.classes),
+    }
+
+
+def size(cfg: Study, input_shape: tuple[int, ...], num_classes: int) -> int:
+    return sum(p.data.size for p in build(cfg, input_shape, num_classes, 0).params())

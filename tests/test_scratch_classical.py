@@ -55,3 +55,18 @@ def test_scratch_mlp_learns_digits():
             opt.step()
     model.eval()
     assert np.mean(model.forward(x[1400:]).argmax(1) == y[1400:]) > 0.9
+
+
+def test_openblas_kernel_choice_is_safe():
+    import deepstudy
+
+    full = set(deepstudy._SKYLAKEX_FLAGS) | {"avx2"}
+    env = {}
+    assert not deepstudy._choose_openblas_kernels({"avx2", "avx512f"}, env) and env == {}  # partial AVX-512: never
+    assert deepstudy._choose_openblas_kernels(full, env) and env == {"OPENBLAS_CORETYPE": "SkylakeX"}
+    platform_default = {"OPENBLAS_CORETYPE": "Haswell"}  # an AVX2 core on an AVX-512 CPU: upgraded
+    assert deepstudy._choose_openblas_kernels(full, platform_default) and platform_default["OPENBLAS_CORETYPE"] == "SkylakeX"
+    for kept in ({"OPENBLAS_CORETYPE": "Cooperlake"}, {"OPENBLAS_CORETYPE": "Haswell", "DEEPSTUDY_KEEP_OPENBLAS_CORETYPE": "1"}):
+        before = dict(kept)
+        assert not deepstudy._choose_openblas_kernels(full, kept) and kept == before
+    assert not deepstudy._choose_openblas_kernels(full, {}, numpy_loaded=True)

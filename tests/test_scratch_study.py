@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from conftest import REPO, tiny_study
 from deepstudy.fileio import read_json
@@ -51,3 +52,21 @@ def test_scratch_resume_after_kill_is_bit_identical(tmp_path):
         a = np.load(clean / "arms" / arm / "seed-0" / "best.npz")
         b = np.load(run / "arms" / arm / "seed-0" / "best.npz")
         assert a.files == b.files and all(np.array_equal(a[k], b[k]) for k in a.files), arm
+
+
+def test_scratch_schedules_follow_torch_curves():
+    import torch
+
+    from deepstudy import config, study_scratch
+
+    for name, ref in [("cosine", lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=40)),
+                      ("step", lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=10, gamma=0.5))]:
+        cfg = config.validate({"name": "x", "task": "scratch", "train": {"epochs": 4, "schedule": name, "step_epochs": 1,
+                                                                          "gamma": 0.5, "optimizer": {"lr": 0.1}}})
+        lr_at = study_scratch.schedule(cfg, steps_per_epoch=10)
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        sched = ref(opt)
+        for step in range(40):
+            assert lr_at(step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9), (name, step)
+            opt.step()
+            sched.step()

@@ -125,6 +125,8 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),  # NumPy engine's BLAS kernels (see deepstudy/__init__)
+        "openblas_coretype_before": deepstudy.OPENBLAS_CORETYPE_BEFORE,
         "device": str(device),
     }
     if device.type == "cuda":

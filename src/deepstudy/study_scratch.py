@@ -34,7 +34,7 @@ def check(arm: str, cfg: Study) -> None:
         if key not in params or key in _DERIVED:
             raise UserError(f"arm '{arm}': scratch model '{name}' has no argument '{key}'{closest(key, params)}")
     unsupported = {"train.precision": t.precision != "fp32", "train.channels_last": t.channels_last,
-                   "train.schedule": t.schedule != "constant", "train.label_smoothing": t.label_smoothing > 0,
+                   "train.schedule: onecycle": t.schedule == "onecycle", "train.label_smoothing": t.label_smoothing > 0,
                    "train.grad_clip": t.grad_clip is not None, "data.augment": bool(cfg.data.augment)}
     bad = [k for k, v in unsupported.items() if v]
     if bad:
@@ -59,6 +59,17 @@ def _optimizer(cfg: Study, model: scratch.Module):
     if o.name == "rmsprop":
         return scratch.RMSProp(model.params(), o.lr, o.alpha, o.eps, o.momentum)
     return scratch.Adam(model.params(), o.lr, o.betas, o.eps, o.weight_decay, decoupled=o.name == "adamw")
+
+
+def schedule(cfg: Study, steps_per_epoch: int):
+    """lr(step) for the constant, step and cosine schedules, the same curves as torch's StepLR / CosineAnnealingLR."""
+    t, lr = cfg.train, cfg.train.optimizer.lr
+    total = max(t.epochs * steps_per_epoch, 1)
+    if t.schedule == "step":
+        return lambda step: lr * t.gamma ** (step // (t.step_epochs * steps_per_epoch))
+    if t.schedule == "cosine":
+        return lambda step: lr * 0.5 * (1 + np.cos(np.pi * min(step, total) / total))
+    return None
 
 
 def arrays(dataset: _data.Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +123,8 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, a
     try:
         for row in ([] if stopped_early else scratch.fit(model, optimizer, x, y, xv, yv, epochs=t.epochs, batch_size=t.batch_size,
                                                            seed=run_seed % 2**63, start_epoch=start,
-                                                           eval_batch_size=t.eval_batch_size)):
+                                                           eval_batch_size=t.eval_batch_size,
+                                                           lr_at=schedule(cfg, -(-len(x) // t.batch_size)))):
             if monitor.update(row[monitor.metric], row["epoch"]):
                 _save(folder / "best.npz", model=model.state_dict())
             append_jsonl(metrics_path, row)

@@ -38,7 +38,8 @@ def lenet(in_channels: int, num_classes: int, input_size: tuple[int, int], rng: 
     """LeNet-like: [conv k x k ('same') -> (BN) -> ReLU -> 2x2 max pool] per channel count -> dense -> dense."""
     layers, c, (h, w) = [], in_channels, input_size
     for c_out in channels:
-        layers.append(Conv2D(c, c_out, kernel_size, rng, padding=kernel_size // 2, bias=not batch_norm, dtype=dtype))
+        layers.append(Conv2D(c, c_out, kernel_size, rng, padding=kernel_size // 2, bias=not batch_norm, dtype=dtype,
+                             input_grad=bool(layers)))  # the first conv needs no gradient for the images
         if batch_norm:
             layers.append(BatchNorm(c_out, dtype=dtype))
         layers += [ReLU(), MaxPool2D(2)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -29,7 +29,10 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
 
 
 def fit(model: Module, optimizer: Optimizer, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
-        epochs: int, batch_size: int, seed: int, start_epoch: int = 0, eval_batch_size: int = 1024) -> Iterator[dict]:
+        epochs: int, batch_size: int, seed: int, start_epoch: int = 0, eval_batch_size: int = 1024,
+        lr_at: Callable[[int], float] | None = None) -> Iterator[dict]:
+    """``lr_at(step)`` sets the learning rate before every step (a schedule); None keeps it constant."""
+    steps_per_epoch = -(-len(x) // batch_size)
     for epoch in range(start_epoch, epochs):
         rng = np.random.default_rng([seed, epoch])
         for k, layer in enumerate(model.modules()):  # dropout masks: a stream per layer and epoch
@@ -38,7 +41,9 @@ def fit(model: Module, optimizer: Optimizer, x: np.ndarray, y: np.ndarray, x_val
         model.train()
         order = rng.permutation(len(x))
         losses, hits, t0 = [], 0, time.perf_counter()
-        for start in range(0, len(x), batch_size):
+        for k, start in enumerate(range(0, len(x), batch_size)):
+            if lr_at is not None:
+                optimizer.lr = lr_at(epoch * steps_per_epoch + k)
             idx = order[start:start + batch_size]
             logits = model.forward(x[idx])
             loss, grad = softmax_cross_entropy(logits, y[idx])
@@ -56,4 +61,4 @@ def fit(model: Module, optimizer: Optimizer, x: np.ndarray, y: np.ndarray, x_val
         val_loss, _ = softmax_cross_entropy(val_logits, y_val)
         yield {"epoch": epoch, "train_loss": train_loss, "train_acc": hits / len(x), "val_loss": val_loss,
                "val_acc": float((val_logits.argmax(1) == y_val).mean()), "lr": optimizer.lr, "seconds": seconds,
-               "eval_seconds": time.perf_counter() - t1, "steps": -(-len(x) // batch_size)}
+               "eval_seconds": time.perf_counter() - t1, "steps": steps_per_epoch}

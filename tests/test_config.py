@@ -1,4 +1,5 @@
 import pytest
+from pydantic import ValidationError
 
 from deepstudy import config, study
 from deepstudy.config import Study, apply_overrides, parse_set
@@ -23,7 +24,7 @@ def test_wrong_type_names_the_key():
 
 def test_config_is_frozen():
     s = config.validate({"name": "x"})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         s.seeds = 4  # type: ignore[misc]
 
 

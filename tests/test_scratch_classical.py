@@ -47,7 +47,7 @@ def test_scratch_mlp_learns_digits():
     rng = np.random.default_rng(0)
     model = scratch.Sequential(scratch.Dense(64, 64, rng), scratch.ReLU(), scratch.Dense(64, 10, rng))
     opt = scratch.Adam(model.params(), lr=1e-2)
-    for epoch in range(30):
+    for _ in range(30):
         for idx in np.array_split(rng.permutation(1400), 14):
             opt.zero_grad()
             _, grad = scratch.softmax_cross_entropy(model.forward(x[idx]), y[idx])

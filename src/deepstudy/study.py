@@ -8,6 +8,7 @@ Run directory::
     runs/<study>/<timestamp>/
       config.yaml  env.json  data.json  samples.npz  results.json  report.html  report.md  figures/
       arms/<arm>/seed-<i>/  metrics.jsonl  checkpoint/  best.safetensors  predictions.npy  result.json
+                            (task: scratch keeps checkpoint.npz and best.npz instead)
 """
 from __future__ import annotations
 

@@ -168,3 +168,28 @@ def test_make_idx_folder_helper_is_learnable(tmp_path):
 def test_registered_name_with_other_format_does_not_borrow_metadata(idx_folder):
     ds = data.load(DataConfig(name="digits", format="idx", path=str(idx_folder)), 0)
     assert ds.classes == ["0", "1", "2"] and "sha256" not in ds.source and "license" not in ds.source
+
+
+def test_ag_news_reader(shared_data):
+    from deepstudy.data import text
+
+    spec = registry.get("ag-news")
+    folder = registry.locate(spec)
+    assert registry.verify(spec, folder)["test.csv.gz"].startswith("3c277beb")
+    titles, descriptions, y, classes = text.read_ag_news(folder)
+    assert len(titles) == len(descriptions) == 7600 and np.bincount(y).tolist() == [1900] * 4
+    assert classes == ["World", "Sports", "Business", "Sci/Tech"]
+    assert "$10 million" in descriptions[1] and "\\" not in descriptions[1]  # ' #36;' entity and '\' line breaks
+
+
+def test_ag_news_reader_rejects_other_csv(tmp_path):
+    from deepstudy.data import text
+
+    (tmp_path / "test.csv").write_text('"x","only two"\n')
+    with pytest.raises(UserError, match="AG News format"):
+        text.read_ag_news(tmp_path)
+
+
+def test_text_dataset_is_refused_by_image_and_table_loaders(shared_data):
+    with pytest.raises(UserError, match="is text"):
+        data.load(DataConfig(name="ag-news"), 0)

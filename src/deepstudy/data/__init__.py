@@ -87,6 +87,9 @@ def load(cfg: DataConfig, split_seed: int) -> Dataset:
     fmt = cfg.format or (spec.format if spec else None)
     if fmt is None:
         registry.get(cfg.name)  # raises the 'unknown dataset' message with suggestions
+    if fmt == "text-csv":
+        raise UserError(f"dataset '{cfg.name}' is text: studies on text arrive with the sequence models; from Python, "
+                        "read it with deepstudy.data.text (e.g. read_ag_news)")
     if spec is not None and cfg.format not in (None, spec.format):
         spec = None  # a registered name used as a label for other data: none of its metadata applies
     source: dict = {"format": fmt}

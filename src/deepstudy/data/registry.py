@@ -86,6 +86,15 @@ REGISTRY: dict[str, DatasetSpec] = {
             how_to_get="download Churn_Modelling.csv from the Deep Learning A-Z course material (superdatascience.com/pages/deep-learning)",
         ),
         DatasetSpec(
+            "ag-news", "ag-news", "text-csv",
+            "AG News topic classification (Zhang et al., 2015): the 7,600-row test split, 4 balanced classes; titles + descriptions.",
+            "research / non-commercial use (readme.txt); no formal license",
+            (FileSpec("test.csv.gz", "3c277beb6ce3dd635407635cb90a7c5ceaf87168fabb3be218e39aa2b097f706", 748824),
+             FileSpec("classes.txt", "612dbfa932f07a6ed837295a7d5746ce7412e7bb4bc32ba919fdb3cda3a1b9b5", 31)),
+            classes=("World", "Sports", "Business", "Sci/Tech"),
+            how_to_get="take test.csv from the torchtext AG_NEWS mirror (md5 d52ea96a97a2d943681189a97654912d), gzip it, add classes.txt",
+        ),
+        DatasetSpec(
             "digits", "", "digits",
             "scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes); works offline.",
             "BSD-3-Clause (scikit-learn; data from the UCI repository)",

@@ -1,0 +1,41 @@
+"""Text datasets in their published CSV formats (readers only; tokenizers and vocabularies come with
+the sequence-model work)."""
+from __future__ import annotations
+
+import csv
+import gzip
+import html
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+
+from deepstudy.errors import UserError
+
+_ENTITY = re.compile(r" #(\d+);")  # AG News writes HTML entities as ' #36;' (for '&#36;' = '$')
+
+
+def clean_ag_news(text: str) -> str:
+    text = _ENTITY.sub(lambda m: html.unescape(f"&#{m.group(1)};"), text)
+    return html.unescape(text.replace("\\n", " ").replace("\\", " ")).strip()
+
+
+def read_ag_news(folder: Path, split: str = "test") -> tuple[list[str], list[str], np.ndarray, list[str]]:
+    """(titles, descriptions, labels 0..3, class names) of AG News ``{split}.csv[.gz]`` in ``folder``."""
+    folder = Path(folder)
+    path = next((p for p in (folder / f"{split}.csv.gz", folder / f"{split}.csv") if p.is_file()), None)
+    if path is None:
+        raise UserError(f"AG News {split}.csv(.gz) not found in {folder}; put the published file there")
+    classes_file = folder / "classes.txt"
+    classes = classes_file.read_text().split() if classes_file.is_file() else ["World", "Sports", "Business", "Sci/Tech"]
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"cannot read {path} ({e}); the file is damaged — replace it with the published one") from None
+    bad = next((i for i, r in enumerate(rows) if len(r) != 3 or not r[0].isdigit()), None)
+    if bad is not None:
+        raise UserError(f"{path}: line {bad + 1} is not '\"class\",\"title\",\"description\"' (AG News format)")
+    labels = np.asarray([int(r[0]) - 1 for r in rows], dtype=np.int64)
+    return [clean_ag_news(r[1]) for r in rows], [clean_ag_news(r[2]) for r in rows], labels, classes

@@ -47,6 +47,24 @@ def classification_metrics(logits: np.ndarray, y: np.ndarray, classes: list[str]
     return out
 
 
+def probe_indices(n: int, size: int = 10_000) -> np.ndarray:
+    """Evenly spaced training indices for the clean (unaugmented, eval-mode) train accuracy."""
+    return np.linspace(0, n - 1, min(n, size)).astype(np.int64)
+
+
+def run_record(rows: list[dict], *, best_epoch: int, monitor: dict, stopped_early: bool, precision: str,
+               test_seconds: float, train_accuracy: float, test: dict) -> dict:
+    """The result.json of one arm/seed, the same for every engine (the report reads these keys)."""
+    return {
+        "status": "ok", "best_epoch": best_epoch, "epochs_run": len(rows), "stopped_early": stopped_early,
+        "monitor": monitor, "precision": precision,
+        "train_seconds": sum(r["seconds"] for r in rows),
+        "eval_seconds": sum(r["eval_seconds"] for r in rows) + test_seconds,  # validation each epoch + one test pass
+        "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else None,
+        "train_accuracy": train_accuracy, "test": test,
+    }
+
+
 def describe(values: list[float]) -> dict:
     """mean, sample std, n and a 95% t-interval of per-seed values."""
     a = np.asarray([v for v in values if v is not None], dtype=np.float64)

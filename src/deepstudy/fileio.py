@@ -71,3 +71,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 break  # a line cut by a kill: everything before it is good
     return rows
+
+
+def keep_jsonl(path: Path, last_epoch: int) -> None:
+    """On resume: keep the rows up to the checkpoint's epoch (a kill may have left one more)."""
+    rows = [r for r in read_jsonl(path) if r["epoch"] <= last_epoch]
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))

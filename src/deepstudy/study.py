@@ -12,7 +12,6 @@ Run directory::
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from deepstudy import evaluate, models, repro, study_scratch, train
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
-from deepstudy.fileio import append_jsonl, read_json, read_jsonl, write_json
+from deepstudy.fileio import append_jsonl, keep_jsonl, read_json, read_jsonl, write_json
 
 Event = Callable[[dict], None]
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -202,8 +201,7 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         state = train.checkpoint.load(ckpt_dir, model, optimizer, scheduler, scaler)
         monitor.load_state_dict(state["extra"]["monitor"])
         start = state["epoch"] + 1
-        rows = [r for r in read_jsonl(metrics_path) if r["epoch"] <= state["epoch"]]
-        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        keep_jsonl(metrics_path, state["epoch"])
         on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
     else:
         metrics_path.write_text("")
@@ -237,21 +235,13 @@ def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.de
     test_seconds = time.perf_counter() - t0
     test = evaluate.classification_metrics(logits.numpy(), y.numpy(), dataset.classes)
     np.save(folder / "predictions.npy", logits.argmax(1).numpy().astype(np.int16))
-    n_train = len(dataset.y_train)
-    idx = torch.linspace(0, n_train - 1, min(n_train, 10_000)).long()  # clean (unaugmented) train accuracy
-    sub = _data.Batches(dataset.x_train[idx], dataset.y_train[idx], t.eval_batch_size,
-                        transform=dataset.transform())
+    idx = torch.from_numpy(evaluate.probe_indices(len(dataset.y_train)))
+    sub = _data.Batches(dataset.x_train[idx], dataset.y_train[idx], t.eval_batch_size, transform=dataset.transform())
     tr_logits, tr_y = train.predict(model, sub, **kw)
-    rows = read_jsonl(folder / "metrics.jsonl")
-    return {
-        "status": "ok", "best_epoch": monitor.best_epoch, "epochs_run": len(rows), "stopped_early": stopped_early,
-        "monitor": {"metric": monitor.metric, "best": monitor.best}, "precision": precision_used,
-        "train_seconds": sum(r["seconds"] for r in rows),
-        "eval_seconds": sum(r["eval_seconds"] for r in rows) + test_seconds,  # validation each epoch + one test pass
-        "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else None,
-        "train_accuracy": float((tr_logits.argmax(1) == tr_y).float().mean()),
-        "test": test,
-    }
+    return evaluate.run_record(
+        read_jsonl(folder / "metrics.jsonl"), best_epoch=monitor.best_epoch,
+        monitor={"metric": monitor.metric, "best": monitor.best}, stopped_early=stopped_early, precision=precision_used,
+        test_seconds=test_seconds, train_accuracy=float((tr_logits.argmax(1) == tr_y).float().mean()), test=test)
 
 
 def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:

@@ -18,7 +18,7 @@ from deepstudy import data as _data
 from deepstudy import evaluate, repro, scratch, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError, closest
-from deepstudy.fileio import append_jsonl, atomic_write_bytes, read_jsonl
+from deepstudy.fileio import append_jsonl, atomic_write_bytes, keep_jsonl, read_jsonl
 from deepstudy.scratch.models import BUILDERS
 
 _DERIVED = {"in_features", "in_channels", "input_size", "num_classes", "rng", "dtype"}
@@ -114,8 +114,7 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, a
         optimizer.load_state_dict(state["optim"])
         monitor.load_state_dict(json.loads(str(state["meta"]["monitor"])))
         start = int(state["meta"]["epoch"]) + 1
-        rows = [r for r in read_jsonl(metrics_path) if r["epoch"] < start]
-        metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        keep_jsonl(metrics_path, start - 1)
         on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
     else:
         metrics_path.write_text("")
@@ -143,17 +142,12 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, a
     logits = scratch.predict(model, xt, t.eval_batch_size)
     test_seconds = time.perf_counter() - t0
     np.save(folder / "predictions.npy", logits.argmax(1).astype(np.int16))
-    idx = np.linspace(0, len(x) - 1, min(len(x), 10_000)).astype(int)
-    rows = read_jsonl(metrics_path)
-    return {
-        "status": "ok", "best_epoch": monitor.best_epoch, "epochs_run": len(rows), "stopped_early": stopped_early,
-        "monitor": {"metric": monitor.metric, "best": monitor.best}, "precision": "fp32 (NumPy engine)",
-        "train_seconds": sum(r["seconds"] for r in rows),
-        "eval_seconds": sum(r["eval_seconds"] for r in rows) + test_seconds,
-        "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else None,
-        "train_accuracy": float((scratch.predict(model, x[idx], t.eval_batch_size).argmax(1) == y[idx]).mean()),
-        "test": evaluate.classification_metrics(logits, yt, dataset.classes),
-    }
+    idx = evaluate.probe_indices(len(x))
+    train_accuracy = float((scratch.predict(model, x[idx], t.eval_batch_size).argmax(1) == y[idx]).mean())
+    return evaluate.run_record(
+        read_jsonl(metrics_path), best_epoch=monitor.best_epoch, monitor={"metric": monitor.metric, "best": monitor.best},
+        stopped_early=stopped_early, precision="fp32 (NumPy engine)", test_seconds=test_seconds,
+        train_accuracy=train_accuracy, test=evaluate.classification_metrics(logits, yt, dataset.classes))
 
 
 def size(cfg: Study, input_shape: tuple[int, ...], num_classes: int) -> int:

@@ -104,8 +104,8 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         key = _data_key(cfg)
         if key not in cache:
             cache[key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
-        cache[key].transform(cfg.data.augment)  # e.g. augmentation asked of a table: fail before writing
         ds = cache[key]
+        ds.transform(cfg.data.augment)  # checks that data and model fit (e.g. no augmentation of a table) before writing
         if cfg.task == "scratch":
             study_scratch.build(cfg, ds.input_shape, ds.num_classes, 0)
         else:

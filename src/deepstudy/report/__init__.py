@@ -43,12 +43,11 @@ def human(n: float | None) -> str:
     return f"{n:.0f}"
 
 
-def _figures(run_dir: Path, results: dict) -> list[dict]:
+def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
     from deepstudy.report import plots
 
     fig_dir = run_dir / "figures"
     ds, arms = results["dataset"], results["arms"]
-    wanted = set(results.get("analyses", ("curves", "confusion", "samples")))
     out = []
     scores = {a: [s["test"]["accuracy"] for s in info["seeds"] if s["status"] == "ok"] for a, info in arms.items()}
     best = results["comparison"].get("best")
@@ -56,9 +55,9 @@ def _figures(run_dir: Path, results: dict) -> list[dict]:
                 "caption": "Test accuracy per arm: each dot is one seed, the black mark is the mean ± std. "
                            "Overlapping spreads mean the ranking may not survive another set of seeds — read the "
                            "conclusions above for the tests."})
-    curves = {a: [read_jsonl(run_dir / "arms" / a / f"seed-{s['seed']}" / "metrics.jsonl") for s in info["seeds"]]
-              for a, info in arms.items()}
     if "curves" in wanted:
+        curves = {a: [read_jsonl(run_dir / "arms" / a / f"seed-{s['seed']}" / "metrics.jsonl") for s in info["seeds"]]
+                  for a, info in arms.items()}
         out.append({"path": plots.learning_curves(curves, fig_dir / "curves.png"),
                     "caption": "Learning curves, mean over seeds with the min-max band. A validation loss that rises "
                                "while the training loss keeps falling is overfitting; the best checkpoint (lowest "
@@ -95,8 +94,9 @@ def write(run_dir: str | Path) -> Path:
         raise UserError(f"'{run_dir}' has no results.json: it is not a finished run directory "
                         "(a killed run continues with `deepstudy run --resume RUN_DIR`)")
     results = read_json(run_dir / "results.json")
-    dataset_figs = _dataset_figures(run_dir, results["dataset"], set(results.get("analyses", ())))
-    figs = _figures(run_dir, results)
+    wanted = set(results.get("analyses", ("curves", "confusion", "samples")))
+    dataset_figs = _dataset_figures(run_dir, results["dataset"], wanted)
+    figs = _figures(run_dir, results, wanted)
     env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pm=pm, ci=ci, human=human)

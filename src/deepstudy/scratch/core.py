@@ -45,19 +45,9 @@ class Module:
 
     def params(self) -> list[Param]:
         """Every parameter of this module and its children, each once, in attribute order."""
-        seen, out = set(), []
-        for value in vars(self).values():
-            found = [value] if isinstance(value, Param) else []
-            for p in found:
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    out.append(p)
-        for child in self.children():
-            for p in child.params():
-                if id(p) not in seen:
-                    seen.add(id(p))
-                    out.append(p)
-        return out
+        own = [v for v in vars(self).values() if isinstance(v, Param)]
+        found = own + [p for child in self.children() for p in child.params()]
+        return list({id(p): p for p in found}.values())  # dicts keep first-seen order: shared tensors once
 
     def state_dict(self, prefix: str = "") -> dict[str, np.ndarray]:
         """Every parameter and buffer by a stable name: enough to restore the model exactly."""

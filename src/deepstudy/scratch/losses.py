@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from deepstudy.scratch.core import Param
+from deepstudy.scratch.layers import sigmoid
 
 
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
@@ -21,8 +22,7 @@ def bce_with_logits(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarra
     """max(z, 0) - z*y + log(1 + exp(-|z|)): no overflow for large |z|."""
     z = logits
     loss = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))
-    sig = np.where(z >= 0, 1 / (1 + np.exp(-np.abs(z))), np.exp(-np.abs(z)) / (1 + np.exp(-np.abs(z))))
-    return float(loss.mean()), (sig - y) / z.size
+    return float(loss.mean()), (sigmoid(z) - y) / z.size
 
 
 def mse(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:

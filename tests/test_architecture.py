@@ -20,7 +20,8 @@ ALLOWED = {
     "report": {"errors", "fileio"},  # files only, so a report re-renders anywhere
     "docs": {"config", "models"},  # generated reference pages: a top layer, like cli
     "progress": set(),
-    "study": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train", "report", "study_scratch"},
+    "study": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train", "report", "study_scratch", "study_classical"},
+    "study_classical": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch"},
     "study_scratch": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch", "train"},
     "cli": {"config", "data", "docs", "errors", "models", "progress", "report", "study", "train"},
     "__main__": {"cli"},

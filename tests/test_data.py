@@ -190,6 +190,30 @@ def test_ag_news_reader_rejects_other_csv(tmp_path):
         text.read_ag_news(tmp_path)
 
 
-def test_text_dataset_is_refused_by_image_and_table_loaders(shared_data):
-    with pytest.raises(UserError, match="is text"):
-        data.load(DataConfig(name="ag-news"), 0)
+def test_text_datasets_load_raw_strings_with_the_chosen_field(shared_data):
+    titles = data.load(DataConfig(name="ag-news"), 0)
+    both = data.load(DataConfig(name="ag-news", text_field="title+description"), 0)
+    assert titles.kind == "text" and titles.classes == ["World", "Sports", "Business", "Sci/Tech"]
+    assert sum(titles.summary()["sizes"].values()) == 7600
+    assert both.x_test[0].startswith(titles.x_test[0]) and len(both.x_test[0]) > len(titles.x_test[0]) + 20
+    with pytest.raises(UserError, match="text_field 'subject' does not exist in ag-news"):
+        data.load(DataConfig(name="ag-news", text_field="subject"), 0)
+
+
+def test_20newsgroups_subject_lines(shared_data):
+    from deepstudy.data import text
+
+    assert text.subject_line("From: a\nSubject: Re: hello\n\nSubject: not a header") == "Re: hello"
+    assert text.subject_line("From: a\n\nSubject: in the body") == ""
+    ds = data.load(DataConfig(name="20newsgroups"), 0)
+    assert len(ds.classes) == 20 and ds.summary()["sizes"]["test"] == 7532
+    assert ds.summary()["sizes"]["train"] + ds.summary()["sizes"]["val"] == 11314
+    assert all("\n" not in s for s in ds.x_test[:200]) and sum(bool(s) for s in ds.x_test) > 7400
+
+
+def test_synthetic_data_are_fixed_and_standardized_on_train():
+    a = data.load(DataConfig(name="moons"), 0)
+    b = data.load(DataConfig(name="moons"), 1)  # another split seed: same test points, other validation split
+    assert torch.equal(a.y_test, b.y_test) and a.input_shape == (2,) and a.kind == "table"
+    assert torch.allclose(a.x_train.mean(0), torch.zeros(2), atol=1e-5)
+    assert not torch.equal(a.x_val, b.x_val)

@@ -34,6 +34,11 @@ class DataConfig(_Section):
     drop: tuple[str, ...] = Field((), description="csv-table: columns to ignore (identifiers, free text).")
     image_size: tuple[int, int] | None = Field(None, description="image-folder: resize every image to (height, width); default: the first image's size.")
     grayscale: bool = Field(False, description="image-folder: convert images to one channel.")
+    text_field: Literal["title", "description", "title+description", "subject", "message"] | None = Field(
+        None, description="Text datasets: the field read (ag-news: title | description | title+description, default title; "
+                          "20newsgroups: subject | message, default subject).")
+    cv_folds: int | None = Field(None, ge=2, le=20, description="task: classical: stratified k-fold cross-validation over every labelled row; seed i is fold i (set `seeds` to the same number).")
+    resample: Literal["none", "bootstrap"] = Field("none", description="task: classical: `bootstrap` trains each seed on a bootstrap sample of the training split, so the spread over seeds measures training-set variance (deterministic learners otherwise repeat themselves).")
 
 
 class ModelConfig(BaseModel):
@@ -81,21 +86,21 @@ class TrainConfig(_Section):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
 
 
-Task = Literal["classify", "scratch"]
-Analysis = Literal["curves", "confusion", "samples"]
+Task = Literal["classify", "scratch", "classical"]
+Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance", "gradients"]
 
 
 class Study(_Section):
     name: str = Field(..., description="Study name; the run directory is runs/<name>/<timestamp>/.")
     description: str = Field("", description="One line: what the study asks.")
-    task: Task = Field("classify", description="classify: torch models from the zoo; scratch: the same study on the NumPy engine (models mlp, lenet).")
+    task: Task = Field("classify", description="classify: torch models from the zoo; scratch: the NumPy engine (models mlp, lenet, rnn); classical: from-scratch logistic regression, naive Bayes, KNN (and scikit-learn oracles).")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"base": {}}, description="Arm name -> dotted overrides of the base config; arms are compared side by side.")
     seeds: int = Field(1, ge=1, le=100, description="Independent runs per arm (different initialization, data order, dropout).")
     seed: int = Field(0, ge=0, description="Base seed; every arm/seed/component seed is derived from it.")
-    analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description="Figures and tables in the report.")
+    analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description="Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization (train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss decomposition over seeds); gradients (task scratch, model rnn: gradient norm vs time-step distance).")
 
     @field_validator("arms")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -45,6 +46,49 @@ def classification_metrics(logits: np.ndarray, y: np.ndarray, classes: list[str]
     else:
         out["roc_auc"] = None  # undefined when a class is missing from the test split
     return out
+
+
+def save_predictions(folder: Path, logits: np.ndarray) -> None:
+    """predictions.npy (argmax, int16) and, for two classes, scores.npy (P(class 1), for ROC curves)."""
+    np.save(folder / "predictions.npy", logits.argmax(1).astype(np.int16))
+    if logits.shape[1] == 2:
+        np.save(folder / "scores.npy", softmax(logits.astype(np.float64))[:, 1].astype(np.float32))
+
+
+def bias_variance(predictions: list[np.ndarray], y: np.ndarray) -> dict:
+    """Domingos' (2000) decomposition of the 0-1 loss over models trained on different seeds / samples.
+
+    main prediction = the most frequent prediction per example; bias = share of examples where it is
+    wrong; variance = mean disagreement with it. Variance on examples the main prediction gets right
+    adds errors ("unbiased"), on wrong ones it removes them ("biased"): for two classes,
+    loss = bias + unbiased − biased variance exactly.
+    """
+    p = np.stack(predictions)  # (seeds, N)
+    counts = np.stack([(p == c).sum(0) for c in range(int(max(p.max(), y.max())) + 1)])  # (K, N)
+    main = counts.argmax(0)
+    wrong_main = main != y
+    disagree = (p != main).mean(0)
+    n = len(y)
+    return {"loss": float((p != y).mean()), "bias": float(wrong_main.mean()), "variance": float(disagree.mean()),
+            "unbiased_variance": float(disagree[~wrong_main].sum() / n), "biased_variance": float(disagree[wrong_main].sum() / n),
+            "models": len(predictions)}
+
+
+def boundary_grid(x: np.ndarray, steps: int = 120, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """A (steps*steps, 2) grid covering 2-D points ``x`` plus a margin, and the (xs, ys) axes that span it."""
+    lo, hi = x.min(0) - margin, x.max(0) + margin
+    xs, ys = np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps)
+    gx, gy = np.meshgrid(xs, ys)
+    return np.stack([gx.ravel(), gy.ravel()], 1).astype(np.float32), np.stack([xs, ys])
+
+
+def save_boundary(folder: Path, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                  predict_proba) -> None:
+    """boundary.npz: P(class) on a grid over 2-D inputs, with the points, for the report's decision-region plot."""
+    grid, axes = boundary_grid(np.concatenate([x_train, x_test]))
+    probs = predict_proba(grid).astype(np.float32)  # (steps*steps, K)
+    np.savez_compressed(folder / "boundary.npz", axes=axes, probs=probs.reshape(axes.shape[1], axes.shape[1], -1),
+                        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
 
 
 def probe_indices(n: int, size: int = 10_000) -> np.ndarray:

@@ -23,7 +23,7 @@ from torch import nn
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import evaluate, models, repro, study_scratch, train
+from deepstudy import evaluate, models, repro, study_classical, study_scratch, train
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
@@ -47,8 +47,12 @@ def check(study: Study) -> dict[str, Study]:
     for arm, cfg in arms.items():
         if cfg.train.device != study.train.device:
             raise UserError(f"arm '{arm}' changes train.device; one run uses one device — set it for the whole study (--device)")
+        if cfg.task != "classical" and (cfg.data.cv_folds or cfg.data.resample != "none"):
+            raise UserError(f"arm '{arm}': data.cv_folds and data.resample apply to task: classical only; remove them")
         if cfg.task == "scratch":
             study_scratch.check(arm, cfg)
+        elif cfg.task == "classical":
+            study_classical.check(arm, cfg, study.seeds)
         else:
             models.check_kwargs(cfg.model.name, cfg.model.kwargs())
         _augment.parse(cfg.data.augment)
@@ -100,13 +104,18 @@ def _data_key(cfg: Study) -> str:
 
 def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
     cache: dict[str, _data.Dataset] = {}
-    for cfg in arms.values():
+    for arm, cfg in arms.items():
         key = _data_key(cfg)
         if key not in cache:
             cache[key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
         ds = cache[key]
         ds.transform(cfg.data.augment)  # checks that data and model fit (e.g. no augmentation of a table) before writing
-        if cfg.task == "scratch":
+        if cfg.task == "classical":
+            study_classical.check_data(arm, cfg, ds)
+        elif ds.kind == "text":
+            raise UserError(f"dataset '{ds.name}' is text: use task: classical with model naive-bayes (bag of words); "
+                            "neural text models arrive with the sequence-model studies")
+        elif cfg.task == "scratch":
             study_scratch.build(cfg, ds.input_shape, ds.num_classes, 0)
         else:
             models.build(cfg.model.name, ds.input_shape, ds.num_classes, **cfg.model.kwargs())
@@ -119,7 +128,7 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
     determinism = repro.set_deterministic(device)
     first = datasets[_data_key(next(iter(arms.values())))]
     write_json(run_dir / "data.json", first.summary())
-    np.save(run_dir / "test_labels.npy", first.y_test.numpy())
+    np.save(run_dir / "test_labels.npy", np.asarray(first.y_test))
     if first.kind == "image":
         _save_samples(first, run_dir / "samples.npz")
     nondeterministic: set[str] = set()
@@ -179,6 +188,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         torch.set_num_threads(t.threads)
     if cfg.task == "scratch":
         return study_scratch.train_one(cfg, dataset, run_seed, folder, arm, seed_index, on_event)
+    if cfg.task == "classical":
+        return study_classical.train_one(cfg, dataset, run_seed, folder, seed_index)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, **cfg.model.kwargs()).to(device)
     if t.channels_last:
@@ -234,7 +245,7 @@ def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.de
     logits, y = train.predict(model, dataset.batches("test", t.eval_batch_size, device=device), **kw)
     test_seconds = time.perf_counter() - t0
     test = evaluate.classification_metrics(logits.numpy(), y.numpy(), dataset.classes)
-    np.save(folder / "predictions.npy", logits.argmax(1).numpy().astype(np.int16))
+    evaluate.save_predictions(folder, logits.numpy())
     idx = torch.from_numpy(evaluate.probe_indices(len(dataset.y_train)))
     sub = _data.Batches(dataset.x_train[idx], dataset.y_train[idx], t.eval_batch_size, transform=dataset.transform())
     tr_logits, tr_y = train.predict(model, sub, **kw)
@@ -248,7 +259,7 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
     """Every number the report shows, from the files of the run directory."""
     data_info = read_json(run_dir / "data.json")
     y_test = np.load(run_dir / "test_labels.npy")
-    out_arms, scores, correct, failures = {}, {}, {}, []
+    out_arms, scores, correct, predictions, failures = {}, {}, {}, {}, []
     for arm, cfg in arms.items():
         seeds = []
         for i in range(study.seeds):
@@ -259,11 +270,15 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             if res["status"] != "ok":
                 failures.append({"arm": arm, "seed": i, "message": res.get("message")})
                 continue
-            correct.setdefault(arm, []).append(np.load(folder / "predictions.npy").astype(np.int64) == y_test)
+            labels = np.load(folder / "test_labels.npy") if (folder / "test_labels.npy").is_file() else y_test
+            predictions.setdefault(arm, []).append(np.load(folder / "predictions.npy").astype(np.int64))
+            correct.setdefault(arm, []).append(predictions[arm][-1] == labels)
         ok = [s for s in seeds if s["status"] == "ok"]
         scores[arm] = [s["test"]["accuracy"] for s in ok]
         shape, n_classes = tuple(data_info["input_shape"]), len(data_info["classes"])
-        if cfg.task == "scratch":
+        if cfg.task == "classical":
+            n_params, macs = (ok[0]["params"] if ok else None), None
+        elif cfg.task == "scratch":
             n_params, macs = study_scratch.size(cfg, shape, n_classes), None
         else:
             model = models.build(cfg.model.name, shape, n_classes, **cfg.model.kwargs())
@@ -278,6 +293,10 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         out_arms[arm] = {"model": {"name": cfg.model.name, **cfg.model.kwargs()}, "overrides": study.arms[arm],
                          "params": n_params, "macs": macs, "summary": summary, "confusion": confusion,
                          "per_class": per_class, "seeds": seeds}
+        if "bias-variance" in study.analyses and len(predictions.get(arm, [])) >= 2 and not cfg.data.cv_folds:
+            out_arms[arm]["bias_variance"] = evaluate.bias_variance(predictions[arm], y_test)
+        if "gradients" in study.analyses:
+            out_arms[arm]["gradients"] = _gradient_summary(run_dir / "arms" / arm, study.seeds)
     return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
             "analyses": list(study.analyses),
             "metric": "accuracy", "dataset": data_info, "arms": out_arms,
@@ -285,3 +304,12 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             "environment": read_json(run_dir / "env.json")}
 
 
+
+
+def _gradient_summary(arm_dir: Path, seeds: int) -> dict | None:
+    """Mean over seeds of ||dL/dh_t|| by distance from the last step, at initialization and after training."""
+    runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "gradients.json").is_file()]
+    if not runs:
+        return None
+    return {when: {"mean": np.mean([r[when] for r in runs], 0).tolist(), "min": np.min([r[when] for r in runs], 0).tolist(),
+                   "max": np.max([r[when] for r in runs], 0).tolist()} for when in ("init", "trained") if all(when in r for r in runs)}

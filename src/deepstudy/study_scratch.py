@@ -18,7 +18,7 @@ from deepstudy import data as _data
 from deepstudy import evaluate, repro, scratch, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError, closest
-from deepstudy.fileio import append_jsonl, atomic_write_bytes, keep_jsonl, read_jsonl
+from deepstudy.fileio import append_jsonl, atomic_write_bytes, keep_jsonl, read_json, read_jsonl, write_json
 from deepstudy.scratch.models import BUILDERS
 
 _DERIVED = {"in_features", "in_channels", "input_size", "num_classes", "rng", "dtype"}
@@ -36,6 +36,7 @@ def check(arm: str, cfg: Study) -> None:
     unsupported = {"train.precision": t.precision != "fp32", "train.channels_last": t.channels_last,
                    "train.schedule: onecycle": t.schedule == "onecycle", "train.label_smoothing": t.label_smoothing > 0,
                    "train.grad_clip": t.grad_clip is not None, "data.augment": bool(cfg.data.augment)}
+    unsupported["analyses: gradients (needs model rnn)"] = "gradients" in cfg.analyses and name != "rnn"
     bad = [k for k, v in unsupported.items() if v]
     if bad:
         raise UserError(f"arm '{arm}': {', '.join(bad)} is not supported by the NumPy engine (task: scratch); "
@@ -45,11 +46,14 @@ def check(arm: str, cfg: Study) -> None:
 def build(cfg: Study, input_shape: tuple[int, ...], num_classes: int, seed: int) -> scratch.Module:
     rng = np.random.default_rng(seed)
     kw = cfg.model.kwargs()
-    if cfg.model.name == "mlp":
-        return BUILDERS["mlp"](int(np.prod(input_shape)), num_classes, rng, **kw)
-    if len(input_shape) != 3:
+    if cfg.model.name != "mlp" and len(input_shape) != 3:
         raise UserError(f"scratch model '{cfg.model.name}' needs images (C, H, W); the data has shape {input_shape}")
-    return BUILDERS[cfg.model.name](input_shape[0], num_classes, tuple(input_shape[1:]), rng, **kw)
+    try:
+        if cfg.model.name == "mlp":
+            return BUILDERS["mlp"](int(np.prod(input_shape)), num_classes, rng, **kw)
+        return BUILDERS[cfg.model.name](input_shape[0], num_classes, tuple(input_shape[1:]), rng, **kw)
+    except (ValueError, TypeError) as e:
+        raise UserError(f"scratch model '{cfg.model.name}': {e}; fix the model: section") from None
 
 
 def _optimizer(cfg: Study, model: scratch.Module):
@@ -118,6 +122,8 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, a
         on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
     else:
         metrics_path.write_text("")
+        if "gradients" in cfg.analyses:
+            write_json(folder / "gradients.json", {"init": _gradient_norms(model, xv, yv)})
     stopped_early = monitor.should_stop
     try:
         for row in ([] if stopped_early else scratch.fit(model, optimizer, x, y, xv, yv, epochs=t.epochs, batch_size=t.batch_size,
@@ -137,17 +143,28 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, a
     except scratch.NonFiniteLoss as e:  # the study handles both engines' divergence the same way
         raise train.NonFiniteLoss(e.epoch, e.value) from None
     model.load_state_dict(_load(folder / "best.npz")["model"])
+    if "gradients" in cfg.analyses:
+        write_json(folder / "gradients.json", {**read_json(folder / "gradients.json"), "trained": _gradient_norms(model, xv, yv)})
     xt, yt = arrays(dataset, "test")
     t0 = time.perf_counter()
     logits = scratch.predict(model, xt, t.eval_batch_size)
     test_seconds = time.perf_counter() - t0
-    np.save(folder / "predictions.npy", logits.argmax(1).astype(np.int16))
+    evaluate.save_predictions(folder, logits)
     idx = evaluate.probe_indices(len(x))
     train_accuracy = float((scratch.predict(model, x[idx], t.eval_batch_size).argmax(1) == y[idx]).mean())
     return evaluate.run_record(
         read_jsonl(metrics_path), best_epoch=monitor.best_epoch, monitor={"metric": monitor.metric, "best": monitor.best},
         stopped_early=stopped_early, precision="fp32 (NumPy engine)", test_seconds=test_seconds,
         train_accuracy=train_accuracy, test=evaluate.classification_metrics(logits, yt, dataset.classes))
+
+
+def _gradient_norms(model: scratch.Module, x: np.ndarray, y: np.ndarray, n: int = 512) -> list[float]:
+    """Batch-mean ||dL/dh_t|| for t = last step, last - 1, ... (index = distance from the loss), on n validation examples."""
+    model.eval()
+    _, grad = scratch.softmax_cross_entropy(model.forward(x[:n]), y[:n])
+    model.backward(grad)
+    model.zero_grad()  # a measurement, not a training step
+    return model.recurrent.grad_norms[::-1].tolist()
 
 
 def size(cfg: Study, input_shape: tuple[int, ...], num_classes: int) -> int:

@@ -13,7 +13,7 @@ import torch
 
 from deepstudy.config import DataConfig
 from deepstudy.data import augment as _augment
-from deepstudy.data import readers, registry, table
+from deepstudy.data import readers, registry, table, text
 from deepstudy.data.loader import Batches, ImageTransform
 from deepstudy.data.registry import REGISTRY, DatasetSpec
 from deepstudy.data.splits import stratified_split, stratified_subset
@@ -30,7 +30,7 @@ _TEST_SPLIT_SEED = 20261121
 @dataclass
 class Dataset:
     name: str
-    kind: str  # "image" | "table"
+    kind: str  # "image" | "table" | "text" (x: NumPy arrays of strings)
     classes: list[str]
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -66,13 +66,13 @@ class Dataset:
         """The per-batch transform: images -> float, (augmented), normalized; tables need none."""
         if self.kind != "image":
             if augment:
-                raise UserError(f"data.augment applies to images; dataset '{self.name}' is a table — remove data.augment")
+                raise UserError(f"data.augment applies to images; dataset '{self.name}' is {self.kind} — remove data.augment")
             return None
         return ImageTransform(self.mean, self.std, _augment.compose(_augment.parse(augment)) if augment else None)
 
     def summary(self) -> dict:
         def counts(y: torch.Tensor) -> list[int]:
-            return torch.bincount(y, minlength=self.num_classes).tolist()
+            return np.bincount(np.asarray(y), minlength=self.num_classes).tolist()
         return {
             "name": self.name, "kind": self.kind, "classes": self.classes, "input_shape": list(self.input_shape),
             "sizes": {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
@@ -87,9 +87,6 @@ def load(cfg: DataConfig, split_seed: int) -> Dataset:
     fmt = cfg.format or (spec.format if spec else None)
     if fmt is None:
         registry.get(cfg.name)  # raises the 'unknown dataset' message with suggestions
-    if fmt == "text-csv":
-        raise UserError(f"dataset '{cfg.name}' is text: studies on text arrive with the sequence models; from Python, "
-                        "read it with deepstudy.data.text (e.g. read_ag_news)")
     if spec is not None and cfg.format not in (None, spec.format):
         spec = None  # a registered name used as a label for other data: none of its metadata applies
     source: dict = {"format": fmt}
@@ -107,6 +104,10 @@ def load(cfg: DataConfig, split_seed: int) -> Dataset:
         source["folder"] = str(folder)
     if fmt == "csv-table":
         return _load_table(cfg, spec, folder, split_seed, source)
+    if fmt == "text-csv":
+        return _load_text(cfg, spec, folder, split_seed, source)
+    if fmt == "synthetic":
+        return _load_synthetic(cfg, spec, split_seed, source)
     return _load_images(cfg, spec, fmt, folder, split_seed, source)
 
 
@@ -134,23 +135,14 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
     classes = classes or [str(i) for i in range(n_classes)]
     if len(classes) < n_classes:
         raise UserError(f"labels go up to {n_classes - 1} but only {len(classes)} class names are known")
-    if cfg.train_limit:
-        keep = _limit(y, cfg.train_limit, split_seed, notes)
-        x, y = x[keep], y[keep]
-    train_idx, val_idx = stratified_split(y, cfg.val_fraction, derive_seed(split_seed, "val-split"))
-    x_train = torch.from_numpy(np.ascontiguousarray(x[train_idx]))
+    parts = [torch.from_numpy(np.ascontiguousarray(a)) for a in _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)]
+    x_train = parts[0]
     if cfg.normalize:  # per-channel statistics of the training split only
         flat = x_train.float().div_(255.0).transpose(0, 1).reshape(x_train.shape[1], -1)
         mean, std = flat.mean(1), flat.std(1).clamp_min(1e-6)
     else:
         mean, std = torch.zeros(x.shape[1]), torch.ones(x.shape[1])
-    return Dataset(
-        cfg.name, "image", classes,
-        x_train, torch.from_numpy(y[train_idx]),
-        torch.from_numpy(np.ascontiguousarray(x[val_idx])), torch.from_numpy(y[val_idx]),
-        torch.from_numpy(np.ascontiguousarray(x_test)), torch.from_numpy(y_test),
-        mean=mean, std=std, source=source, notes=notes,
-    )
+    return Dataset(cfg.name, "image", classes, *parts, mean=mean, std=std, source=source, notes=notes)
 
 
 def _hold_out_test(x: np.ndarray, y: np.ndarray, fraction: float, notes: list[str]):
@@ -196,3 +188,59 @@ def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_s
     return Dataset(cfg.name, "table", classes, t(train_rows), torch.from_numpy(y[train_rows]),
                    t(val_rows), torch.from_numpy(y[val_rows]), t(test), torch.from_numpy(y[test]),
                    source=source, notes=notes, feature_names=encoder.feature_names())
+
+
+def _finish_split(cfg: DataConfig, x, y, x_test, y_test, split_seed: int, notes: list[str]):
+    """train_limit, then the stratified validation split: (x_train, y_train, x_val, y_val, x_test, y_test)."""
+    if cfg.train_limit:
+        keep = _limit(y, cfg.train_limit, split_seed, notes)
+        x, y = x[keep], y[keep]
+    tr, va = stratified_split(y, cfg.val_fraction, derive_seed(split_seed, "val-split"))
+    return x[tr], y[tr], x[va], y[va], x_test, y_test
+
+
+_TEXT_FIELDS = {"ag-news": ("title", "description", "title+description"), "20newsgroups": ("subject", "message")}
+
+
+def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_seed: int, source: dict) -> Dataset:
+    """Raw strings per split; models that read text vectorize them on the training split (task: classical)."""
+    if spec is None or spec.name not in _TEXT_FIELDS:
+        raise UserError(f"dataset '{cfg.name}' has no text reader; text datasets are {', '.join(_TEXT_FIELDS)}")
+    fields = _TEXT_FIELDS[spec.name]
+    field_name = cfg.text_field or fields[0]
+    if field_name not in fields:
+        raise UserError(f"data.text_field '{field_name}' does not exist in {spec.name}; choose one of {', '.join(fields)}")
+    notes = [f"text field: {field_name}"]
+    if spec.name == "ag-news":
+        titles, descriptions, y, classes = text.read_ag_news(folder)
+        docs = {"title": titles, "description": descriptions,
+                "title+description": [f"{a} {b}" for a, b in zip(titles, descriptions)]}[field_name]
+        x, y, x_test, y_test = _hold_out_test(np.asarray(docs, dtype=object), y, cfg.test_fraction, notes)
+    else:
+        train_docs, y, classes = text.read_20newsgroups(folder, "train")
+        test_docs, y_test, _ = text.read_20newsgroups(folder, "test")
+        pick = text.subject_line if field_name == "subject" else (lambda m: m)
+        x = np.asarray([pick(m) for m in train_docs], dtype=object)
+        x_test = np.asarray([pick(m) for m in test_docs], dtype=object)
+    parts = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
+    return Dataset(cfg.name, "text", list(classes), *parts, source=source, notes=notes)
+
+
+def _load_synthetic(cfg: DataConfig, spec: DatasetSpec | None, split_seed: int, source: dict) -> Dataset:
+    """scikit-learn's 2-D toy problems, generated with a fixed seed: the same points in every study."""
+    from sklearn import datasets as skd
+
+    if spec is None:
+        raise UserError(f"data.format 'synthetic' needs a registered generator ({', '.join(n for n, s in REGISTRY.items() if s.format == 'synthetic')})")
+    o = spec.options
+    make = skd.make_moons if o["generator"] == "moons" else lambda **kw: skd.make_circles(factor=0.5, **kw)
+    x, y = make(n_samples=o["n"], noise=o["noise"], random_state=_TEST_SPLIT_SEED)
+    notes = [f"{o['n']} points from sklearn.datasets.make_{o['generator']}(noise={o['noise']}, random_state={_TEST_SPLIT_SEED})"]
+    x, y, x_test, y_test = _hold_out_test(x.astype(np.float32), y.astype(np.int64), cfg.test_fraction, notes)
+    x_tr, y_tr, x_va, y_va, x_te, y_te = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
+    if cfg.normalize:  # standardized with training statistics, as tables are
+        mean, std = x_tr.mean(0), x_tr.std(0) + 1e-12
+        x_tr, x_va, x_te = ((a - mean) / std for a in (x_tr, x_va, x_te))
+    t = torch.from_numpy
+    return Dataset(cfg.name, "table", list(spec.classes), t(x_tr), t(y_tr), t(x_va), t(y_va), t(x_te), t(y_te),
+                   source=source, notes=notes, feature_names=["x1", "x2"])

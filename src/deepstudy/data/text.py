@@ -7,6 +7,7 @@ import gzip
 import html
 import io
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +30,41 @@ def read_ag_news(folder: Path, split: str = "test") -> tuple[list[str], list[str
         raise UserError(f"AG News {split}.csv(.gz) not found in {folder}; put the published file there")
     classes_file = folder / "classes.txt"
     classes = classes_file.read_text().split() if classes_file.is_file() else ["World", "Sports", "Business", "Sci/Tech"]
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-        rows = list(csv.reader(io.StringIO(raw.decode("utf-8"))))
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as e:
-        raise UserError(f"cannot read {path} ({e}); the file is damaged — replace it with the published one") from None
+    rows = _read_csv_gz(path, "utf-8")
     bad = next((i for i, r in enumerate(rows) if len(r) != 3 or not r[0].isdigit()), None)
     if bad is not None:
         raise UserError(f"{path}: line {bad + 1} is not '\"class\",\"title\",\"description\"' (AG News format)")
     labels = np.asarray([int(r[0]) - 1 for r in rows], dtype=np.int64)
     return [clean_ag_news(r[1]) for r in rows], [clean_ag_news(r[2]) for r in rows], labels, classes
+
+
+def _read_csv_gz(path: Path, encoding: str) -> list[list[str]]:
+    csv.field_size_limit(sys.maxsize)  # one 20 Newsgroups message is 160k characters
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        return list(csv.reader(io.StringIO(raw.decode(encoding), newline="")))
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as e:
+        raise UserError(f"cannot read {path} ({e}); the file is damaged — replace it with the published one") from None
+
+
+_SUBJECT = re.compile(r"^Subject:[ \t]*(.*)$", re.MULTILINE)
+
+
+def subject_line(message: str) -> str:
+    """The Subject header of a Usenet message ('' when it has none); only the header block is searched."""
+    header = message.split("\n\n", 1)[0]
+    m = _SUBJECT.search(header)
+    return m.group(1).strip() if m else ""
+
+
+def read_20newsgroups(folder: Path, split: str = "train") -> tuple[list[str], np.ndarray, list[str]]:
+    """(messages, labels, group names) of ``20news-bydate-{split}.csv.gz`` (header ``group,text``, latin-1)."""
+    path = Path(folder) / f"20news-bydate-{split}.csv.gz"
+    if not path.is_file():
+        raise UserError(f"20 Newsgroups file {path.name} not found in {folder}; put the published file there")
+    rows = _read_csv_gz(path, "latin-1")
+    if not rows or rows[0] != ["group", "text"] or any(len(r) != 2 for r in rows[1:]):
+        raise UserError(f"{path}: expected a CSV with header 'group,text' and two fields per row (20 Newsgroups format)")
+    groups = sorted({r[0] for r in rows[1:]})
+    index = {g: i for i, g in enumerate(groups)}
+    return [r[1] for r in rows[1:]], np.asarray([index[r[0]] for r in rows[1:]], dtype=np.int64), groups

@@ -62,10 +62,66 @@ def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
                     "caption": "Learning curves, mean over seeds with the min-max band. A validation loss that rises "
                                "while the training loss keeps falling is overfitting; the best checkpoint (lowest "
                                "validation loss or highest accuracy) is the one evaluated on the test set."})
+    out += _analysis_figures(run_dir, results, wanted)
     if "confusion" in wanted and best and arms[best]["confusion"]:
         out.append({"path": plots.confusion(arms[best]["confusion"], ds["classes"], fig_dir / "confusion.png"),
                     "caption": f"Confusion matrix of the best arm ({best}), summed over seeds and normalized per true "
                                "class: off-diagonal cells show which classes it mixes up."})
+    return out
+
+
+def roc_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1)."""
+    order = np.argsort(-scores, kind="stable")
+    s, hit = scores[order], y[order] == 1
+    last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # tied scores move together
+    tp, fp = np.cumsum(hit)[last_of_tie], np.cumsum(~hit)[last_of_tie]
+    return np.r_[0, fp] / max(fp[-1], 1), np.r_[0, tp] / max(tp[-1], 1)
+
+
+def _seed_dirs(run_dir: Path, arm: str, info: dict) -> list[Path]:
+    return [run_dir / "arms" / arm / f"seed-{s['seed']}" for s in info["seeds"] if s["status"] == "ok"]
+
+
+def _labels(run_dir: Path, seed_dir: Path) -> np.ndarray:
+    own = seed_dir / "test_labels.npy"  # cross-validation: each seed has its own test rows
+    return np.load(own if own.is_file() else run_dir / "test_labels.npy")
+
+
+def _analysis_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
+    from deepstudy.report import plots
+
+    fig_dir, arms, out = run_dir / "figures", results["arms"], []
+    if "generalization" in wanted:
+        out.append({"path": plots.generalization({a: i["summary"]["train_accuracy"] for a, i in arms.items()},
+                                                 {a: i["summary"]["accuracy"] for a, i in arms.items()}, fig_dir / "generalization.png"),
+                    "caption": "Train and test accuracy per arm (mean ± std over seeds). Both low: underfitting (bias). "
+                               "Train far above test: overfitting (variance). The best capacity sits where test accuracy peaks."})
+    if "roc" in wanted and len(results["dataset"]["classes"]) == 2:
+        curves = {a: [roc_points(_labels(run_dir, d), np.load(d / "scores.npy")) for d in _seed_dirs(run_dir, a, i)
+                      if (d / "scores.npy").is_file()] for a, i in arms.items()}
+        aucs = {a: pm(i["summary"]["roc_auc"], 100, 1, results["seeds"]) for a, i in arms.items()}
+        out.append({"path": plots.roc_curves(curves, aucs, fig_dir / "roc.png"),
+                    "caption": "ROC curves on the test set, one line per seed: every threshold's trade between catching "
+                               "positives (true positive rate) and raising false alarms. AUC is the probability that a random "
+                               "positive scores above a random negative; 50% is chance."})
+    if "boundary" in wanted:
+        panels = {}
+        for a, info in arms.items():
+            found = [d / "boundary.npz" for d in _seed_dirs(run_dir, a, info) if (d / "boundary.npz").is_file()]
+            if found:
+                with np.load(found[0]) as z:
+                    panels[a] = {k: z[k] for k in z.files}
+        if panels:
+            out.append({"path": plots.boundaries(panels, results["dataset"]["classes"], fig_dir / "boundaries.png"),
+                        "caption": "Decision regions of the first seed of each arm over the (standardized) inputs; the black "
+                                   "line is where both classes are equally likely. Circles are test points, dots training "
+                                   "points. A boundary that bends around single training points is fitting noise."})
+    if "gradients" in wanted and any(i.get("gradients") for i in arms.values()):
+        out.append({"path": plots.gradient_norms({a: i.get("gradients") for a, i in arms.items()}, fig_dir / "gradients.png"),
+                    "caption": "How much of the loss's gradient reaches the hidden state t steps before the output "
+                               "(mean norm over 512 validation sequences and over seeds, min-max band; log scale). A line "
+                               "that falls by orders of magnitude is the vanishing gradient: early steps barely learn."})
     return out
 
 

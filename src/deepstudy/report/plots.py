@@ -110,3 +110,84 @@ def confusion(matrix: list[list[int]], classes: list[str], path: Path) -> Path:
     ax.set_ylabel("true")
     fig.colorbar(im, ax=ax, fraction=0.046)
     return _save(fig, path)
+
+
+def roc_curves(curves: dict[str, list[tuple[np.ndarray, np.ndarray]]], aucs: dict[str, str], path: Path) -> Path:
+    """curves[arm] = per-seed (fpr, tpr); one colour per arm, one thin line per seed."""
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    for k, (arm, seeds) in enumerate(curves.items()):
+        for s, (fpr, tpr) in enumerate(seeds):
+            ax.plot(fpr, tpr, color=_COLORS[k % len(_COLORS)], lw=1.2, alpha=0.8,
+                    label=f"{arm} (AUC {aucs[arm]})" if s == 0 else None)
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label="chance")
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_aspect("equal")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+def generalization(train: dict[str, dict], test: dict[str, dict], path: Path) -> Path:
+    """Train and test accuracy (mean ± std over seeds) per arm, in arm order: the under/overfitting picture."""
+    arms = list(train)
+    fig, ax = plt.subplots(figsize=(max(4.5, len(arms) * 1.1), 3.4))
+    x = np.arange(len(arms))
+    for d, label, color in ((train, "train", _COLORS[0]), (test, "test", _COLORS[1])):
+        mean = np.array([d[a]["mean"] if d[a]["mean"] is not None else np.nan for a in arms]) * 100
+        std = np.array([d[a]["std"] or 0 for a in arms]) * 100
+        ax.errorbar(x, mean, yerr=std, marker="o", capsize=4, label=label, color=color)
+    ax.set_xticks(x, arms, rotation=20, ha="right")
+    ax.set_ylabel("accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def boundaries(panels: dict[str, dict[str, np.ndarray]], classes: list[str], path: Path) -> Path:
+    """Decision regions of each arm (seed 0) over 2-D inputs: colour = P(class 1) (binary) or the
+    predicted class; circles = test points, dots = training points."""
+    n = len(panels)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.1 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (arm, b) in zip(axes.flat, panels.items()):
+        ax.axis("on")
+        xs, ys = b["axes"]
+        probs = b["probs"]
+        if probs.shape[-1] == 2:
+            ax.contourf(xs, ys, probs[..., 1], levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+            ax.contour(xs, ys, probs[..., 1], levels=[0.5], colors="black", linewidths=1)
+        else:
+            ax.contourf(xs, ys, probs.argmax(-1), levels=np.arange(probs.shape[-1] + 1) - 0.5, cmap="tab10", alpha=0.4)
+        cmap = plt.get_cmap("RdBu_r" if probs.shape[-1] == 2 else "tab10")
+        norm = max(probs.shape[-1] - 1, 1)
+        ax.scatter(*b["x_train"].T, c=[cmap(int(c) / norm) for c in b["y_train"]], s=3, alpha=0.5)
+        ax.scatter(*b["x_test"].T, c=[cmap(int(c) / norm) for c in b["y_test"]], s=14, edgecolors="black", linewidths=0.4)
+        ax.set_title(arm, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return _save(fig, path)
+
+
+def gradient_norms(arms: dict[str, dict], path: Path) -> Path:
+    """||dL/dh_t|| against distance (steps back from the loss), log scale; mean over seeds with the min-max band."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4), sharey=True)
+    for ax, when, title in zip(axes, ("init", "trained"), ("at initialization", "after training (best checkpoint)")):
+        for k, (arm, g) in enumerate(arms.items()):
+            if not g or when not in g:
+                continue
+            mean = np.asarray(g[when]["mean"])
+            d = np.arange(len(mean))
+            color = _COLORS[k % len(_COLORS)]
+            ax.plot(d, mean, color=color, label=arm)
+            ax.fill_between(d, g[when]["min"], g[when]["max"], color=color, alpha=0.2)
+        ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("distance from the loss (time steps back)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("mean ||dL/dh_t||")
+    axes[0].legend(fontsize=8)
+    return _save(fig, path)

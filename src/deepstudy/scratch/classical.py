@@ -17,7 +17,8 @@ class LogisticRegression:
         self.lr, self.epochs, self.l2, self.tol = lr, epochs, l2, tol
         self.history: list[float] = []
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticRegression:
+    def fit(self, x: np.ndarray, y: np.ndarray, callback=None) -> LogisticRegression:
+        """``callback(step)`` runs after every update (e.g. to log validation loss); ``history`` holds the training loss."""
         n, d = x.shape
         self.w, self.b = np.zeros(d, x.dtype), 0.0
         self.history = []
@@ -30,6 +31,8 @@ class LogisticRegression:
             gb = float(np.mean(p - y))
             self.w -= self.lr * gw
             self.b -= self.lr * gb
+            if callback is not None:
+                callback(len(self.history) - 1)
             if self.tol and max(np.abs(gw).max(), abs(gb)) < self.tol:
                 break
         return self
@@ -91,7 +94,10 @@ class KNN:
             out.append(np.take_along_axis(idx, order, 1))
         return np.concatenate(out)
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Share of the k neighbours in each class (N, K), columns in ``self.classes`` order."""
         labels = np.searchsorted(self.classes, self.y[self.neighbours(x)])  # (N, k) class indices
-        votes = (labels[:, :, None] == np.arange(len(self.classes))).sum(1)  # (N, K)
-        return self.classes[votes.argmax(1)]
+        return (labels[:, :, None] == np.arange(len(self.classes))).mean(1)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.classes[self.predict_proba(x).argmax(1)]  # argmax: ties go to the smallest label

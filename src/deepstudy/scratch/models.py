@@ -6,8 +6,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from deepstudy.scratch.conv import Conv2D, MaxPool2D
-from deepstudy.scratch.core import Sequential
+from deepstudy.scratch.core import Module, Sequential
 from deepstudy.scratch.layers import BatchNorm, Dense, Dropout, Flatten, LeakyReLU, ReLU, Sigmoid, Tanh
+from deepstudy.scratch.rnn import LSTM, RNN
 
 _ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "leaky_relu": LeakyReLU}
 
@@ -19,12 +20,13 @@ def _act(name: str):
 
 
 def mlp(in_features: int, num_classes: int, rng: np.random.Generator, hidden: Sequence[int] = (256, 128),
-        activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False, dtype=np.float32) -> Sequential:
+        activation: str = "relu", dropout: float = 0.0, batch_norm: bool = False, bn_eps: float = 1e-5,
+        dtype=np.float32) -> Sequential:
     layers, width = [Flatten()], in_features
     for h in hidden:
         layers.append(Dense(width, h, rng, dtype, bias=not batch_norm))
         if batch_norm:
-            layers.append(BatchNorm(h, dtype=dtype))
+            layers.append(BatchNorm(h, eps=bn_eps, dtype=dtype))
         layers.append(_act(activation))
         if dropout:
             layers.append(Dropout(dropout, rng))
@@ -50,4 +52,38 @@ def lenet(in_channels: int, num_classes: int, input_size: tuple[int, int], rng: 
     return Sequential(*layers, Dense(hidden, num_classes, rng, dtype))
 
 
-BUILDERS = {"mlp": mlp, "lenet": lenet}
+class SequenceClassifier(Module):
+    """Many-to-one: an image read row by row — (N, C, H, W) as H steps of C*W features — through an
+    RNN or LSTM; the last hidden state goes to a dense layer. ``recurrent.grad_norms`` after a
+    backward pass says how much gradient reached each step."""
+
+    def __init__(self, step_features: int, num_classes: int, rng: np.random.Generator, cell: str = "lstm",
+                 hidden: int = 128, forget_bias: float = 0.0, dtype=np.float32):
+        if cell not in ("rnn", "lstm"):
+            raise ValueError(f"cell must be 'rnn' or 'lstm', got '{cell}'")
+        self.recurrent = (RNN if cell == "rnn" else LSTM)(step_features, hidden, rng, dtype)
+        if forget_bias:  # LSTM: start with the forget gate open (Jozefowicz et al., 2015 use 1.0)
+            if cell != "lstm":
+                raise ValueError("forget_bias applies to cell 'lstm' only")
+            self.recurrent.bias_ih.data[hidden:2 * hidden] += forget_bias
+        self.head = Dense(hidden, num_classes, rng, dtype)
+
+    def forward(self, x):  # (N, C, H, W) -> (N, K)
+        n, c, h, w = x.shape
+        self.steps = h
+        seq = x.transpose(0, 2, 1, 3).reshape(n, h, c * w)  # (N, T=H, D=C*W)
+        return self.head.forward(self.recurrent.forward(seq)[:, -1])
+
+    def backward(self, dout):  # (N, K) -> (N, T, D): gradient for the sequence
+        dlast = self.head.backward(dout)
+        dseq = np.zeros((len(dlast), self.steps, dlast.shape[1]), dlast.dtype)
+        dseq[:, -1] = dlast  # many-to-one: only the last step feeds the loss
+        return self.recurrent.backward(dseq)
+
+
+def rnn(in_channels: int, num_classes: int, input_size: tuple[int, int], rng: np.random.Generator,
+        cell: str = "lstm", hidden: int = 128, forget_bias: float = 0.0, dtype=np.float32) -> SequenceClassifier:
+    return SequenceClassifier(in_channels * input_size[1], num_classes, rng, cell, hidden, forget_bias, dtype)
+
+
+BUILDERS = {"mlp": mlp, "lenet": lenet, "rnn": rnn}

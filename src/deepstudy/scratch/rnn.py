@@ -3,7 +3,8 @@
 Weights are laid out as torch.nn.RNN / nn.LSTM (``weight_ih`` (G*H, D), ``weight_hh`` (G*H, H),
 two biases; LSTM gate order i, f, g, o), so torch's weights copy across for the oracle tests.
 ``forward`` returns every hidden state (N, T, H): many-to-many uses all of them, many-to-one
-takes ``[:, -1]`` and passes a gradient that is zero except at the last step.
+takes ``[:, -1]`` and passes a gradient that is zero except at the last step. After ``backward``,
+``grad_norms[t]`` is the batch-mean norm of dL/dh_t — how much of the loss's gradient reaches step t.
 """
 from __future__ import annotations
 
@@ -45,8 +46,10 @@ class RNN(_Recurrent):
         n, t, _ = dout.shape
         dx_pre = np.zeros_like(dout)  # gradient at the pre-activation of each step
         dh = np.zeros_like(self.hs[0])
+        self.grad_norms = np.zeros(t)  # mean over the batch of ||dL/dh_t||: vanishing or exploding through time
         for step in reversed(range(t)):
             dh = dh + dout[:, step]
+            self.grad_norms[step] = np.linalg.norm(dh, axis=1).mean()
             da = dh * (1 - self.hs[step + 1] ** 2)
             dx_pre[:, step] = da
             self.weight_hh.grad += da.T @ self.hs[step]
@@ -87,9 +90,11 @@ class LSTM(_Recurrent):
         n, t, hsz = dout.shape
         da_all = np.zeros((n, t, 4 * hsz), dout.dtype)
         dh, dc = np.zeros((n, hsz), dout.dtype), np.zeros((n, hsz), dout.dtype)
+        self.grad_norms = np.zeros(t)  # mean over the batch of ||dL/dh_t||
         for step in reversed(range(t)):
             i, f, g, o, c_prev, h_prev, tc = self.cache[step]
             dh = dh + dout[:, step]
+            self.grad_norms[step] = np.linalg.norm(dh, axis=1).mean()
             do = dh * tc
             dc = dc + dh * o * (1 - tc ** 2)
             di, df, dg = dc * g, dc * c_prev, dc * i

@@ -41,6 +41,7 @@ def test_naive_bayes_cross_validation_matches_scikit_learn(cli, tmp_path, shared
     ours, theirs = res["arms"]["ours"], res["arms"]["sklearn"]
     assert ours["summary"]["accuracy"]["values"] == pytest.approx(theirs["summary"]["accuracy"]["values"], abs=1e-12)
     assert 0.75 < ours["summary"]["accuracy"]["mean"] < 0.9
+    assert "paired t-test over folds" in res["comparison"]["comparisons"][0]["text"]  # folds are shared by the arms
     labels = [np.load(run / "arms" / "ours" / f"seed-{i}" / "test_labels.npy") for i in range(3)]
     assert sum(len(y) for y in labels) == 7600  # the folds cover every row once
     for i in range(3):
@@ -140,3 +141,18 @@ def test_rnn_grad_norms_match_torch_autograd():
     (hs[-1] * torch.from_numpy(dout[:, -1])).sum().backward()
     expected = [float(hh.grad.norm(dim=1).mean()) for hh in hs]
     assert np.allclose(layer.grad_norms, expected, rtol=1e-10)
+
+
+def test_boundary_for_both_neural_engines_and_monitor_last(cli, tmp_path):
+    r, run = _run(cli, tmp_path, data={"name": "moons"}, model={"name": "mlp", "hidden": [8]},
+                  train={"epochs": 4, "batch_size": 64, "early_stopping": {"monitor": "last"}},
+                  arms={"torch": {}, "numpy": {"task": "scratch"}}, seeds=1, analyses=["boundary"])
+    assert r.code == 0, r.err
+    res = read_json(run / "results.json")
+    for arm in ("torch", "numpy"):
+        assert res["arms"][arm]["seeds"][0]["best_epoch"] == 3  # monitor: last tests the final weights
+        with np.load(run / "arms" / arm / "seed-0" / "boundary.npz") as b:
+            assert b["probs"].shape == (120, 120, 2) and np.allclose(b["probs"].sum(-1), 1, atol=1e-5)
+    assert (run / "figures" / "boundaries.png").is_file()
+    r, _ = _run(cli, tmp_path, train={"early_stopping": {"monitor": "last", "patience": 2}}, arms={"a": {}}, seeds=1)
+    assert r.code == 2 and "patience" in r.err

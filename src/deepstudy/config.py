@@ -64,7 +64,7 @@ class OptimizerConfig(_Section):
 
 class EarlyStoppingConfig(_Section):
     patience: int | None = Field(None, ge=1, description="Stop an arm after this many epochs without improvement (None: never).")
-    monitor: Literal["val_loss", "val_acc"] = Field("val_loss", description="Validation metric that chooses the best checkpoint and drives early stopping.")
+    monitor: Literal["val_loss", "val_acc", "last"] = Field("val_loss", description="Validation metric that chooses the best checkpoint and drives early stopping; `last` tests the final epoch's weights (to study overfitting itself).")
     min_delta: float = Field(0.0, ge=0, description="Smallest change counted as an improvement.")
 
 

@@ -132,6 +132,16 @@ def welch_p(a: list[float], b: list[float]) -> float | None:
         return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
 
 
+def paired_p(a: list[float], b: list[float]) -> float | None:
+    """Paired t-test: for cross-validation folds, where seed i of every arm is scored on the same rows."""
+    if len(a) < 2 or len(a) != len(b):
+        return None
+    d = np.asarray(a) - np.asarray(b)
+    if np.std(d) == 0:
+        return 1.0 if d.mean() == 0 else 0.0
+    return float(stats.ttest_rel(a, b).pvalue)
+
+
 def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, float]:
     """(a right & b wrong, a wrong & b right, exact two-sided p)."""
     only_a = int(np.sum(correct_a & ~correct_b))
@@ -153,14 +163,19 @@ def holm(pvalues: list[float | None]) -> list[float | None]:
 
 
 def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndarray]], metric: str = "accuracy",
-                 alpha: float = 0.05) -> dict:
-    """Best arm vs each other arm; each comparison carries a sentence a reader can act on."""
+                 alpha: float = 0.05, paired: bool = False) -> dict:
+    """Best arm vs each other arm; each comparison carries a sentence a reader can act on.
+
+    ``paired``: seed i of every arm was tested on the same rows (cross-validation folds), so the
+    fold-to-fold spread cancels in a paired t-test; otherwise Welch's t-test over seeds.
+    """
     means = {arm: float(np.mean(v)) for arm, v in scores.items() if v}
     if not means:
         return {"best": None, "comparisons": [], "summary": "no arm finished, so nothing can be compared"}
     best = max(means, key=means.get)
     others = [a for a in means if a != best]
-    raw = [welch_p(scores[best], scores[o]) for o in others]
+    test = "a paired t-test over folds" if paired else "Welch's t-test"
+    raw = [(paired_p if paired else welch_p)(scores[best], scores[o]) for o in others]
     adjusted = holm(raw)
     comparisons = []
     for other, p_raw, p_adj in zip(others, raw, adjusted):
@@ -174,16 +189,16 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
                     f"is unknown, so this is not a finding — run with --seeds 3 or more")
         elif p_adj < alpha:
             verdict = "beyond-noise"
-            text = (f"{best} beats {other} by {gap * 100:.2f} points ({metric}, mean of {n} seeds); Welch's t-test "
+            text = (f"{best} beats {other} by {gap * 100:.2f} points ({metric}, mean of {n} seeds); {test} "
                     f"p = {p_adj:.3g} (Holm-adjusted): larger than seed-to-seed noise")
         else:
             verdict = "within-noise"
-            text = (f"{best} is {gap * 100:.2f} points above {other} ({metric}, mean of {n} seeds), but Welch's "
-                    f"t-test p = {p_adj:.3g} (Holm-adjusted): within seed-to-seed noise — not a real difference at this n")
+            text = (f"{best} is {gap * 100:.2f} points above {other} ({metric}, mean of {n} seeds), but {test} "
+                    f"p = {p_adj:.3g} (Holm-adjusted): within seed-to-seed noise — not a real difference at this n")
         if pairs:
             text += (f"; McNemar on the test set: the two models' errors differ significantly in "
                      f"{significant_pairs} of {len(pairs)} seed pair(s)")
-        comparisons.append({"best": best, "other": other, "gap": gap, "welch_p": p_raw, "welch_p_holm": p_adj,
+        comparisons.append({"best": best, "other": other, "gap": gap, "test": test, "p": p_raw, "p_holm": p_adj,
                             "mcnemar": [{"only_best": a, "only_other": b, "p": p} for a, b, p in pairs],
                             "verdict": verdict, "text": text})
     beyond = [c["other"] for c in comparisons if c["verdict"] == "beyond-noise"]

@@ -58,6 +58,8 @@ def check(study: Study) -> dict[str, Study]:
         _augment.parse(cfg.data.augment)
         if cfg.train.precision == "fp16" and repro.resolve_device(cfg.train.device).type != "cuda":
             raise UserError(f"arm '{arm}': precision fp16 needs a CUDA device; on CPU use train.precision=bf16 or fp32")
+        if cfg.train.early_stopping.monitor == "last" and cfg.train.early_stopping.patience:
+            raise UserError(f"arm '{arm}': early_stopping.monitor=last keeps every epoch, so patience cannot stop it; remove one of them")
         if cfg.train.optimizer.nesterov and cfg.train.optimizer.momentum <= 0:
             raise UserError(f"arm '{arm}': train.optimizer.nesterov needs train.optimizer.momentum > 0 (e.g. 0.9)")
     return arms
@@ -224,7 +226,7 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
                            precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip, scaler=scaler):
             row = {"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
                    "val_acc": r.val_acc, "lr": r.lr, "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
-            if monitor.update(row[monitor.metric], r.epoch):
+            if monitor.update(row.get(monitor.metric), r.epoch):
                 train.checkpoint.save_weights(model, folder / "best.safetensors")
             append_jsonl(metrics_path, row)
             train.checkpoint.save(ckpt_dir, r.epoch, model, optimizer, scheduler, scaler, {"monitor": monitor.state_dict()})
@@ -246,6 +248,12 @@ def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.de
     test_seconds = time.perf_counter() - t0
     test = evaluate.classification_metrics(logits.numpy(), y.numpy(), dataset.classes)
     evaluate.save_predictions(folder, logits.numpy())
+    if "boundary" in cfg.analyses and folder.name == "seed-0" and dataset.input_shape == (2,):
+        def proba(q: np.ndarray) -> np.ndarray:
+            batches = _data.Batches(torch.from_numpy(q), torch.zeros(len(q), dtype=torch.long), t.eval_batch_size)
+            return evaluate.softmax(train.predict(model, batches, **kw)[0].numpy())
+        evaluate.save_boundary(folder, dataset.x_train.numpy(), dataset.y_train.numpy(), dataset.x_test.numpy(),
+                               dataset.y_test.numpy(), proba)
     idx = torch.from_numpy(evaluate.probe_indices(len(dataset.y_train)))
     sub = _data.Batches(dataset.x_train[idx], dataset.y_train[idx], t.eval_batch_size, transform=dataset.transform())
     tr_logits, tr_y = train.predict(model, sub, **kw)
@@ -300,7 +308,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
     return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
             "analyses": list(study.analyses),
             "metric": "accuracy", "dataset": data_info, "arms": out_arms,
-            "comparison": evaluate.compare_arms(scores, correct), "failures": failures,
+            "comparison": evaluate.compare_arms(scores, correct, paired=any(c.data.cv_folds for c in arms.values())),
+            "failures": failures,
             "environment": read_json(run_dir / "env.json")}
 
 

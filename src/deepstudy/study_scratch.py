@@ -130,7 +130,7 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, a
                                                            seed=run_seed % 2**63, start_epoch=start,
                                                            eval_batch_size=t.eval_batch_size,
                                                            lr_at=schedule(cfg, -(-len(x) // t.batch_size)))):
-            if monitor.update(row[monitor.metric], row["epoch"]):
+            if monitor.update(row.get(monitor.metric), row["epoch"]):
                 _save(folder / "best.npz", model=model.state_dict())
             append_jsonl(metrics_path, row)
             _save(ckpt, model=model.state_dict(), optim=optimizer.state_dict(),
@@ -150,6 +150,8 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, a
     logits = scratch.predict(model, xt, t.eval_batch_size)
     test_seconds = time.perf_counter() - t0
     evaluate.save_predictions(folder, logits)
+    if "boundary" in cfg.analyses and seed_index == 0 and x.shape[1:] == (2,):
+        evaluate.save_boundary(folder, x, y, xt, yt, lambda q: evaluate.softmax(scratch.predict(model, q, t.eval_batch_size)))
     idx = evaluate.probe_indices(len(x))
     train_accuracy = float((scratch.predict(model, x[idx], t.eval_batch_size).argmax(1) == y[idx]).mean())
     return evaluate.run_record(

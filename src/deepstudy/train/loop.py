@@ -42,7 +42,8 @@ class EpochResult:
 
 @dataclass
 class Monitor:
-    """Tracks the validation metric that picks the best checkpoint and drives early stopping."""
+    """Tracks the validation metric that picks the best checkpoint and drives early stopping
+    (metric "last": every epoch counts as the best, so the final weights are tested)."""
 
     metric: str = "val_loss"
     patience: int | None = None
@@ -51,7 +52,10 @@ class Monitor:
     best_epoch: int = -1
     bad_epochs: int = 0
 
-    def update(self, value: float, epoch: int) -> bool:
+    def update(self, value: float | None, epoch: int) -> bool:
+        if self.metric == "last":  # no selection: the final epoch's weights are the ones tested
+            self.best_epoch = epoch
+            return True
         sign = -1.0 if self.metric.endswith("loss") else 1.0
         improved = self.best is None or sign * (value - self.best) > self.min_delta
         if improved:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from deepstudy import scratch
 from deepstudy.scratch import relative_error as rel
+from deepstudy.scratch.models import lenet
 
 TOL = 1e-7
 settings.register_profile("ci", max_examples=25, deadline=None)
@@ -34,27 +35,52 @@ def compare(layer, x, torch_fn, torch_params):
         assert rel(p.grad, tp.grad.numpy()) < TOL
 
 
+def nhwc(fn, channels_last):
+    """torch works in NCHW: wrap ``fn`` so it takes and returns NHWC when the layer does."""
+    return (lambda x: fn(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)) if channels_last else fn
+
+
 @given(n=st.integers(1, 3), c=st.integers(1, 3), f=st.integers(1, 4), h=st.integers(5, 11), w=st.integers(5, 11),
-       k=st.sampled_from([1, 2, 3, 5]), stride=st.integers(1, 3), pad=st.integers(0, 2), dil=st.integers(1, 2))
-def test_conv2d(n, c, f, h, w, k, stride, pad, dil):
+       k=st.sampled_from([1, 2, 3, 5]), stride=st.integers(1, 3), pad=st.integers(0, 4), dil=st.integers(1, 2),
+       cl=st.booleans())
+def test_conv2d(n, c, f, h, w, k, stride, pad, dil, cl):
     if dil * (k - 1) + 1 > h + 2 * pad or dil * (k - 1) + 1 > w + 2 * pad:
         return
     rng = np.random.default_rng(0)
-    layer = scratch.Conv2D(c, f, k, rng, stride=stride, padding=pad, dilation=dil, dtype=np.float64)
+    layer = scratch.Conv2D(c, f, k, rng, stride=stride, padding=pad, dilation=dil, dtype=np.float64, channels_last=cl)
     W, b = t(layer.W.data), t(layer.b.data)
-    compare(layer, rng.standard_normal((n, c, h, w)),
-            lambda x: F.conv2d(x, W, b, stride=stride, padding=pad, dilation=dil), [W, b])
+    x = rng.standard_normal((n, c, h, w))
+    compare(layer, x.transpose(0, 2, 3, 1) if cl else x,
+            nhwc(lambda x: F.conv2d(x, W, b, stride=stride, padding=pad, dilation=dil), cl), [W, b])
 
 
 @given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(2, 9), w=st.integers(2, 9),
-       k=st.integers(1, 3), stride=st.integers(1, 3), kind=st.sampled_from(["max", "avg"]))
-def test_pooling(n, c, h, w, k, stride, kind):
+       k=st.integers(1, 3), stride=st.integers(1, 3), kind=st.sampled_from(["max", "avg"]), cl=st.booleans(),
+       ties=st.booleans())
+def test_pooling(n, c, h, w, k, stride, kind, cl, ties):
     if k > min(h, w):
         return
-    x = np.random.default_rng(0).standard_normal((n, c, h, w))
-    layer = (scratch.MaxPool2D if kind == "max" else scratch.AvgPool2D)(k, stride)
+    rng = np.random.default_rng(0)
+    # ties: small integers (as after a ReLU, many equal maxima): the first maximum must take the gradient, as in torch
+    x = rng.integers(-1, 2, (n, c, h, w)).astype(np.float64) if ties else rng.standard_normal((n, c, h, w))
+    layer = (scratch.MaxPool2D if kind == "max" else scratch.AvgPool2D)(k, stride, channels_last=cl)
     fn = F.max_pool2d if kind == "max" else F.avg_pool2d
-    compare(layer, x, lambda tx: fn(tx, k, stride), [])
+    compare(layer, x.transpose(0, 2, 3, 1) if cl else x, nhwc(lambda tx: fn(tx, k, stride), cl), [])
+
+
+def test_channels_last_lenet_is_the_same_function():
+    """The layout inside changes nothing: same weights, same outputs and gradients (float64)."""
+    x = np.random.default_rng(1).standard_normal((3, 2, 12, 12))
+    models = [lenet(2, 5, (12, 12), np.random.default_rng(0), channels=(3, 4), kernel_size=3, hidden=8,
+                                   batch_norm=True, channels_last=cl, dtype=np.float64) for cl in (False, True)]
+    upstream = np.random.default_rng(2).standard_normal((3, 5))
+    outs = []
+    for m in models:
+        outs.append(m.forward(x))
+        m.backward(upstream)
+    assert np.allclose(outs[0], outs[1], rtol=1e-12, atol=1e-12)
+    for a, b in zip(models[0].params(), models[1].params()):
+        assert a.data.shape == b.data.shape and np.allclose(a.grad, b.grad, rtol=1e-10, atol=1e-12)
 
 
 @given(n=st.integers(1, 5), d_in=st.integers(1, 9), d_out=st.integers(1, 9))
@@ -93,6 +119,18 @@ def test_batchnorm_train_and_eval_with_running_statistics(shape):
         assert rel(layer.running_var, ref.running_var.numpy()) < TOL
     layer.eval(), ref.eval()
     compare(layer, x * 0.5, ref, [])
+
+
+def test_batchnorm_channels_last_against_torch():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 5, 6)) * 2 + 1  # NCHW
+    layer = scratch.BatchNorm(4, dtype=np.float64, channels_last=True)
+    layer.gamma.data[:] = rng.standard_normal(4)
+    ref = torch.nn.BatchNorm2d(4).double()
+    with torch.no_grad():
+        ref.weight.copy_(torch.tensor(layer.gamma.data))
+    compare(layer, x.transpose(0, 2, 3, 1), nhwc(ref, True), [ref.weight, ref.bias])
+    assert rel(layer.running_var, ref.running_var.numpy()) < TOL
 
 
 def test_dropout_is_inverted_and_backward_uses_the_same_mask():

@@ -5,7 +5,7 @@ the tests; optimizers follow torch.optim's update rules step for step. This pack
 NumPy only — never torch, never other deepstudy modules — so it can be read and taught alone.
 """
 from deepstudy.scratch.classical import KNN, LogisticRegression, MultinomialNB
-from deepstudy.scratch.conv import AvgPool2D, Conv2D, MaxPool2D, col2im, im2col
+from deepstudy.scratch.conv import AvgPool2D, Conv2D, MaxPool2D, ToChannelsLast, col2im, im2col
 from deepstudy.scratch.core import Module, Param, Sequential
 from deepstudy.scratch.gradcheck import check_layer, numerical_grad, relative_error
 from deepstudy.scratch.layers import BatchNorm, Dense, Dropout, Flatten, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
@@ -15,7 +15,7 @@ from deepstudy.scratch.rnn import LSTM, RNN
 from deepstudy.scratch.train import NonFiniteLoss, fit, predict
 
 __all__ = ["Module", "Param", "Sequential", "Dense", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
-           "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "AvgPool2D", "im2col", "col2im", "softmax_cross_entropy",
+           "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "AvgPool2D", "ToChannelsLast", "im2col", "col2im", "softmax_cross_entropy",
            "bce_with_logits", "mse", "l1_penalty", "l2_penalty", "SGD", "RMSProp", "Adam", "AdamW", "RNN", "LSTM",
            "check_layer", "numerical_grad", "relative_error", "LogisticRegression", "MultinomialNB", "KNN",
            "fit", "predict", "NonFiniteLoss"]

@@ -25,11 +25,22 @@ class Dense(Module):
 
 
 class Flatten(Module):
+    """(N, ...) -> (N, features). ``channels_last``: the input is (N, H, W, C) and is flattened in
+    (C, H, W) order, as torch flattens NCHW — so the next Dense layer's weights mean the same thing."""
+
+    def __init__(self, channels_last: bool = False):
+        self.channels_last = channels_last
+
     def forward(self, x):
         self.shape = x.shape
+        if self.channels_last:
+            x = x.transpose(0, 3, 1, 2)
         return x.reshape(len(x), -1)
 
     def backward(self, dout):
+        if self.channels_last:
+            n, h, w, c = self.shape
+            return np.ascontiguousarray(dout.reshape(n, c, h, w).transpose(0, 2, 3, 1))
         return dout.reshape(self.shape)
 
 
@@ -101,7 +112,7 @@ class Dropout(Module):
 
 
 class BatchNorm(Module):
-    """Batch normalization over (N,) for (N, D) inputs or (N, H, W) for (N, C, H, W) inputs.
+    """Batch normalization over (N,) for (N, D) inputs or (N, H, W) for (N, C, H, W) / (N, H, W, C) inputs.
 
     Training normalizes with the batch's biased variance and updates running statistics with the
     unbiased one (as torch does); eval uses the running statistics.
@@ -109,24 +120,25 @@ class BatchNorm(Module):
 
     buffers = ("running_mean", "running_var")
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32):
-        self.eps, self.momentum = eps, momentum
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32,
+                 channels_last: bool = False):
+        self.eps, self.momentum, self.channels_last = eps, momentum, channels_last  # channels_last: (N, H, W, C)
         self.gamma = Param(np.ones(num_features, dtype))
         self.beta = Param(np.zeros(num_features, dtype))
         self.running_mean = np.zeros(num_features, dtype)
         self.running_var = np.ones(num_features, dtype)
 
     def _axes(self, x):
-        return (0,) if x.ndim == 2 else (0, 2, 3)
+        return (0,) if x.ndim == 2 else (0, 1, 2) if self.channels_last else (0, 2, 3)
 
     def _shape(self, x):
-        return (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
+        return (1, -1) if x.ndim == 2 else (1, 1, 1, -1) if self.channels_last else (1, -1, 1, 1)
 
     def forward(self, x):
         axes, shape = self._axes(x), self._shape(x)
         if self.training:
             mean, var = x.mean(axes), x.var(axes)
-            n = x.size // x.shape[1]
+            n = x.size // len(self.gamma.data)
             self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean
             self.running_var = (1 - self.momentum) * self.running_var + self.momentum * var * n / max(n - 1, 1)
         else:
@@ -142,7 +154,7 @@ class BatchNorm(Module):
         dx_hat = dout * self.gamma.data.reshape(shape)
         if not self.training:  # statistics are constants in eval mode
             return dx_hat * self.inv_std.reshape(shape)
-        n = dout.size // dout.shape[1]
+        n = dout.size // len(self.gamma.data)
         # d/dx of (x - mean) / std with mean and var from the same batch (Ioffe & Szegedy, 2015)
         return (self.inv_std.reshape(shape) / n) * (
             n * dx_hat - dx_hat.sum(axes).reshape(shape) - self.x_hat * (dx_hat * self.x_hat).sum(axes).reshape(shape))

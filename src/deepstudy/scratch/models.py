@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from deepstudy.scratch.conv import Conv2D, MaxPool2D
+from deepstudy.scratch.conv import Conv2D, MaxPool2D, ToChannelsLast
 from deepstudy.scratch.core import Module, Sequential
 from deepstudy.scratch.layers import BatchNorm, Dense, Dropout, Flatten, LeakyReLU, ReLU, Sigmoid, Tanh
 from deepstudy.scratch.rnn import LSTM, RNN
@@ -36,17 +36,21 @@ def mlp(in_features: int, num_classes: int, rng: np.random.Generator, hidden: Se
 
 def lenet(in_channels: int, num_classes: int, input_size: tuple[int, int], rng: np.random.Generator,
           channels: Sequence[int] = (16, 32), kernel_size: int = 5, hidden: int = 128, batch_norm: bool = False,
-          dropout: float = 0.0, dtype=np.float32) -> Sequential:
-    """LeNet-like: [conv k x k ('same') -> (BN) -> ReLU -> 2x2 max pool] per channel count -> dense -> dense."""
-    layers, c, (h, w) = [], in_channels, input_size
-    for c_out in channels:
+          dropout: float = 0.0, channels_last: bool = True, dtype=np.float32) -> Sequential:
+    """LeNet-like: [conv k x k ('same') -> (BN) -> ReLU -> 2x2 max pool] per channel count -> dense -> dense.
+
+    Takes (N, C, H, W) images like torch either way; ``channels_last`` only changes the layout inside
+    (faster, see conv.py) — same weights, same outputs."""
+    cl = channels_last
+    layers, c, (h, w) = [ToChannelsLast()] if cl else [], in_channels, input_size
+    for k, c_out in enumerate(channels):
         layers.append(Conv2D(c, c_out, kernel_size, rng, padding=kernel_size // 2, bias=not batch_norm, dtype=dtype,
-                             input_grad=bool(layers)))  # the first conv needs no gradient for the images
+                             input_grad=k > 0, channels_last=cl))  # the first conv needs no gradient for the images
         if batch_norm:
-            layers.append(BatchNorm(c_out, dtype=dtype))
-        layers += [ReLU(), MaxPool2D(2)]
+            layers.append(BatchNorm(c_out, dtype=dtype, channels_last=cl))
+        layers += [ReLU(), MaxPool2D(2, channels_last=cl)]
         c, h, w = c_out, h // 2, w // 2
-    layers += [Flatten(), Dense(c * h * w, hidden, rng, dtype), ReLU()]
+    layers += [Flatten(channels_last=cl), Dense(c * h * w, hidden, rng, dtype), ReLU()]
     if dropout:
         layers.append(Dropout(dropout, rng))
     return Sequential(*layers, Dense(hidden, num_classes, rng, dtype))

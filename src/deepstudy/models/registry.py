@@ -23,14 +23,15 @@ class Entry:
     family: str
     inputs: str  # "image" | "vector" | "any"
     description: str
+    tiny: dict  # keyword arguments for a fast instance of the same family (tests, `deepstudy doctor`)
 
 
 _MODELS: dict[str, Entry] = {}
 
 
-def register(name: str, *, family: str, inputs: str, description: str):
+def register(name: str, *, family: str, inputs: str, description: str, tiny: dict | None = None):
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        _MODELS[name] = Entry(name, fn, family, inputs, description)
+        _MODELS[name] = Entry(name, fn, family, inputs, description, dict(tiny or {}))
         return fn
     return deco
 

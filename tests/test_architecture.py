@@ -23,7 +23,8 @@ ALLOWED = {
     "study": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train", "report", "study_scratch", "study_classical"},
     "study_classical": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch"},
     "study_scratch": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch", "train"},
-    "cli": {"config", "data", "docs", "errors", "models", "progress", "report", "study", "train"},
+    "cli": {"config", "data", "docs", "errors", "models", "progress", "report", "study", "train", "weights"},
+    "weights": {"data", "errors", "models"},
     "__main__": {"cli"},
     "__init__": set(),
 }

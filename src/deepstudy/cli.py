@@ -48,6 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     verify = dsub.add_parser("verify", help="check the sha256 of present datasets")
     verify.add_argument("name", nargs="?")
 
+    wts = sub.add_parser("weights", help="torchvision's ImageNet checkpoints for our compatible models: list, fetch")
+    wsub = wts.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
+    wsub.add_parser("list", help="architectures with published weights, their ImageNet top-1 and whether present")
+    wfetch = wsub.add_parser("fetch", help="download a checkpoint from download.pytorch.org, check its sha256, load-test it")
+    wfetch.add_argument("name")
+    wfetch.add_argument("--dir", help="data root to fetch into (default: $DEEPSTUDY_DATA, else ~/.cache/deepstudy)")
     summ = sub.add_parser("summary", help="per-layer output shape, parameters and MACs of a registered model")
     summ.add_argument("model", help="registered model name")
     summ.add_argument("--input", default="1x28x28", help="input shape without batch, e.g. 3x32x32 or 13 (default 1x28x28)")
@@ -112,6 +118,20 @@ def cmd_report(args) -> int:
     from deepstudy import report
 
     print(f"report: {report.write(args.run_dir)}")
+    return 0
+
+
+def cmd_weights(args) -> int:
+    from deepstudy import weights
+
+    if args.weights_command == "list":
+        for name, w in weights.WEIGHTS.items():
+            where = weights.locate(w)
+            print(f"{name:<20} top-1 {w.top1:6.2f}%  {'present: ' + str(where) if where else 'not present'}  {w.url}")
+        return 0
+    path = weights.fetch(args.name, Path(args.dir) if args.dir else None)
+    weights.load(args.name, path)  # proves the file loads into our model with strict=True
+    print(f"{args.name}: {path} (sha256 verified, loads with strict=True)")
     return 0
 
 
@@ -241,7 +261,7 @@ def _tiny_training() -> float:
     return float((logits.argmax(1) == y).float().mean())
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "data": cmd_data, "summary": cmd_summary,
+COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "data": cmd_data, "weights": cmd_weights, "summary": cmd_summary,
             "schema": cmd_schema, "doctor": cmd_doctor}
 
 if __name__ == "__main__":

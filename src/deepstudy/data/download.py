@@ -35,7 +35,7 @@ def download_file(url: str, dest: Path, sha256: str, *, timeout: float = 60.0,
                         on_progress(got, total)
         if total is not None and got != total:
             raise DownloadError(f"transfer interrupted: {got} of {total} bytes")
-        if h.hexdigest() != sha256:
+        if len(sha256) < 8 or not h.hexdigest().startswith(sha256):  # a full digest, or torch.hub's >= 8-hex prefix
             raise DownloadError(f"checksum mismatch: expected sha256 {sha256[:12]}…, got {h.hexdigest()[:12]}…")
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as e:

@@ -1,0 +1,112 @@
+"""torchvision's published ImageNet checkpoints for our torchvision-compatible constructors.
+
+``fetch(name)`` downloads the file from download.pytorch.org into ``<data root>/torchvision-weights/``
+(temporary file, sha256 checked against the prefix in the file name — torch.hub's convention — then
+renamed); ``load(name)`` builds our model and loads the file with ``torch.load(weights_only=True)``
+and ``strict=True``. Old checkpoints lack ``num_batches_tracked``; it is set to 0, as torch does.
+URLs, accuracies and preprocessing: shared/data/torchvision-manifests/SOURCE.md (torchvision 0.28).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from deepstudy import models
+from deepstudy.data import download, registry
+from deepstudy.errors import UserError, closest
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+FOLDER = "torchvision-weights"
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    name: str  # our registered model
+    url: str
+    top1: float  # ImageNet-1K top-1 accuracy torchvision reports
+    resize: int = 256  # shorter side, then a centre crop of `crop`
+    crop: int = 224
+    interpolation: str = "bilinear"
+
+    @property
+    def file(self) -> str:
+        return self.url.rsplit("/", 1)[1]
+
+    @property
+    def sha256_prefix(self) -> str:
+        m = re.search(r"-([0-9a-f]{8,})\.pth$", self.file)
+        assert m, self.file
+        return m.group(1)
+
+
+_BASE = "https://download.pytorch.org/models/"
+WEIGHTS: dict[str, WeightSpec] = {w.name: w for w in [  # torchvision's DEFAULT weights of each architecture
+    WeightSpec("resnet18", _BASE + "resnet18-f37072fd.pth", 69.758),
+    WeightSpec("resnet50", _BASE + "resnet50-11ad3fa6.pth", 80.858, resize=232),
+    WeightSpec("resnext50_32x4d", _BASE + "resnext50_32x4d-1a0047aa.pth", 81.198, resize=232),
+    WeightSpec("vgg16", _BASE + "vgg16-397923af.pth", 71.592),
+    WeightSpec("vgg16_bn", _BASE + "vgg16_bn-6c64b313.pth", 73.36),
+    WeightSpec("mobilenet_v3_large", _BASE + "mobilenet_v3_large-5c1a4163.pth", 75.274, resize=232),
+    WeightSpec("efficientnet_b0", _BASE + "efficientnet_b0_rwightman-7f5810bc.pth", 77.692, interpolation="bicubic"),
+]}
+
+
+def spec(name: str) -> WeightSpec:
+    if name not in WEIGHTS:
+        raise UserError(f"no published weights for '{name}'{closest(name, WEIGHTS)}; available: {', '.join(WEIGHTS)}")
+    return WEIGHTS[name]
+
+
+def locate(w: WeightSpec) -> Path | None:
+    """The checkpoint in $DEEPSTUDY_DATA/torchvision-weights/ or ~/.cache/deepstudy/torchvision-weights/, if present."""
+    return next((p for root in registry.data_roots() if (p := root / FOLDER / w.file).is_file()), None)
+
+
+def fetch(name: str, root: Path | None = None, *, url: str | None = None, timeout: float = 120.0, log=print) -> Path:
+    """Download ``name``'s checkpoint (sha256-prefix checked) unless a copy is present; returns its path."""
+    w = spec(name)
+    if root is None and (found := locate(w)) is not None:
+        return found
+    dest = (root or registry.data_roots()[0]) / FOLDER / w.file
+    if dest.is_file():
+        return dest
+    log(f"  fetching {url or w.url}")
+    try:
+        download.download_file(url or w.url, dest, w.sha256_prefix, timeout=timeout)
+    except download.DownloadError as e:
+        raise UserError(f"could not download {w.file} ({e}); on a machine with internet fetch {w.url} and copy it to "
+                        f"{dest} (its sha256 starts with {w.sha256_prefix})") from None
+    return dest
+
+
+def model(name: str, num_classes: int = 1000) -> nn.Module:
+    """Our constructor at torchvision's configuration (full width, ImageNet stem/head)."""
+    extra = {"head": "imagenet"} if name.startswith("vgg") else {"stem": "imagenet"}
+    return models.create(name, in_channels=3, num_classes=num_classes, input_size=(224, 224), **extra)
+
+
+def load(name: str, path: Path | None = None) -> nn.Module:
+    """Our model with torchvision's ImageNet weights, in eval mode. Offline without a copy: what to fetch."""
+    w = spec(name)
+    path = path or locate(w)
+    if path is None:
+        raise UserError(f"weights for '{name}' are not present (looked in "
+                        f"{', '.join(str(r / FOLDER) for r in registry.data_roots())}); run `deepstudy weights fetch {name}`")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle / zip errors: a damaged or foreign file
+        raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete it and fetch it again") from None
+    net = model(name)
+    for key, value in net.state_dict().items():
+        if key.endswith("num_batches_tracked") and key not in state:  # saved by torch < 0.4.1
+            state[key] = torch.zeros_like(value)
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+        raise UserError(f"{path} does not fit {name}: {first}") from None
+    return net.eval()

@@ -1,0 +1,78 @@
+"""Pretrained-weight fetching and loading against a local HTTP server serving a checkpoint in
+torchvision's format (no other network is touched)."""
+import hashlib
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import torch
+
+from deepstudy import weights
+from deepstudy.errors import UserError
+
+
+class Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """A MobileNetV3-Large checkpoint as torchvision publishes it (no num_batches_tracked, as old ones),
+    named <arch>-<sha256 prefix>.pth; plus a damaged file."""
+    folder = tmp_path_factory.mktemp("www")
+    torch.manual_seed(0)
+    state = {k: v for k, v in weights.model("mobilenet_v3_large").state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, folder / "tmp.pth")
+    digest = hashlib.sha256((folder / "tmp.pth").read_bytes()).hexdigest()
+    (folder / "tmp.pth").rename(folder / f"mobilenet_v3_large-{digest[:8]}.pth")
+    (folder / "broken-0000beef.pth").write_bytes(b"not a checkpoint")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(folder)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", digest, state
+    httpd.shutdown()
+
+
+def test_fetch_checks_the_hash_prefix_and_loads_strictly(served, tmp_path, monkeypatch):
+    base, digest, state = served
+    w = weights.WeightSpec("mobilenet_v3_large", f"{base}/mobilenet_v3_large-{digest[:8]}.pth", 75.274)
+    monkeypatch.setitem(weights.WEIGHTS, "mobilenet_v3_large", w)
+    path = weights.fetch("mobilenet_v3_large", tmp_path, log=lambda m: None)
+    assert path.name == w.file and hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    net = weights.load("mobilenet_v3_large", path)
+    assert not net.training
+    loaded = net.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in state.items())
+    assert int(loaded["features.0.1.num_batches_tracked"]) == 0  # missing in old checkpoints: filled in
+
+
+def test_wrong_hash_leaves_nothing_and_says_what_to_do(served, tmp_path, monkeypatch):
+    base, digest, _ = served
+    monkeypatch.setitem(weights.WEIGHTS, "mobilenet_v3_large",
+                        weights.WeightSpec("mobilenet_v3_large", f"{base}/mobilenet_v3_large-{digest[:8]}.pth", 75.0))
+    with pytest.raises(UserError, match="checksum mismatch"):
+        weights.fetch("mobilenet_v3_large", tmp_path, url=f"{base}/broken-0000beef.pth", log=lambda m: None)
+    assert not any((tmp_path / weights.FOLDER).glob("*"))
+
+
+def test_offline_and_damaged_files_are_one_clear_message(tmp_path, monkeypatch, served):
+    monkeypatch.setenv("DEEPSTUDY_DATA", str(tmp_path))
+    with pytest.raises(UserError, match="deepstudy weights fetch resnet18"):
+        weights.load("resnet18")
+    with pytest.raises(UserError, match="resnet18"):
+        weights.spec("resnet-18")
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        weights.load("resnet18", bad)
+
+
+def test_cli_weights_list(cli):
+    r = cli("weights", "list")
+    assert r.code == 0 and "resnet18" in r.out and "69.76" in r.out and "download.pytorch.org" in r.out
+
+
+def test_published_urls_carry_a_hash_prefix():
+    for w in weights.WEIGHTS.values():
+        assert len(w.sha256_prefix) >= 8 and w.url.startswith("https://download.pytorch.org/models/")

@@ -44,6 +44,7 @@ def test_naive_bayes_cross_validation_matches_scikit_learn(cli, tmp_path, shared
     assert "paired t-test over folds" in res["comparison"]["comparisons"][0]["text"]  # folds are shared by the arms
     labels = [np.load(run / "arms" / "ours" / f"seed-{i}" / "test_labels.npy") for i in range(3)]
     assert sum(len(y) for y in labels) == 7600  # the folds cover every row once
+    assert any("3-fold stratified cross-validation over all 7600" in n for n in res["dataset"]["notes"])
     for i in range(3):
         assert np.array_equal(np.load(run / "arms" / "ours" / f"seed-{i}" / "predictions.npy"),
                               np.load(run / "arms" / "sklearn" / f"seed-{i}" / "predictions.npy"))

@@ -129,7 +129,13 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
     device = repro.resolve_device(study.train.device)
     determinism = repro.set_deterministic(device)
     first = datasets[_data_key(next(iter(arms.values())))]
-    write_json(run_dir / "data.json", first.summary())
+    info = first.summary()
+    folds = next((c.data.cv_folds for c in arms.values() if c.data.cv_folds), None)
+    if folds:
+        info["notes"].append(f"{folds}-fold stratified cross-validation over all {sum(info['sizes'].values())} labelled rows "
+                             "(fixed folds): seed i is tested on fold i and trained on the others — the sizes above "
+                             "describe the default split, which cross-validation does not use")
+    write_json(run_dir / "data.json", info)
     np.save(run_dir / "test_labels.npy", np.asarray(first.y_test))
     if first.kind == "image":
         _save_samples(first, run_dir / "samples.npz")

@@ -59,6 +59,11 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
+    """All records at once, atomically, in append_jsonl's format."""
+    atomic_write_text(path, "".join(json.dumps(_clean(r)) + "\n" for r in records))
+
+
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():

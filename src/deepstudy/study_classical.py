@@ -24,7 +24,7 @@ from deepstudy import evaluate, repro, scratch
 from deepstudy.config import Study
 from deepstudy.data.splits import stratified_split
 from deepstudy.errors import UserError, closest
-from deepstudy.fileio import append_jsonl, read_jsonl
+from deepstudy.fileio import write_jsonl
 
 # model -> its keyword arguments and defaults (logistic regression also reads train.optimizer.lr and train.epochs)
 MODELS = {"logistic-regression": {"l2": 0.0}, "naive-bayes": {"alpha": 1.0}, "knn": {"k": 5},
@@ -124,28 +124,25 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, s
     folder.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_va, y_va, x_te, y_te = splits(cfg, dataset, seed_index, run_seed)
     f_tr, f_va, f_te = _features(dataset, x_tr, x_va, x_te)
-    k, metrics_path = dataset.num_classes, folder / "metrics.jsonl"
-    metrics_path.write_text("")
+    k, rows = dataset.num_classes, []
     t0 = time.perf_counter()
 
     def log_step(model, step):  # logistic regression: one row per gradient step, as an epoch row
         p_va = model.predict_proba(f_va)
-        append_jsonl(metrics_path, {"epoch": step, "train_loss": model.history[-1], "train_acc": None,
-                                    "val_loss": _loss(np.stack([1 - p_va, p_va], 1), y_va),
-                                    "val_acc": float(((p_va >= 0.5) == y_va).mean()), "lr": model.lr,
-                                    "seconds": 0.0, "eval_seconds": 0.0, "steps": 1})
+        rows.append({"epoch": step, "train_loss": model.history[-1], "train_acc": None,
+                     "val_loss": _loss(np.stack([1 - p_va, p_va], 1), y_va),
+                     "val_acc": float(((p_va >= 0.5) == y_va).mean()), "lr": model.lr,
+                     "seconds": 0.0, "eval_seconds": 0.0, "steps": 1})
 
     proba, n_params = _fit(cfg, f_tr, y_tr, k, log_step)
     fit_seconds = time.perf_counter() - t0
-    rows = read_jsonl(metrics_path)
     if not rows:  # one-shot learners: one row
         p_va = proba(f_va)
         rows = [{"epoch": 0, "train_loss": None, "train_acc": None, "val_loss": _loss(p_va, y_va),
-                 "val_acc": float((p_va.argmax(1) == y_va).mean()), "lr": None, "seconds": fit_seconds,
+                 "val_acc": float((p_va.argmax(1) == y_va).mean()), "lr": None, "seconds": 0.0,
                  "eval_seconds": 0.0, "steps": 1}]
-        append_jsonl(metrics_path, rows[0])
-    else:
-        rows[-1]["seconds"] = fit_seconds  # the whole fit; per-step times are not measured
+    rows[-1]["seconds"] = fit_seconds  # the whole fit (per-step times are not measured)
+    write_jsonl(folder / "metrics.jsonl", rows)
     t1 = time.perf_counter()
     logits = _log(proba(f_te))
     test_seconds = time.perf_counter() - t1

@@ -1,12 +1,21 @@
-"""Building blocks shared by the mobile families, named and laid out as torchvision's
+"""Building blocks shared by the CNN families, named and laid out as torchvision's
 (``Conv2dNormActivation`` = Sequential(conv, bn[, act]); squeeze-excitation ``fc1``/``fc2``), so
 the networks built from them have torchvision's state-dict keys."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+
+
+def stem_for(choice: str, input_size: Sequence[int], name: str = "stem") -> str:
+    """'auto' -> 'small' below 64 pixels, else 'imagenet'; anything else must be one of the two."""
+    if choice == "auto":
+        return "small" if max(input_size) < 64 else "imagenet"
+    if choice not in ("imagenet", "small"):
+        raise ValueError(f"{name} must be 'imagenet', 'small' or 'auto', got {choice!r}")
+    return choice
 
 
 def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:

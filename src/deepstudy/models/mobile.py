@@ -14,7 +14,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from deepstudy.models.blocks import ConvNormAct, SqueezeExcitation, init_mobile, make_divisible
+from deepstudy.models.blocks import ConvNormAct, SqueezeExcitation, init_mobile, make_divisible, stem_for
 from deepstudy.models.registry import register
 
 
@@ -137,23 +137,15 @@ class EfficientNet(nn.Module):
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
 
-def _stem(stem: str, input_size: Sequence[int]) -> str:
-    if stem == "auto":
-        return "small" if max(input_size) < 64 else "imagenet"
-    if stem not in ("imagenet", "small"):
-        raise ValueError(f"stem must be 'imagenet', 'small' or 'auto', got {stem!r}")
-    return stem
-
-
 @register("mobilenet_v3_large", tiny={"width": 0.25}, family="mobile", inputs="image",
           description="MobileNetV3-Large: inverted residuals, squeeze-excitation, hard-swish; stem 'auto' | 'imagenet' | 'small'; width.")
 def mobilenet_v3_large(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224),
                        stem: str = "auto", width: float = 1.0, dropout: float = 0.2) -> MobileNetV3:
-    return MobileNetV3(num_classes, in_channels, width, _stem(stem, input_size), input_size, dropout)
+    return MobileNetV3(num_classes, in_channels, width, stem_for(stem, input_size), input_size, dropout)
 
 
 @register("efficientnet_b0", tiny={"width": 0.25}, family="mobile", inputs="image",
           description="EfficientNet-B0: MBConv blocks with SiLU and squeeze-excitation; stem 'auto' | 'imagenet' | 'small'; width.")
 def efficientnet_b0(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224),
                     stem: str = "auto", width: float = 1.0, dropout: float = 0.2) -> EfficientNet:
-    return EfficientNet(num_classes, in_channels, width, _stem(stem, input_size), input_size, dropout)
+    return EfficientNet(num_classes, in_channels, width, stem_for(stem, input_size), input_size, dropout)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from deepstudy.models.blocks import stem_for
 from deepstudy.models.registry import register
 
 
@@ -90,8 +91,7 @@ class ResNet(nn.Module):
                  width_per_group: int = 64, stage_channels: Sequence[int] = (64, 128, 256, 512),
                  shortcuts: bool = True, zero_init_residual: bool = False):
         super().__init__()
-        if stem not in ("imagenet", "small"):
-            raise ValueError(f"stem must be 'imagenet', 'small' or 'auto', got {stem!r}")
+        stem = stem_for(stem, (224, 224))  # validates; 'auto' is resolved by the constructors
         self.groups, self.base_width, self.shortcuts = groups, width_per_group, shortcuts
         self.inplanes = _channels(stage_channels[0], width)
         if stem == "imagenet":  # 7x7/2 conv + 3x3/2 max pool: 224 -> 56
@@ -139,38 +139,34 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-def _stem(stem: str, input_size: Sequence[int]) -> str:
-    return ("small" if max(input_size) < 64 else "imagenet") if stem == "auto" else stem
-
-
 _DOC = "stem 'auto' (small below 64 px) | 'imagenet' | 'small'; width scales channels"
 
 
 @register("resnet18", tiny={"width": 0.125}, family="resnet", inputs="image", description=f"ResNet-18 (basic blocks 2-2-2-2); {_DOC}.")
 def resnet18(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), stem: str = "auto",
              width: float = 1.0, zero_init_residual: bool = False) -> ResNet:
-    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_channels, _stem(stem, input_size), width,
+    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_channels, stem_for(stem, input_size), width,
                   zero_init_residual=zero_init_residual)
 
 
 @register("resnet34", tiny={"width": 0.125}, family="resnet", inputs="image", description=f"ResNet-34 (basic blocks 3-4-6-3); {_DOC}.")
 def resnet34(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), stem: str = "auto",
              width: float = 1.0, zero_init_residual: bool = False) -> ResNet:
-    return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_channels, _stem(stem, input_size), width,
+    return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_channels, stem_for(stem, input_size), width,
                   zero_init_residual=zero_init_residual)
 
 
 @register("resnet50", tiny={"width": 0.0625}, family="resnet", inputs="image", description=f"ResNet-50 (bottlenecks 3-4-6-3); {_DOC}.")
 def resnet50(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), stem: str = "auto",
              width: float = 1.0, zero_init_residual: bool = False) -> ResNet:
-    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels, _stem(stem, input_size), width,
+    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels, stem_for(stem, input_size), width,
                   zero_init_residual=zero_init_residual)
 
 
 @register("resnet101", tiny={"width": 0.0625}, family="resnet", inputs="image", description=f"ResNet-101 (bottlenecks 3-4-23-3); {_DOC}.")
 def resnet101(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), stem: str = "auto",
               width: float = 1.0, zero_init_residual: bool = False) -> ResNet:
-    return ResNet(Bottleneck, (3, 4, 23, 3), num_classes, in_channels, _stem(stem, input_size), width,
+    return ResNet(Bottleneck, (3, 4, 23, 3), num_classes, in_channels, stem_for(stem, input_size), width,
                   zero_init_residual=zero_init_residual)
 
 
@@ -178,7 +174,7 @@ def resnet101(in_channels: int = 3, num_classes: int = 1000, input_size: Sequenc
           description=f"ResNeXt-50 32x4d: ResNet-50 with 32 groups of 4 channels in each 3x3 (Xie et al., 2017); {_DOC}.")
 def resnext50_32x4d(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224),
                     stem: str = "auto", width: float = 1.0, groups: int = 32, width_per_group: int = 4) -> ResNet:
-    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels, _stem(stem, input_size), width,
+    return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels, stem_for(stem, input_size), width,
                   groups=groups, width_per_group=width_per_group)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from deepstudy.models.blocks import stem_for
 from deepstudy.models.registry import register
 
 # Table 1 of the paper: numbers are 3x3 convolutions, "1x1-N" a 1x1 convolution, "M" a 2x2 max pool.
@@ -83,10 +84,7 @@ def vgg(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int]
         batch_norm: bool = False, width: float = 1.0, head: str = "auto", dropout: float = 0.5) -> VGG:
     if config not in CONFIGS:
         raise ValueError(f"config must be one of {', '.join(CONFIGS)}, got {config!r}")
-    if head == "auto":
-        head = "small" if max(input_size) < 64 else "imagenet"
-    if head not in ("imagenet", "small"):
-        raise ValueError(f"head must be 'imagenet', 'small' or 'auto', got {head!r}")
+    head = stem_for(head, input_size, "head")
     features, c = make_features(CONFIGS[config], in_channels, batch_norm, width, input_size)
     hidden = 4096 if head == "imagenet" else max(1, int(round(512 * width)))
     return VGG(features, c, num_classes, head, hidden, dropout)

@@ -20,7 +20,10 @@ ALLOWED = {
     "report": {"errors", "fileio"},  # files only, so a report re-renders anywhere
     "docs": {"config", "models"},  # generated reference pages: a top layer, like cli
     "progress": set(),
-    "study": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train", "report", "study_scratch", "study_classical"},
+    "explain": {"errors"},  # gets a module and tensors, like train
+    "study": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train", "report", "study_scratch",
+              "study_classical", "study_explain"},
+    "study_explain": {"config", "data", "errors", "evaluate", "explain", "fileio"},
     "study_classical": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch"},
     "study_scratch": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch", "train"},
     "cli": {"config", "data", "docs", "errors", "models", "progress", "report", "study", "train", "weights"},

@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from deepstudy.config import EXPLANATIONS
 from deepstudy.errors import UserError
 
+EXPLAIN_METHODS = (*EXPLANATIONS, "feature-maps")
 EPILOG = "Docs: docs/quickstart.md and docs/study-file.md. Data folder: $DEEPSTUDY_DATA, else ~/.cache/deepstudy."
 
 
@@ -36,6 +38,16 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="re-render report.html / report.md of a finished run (no torch needed)")
     rep.add_argument("run_dir")
+
+    exp = sub.add_parser("explain", help="add explanations (Grad-CAM, saliency, ...) with sanity and faithfulness scores to a finished run",
+                         description="Explain test predictions of every arm and seed of a finished run with their best "
+                                     "weights; the report gains the maps, the randomization test and deletion/insertion AUCs.",
+                         epilog="example: deepstudy explain runs/mlp-vs-cnn/2026-... --method gradcam --method saliency --n 16")
+    exp.add_argument("run_dir")
+    exp.add_argument("--method", action="append", required=True, choices=list(EXPLAIN_METHODS),
+                     help="attribution method (repeatable); feature-maps adds first-layer filters and activations")
+    exp.add_argument("--n", type=int, help="test examples per seed (default: the run's explain.examples, 16)")
+    exp.add_argument("--layer", help="Grad-CAM layer by module name (default: the last spatial convolution)")
 
     data = sub.add_parser("data", help="registered datasets: list, info, fetch, verify")
     dsub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -118,6 +130,15 @@ def cmd_report(args) -> int:
     from deepstudy import report
 
     print(f"report: {report.write(args.run_dir)}")
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from deepstudy import study
+
+    if args.n is not None and not 2 <= args.n <= 256:
+        raise UserError(f"--n must be between 2 and 256, got {args.n}")
+    print(f"report: {study.explain_run(args.run_dir, args.method, examples=args.n, layer=args.layer)}")
     return 0
 
 
@@ -261,7 +282,7 @@ def _tiny_training() -> float:
     return float((logits.argmax(1) == y).float().mean())
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "data": cmd_data, "weights": cmd_weights, "summary": cmd_summary,
+COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "explain": cmd_explain, "data": cmd_data, "weights": cmd_weights, "summary": cmd_summary,
             "schema": cmd_schema, "doctor": cmd_doctor}
 
 if __name__ == "__main__":

@@ -87,7 +87,18 @@ class TrainConfig(_Section):
 
 
 Task = Literal["classify", "scratch", "classical"]
-Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance", "gradients"]
+Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance", "gradients",
+                   "gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion", "feature-maps",
+                   "gradient-flow"]
+# the analyses that explain individual predictions (deepstudy.explain), computed on test examples of every seed
+EXPLANATIONS = ("gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion")
+
+
+class ExplainConfig(_Section):
+    examples: int = Field(16, ge=2, le=256, description="Test examples explained per seed: wrongly classified ones first (up to half), then correct ones, in test-set order.")
+    layer: str | None = Field(None, description="Grad-CAM layer by module name (see `deepstudy summary`); default: the last convolution with a spatial output.")
+    sanity_examples: int = Field(8, ge=1, le=256, description="Examples in the model-parameter randomization test (it re-explains them once per randomization stage).")
+    steps: int = Field(50, ge=2, le=1000, description="integrated-gradients: Riemann steps from the baseline (run in batches).")
 
 
 class Study(_Section):
@@ -100,7 +111,8 @@ class Study(_Section):
     arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"base": {}}, description="Arm name -> dotted overrides of the base config; arms are compared side by side.")
     seeds: int = Field(1, ge=1, le=100, description="Independent runs per arm (different initialization, data order, dropout).")
     seed: int = Field(0, ge=0, description="Base seed; every arm/seed/component seed is derived from it.")
-    analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description="Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization (train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss decomposition over seeds); gradients (task scratch, model rnn: gradient norm vs time-step distance).")
+    analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description="Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization (train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss decomposition over seeds); gradients (task scratch, model rnn: gradient norm vs time-step distance); task classify: gradcam, gradcam++, saliency, smoothgrad, integrated-gradients, occlusion (maps of test predictions with their sanity check and deletion/insertion scores, see `explain`), feature-maps (first-layer filters, activations), gradient-flow (per-layer weight-gradient norms during training).")
+    explain: ExplainConfig = ExplainConfig()
 
     @field_validator("arms")
     @classmethod

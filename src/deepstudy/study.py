@@ -8,6 +8,7 @@ Run directory::
     runs/<study>/<timestamp>/
       config.yaml  env.json  data.json  samples.npz  results.json  report.html  report.md  figures/
       arms/<arm>/seed-<i>/  metrics.jsonl  checkpoint/  best.safetensors  predictions.npy  result.json
+                            explain.json  explain.npz  (with explanation analyses, see study_explain)
                             (task: scratch keeps checkpoint.npz and best.npz instead)
 """
 from __future__ import annotations
@@ -23,11 +24,11 @@ from torch import nn
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import evaluate, models, repro, study_classical, study_scratch, train
+from deepstudy import evaluate, models, repro, study_classical, study_explain, study_scratch, train
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
-from deepstudy.fileio import append_jsonl, keep_jsonl, read_json, read_jsonl, write_json
+from deepstudy.fileio import append_jsonl, atomic_write_text, keep_jsonl, read_json, read_jsonl, write_json
 
 Event = Callable[[dict], None]
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -49,6 +50,10 @@ def check(study: Study) -> dict[str, Study]:
             raise UserError(f"arm '{arm}' changes train.device; one run uses one device — set it for the whole study (--device)")
         if cfg.task != "classical" and (cfg.data.cv_folds or cfg.data.resample != "none"):
             raise UserError(f"arm '{arm}': data.cv_folds and data.resample apply to task: classical only; remove them")
+        explaining = set(cfg.analyses) & {*_config.EXPLANATIONS, "feature-maps", "gradient-flow"}
+        if explaining and cfg.task != "classify":
+            raise UserError(f"arm '{arm}': analyses {', '.join(sorted(explaining))} explain torch models (task: classify); "
+                            f"remove them for task: {cfg.task}")
         if cfg.task == "scratch":
             study_scratch.check(arm, cfg)
         elif cfg.task == "classical":
@@ -120,7 +125,8 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         elif cfg.task == "scratch":
             study_scratch.build(cfg, ds.input_shape, ds.num_classes, 0)
         else:
-            models.build(cfg.model.name, ds.input_shape, ds.num_classes, **cfg.model.kwargs())
+            model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, **cfg.model.kwargs())
+            study_explain.check_layer(arm, cfg, model)
     return cache
 
 
@@ -229,9 +235,12 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
     if not stopped_early:
         for r in train.fit(model, train_batches.epoch, val_batches, optimizer=optimizer, scheduler=scheduler,
                            loss_fn=loss_fn, epochs=t.epochs, device=device, seed=run_seed, start_epoch=start,
-                           precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip, scaler=scaler):
+                           precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip, scaler=scaler,
+                           grad_norms="gradient-flow" in cfg.analyses):
             row = {"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
                    "val_acc": r.val_acc, "lr": r.lr, "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
+            if r.grad_norms:
+                row["grad_norms"] = r.grad_norms
             if monitor.update(row.get(monitor.metric), r.epoch):
                 train.checkpoint.save_weights(model, folder / "best.safetensors")
             append_jsonl(metrics_path, row)
@@ -254,6 +263,8 @@ def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.de
     test_seconds = time.perf_counter() - t0
     test = evaluate.classification_metrics(logits.numpy(), y.numpy(), dataset.classes)
     evaluate.save_predictions(folder, logits.numpy())
+    if dataset.kind in ("image", "table"):
+        study_explain.explain_seed(model, dataset, cfg, device, folder, logits.argmax(1).numpy())
     if "boundary" in cfg.analyses and folder.name == "seed-0" and dataset.input_shape == (2,):
         def proba(q: np.ndarray) -> np.ndarray:
             batches = _data.Batches(torch.from_numpy(q), torch.zeros(len(q), dtype=torch.long), t.eval_batch_size)
@@ -311,14 +322,51 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             out_arms[arm]["bias_variance"] = evaluate.bias_variance(predictions[arm], y_test)
         if "gradients" in study.analyses:
             out_arms[arm]["gradients"] = _gradient_summary(run_dir / "arms" / arm, study.seeds)
+        if study_explain.wanted(study):
+            out_arms[arm]["explain"] = study_explain.summarize(run_dir / "arms" / arm, study.seeds)
+        if "gradient-flow" in study.analyses:
+            out_arms[arm]["gradient_flow"] = study_explain.gradient_flow(run_dir / "arms" / arm, study.seeds)
     return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
-            "analyses": list(study.analyses),
+            "analyses": list(study.analyses), "explain": study.explain.model_dump(mode="json"),
             "metric": "accuracy", "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct, paired=any(c.data.cv_folds for c in arms.values())),
             "failures": failures,
             "environment": read_json(run_dir / "env.json")}
 
 
+
+
+def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = None, layer: str | None = None) -> Path:
+    """Add explanations to a finished run: every arm and seed's best weights explain the same kind of
+    test examples; config.yaml and results.json gain the methods; the report is re-rendered."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "results.json").is_file() or not (run_dir / "config.yaml").is_file():
+        raise UserError(f"'{run_dir}' is not a finished run directory (no results.json); finish it with `deepstudy run --resume`")
+    raw = _config.read_yaml(run_dir / "config.yaml")
+    extra = {"analyses": list(dict.fromkeys([*raw.get("analyses", ()), *methods]))}
+    if examples is not None:
+        extra["explain.examples"] = examples
+    if layer is not None:
+        extra["explain.layer"] = layer
+    study = _config.validate(_config.apply_overrides(raw, extra), source=f"{run_dir / 'config.yaml'} with --method")
+    arms = check(study)
+    datasets = _load_data(arms)
+    device = repro.resolve_device(study.train.device)
+    shape, n_classes = tuple(read_json(run_dir / "data.json")["input_shape"]), len(read_json(run_dir / "data.json")["classes"])
+    for arm, cfg in arms.items():
+        for i in range(study.seeds):
+            folder = run_dir / "arms" / arm / f"seed-{i}"
+            if read_json(folder / "result.json")["status"] != "ok":
+                continue
+            model = models.build(cfg.model.name, shape, n_classes, **cfg.model.kwargs()).to(device)
+            train.checkpoint.load_weights(model, folder / "best.safetensors")
+            study_explain.explain_seed(model, datasets[_data_key(cfg)], cfg, device, folder,
+                                       np.load(folder / "predictions.npy"), methods=study_explain.wanted(study))
+    atomic_write_text(run_dir / "config.yaml", _config.to_yaml(study))
+    write_json(run_dir / "results.json", aggregate(study, arms, run_dir))
+    from deepstudy import report
+
+    return report.write(run_dir)
 
 
 def _gradient_summary(arm_dir: Path, seeds: int) -> dict | None:

@@ -63,6 +63,7 @@ def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
                                "while the training loss keeps falling is overfitting; the best checkpoint (lowest "
                                "validation loss or highest accuracy) is the one evaluated on the test set."})
     out += _analysis_figures(run_dir, results, wanted)
+    out += _explain_figures(run_dir, results, wanted)
     if "confusion" in wanted and best and arms[best]["confusion"]:
         out.append({"path": plots.confusion(arms[best]["confusion"], ds["classes"], fig_dir / "confusion.png"),
                     "caption": f"Confusion matrix of the best arm ({best}), summed over seeds and normalized per true "
@@ -125,6 +126,83 @@ def _analysis_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[di
     return out
 
 
+def _explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
+    from deepstudy.report import explain_plots
+
+    fig_dir, arms, out = run_dir / "figures", results["arms"], []
+    classes = results["dataset"]["classes"]
+    for a, info in arms.items():
+        found = [d / "explain.npz" for d in _seed_dirs(run_dir, a, info)[:1] if (d / "explain.npz").is_file()]
+        if not found or not any(k.startswith("map:") for k in np.load(found[0]).files) or len(results["dataset"]["input_shape"]) != 3:
+            continue
+        with np.load(found[0]) as z:
+            path = explain_plots.explanation_grid({k: z[k] for k in z.files}, classes, fig_dir / f"explain-{a}.png")
+        layer = (info.get("explain") or {}).get("layer")
+        out.append({"path": path, "caption": f"{a}, seed 0: test examples (wrong predictions first, title true → predicted "
+                    f"in red) and what each method says drove the predicted class"
+                    + (f"; Grad-CAM at layer {layer}" if layer else "") + ". Jet maps: importance (non-negative); red/blue "
+                    "maps: evidence for/against the class. Read them with the sanity and faithfulness scores below."})
+    summaries = {a: i.get("explain") for a, i in arms.items() if i.get("explain")}
+    if any(s["methods"] for s in summaries.values()):
+        flag = next(iter(summaries.values()))["flag_at"]
+        out.append({"path": explain_plots.sanity_cascade(summaries, flag, fig_dir / "sanity.png"),
+                    "caption": "Model-parameter randomization test (Adebayo et al., 2018): layers are re-initialized one "
+                               "after another from the output down; each point is the rank correlation between the maps of "
+                               "the trained and the randomized model (mean over seeds, min-max band). An explanation of the "
+                               f"model must fall towards 0; one that stays above {flag} (dashed) follows the input instead."})
+        out.append({"path": explain_plots.faithfulness_curves(summaries, fig_dir / "faithfulness.png"),
+                    "caption": "Deletion and insertion (Petsiuk et al., 2018): the probability of the explained class as the "
+                               "positions a map ranks highest are removed (set to the training mean) or restored into a "
+                               "blurred copy. A faithful map makes deletion fall and insertion rise faster than a random order."})
+    panels = {}
+    for a, info in arms.items():
+        d = next(iter(_seed_dirs(run_dir, a, info)), None)
+        if "feature-maps" in wanted and d is not None and (d / "explain.npz").is_file():
+            with np.load(d / "explain.npz") as z:
+                if "filters" in z.files or "feature_maps" in z.files:
+                    panels[a] = {k: z[k] for k in ("filters", "feature_maps") if k in z.files and z[k].ndim >= 3}
+    if any(panels.values()):
+        out.append({"path": explain_plots.features({a: p for a, p in panels.items() if p}, fig_dir / "features.png"),
+                    "caption": "First-layer filters (averaged over input channels) and the Grad-CAM layer's 16 most active "
+                               "channels for the first explained test example, seed 0. Early filters are edge and blob "
+                               "detectors; deeper maps are coarser and respond to parts of the object."})
+    flows = {a: i.get("gradient_flow") for a, i in arms.items() if i.get("gradient_flow")}
+    if flows:
+        out.append({"path": explain_plots.gradient_flow(flows, fig_dir / "gradient-flow.png"),
+                    "caption": "Gradient flow: the norm of each weight's gradient, averaged over the steps of the first "
+                               "(solid) and last (dashed) epoch and over seeds. Norms that shrink by orders of magnitude "
+                               "towards the input are vanishing gradients; the first layers then barely learn."})
+    return out
+
+
+def explain_rows(results: dict) -> list[dict]:
+    """One row per arm and method for the report's trust table, with a one-sentence reading."""
+    rows = []
+    for arm, info in results["arms"].items():
+        e = info.get("explain")
+        if not e:
+            continue
+        for method, reason in e["skipped"].items():
+            rows.append({"arm": arm, "method": method, "skipped": reason})
+        for method, s in e["methods"].items():
+            n, rho_all, rho_top = s["n"], s["spearman_all"]["mean"], s["spearman_top"]["mean"]
+            if rho_all >= e["flag_at"]:
+                sanity = (f"FLAGGED: its maps keep ρ = {rho_all:.2f} with the trained ones when every layer is random "
+                          "— they follow the input more than the model")
+            elif rho_all >= e["flag_at"] / 2:
+                sanity = (f"is only partly passed: ρ is still {rho_all:.2f} with every layer random ({rho_top:.2f} after the "
+                          "top layer) — part of the map is the input's own structure (Adebayo et al. saw the same for "
+                          "gradient × input and integrated gradients)")
+            else:
+                sanity = f"passes: ρ falls to {rho_all:.2f} with every layer random ({rho_top:.2f} after the top layer)"
+            beats = min(s["deletion_beats_random"], s["insertion_beats_random"])
+            faithful = (f"ranks what matters better than chance (deletion and insertion beat random order in {beats}/{n} seeds)"
+                        if beats == n else f"is not reliably better than a random order ({beats}/{n} seeds beat it on both)")
+            rows.append({"arm": arm, "method": method, "s": s, "flagged": rho_all >= e["flag_at"],
+                         "reading": f"{method} {faithful}; the sanity check {sanity}."})
+    return rows
+
+
 def _dataset_figures(run_dir: Path, ds: dict, wanted: set[str]) -> list[dict]:
     from deepstudy.report import plots
 
@@ -156,7 +234,7 @@ def write(run_dir: str | Path) -> Path:
     env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pm=pm, ci=ci, human=human)
-    context = {"r": results, "figures": figs, "dataset_figures": dataset_figs, "run_dir": str(run_dir),
+    context = {"r": results, "figures": figs, "explain_rows": explain_rows(results), "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}
     html = env.get_template("report.html.j2").render(**context, embed=_embed)
     atomic_write_text(run_dir / "report.html", html)

@@ -38,6 +38,7 @@ class EpochResult:
     seconds: float  # training steps only
     eval_seconds: float
     steps: int
+    grad_norms: dict[str, float] | None = None  # weight name -> mean over the epoch's steps of ||dL/dW||
 
 
 @dataclass
@@ -97,13 +98,16 @@ def predict(model: nn.Module, batches: Batches, *, device: torch.device, precisi
 def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: Batches, *,
         optimizer: torch.optim.Optimizer, scheduler, loss_fn: Callable, epochs: int, device: torch.device,
         seed: int, start_epoch: int = 0, precision: str = "fp32", channels_last: bool = False,
-        grad_clip: float | None = None, scaler: torch.amp.GradScaler | None = None) -> Iterator[EpochResult]:
+        grad_clip: float | None = None, scaler: torch.amp.GradScaler | None = None,
+        grad_norms: bool = False) -> Iterator[EpochResult]:
     context, _ = autocast(precision, device)
     scaler = scaler or grad_scaler(precision, device)
+    # gradient flow (Glorot & Bengio, 2010): the norm of each weight's gradient, layer by layer
+    tracked = [(n, p) for n, p in model.named_parameters() if p.requires_grad and p.dim() > 1] if grad_norms else []
     for epoch in range(start_epoch, epochs):
         seed_torch(derive_seed(seed, "epoch", epoch))
         model.train()
-        losses, hits, sizes, t0 = [], [], [], time.perf_counter()
+        losses, hits, sizes, norms, t0 = [], [], [], [], time.perf_counter()
         for x, y in train_batches(epoch):
             x, y = _to(x, device, channels_last), y.to(device, non_blocking=True)
             with context():
@@ -111,8 +115,12 @@ def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: 
                 loss = loss_fn(out, y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if grad_clip is not None or tracked:
+                scaler.unscale_(optimizer)  # a no-op without fp16 loss scaling
+            if tracked:  # stays on the device: one stacked tensor per step, reduced once per epoch
+                norms.append(torch.stack([p.grad.detach().float().norm() if p.grad is not None else
+                                          torch.zeros((), device=device) for _, p in tracked]))
             if grad_clip is not None:
-                scaler.unscale_(optimizer)
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             scaler.step(optimizer)
             scaler.update()
@@ -138,4 +146,6 @@ def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: 
             epoch=epoch, train_loss=train_loss, train_acc=float(torch.cat(hits).float().mean()) if hits else None,
             val_loss=val_loss, val_acc=float((out.argmax(1) == y).float().mean()) if classify else None,
             lr=optimizer.param_groups[0]["lr"], seconds=seconds, eval_seconds=time.perf_counter() - t1, steps=steps,
+            grad_norms={n.removesuffix(".weight"): v for (n, _), v in zip(tracked, torch.stack(norms).mean(0).tolist())}
+            if norms else None,
         )

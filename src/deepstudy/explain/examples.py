@@ -1,0 +1,48 @@
+"""Everything a report shows about a set of test examples: maps, sanity scores, faithfulness, features."""
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+
+from deepstudy.explain.faithfulness import deletion_insertion
+from deepstudy.explain.features import feature_maps, first_layer_filters
+from deepstudy.explain.layers import target_layer
+from deepstudy.explain.methods import NEEDS_CONV, attribute
+from deepstudy.explain.sanity import randomization_test
+
+
+def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods: list[str], *,
+                     layer: str | None = None, features: bool = False, sanity_n: int = 8, steps: int = 50,
+                     seed: int = 0) -> dict:
+    """Maps of the *predicted* class for each method (what the model used, right or wrong), their
+    deletion/insertion AUCs over all of ``x`` and the randomization test on the first ``sanity_n``."""
+    model.eval()
+    x, y = x.detach().float(), y.detach()
+    with torch.no_grad():
+        preds = model(x).argmax(1)
+    layer = layer or target_layer(model, x)
+    out: dict = {"layer": layer, "labels": y.cpu().numpy(), "preds": preds.cpu().numpy(), "maps": {}, "scores": {}, "skipped": {}}
+    for method in methods:
+        if method in NEEDS_CONV and layer is None:
+            out["skipped"][method] = "the model has no convolution with a spatial output (an MLP): input attributions only"
+            continue
+
+        def explainer(m: nn.Module, xs: torch.Tensor, t: torch.Tensor, method=method) -> torch.Tensor:
+            return attribute(m, xs, t, method, layer=layer, steps=steps, seed=seed)
+
+        t0 = time.perf_counter()
+        maps = explainer(model, x, preds)
+        seconds = time.perf_counter() - t0
+        scores = deletion_insertion(model, x, preds, maps, seed=seed)
+        scores["sanity"] = randomization_test(model, x[:sanity_n], preds[:sanity_n], explainer, seed=seed)
+        scores["seconds"] = seconds
+        out["maps"][method], out["scores"][method] = maps.cpu().numpy(), scores
+    if features:
+        first = first_layer_filters(model, x)
+        if first is not None:
+            out["filters_layer"], out["filters"] = first[0], first[1].cpu().numpy()
+        if layer is not None:
+            out["feature_maps"] = feature_maps(model, x, layer).cpu().numpy()
+    return out

@@ -1,0 +1,65 @@
+"""Deletion and insertion curves (Petsiuk et al., 2018, "RISE"), against a random order.
+
+Deletion: remove the positions the map ranks highest first (set them to 0, the training mean after
+normalization) and follow the probability of the explained class; a faithful map makes it fall
+fast (low area). Insertion: start from a blurred copy and put the top-ranked positions back; a
+faithful map makes it rise fast (high area). The same curves for random orders are the bar a
+map has to clear.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _blur(x: torch.Tensor) -> torch.Tensor:
+    if x.dim() == 2:  # tables: no neighbourhood, insertion starts from the mean
+        return torch.zeros_like(x)
+    k = 2 * (max(x.shape[2:]) // 8) + 1  # 7 on 28 px: the digit becomes a smudge
+    pool = F.avg_pool2d if x.dim() == 4 else F.avg_pool1d
+    return pool(x, k, stride=1, padding=k // 2, count_include_pad=False)
+
+
+@torch.no_grad()
+def _curve(model: nn.Module, start: torch.Tensor, end: torch.Tensor, order: torch.Tensor, target: torch.Tensor,
+           steps: int, batch: int) -> torch.Tensor:
+    """(N, steps+1) probability of ``target`` while the first k of ``order`` move from start to end."""
+    n, positions = order.shape
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(positions, device=order.device).expand(n, -1))  # rank of each position in the order
+    shape = (n, 1, *start.shape[2:]) if start.dim() > 2 else (n, *start.shape[1:])
+    probs = []
+    for k in torch.linspace(0, positions, steps + 1).round().long().tolist():
+        moved = (rank < k).view(shape)  # broadcast over channels
+        probs.append(torch.where(moved, end, start))
+    xs = torch.stack(probs, 1).flatten(0, 1)  # (N * (steps+1), ...)
+    out = torch.cat([F.softmax(model(xs[i:i + batch]).float(), 1) for i in range(0, len(xs), batch)])
+    return out.view(n, steps + 1, -1).gather(2, target.view(n, 1, 1).expand(n, steps + 1, 1)).squeeze(2)
+
+
+def _auc(curve: torch.Tensor) -> torch.Tensor:
+    return torch.trapezoid(curve, dx=1.0 / (curve.shape[1] - 1), dim=1)
+
+
+def deletion_insertion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, maps: torch.Tensor, *,
+                       steps: int = 28, random_orders: int = 2, seed: int = 0, batch: int = 512) -> dict:
+    """Mean AUCs over examples for the map's order and for random orders, plus the mean curves."""
+    model.eval()
+    x = x.detach().float()
+    n = len(x)
+    flat = maps.detach().float().reshape(n, -1)
+    order = flat.argsort(dim=1, descending=True, stable=True)
+    zeros, blurred = torch.zeros_like(x), _blur(x)
+    deletion = _curve(model, x, zeros, order, target, steps, batch)
+    insertion = _curve(model, blurred, x, order, target, steps, batch)
+    g = torch.Generator().manual_seed(seed)
+    rand_del, rand_ins = [], []
+    for _ in range(random_orders):
+        shuffled = torch.stack([torch.randperm(flat.shape[1], generator=g) for _ in range(n)]).to(x.device)
+        rand_del.append(_auc(_curve(model, x, zeros, shuffled, target, steps, batch)))
+        rand_ins.append(_auc(_curve(model, blurred, x, shuffled, target, steps, batch)))
+    return {"deletion_auc": float(_auc(deletion).mean()), "insertion_auc": float(_auc(insertion).mean()),
+            "deletion_auc_random": float(torch.stack(rand_del).mean()),
+            "insertion_auc_random": float(torch.stack(rand_ins).mean()),
+            "deletion_curve": deletion.mean(0).tolist(), "insertion_curve": insertion.mean(0).tolist()}

@@ -1,0 +1,118 @@
+"""Figures of the explanation analyses, from explain.npz / results.json (no torch)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from deepstudy.report.plots import _COLORS, _save, plt
+
+
+def _show_image(ax, img: np.ndarray) -> None:
+    """(C, H, W) as stored (uint8 0-255 images, or standardized floats)."""
+    scale = (0, 255) if img.dtype == np.uint8 else (None, None)
+    if img.shape[0] == 1:
+        ax.imshow(img[0], cmap="gray", vmin=scale[0], vmax=scale[1])
+    else:
+        rgb = img.transpose(1, 2, 0).astype(np.float64)
+        ax.imshow(rgb / 255.0 if img.dtype == np.uint8 else (rgb - rgb.min()) / max(np.ptp(rgb), 1e-12))
+
+
+def explanation_grid(z: dict[str, np.ndarray], classes: list[str], path: Path, rows: int = 8) -> Path:
+    """Rows = examples (wrong predictions first), columns = the input, then each method's map over it.
+    Signed maps (integrated gradients, occlusion) in red (for the class) and blue (against)."""
+    methods = [k.removeprefix("map:") for k in z if k.startswith("map:")]
+    wrong = np.flatnonzero(z["preds"] != z["labels"])
+    order = np.r_[wrong[: rows // 2], np.flatnonzero(z["preds"] == z["labels"])][:rows]
+    fig, axes = plt.subplots(len(order), 1 + len(methods), figsize=(1.5 * (1 + len(methods)), 1.55 * len(order)),
+                             squeeze=False)
+    for r, i in enumerate(order):
+        img = z["images"][i]
+        _show_image(axes[r, 0], img)
+        ok = z["preds"][i] == z["labels"][i]
+        axes[r, 0].set_title(f"{classes[z['labels'][i]][:10]} → {classes[z['preds'][i]][:10]}", fontsize=7,
+                             color="black" if ok else "crimson")
+        for c, m in enumerate(methods, start=1):
+            a = z[f"map:{m}"][i]
+            _show_image(axes[r, c], img)
+            signed = a.min() < 0
+            lim = max(np.abs(a).max(), 1e-12)
+            axes[r, c].imshow(a, cmap="bwr" if signed else "jet", alpha=0.55, vmin=-lim if signed else 0, vmax=lim)
+            if r == 0:
+                axes[r, c].set_title(m, fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    return _save(fig, path)
+
+
+def faithfulness_curves(arms: dict[str, dict], path: Path) -> Path:
+    """Per arm: deletion (left) and insertion (right) curves of each method, mean over examples and seeds."""
+    arms = {a: e for a, e in arms.items() if e and e["methods"]}
+    fig, axes = plt.subplots(len(arms), 2, figsize=(8, 2.6 * len(arms)), squeeze=False)
+    for row, (arm, e) in enumerate(arms.items()):
+        for col, kind in enumerate(("deletion", "insertion")):
+            ax = axes[row, col]
+            for k, (m, s) in enumerate(e["methods"].items()):
+                curve = np.asarray(s["curves"][f"{kind}_curve"])
+                ax.plot(np.linspace(0, 1, len(curve)), curve, color=_COLORS[k % len(_COLORS)],
+                        label=f"{m} (AUC {s[f'{kind}_auc']['mean']:.3f})")
+            rand = next(iter(e["methods"].values()))[f"{kind}_auc_random"]["mean"]
+            ax.set_title(f"{arm}: {kind} (random order AUC {rand:.3f})", fontsize=9)
+            ax.set_xlabel("share of positions " + ("removed" if kind == "deletion" else "restored"))
+            ax.set_ylabel("P(explained class)")
+            ax.set_ylim(0, 1.02)
+            ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def sanity_cascade(arms: dict[str, dict], flag_at: float, path: Path) -> Path:
+    """Per arm: rank correlation with the trained model's maps as layers are randomized from the top."""
+    arms = {a: e for a, e in arms.items() if e and e["methods"]}
+    fig, axes = plt.subplots(1, len(arms), figsize=(4.2 * len(arms), 3), squeeze=False)
+    for ax, (arm, e) in zip(axes[0], arms.items()):
+        for k, (m, s) in enumerate(e["methods"].items()):
+            runs = np.asarray(s["cascade"], dtype=float)  # (seeds, stages)
+            x = np.arange(runs.shape[1])
+            ax.plot(x, runs.mean(0), marker="o", color=_COLORS[k % len(_COLORS)], label=m)
+            ax.fill_between(x, runs.min(0), runs.max(0), color=_COLORS[k % len(_COLORS)], alpha=0.15)
+        labels = next(iter(e["methods"].values()))["cascade_layers"]
+        ax.set_xticks(range(len(labels)), [f"…{n[-12:]}" for n in labels], rotation=30, fontsize=7)
+        ax.axhline(flag_at, color="crimson", lw=0.8, ls="--")
+        ax.set_ylim(-0.3, 1.0)
+        ax.set_title(f"{arm}: randomized down to", fontsize=9)
+        ax.set_ylabel("Spearman ρ with trained maps")
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def features(panels: dict[str, dict[str, np.ndarray]], path: Path, limit: int = 16) -> Path:
+    """Per arm: first-layer filters (top row) and the target layer's strongest activation maps."""
+    fig, axes = plt.subplots(2 * len(panels), limit, figsize=(limit * 0.7, 1.6 * len(panels)), squeeze=False)
+    for p, (arm, z) in enumerate(panels.items()):
+        for kind, row in (("filters", 2 * p), ("feature_maps", 2 * p + 1)):
+            maps = z.get(kind)
+            for j in range(limit):
+                ax = axes[row, j]
+                ax.axis("off")
+                if maps is None or j >= len(maps):
+                    continue
+                m = maps[j]
+                img = m.mean(0) if m.ndim == 3 else m  # filters: average over input channels
+                ax.imshow(img, cmap="gray" if kind == "filters" else "viridis")
+            axes[row, 0].set_title(f"{arm}: {'first-layer filters' if kind == 'filters' else 'activations'}",
+                                   fontsize=8, loc="left")
+    return _save(fig, path)
+
+
+def gradient_flow(arms: dict[str, dict], path: Path) -> Path:
+    """Per arm: ||dL/dW|| of every weight from input to output, first and last epoch (log scale)."""
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for k, (arm, g) in enumerate((a, g) for a, g in arms.items() if g):
+        x = np.arange(len(g["layers"]))
+        ax.plot(x, g["first"], color=_COLORS[k % len(_COLORS)], marker=".", label=f"{arm}, first epoch")
+        ax.plot(x, g["last"], color=_COLORS[k % len(_COLORS)], ls="--", label=f"{arm}, last epoch")
+    ax.set_yscale("log")
+    ax.set_xlabel("weight, from input (left) to output (right)")
+    ax.set_ylabel("mean ||dL/dW|| per step")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -1,0 +1,111 @@
+"""Explanations inside a study: per seed after testing, summarized over seeds, or later for a finished run.
+
+Files, per arm and seed (next to predictions.npy):
+  explain.json   layer, per-method scores (deletion/insertion AUCs and their random baselines, the
+                 randomization test), methods skipped and why, the test indices explained
+  explain.npz    images (as stored), labels, predictions, one map per method; filters and feature
+                 maps with the feature-maps analysis
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepstudy import data as _data
+from deepstudy import evaluate, explain
+from deepstudy.config import EXPLANATIONS, Study
+from deepstudy.errors import UserError, closest
+from deepstudy.fileio import read_json, write_json
+
+SCORES = ("deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random")
+
+
+def wanted(cfg: Study) -> list[str]:
+    return [a for a in cfg.analyses if a in EXPLANATIONS]
+
+
+def check_layer(arm: str, cfg: Study, model: nn.Module) -> None:
+    """A misnamed explain.layer stops the study before training, not after the first seed."""
+    layer = cfg.explain.layer
+    if layer and set(wanted(cfg)) & {"gradcam", "gradcam++"} and layer not in dict(model.named_modules()):
+        convs = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))]
+        raise UserError(f"arm '{arm}': explain.layer '{layer}' is not a layer of {cfg.model.name}{closest(layer, convs)}; "
+                        f"its convolutions: {', '.join(convs) or 'none'} (see `deepstudy summary {cfg.model.name}`)")
+
+
+def pick_examples(predictions: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Wrongly classified test examples first (up to half of ``n``), then correct ones, in test order."""
+    wrong = np.flatnonzero(predictions != labels)[: n // 2]
+    right = np.flatnonzero(predictions == labels)[: n - len(wrong)]
+    return np.sort(np.r_[wrong, right]).astype(np.int64)
+
+
+def explain_seed(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder, predictions: np.ndarray,
+                 methods: list[str] | None = None) -> None:
+    """Explain ``cfg.explain.examples`` test predictions of a trained model; writes explain.json/.npz."""
+    methods = wanted(cfg) if methods is None else methods
+    features = "feature-maps" in cfg.analyses
+    if not methods and not features:
+        return
+    idx = pick_examples(predictions, dataset.y_test.numpy(), cfg.explain.examples)
+    raw = dataset.x_test[idx]
+    transform = dataset.transform()
+    x = transform(raw, torch.Generator()) if transform is not None else raw.float()
+    e = cfg.explain
+    try:
+        found = explain.explain_examples(model, x.to(device), dataset.y_test[idx].to(device), methods, layer=e.layer,
+                                         features=features, sanity_n=e.sanity_examples, steps=e.steps,
+                                         seed=cfg.seed)
+    except ValueError as err:  # e.g. a named layer without a spatial output
+        raise UserError(f"explain: {err}") from None
+    arrays = {"images": raw.numpy(), "labels": found["labels"], "preds": found["preds"], "indices": idx,
+              **{f"map:{m}": v for m, v in found["maps"].items()}}
+    for key in ("filters", "feature_maps"):
+        if key in found:
+            arrays[key] = found[key]
+    np.savez_compressed(folder / "explain.npz", **arrays)
+    write_json(folder / "explain.json", {"layer": found["layer"], "filters_layer": found.get("filters_layer"),
+                                         "scores": found["scores"], "skipped": found["skipped"],
+                                         "examples": len(idx), "wrong": int((found["preds"] != found["labels"]).sum())})
+
+
+def summarize(arm_dir, seeds: int) -> dict | None:
+    """Per method, mean ± std over seeds of each AUC and of the randomization correlations."""
+    runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "explain.json").is_file()]
+    if not runs:
+        return None
+    out = {"layer": runs[0]["layer"], "skipped": runs[0]["skipped"], "flag_at": explain.FLAG_AT, "methods": {}}
+    for method in runs[0]["scores"]:
+        rows = [r["scores"][method] for r in runs if method in r["scores"]]
+        m = {k: evaluate.describe([r[k] for r in rows]) for k in SCORES}
+        m["spearman_top"] = evaluate.describe([r["sanity"]["spearman_top"] for r in rows])
+        m["spearman_all"] = evaluate.describe([r["sanity"]["spearman_all"] for r in rows])
+        m["sanity_passed"] = sum(r["sanity"]["passed"] for r in rows)
+        m["deletion_beats_random"] = sum(r["deletion_auc"] < r["deletion_auc_random"] for r in rows)
+        m["insertion_beats_random"] = sum(r["insertion_auc"] > r["insertion_auc_random"] for r in rows)
+        m["seconds"] = evaluate.describe([r["seconds"] for r in rows])
+        m["cascade"] = [[c["spearman"] for c in r["sanity"]["cascade"]] for r in rows]
+        m["cascade_layers"] = [c["down_to"] for c in rows[0]["sanity"]["cascade"]]
+        m["curves"] = {k: np.mean([r[k] for r in rows], 0).tolist() for k in ("deletion_curve", "insertion_curve")}
+        m["n"] = len(rows)
+        out["methods"][method] = m
+    return out
+
+
+def gradient_flow(arm_dir, seeds: int) -> dict | None:
+    """Per weight (in the model's order), the mean over seeds of ||dL/dW|| in the first and last epoch."""
+    from deepstudy.fileio import read_jsonl
+
+    runs = []
+    for i in range(seeds):
+        p = arm_dir / f"seed-{i}" / "metrics.jsonl"
+        rows = [r for r in read_jsonl(p) if r.get("grad_norms")] if p.is_file() else []
+        if rows:
+            runs.append(rows)
+    if not runs:
+        return None
+    names = list(runs[0][0]["grad_norms"])
+    return {"layers": names,
+            "first": np.mean([[r[0]["grad_norms"][n] for n in names] for r in runs], 0).tolist(),
+            "last": np.mean([[r[-1]["grad_norms"][n] for n in names] for r in runs], 0).tolist()}

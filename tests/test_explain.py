@@ -1,0 +1,167 @@
+"""deepstudy.explain against Captum as the oracle, and the checks that tell a user whether to trust a map."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepstudy import config, data, explain, models, train
+from deepstudy.explain.gradcam import gradcam
+
+
+def _cnn(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return models.build("cnn", (1, 28, 28), 10, channels=[8, 16], hidden=[32], global_pool=False).eval()
+
+
+class _Conv1dNet(nn.Module):
+    """A temporal-convolution classifier: (N, C, L) -> logits; what 1-D Grad-CAM must handle."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv1d(3, 8, 5, padding=2), nn.Conv1d(8, 8, 3, padding=1)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, x):
+        h = F.relu(self.conv2(F.max_pool1d(F.relu(self.conv1(x)), 2)))
+        return self.head(h.mean(2))
+
+
+@pytest.fixture(scope="module")
+def mnist_cnn():
+    """A small CNN trained for two epochs on 3,000 MNIST images (~98% is not needed: ~95% is plenty)."""
+    from conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "mnist").is_dir():
+        pytest.skip("shared data not found (set DEEPSTUDY_DATA)")
+    import os
+    os.environ.setdefault("DEEPSTUDY_DATA", str(SHARED_DATA))
+    ds = data.load(config.DataConfig(name="mnist", train_limit=3000), split_seed=0)
+    model = _cnn()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in train.fit(model, ds.batches("train", 64, train=True, seed=0).epoch, ds.batches("val", 512),
+                       optimizer=opt, scheduler=None, loss_fn=nn.CrossEntropyLoss(), epochs=2,
+                       device=torch.device("cpu"), seed=0):
+        pass
+    x, y = next(iter(ds.batches("test", 32)))
+    return model.eval(), x, y
+
+
+def test_gradcam_equals_captum_layer_gradcam_upsampled():
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    model, x = _cnn(), torch.randn(5, 1, 28, 28)
+    target = model(x).argmax(1)
+    layer = explain.target_layer(model, x)
+    assert layer == "features.1.0"  # the last convolution with a 14x14 output
+    ours = gradcam(model, x, target, layer)
+    ref = LayerGradCam(model, model.get_submodule(layer)).attribute(x, target=target, relu_attributions=True)
+    ref = LayerAttribution.interpolate(ref, (28, 28), interpolate_mode="bilinear").squeeze(1)
+    assert ours.shape == (5, 28, 28)
+    torch.testing.assert_close(ours, ref.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_gradcam_works_on_1d_convolutions_and_matches_captum():
+    from captum.attr import LayerGradCam
+
+    torch.manual_seed(0)
+    model, x = _Conv1dNet().eval(), torch.randn(4, 3, 32)
+    target = torch.tensor([0, 1, 2, 3])
+    assert explain.target_layer(model, x) == "conv2"
+    raw = gradcam(model, x, target, "conv2", mode="nearest")  # 16 steps -> 32 by repetition
+    ref = LayerGradCam(model, model.conv2).attribute(x, target=target, relu_attributions=True).detach().squeeze(1)
+    torch.testing.assert_close(raw, ref.repeat_interleave(2, dim=1), rtol=1e-5, atol=1e-6)
+    for method in explain.METHODS:
+        assert explain.attribute(model, x, target, method).shape == (4, 32), method
+
+
+def test_gradcam_plus_plus_is_a_non_negative_map_that_differs_from_gradcam():
+    """Grad-CAM++ weighs positive gradients per position: a non-negative map, not Grad-CAM's under another name."""
+    model, x = _cnn(1), torch.randn(3, 1, 28, 28)
+    cam = explain.attribute(model, x, model(x).argmax(1), "gradcam++")
+    assert cam.shape == (3, 28, 28) and (cam >= 0).all() and cam.abs().sum() > 0
+    assert not torch.allclose(cam, explain.attribute(model, x, model(x).argmax(1), "gradcam"))
+
+
+def test_integrated_gradients_completeness():
+    """Sum of attributions = f(x) - f(baseline) (Sundararajan et al., axiom), within 1% at 200 steps."""
+    model, x = _cnn(2), torch.randn(4, 1, 28, 28)
+    target = model(x).argmax(1)
+    maps = explain.attribute(model, x, target, "integrated-gradients", steps=200, internal_batch_size=100)
+    with torch.no_grad():
+        gap = (model(x) - model(torch.zeros_like(x))).gather(1, target.view(-1, 1)).squeeze(1)
+    assert ((maps.flatten(1).sum(1) - gap).abs() <= 0.01 * gap.abs()).all(), (maps.flatten(1).sum(1), gap)
+
+
+def test_attributions_on_tables_and_the_mlp():
+    torch.manual_seed(0)
+    model = models.build("mlp", (6,), 3, hidden=[16]).eval()
+    x = torch.randn(5, 6)
+    for method in ("saliency", "smoothgrad", "integrated-gradients", "occlusion"):
+        assert explain.attribute(model, x, torch.zeros(5, dtype=torch.long), method).shape == (5, 6)
+    with pytest.raises(ValueError, match="needs a convolution"):
+        explain.attribute(model, x, torch.zeros(5, dtype=torch.long), "gradcam")
+
+
+def _edges(_model, x, _target):
+    """An 'explanation' that never looks at the model: the image's gradient magnitude (Sobel)."""
+    kx = torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]]).view(1, 1, 3, 3)
+    return torch.hypot(F.conv2d(x, kx, padding=1), F.conv2d(x, kx.transpose(2, 3), padding=1)).squeeze(1)
+
+
+def test_randomization_test_flags_an_input_only_explanation(mnist_cnn):
+    model, x, y = mnist_cnn
+    result = explain.randomization_test(model, x[:8], y[:8], _edges)
+    assert result["spearman_all"] > 0.99 and not result["passed"]
+
+
+def test_randomization_test_passes_gradcam_on_a_trained_cnn(mnist_cnn):
+    model, x, y = mnist_cnn
+    before = [p.clone() for p in model.parameters()]
+    result = explain.randomization_test(model, x[:8], model(x[:8]).argmax(1),
+                                        lambda m, xs, t: explain.attribute(m, xs, t, "gradcam"))
+    assert result["spearman_all"] < explain.FLAG_AT and result["passed"]
+    assert [c["layers"] for c in result["cascade"]][-1] == result["layers_total"] == 4
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the trained model is untouched
+
+
+def test_gradcam_deletion_beats_random_order_on_trained_mnist_cnn(mnist_cnn):
+    model, x, y = mnist_cnn
+    target = model(x).argmax(1)
+    assert (target == y).float().mean() > 0.85
+    maps = explain.attribute(model, x, target, "gradcam")
+    s = explain.deletion_insertion(model, x, target, maps, steps=20)
+    assert s["deletion_auc"] < s["deletion_auc_random"] and s["insertion_auc"] > s["insertion_auc_random"]
+    curve = s["deletion_curve"]
+    with torch.no_grad():  # the curve starts at the model's own confidence and ends on the all-mean image
+        p0 = F.softmax(model(x), 1).gather(1, target.view(-1, 1)).mean()
+        p1 = F.softmax(model(torch.zeros_like(x)), 1).gather(1, target.view(-1, 1)).mean()
+    assert curve[0] == pytest.approx(float(p0), abs=1e-5) and curve[-1] == pytest.approx(float(p1), abs=1e-5)
+
+
+def test_explain_examples_and_features(mnist_cnn):
+    model, x, y = mnist_cnn
+    out = explain.explain_examples(model, x[:6], y[:6], ["gradcam", "occlusion"], features=True, sanity_n=3, steps=8)
+    assert set(out["maps"]) == {"gradcam", "occlusion"} and out["maps"]["gradcam"].shape == (6, 28, 28)
+    assert out["filters"].shape == (8, 1, 3, 3) and out["feature_maps"].shape == (16, 14, 14)
+    assert np.array_equal(out["preds"], model(x[:6]).argmax(1).numpy())
+
+
+def test_gradient_flow_is_recorded_without_changing_training():
+    def run(grad_norms):
+        torch.manual_seed(0)
+        model = models.build("mlp", (6,), 3, hidden=[16, 16])
+        x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+        batches = data.Batches(x, y, 16, shuffle=True)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        rows = list(train.fit(model, batches.epoch, data.Batches(x, y, 64), optimizer=opt, scheduler=None,
+                              loss_fn=nn.CrossEntropyLoss(), epochs=2, device=torch.device("cpu"), seed=0,
+                              grad_norms=grad_norms))
+        return rows, model
+
+    plain, m1 = run(False)
+    flow, m2 = run(True)
+    assert plain[0].grad_norms is None
+    assert list(flow[0].grad_norms) == [n.removesuffix(".weight") for n, p in m2.named_parameters() if p.dim() > 1]
+    assert all(v > 0 for v in flow[1].grad_norms.values())
+    assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters()))

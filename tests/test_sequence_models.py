@@ -1,0 +1,82 @@
+"""Sequence models: the written-out LSTM equals nn.LSTM, attention masks and the argmax attention's
+missing gradient, padding invariance of the packed encoders, and the character LM's sampling."""
+import pytest
+import torch
+from torch import nn
+
+from deepstudy.models.rnn import Attention, CharLM, ConvNet1d, RecurrentNet, WrittenLSTM
+
+
+def test_written_lstm_equals_nn_lstm_forward_and_backward():
+    torch.manual_seed(0)
+    ours, ref = WrittenLSTM(5, 7), nn.LSTM(5, 7, batch_first=True)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(ref, f"{name}_l0").copy_(getattr(ours.cell, name))
+    x = torch.randn(3, 9, 5)
+    out, (h, c) = ours(x)
+    ref_out, (ref_h, ref_c) = ref(x)
+    torch.testing.assert_close(out, ref_out, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close((h, c), (ref_h[0], ref_c[0]), rtol=1e-5, atol=1e-6)
+    out.square().sum().backward()
+    ref_out.square().sum().backward()
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        torch.testing.assert_close(getattr(ours.cell, name).grad, getattr(ref, f"{name}_l0").grad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", Attention.KINDS)
+def test_attention_ignores_padding_and_weights_sum_to_one(kind):
+    torch.manual_seed(0)
+    att = Attention(8, kind)
+    keys, query = torch.randn(2, 6, 8), torch.randn(2, 8)
+    pad = torch.tensor([[False] * 6, [False] * 3 + [True] * 3])
+    ctx, w = att(query, keys, pad)
+    assert torch.allclose(w.sum(1), torch.ones(2)) and (w[1, 3:] == 0).all()
+    keys2 = keys.clone()
+    keys2[1, 3:] = 100.0  # whatever sits in the padded steps
+    torch.testing.assert_close(att(query, keys2, pad)[0], ctx)
+
+
+def test_argmax_attention_passes_no_gradient_to_the_scores():
+    """Soft attention sends gradient to every step's key (through the scores); argmax only to the chosen one."""
+    torch.manual_seed(0)
+    grads = {}
+    for kind in ("dot", "argmax"):
+        keys = torch.randn(1, 6, 4, requires_grad=True)
+        ctx, w = Attention(4, kind)(torch.randn(1, 4), keys)
+        ctx.sum().backward()
+        grads[kind] = keys.grad.abs().sum(-1)[0]
+    assert (grads["dot"] > 0).all()
+    assert (grads["argmax"] > 0).sum() == 1
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("attention", [None, "additive"])
+def test_recurrent_net_is_blind_to_padding(cell, attention):
+    torch.manual_seed(0)
+    net = RecurrentNet(3, vocab_size=30, embed_dim=8, cell=cell, hidden=8, layers=2, bidirectional=True,
+                       attention=attention).eval()
+    ids = torch.randint(1, 30, (2, 5))
+    padded = torch.cat([ids, torch.zeros(2, 3, dtype=torch.long)], 1)
+    torch.testing.assert_close(net(ids), net(padded), rtol=1e-5, atol=1e-6)
+    if attention:
+        assert net.last_attention.shape == (2, 8) and (net.last_attention[:, 5:] == 0).all()
+
+
+def test_many_to_many_and_numeric_inputs():
+    x = torch.randn(4, 12, 13)  # 12 hours of the 13 Air Quality variables
+    assert RecurrentNet(13, in_features=13, hidden=16, output="all")(x).shape == (4, 12, 13)
+    assert RecurrentNet(13, in_features=13, hidden=16, cell="gru")(x).shape == (4, 13)
+    assert ConvNet1d(13, in_features=13, channels=(16, 16), dilate=True)(x).shape == (4, 13)
+    assert ConvNet1d(5, vocab_size=40, embed_dim=8, channels=(16,), output="all")(torch.randint(0, 40, (2, 9))).shape == (2, 9, 5)
+
+
+def test_char_lm_generation_is_seeded_and_greedy_at_low_temperature():
+    torch.manual_seed(0)
+    lm = CharLM(20, embed_dim=8, hidden=16, layers=1)
+    prefix = torch.tensor([1, 2, 3])
+    a = lm.generate(prefix, 10, generator=torch.Generator().manual_seed(1))
+    b = lm.generate(prefix, 10, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.shape == (10,)
+    greedy = lm.generate(prefix, 1, temperature=1e-8, generator=torch.Generator().manual_seed(2))
+    assert greedy.item() == lm(prefix.unsqueeze(0))[0][0, -1].argmax().item()

@@ -34,9 +34,9 @@ class DataConfig(_Section):
     drop: tuple[str, ...] = Field((), description="csv-table: columns to ignore (identifiers, free text).")
     image_size: tuple[int, int] | None = Field(None, description="image-folder: resize every image to (height, width); default: the first image's size.")
     grayscale: bool = Field(False, description="image-folder: convert images to one channel.")
-    text_field: Literal["title", "description", "title+description", "subject", "message"] | None = Field(
+    text_field: Literal["title", "description", "title+description", "subject", "message", "review"] | None = Field(
         None, description="Text datasets: the field read (ag-news: title | description | title+description, default title; "
-                          "20newsgroups: subject | message, default subject).")
+                          "20newsgroups: subject | message, default subject; imdb: review).")
     cv_folds: int | None = Field(None, ge=2, le=20, description="task: classical: stratified k-fold cross-validation over every labelled row; seed i is fold i (set `seeds` to the same number).")
     resample: Literal["none", "bootstrap"] = Field("none", description="task: classical: `bootstrap` trains each seed on a bootstrap sample of the training split, so the spread over seeds measures training-set variance (deterministic learners otherwise repeat themselves).")
 

@@ -199,7 +199,8 @@ def _finish_split(cfg: DataConfig, x, y, x_test, y_test, split_seed: int, notes:
     return x[tr], y[tr], x[va], y[va], x_test, y_test
 
 
-_TEXT_FIELDS = {"ag-news": ("title", "description", "title+description"), "20newsgroups": ("subject", "message")}
+_TEXT_FIELDS = {"ag-news": ("title", "description", "title+description"), "20newsgroups": ("subject", "message"),
+                "imdb": ("review",)}
 
 
 def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_seed: int, source: dict) -> Dataset:
@@ -216,6 +217,10 @@ def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_se
         docs = {"title": titles, "description": descriptions,
                 "title+description": [f"{a} {b}" for a, b in zip(titles, descriptions)]}[field_name]
         x, y, x_test, y_test = _hold_out_test(np.asarray(docs, dtype=object), y, cfg.test_fraction, notes)
+    elif spec.name == "imdb":
+        x, y, classes = text.read_imdb(folder, "train")
+        x_test, y_test, _ = text.read_imdb(folder, "test")
+        x, x_test = np.asarray(x, dtype=object), np.asarray(x_test, dtype=object)
     else:
         train_docs, y, classes = text.read_20newsgroups(folder, "train")
         test_docs, y_test, _ = text.read_20newsgroups(folder, "test")

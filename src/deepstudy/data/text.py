@@ -47,6 +47,18 @@ def _read_csv_gz(path: Path, encoding: str) -> list[list[str]]:
         raise UserError(f"cannot read {path} ({e}); the file is damaged — replace it with the published one") from None
 
 
+def read_imdb(folder: Path, split: str = "train") -> tuple[list[str], np.ndarray, list[str]]:
+    """(reviews, labels 0 = negative / 1 = positive, class names) of ``{split}.csv.gz`` (header id,rating,label,text).
+    The text is kept as published, HTML line breaks included: the tokenizer strips them."""
+    path = Path(folder) / f"{split}.csv.gz"
+    if not path.is_file():
+        raise UserError(f"IMDB file {path.name} not found in {folder}; put the published file there (shared/data/imdb/SOURCE.md)")
+    rows = _read_csv_gz(path, "utf-8")
+    if not rows or rows[0] != ["id", "rating", "label", "text"] or any(len(r) != 4 or r[2] not in ("0", "1") for r in rows[1:]):
+        raise UserError(f"{path}: expected a CSV with header 'id,rating,label,text' and label 0/1 (the IMDB format of SOURCE.md)")
+    return [r[3] for r in rows[1:]], np.asarray([int(r[2]) for r in rows[1:]], dtype=np.int64), ["negative", "positive"]
+
+
 _SUBJECT = re.compile(r"^Subject:[ \t]*(.*)$", re.MULTILINE)
 
 

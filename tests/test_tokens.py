@@ -1,0 +1,60 @@
+"""Tokenizer, vocabulary, padding, length buckets, GloVe-format vectors and the IMDB reader."""
+import pytest
+import torch
+
+from deepstudy import config, data
+from deepstudy.data.tokens import BucketBatches, Vocab, encode, read_vectors, words
+from deepstudy.errors import UserError
+
+
+def test_words_strip_html_and_lower_case():
+    assert words("It's <br /><br />GREAT &amp; fun!!") == ["it's", "great", "fun", "!", "!"]
+    assert words("<i>no</i>", strip_html=False) == ["i", "no", "i"]
+
+
+def test_vocab_min_freq_unk_and_padding():
+    docs = [["a", "b", "a"], ["a", "c"], ["b"]]
+    v = Vocab.build(docs, min_freq=2)
+    assert v.itos == ["<pad>", "<unk>", "a", "b"]
+    ids, lengths = encode([["a", "c", "b"], [], ["b"] * 10], v, max_length=4)
+    assert ids.tolist() == [[2, 1, 3, 0], [1, 0, 0, 0], [3, 3, 3, 3]] and lengths.tolist() == [3, 1, 4]
+    assert len(Vocab.build(docs, max_size=3)) == 3
+
+
+def test_bucket_batches_cover_every_example_once_with_less_padding():
+    torch.manual_seed(0)
+    lengths = torch.randint(1, 200, (1000,))
+    x = torch.zeros(1000, 200, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        x[i, :n] = i + 1  # each row names itself
+    y = torch.arange(1000)
+    batches = BucketBatches(x, y, lengths, 32, shuffle=True, seed=3)
+    seen, padded = [], 0
+    for xb, yb in batches.epoch(0):
+        assert xb.shape[1] == int(lengths[yb].max())
+        seen += yb.tolist()
+        padded += xb.numel() - int(lengths[yb].sum())
+    assert sorted(seen) == list(range(1000))
+    assert padded < 0.1 * (32 * 200 * 32 - int(lengths.sum()))  # far below fixed-width padding
+    assert [b[1].tolist() for b in batches.epoch(1)] == [b[1].tolist() for b in BucketBatches(x, y, lengths, 32, shuffle=True, seed=3).epoch(1)]
+    assert [b[1].tolist() for b in batches.epoch(0)] != [b[1].tolist() for b in batches.epoch(1)]
+
+
+def test_read_vectors(tmp_path):
+    v = Vocab.build([["good", "bad", "film"]])
+    f = tmp_path / "glove.txt"
+    f.write_text("good 1 2 3\nbad -1 -2 -3\nunrelated 0 0 0\n")
+    m, share = read_vectors(f, v)
+    assert m.shape == (5, 3) and share == pytest.approx(2 / 3)
+    assert m[v.stoi["good"]].tolist() == [1, 2, 3] and (m[0] == 0).all()
+    f.write_text("good 1 2 3\nbad 1 2\n")
+    with pytest.raises(UserError, match="line 2 has 2 numbers"):
+        read_vectors(f, v)
+
+
+def test_imdb_reader(shared_data):
+    if not (shared_data / "imdb").is_dir():
+        pytest.skip("no imdb in the shared data")
+    ds = data.load(config.DataConfig(name="imdb"), split_seed=0)
+    assert ds.kind == "text" and len(ds.x_test) == 25000 and len(ds.x_train) + len(ds.x_val) == 25000
+    assert ds.y_test.mean() == 0.5 and "<br />" in " ".join(ds.x_test[:200])

@@ -53,7 +53,7 @@ def test_gradcam_equals_captum_layer_gradcam_upsampled():
     model, x = _cnn(), torch.randn(5, 1, 28, 28)
     target = model(x).argmax(1)
     layer = explain.target_layer(model, x)
-    assert layer == "features.1.0"  # the last convolution with a 14x14 output
+    assert layer == "features"  # the last conv block's output (BN, ReLU, pool): 7x7
     ours = gradcam(model, x, target, layer)
     ref = LayerGradCam(model, model.get_submodule(layer)).attribute(x, target=target, relu_attributions=True)
     ref = LayerAttribution.interpolate(ref, (28, 28), interpolate_mode="bilinear").squeeze(1)
@@ -143,7 +143,7 @@ def test_explain_examples_and_features(mnist_cnn):
     model, x, y = mnist_cnn
     out = explain.explain_examples(model, x[:6], y[:6], ["gradcam", "occlusion"], features=True, sanity_n=3, steps=8)
     assert set(out["maps"]) == {"gradcam", "occlusion"} and out["maps"]["gradcam"].shape == (6, 28, 28)
-    assert out["filters"].shape == (8, 1, 3, 3) and out["feature_maps"].shape == (16, 14, 14)
+    assert out["filters"].shape == (8, 1, 3, 3) and out["feature_maps"].shape == (16, 7, 7)
     assert np.array_equal(out["preds"], model(x[:6]).argmax(1).numpy())
 
 

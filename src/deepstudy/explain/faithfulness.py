@@ -49,11 +49,13 @@ def deletion_insertion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, 
     x = x.detach().float()
     n = len(x)
     flat = maps.detach().float().reshape(n, -1)
-    order = flat.argsort(dim=1, descending=True, stable=True)
+    g = torch.Generator().manual_seed(seed)
+    # ties (Grad-CAM's zeros after ReLU) in random order, not raster order: shuffle, then a stable sort
+    shuffle = torch.stack([torch.randperm(flat.shape[1], generator=g) for _ in range(n)]).to(flat.device)
+    order = shuffle.gather(1, flat.gather(1, shuffle).argsort(dim=1, descending=True, stable=True))
     zeros, blurred = torch.zeros_like(x), _blur(x)
     deletion = _curve(model, x, zeros, order, target, steps, batch)
     insertion = _curve(model, blurred, x, order, target, steps, batch)
-    g = torch.Generator().manual_seed(seed)
     rand_del, rand_ins = [], []
     for _ in range(random_orders):
         shuffled = torch.stack([torch.randperm(flat.shape[1], generator=g) for _ in range(n)]).to(x.device)

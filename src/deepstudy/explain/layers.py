@@ -17,13 +17,14 @@ def module_named(model: nn.Module, name: str) -> nn.Module:
     return names[name]
 
 
-def forward_order(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
-    """Leaf modules as the forward pass meets them: (name, module, output shape), each once."""
+def forward_order(model: nn.Module, x: torch.Tensor, leaves: bool = True) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
+    """Modules in the order their forward passes finish (a block after its last layer): (name, module,
+    output shape), each once; only leaf modules unless ``leaves`` is False (the root is never listed)."""
     seen: list[tuple[str, nn.Module, tuple[int, ...]]] = []
     ids: set[int] = set()
     handles = []
     for name, module in model.named_modules():
-        if next(module.children(), None) is None:
+        if name and (not leaves or next(module.children(), None) is None):
             def hook(m, _i, out, name=name):
                 if id(m) not in ids and isinstance(out, torch.Tensor):
                     ids.add(id(m))
@@ -42,11 +43,22 @@ def forward_order(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Modul
 
 
 def target_layer(model: nn.Module, x: torch.Tensor) -> str | None:
-    """The last convolution whose output still has more than one position (Grad-CAM's usual choice:
-    the deepest layer that keeps spatial detail); None for a model without one (an MLP)."""
-    convs = [name for name, m, shape in forward_order(model, x)
-             if isinstance(m, _CONV) and int(torch.tensor(shape[2:]).prod()) > 1]
-    return convs[-1] if convs else None
+    """Grad-CAM's usual choice: the output of the last convolutional *block* — the last module, leaf or
+    block, that finishes after the last convolution and still has more than one position (after its
+    normalization, activation, residual sum and pooling: VGG's last pool, ResNet's layer4). A raw
+    convolution output before BN and ReLU is mostly negative, and ReLU(sum) would zero the map.
+    None for a model without a convolution (an MLP)."""
+    order = forward_order(model, x, leaves=False)
+    last_conv = max((i for i, (_, m, _) in enumerate(order) if isinstance(m, _CONV)), default=None)
+    if last_conv is None:
+        return None
+    def positions(shape: tuple[int, ...]) -> int:
+        return int(torch.tensor(shape[2:]).prod()) if len(shape) >= 3 else 0
+
+    most = positions(order[last_conv][2])  # no later module may add positions (VGG's adaptive pool resamples 2x2 to 7x7)
+    passthrough = (nn.Identity, nn.Dropout, nn.Dropout2d, nn.Dropout1d)  # the same tensor under another name in eval
+    spatial = [name for name, m, shape in order[last_conv:] if 1 < positions(shape) <= most and not isinstance(m, passthrough)]
+    return spatial[-1] if spatial else None
 
 
 def parametrized_layers(model: nn.Module, x: torch.Tensor) -> list[str]:

@@ -77,8 +77,9 @@ def test_summary_for_every_architecture():
     for name in models.names():
         entry = models.entry(name)
         shape = (3, 32, 32) if entry.inputs == "image" else (20,)
-        model = models.build(name, shape, 10, **entry.tiny)
-        rows, total, macs = models.summarize(model, torch.zeros(1, *shape))
+        vocab = 100 if entry.inputs == "tokens" else None
+        model = models.build(name, shape, 10, vocab_size=vocab, **entry.tiny)
+        rows, total, macs = models.summarize(model, models.example(name, shape))
         assert total == sum(p.numel() for p in model.parameters()), name
         assert macs > 0 and rows, name
 

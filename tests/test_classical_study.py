@@ -78,8 +78,8 @@ def test_classical_bad_input_is_one_clear_message(cli, tmp_path, kw, message):
 
 
 def test_text_and_cross_validation_are_refused_by_other_tasks(cli, tmp_path, shared_data):
-    r, _ = _run(cli, tmp_path, data={"name": "ag-news"}, arms={"a": {}}, seeds=1)
-    assert r.code == 2 and "task: classical" in r.err
+    r, _ = _run(cli, tmp_path, data={"name": "ag-news"}, arms={"a": {}}, seeds=1)  # an MLP cannot read token ids
+    assert r.code == 2 and "does not read text" in r.err and "rnn, conv1d or transformer" in r.err
     r, _ = _run(cli, tmp_path, data={"name": "digits", "cv_folds": 2}, arms={"a": {}}, seeds=2)
     assert r.code == 2 and "classical only" in r.err
 

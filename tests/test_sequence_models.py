@@ -80,3 +80,33 @@ def test_char_lm_generation_is_seeded_and_greedy_at_low_temperature():
     assert torch.equal(a, b) and a.shape == (10,)
     greedy = lm.generate(prefix, 1, temperature=1e-8, generator=torch.Generator().manual_seed(2))
     assert greedy.item() == lm(prefix.unsqueeze(0))[0][0, -1].argmax().item()
+
+
+@pytest.mark.parametrize("name", ["rnn", "conv1d", "transformer"])
+def test_registered_text_models_fit_one_batch(name):
+    from deepstudy import models
+
+    torch.manual_seed(0)
+    y = torch.arange(12) % 3
+    ids = torch.randint(3, 40, (12, 10))
+    ids[:, 2] = y  # the class is written in the third token
+    ids[:6, 8:] = 0  # and some rows are padded
+    model = models.build(name, (10,), 3, vocab_size=40, **models.entry(name).tiny)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(ids), y)
+        loss.backward()
+        opt.step()
+    model.eval()
+    assert (model(ids).argmax(1) == y).all(), f"{name}: loss {loss.item():.3f}"
+
+
+def test_token_models_need_text_and_image_models_refuse_it():
+    from deepstudy import models
+    from deepstudy.errors import UserError
+
+    with pytest.raises(UserError, match="text dataset"):
+        models.build("rnn", (10,), 2)
+    with pytest.raises(UserError, match="does not read text"):
+        models.build("mlp", (10,), 2, vocab_size=50)

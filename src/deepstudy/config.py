@@ -37,6 +37,9 @@ class DataConfig(_Section):
     text_field: Literal["title", "description", "title+description", "subject", "message", "review"] | None = Field(
         None, description="Text datasets: the field read (ag-news: title | description | title+description, default title; "
                           "20newsgroups: subject | message, default subject; imdb: review).")
+    vocab_min_freq: int = Field(2, ge=1, description="Text with torch models: words seen fewer times in the training split become <unk>.")
+    vocab_size: int | None = Field(30000, ge=10, description="Text with torch models: keep at most this many words (the most frequent in the training split), <pad> and <unk> included.")
+    max_length: int = Field(256, ge=1, le=100000, description="Text with torch models: tokens kept per document (the first ones; longer documents are truncated, the report says how many).")
     cv_folds: int | None = Field(None, ge=2, le=20, description="task: classical: stratified k-fold cross-validation over every labelled row; seed i is fold i (set `seeds` to the same number).")
     resample: Literal["none", "bootstrap"] = Field("none", description="task: classical: `bootstrap` trains each seed on a bootstrap sample of the training split, so the spread over seeds measures training-set variance (deterministic learners otherwise repeat themselves).")
 

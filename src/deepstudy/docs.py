@@ -55,15 +55,16 @@ def models_markdown() -> str:
     from deepstudy import models
 
     out = ["# Model zoo", "",
-           "Generated from the registry (`make docs`). Parameters and MACs per example are for a 1×28×28 input and "
-           "10 classes at default arguments; `deepstudy summary NAME --input CxHxW --arg key=value` gives the per-layer "
+           "Generated from the registry (`make docs`). Parameters and MACs per example are for a 1×28×28 input (text "
+           "models: 256 tokens, a 30,000-word vocabulary) and 10 classes at default arguments; `deepstudy summary NAME --input CxHxW --arg key=value` gives the per-layer "
            "view for any input. Every keyword argument below can be set under `model:` in a study file.", "",
            "| name | family | input | parameters | MACs | description | keyword arguments |", "|---|---|---|---:|---:|---|---|"]
     for name in models.names():
         entry = models.entry(name)
-        shape = (1, 28, 28) if entry.inputs == "image" else (784,)
-        _, params, macs = models.summarize(models.build(name, shape, 10), torch.zeros(1, *shape))
-        derived = {"in_channels", "in_features", "num_classes", "input_size", "input_shape"}
+        shape = {"image": (1, 28, 28), "tokens": (256,)}.get(entry.inputs, (784,))
+        vocab = 30000 if entry.inputs == "tokens" else None
+        _, params, macs = models.summarize(models.build(name, shape, 10, vocab_size=vocab), models.example(name, shape))
+        derived = {"in_channels", "in_features", "num_classes", "input_size", "input_shape", "vocab_size"}
         kwargs = [f"`{p.name}={p.default!r}`" for p in inspect.signature(entry.fn).parameters.values() if p.name not in derived]
         out.append(f"| `{name}` | {entry.family} | {entry.inputs} | {params:,} | {macs:,} | {entry.description} | "
                    f"{', '.join(kwargs) or '—'} |")

@@ -106,7 +106,13 @@ def resume(run_dir: str | Path, on_event: Event = _quiet) -> Path:
 
 
 def _data_key(cfg: Study) -> str:
-    return cfg.data.model_copy(update={"augment": ()}).model_dump_json()
+    key = cfg.data.model_copy(update={"augment": ()}).model_dump_json()
+    return key + "|tokens" if cfg.task == "classify" and _data.is_text(cfg.data) else key  # torch models read ids
+
+
+def _vocab(ds_or_info) -> int | None:
+    vocab = ds_or_info.get("vocab_size") if isinstance(ds_or_info, dict) else ds_or_info.vocab
+    return len(vocab) if isinstance(vocab, list) else vocab
 
 
 def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
@@ -114,18 +120,20 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
     for arm, cfg in arms.items():
         key = _data_key(cfg)
         if key not in cache:
-            cache[key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
+            raw_key = key.removesuffix("|tokens")
+            raw = cache.get(raw_key) or _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
+            cache[key] = _data.tokenize(raw, cfg.data) if key.endswith("|tokens") else raw
         ds = cache[key]
         ds.transform(cfg.data.augment)  # checks that data and model fit (e.g. no augmentation of a table) before writing
         if cfg.task == "classical":
             study_classical.check_data(arm, cfg, ds)
         elif ds.kind == "text":
-            raise UserError(f"dataset '{ds.name}' is text: use task: classical with model naive-bayes (bag of words); "
-                            "neural text models arrive with the sequence-model studies")
+            raise UserError(f"dataset '{ds.name}' is text: the NumPy engine has no text models; use task: classify "
+                            "(rnn, conv1d, transformer) or task: classical (naive-bayes, logistic-regression)")
         elif cfg.task == "scratch":
             study_scratch.build(cfg, ds.input_shape, ds.num_classes, 0)
         else:
-            model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, **cfg.model.kwargs())
+            model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=_vocab(ds), **cfg.model.kwargs())
             study_explain.check_layer(arm, cfg, model)
     return cache
 
@@ -205,7 +213,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
     if cfg.task == "classical":
         return study_classical.train_one(cfg, dataset, run_seed, folder, seed_index)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
-    model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, **cfg.model.kwargs()).to(device)
+    model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=_vocab(dataset),
+                         **cfg.model.kwargs()).to(device)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
     o = t.optimizer
@@ -306,8 +315,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         elif cfg.task == "scratch":
             n_params, macs = study_scratch.size(cfg, shape, n_classes), None
         else:
-            model = models.build(cfg.model.name, shape, n_classes, **cfg.model.kwargs())
-            _, n_params, macs = models.summarize(model, torch.zeros(1, *shape))
+            model = models.build(cfg.model.name, shape, n_classes, vocab_size=_vocab(data_info), **cfg.model.kwargs())
+            _, n_params, macs = models.summarize(model, models.example(cfg.model.name, shape))
         summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in METRICS}
         for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "epochs_run"):
             summary[key] = evaluate.describe([s[key] for s in ok])
@@ -358,7 +367,8 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
             folder = run_dir / "arms" / arm / f"seed-{i}"
             if read_json(folder / "result.json")["status"] != "ok":
                 continue
-            model = models.build(cfg.model.name, shape, n_classes, **cfg.model.kwargs()).to(device)
+            model = models.build(cfg.model.name, shape, n_classes, vocab_size=_vocab(read_json(run_dir / "data.json")),
+                                 **cfg.model.kwargs()).to(device)
             train.checkpoint.load_weights(model, folder / "best.safetensors")
             study_explain.explain_seed(model, datasets[_data_key(cfg)], cfg, device, folder,
                                        np.load(folder / "predictions.npy"), methods=study_explain.wanted(study))

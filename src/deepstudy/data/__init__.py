@@ -14,7 +14,9 @@ import torch
 from deepstudy.config import DataConfig
 from deepstudy.data import augment as _augment
 from deepstudy.data import readers, registry, table, text
+from deepstudy.data import tokens as _tokens
 from deepstudy.data.loader import Batches, ImageTransform
+from deepstudy.data.tokens import BucketBatches
 from deepstudy.data.registry import REGISTRY, DatasetSpec
 from deepstudy.data.splits import stratified_split, stratified_subset
 from deepstudy.errors import UserError
@@ -43,6 +45,8 @@ class Dataset:
     source: dict = field(default_factory=dict)  # folder, files and sha256, license, description
     notes: list[str] = field(default_factory=list)
     feature_names: list[str] = field(default_factory=list)
+    lengths: dict[str, torch.Tensor] = field(default_factory=dict)  # tokens: real tokens per row, per split
+    vocab: list[str] | None = None  # tokens: id -> word
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -60,6 +64,8 @@ class Dataset:
         """Training batches are shuffled (and augmented); evaluation batches keep order."""
         x, y = self.split(split)
         transform = self.transform(augment if train else ())
+        if self.kind == "tokens":
+            return BucketBatches(x.to(device), y.to(device), self.lengths[split], batch_size, shuffle=train, seed=seed)
         return Batches(x.to(device), y.to(device), batch_size, shuffle=train, transform=transform, seed=seed)
 
     def transform(self, augment: tuple[str, ...] = ()) -> ImageTransform | None:
@@ -78,7 +84,29 @@ class Dataset:
             "sizes": {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
             "class_counts": {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
             "source": self.source, "notes": self.notes, "feature_names": self.feature_names,
+            **({"vocab_size": len(self.vocab)} if self.vocab else {}),
         }
+
+
+def is_text(cfg: DataConfig) -> bool:
+    spec = REGISTRY.get(cfg.name)
+    return (cfg.format or (spec.format if spec else None)) == "text-csv"
+
+
+def tokenize(ds: Dataset, cfg: DataConfig) -> Dataset:
+    """A text dataset as padded token ids (kind "tokens"): words, a vocabulary from the training split only."""
+    docs = {s: [_tokens.words(t) for t in getattr(ds, f"x_{s}")] for s in ("train", "val", "test")}
+    vocab = _tokens.Vocab.build(docs["train"], min_freq=cfg.vocab_min_freq, max_size=cfg.vocab_size)
+    enc = {s: _tokens.encode(d, vocab, cfg.max_length) for s, d in docs.items()}
+    n_train = np.asarray([len(d) for d in docs["train"]])
+    unk = float((enc["test"][0] == 1).sum() / enc["test"][1].sum())
+    notes = [*ds.notes, f"tokens: lower-cased words and ! ?, HTML stripped; vocabulary of {len(vocab):,} from the training "
+             f"split only (min frequency {cfg.vocab_min_freq}); {unk:.1%} of test tokens are <unk>; first {cfg.max_length} "
+             f"tokens kept ({(n_train > cfg.max_length).mean():.1%} of training documents truncated; median length "
+             f"{int(np.median(n_train))})"]
+    return Dataset(ds.name, "tokens", ds.classes, enc["train"][0], torch.as_tensor(ds.y_train), enc["val"][0],
+                   torch.as_tensor(ds.y_val), enc["test"][0], torch.as_tensor(ds.y_test), source=ds.source, notes=notes,
+                   lengths={s: e[1] for s, e in enc.items()}, vocab=vocab.itos)
 
 
 def load(cfg: DataConfig, split_seed: int) -> Dataset:

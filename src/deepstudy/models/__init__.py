@@ -3,8 +3,8 @@
 Every architecture is a plain ``nn.Module`` with keyword arguments; files read top-to-bottom
 (blocks, network, named constructors).
 """
-from deepstudy.models import cnn, inception, mlp, mobile, resnet, vgg  # noqa: F401  (registers the families)
-from deepstudy.models.registry import build, check_kwargs, create, entry, names
+from deepstudy.models import cnn, inception, mlp, mobile, resnet, text, vgg  # noqa: F401  (registers the families)
+from deepstudy.models.registry import build, check_kwargs, create, entry, example, names
 from deepstudy.models.summary import Row, summarize
 
-__all__ = ["build", "check_kwargs", "create", "entry", "names", "summarize", "Row"]
+__all__ = ["build", "check_kwargs", "create", "entry", "example", "names", "summarize", "Row"]

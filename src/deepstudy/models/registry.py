@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
 from deepstudy.errors import UserError, closest
@@ -21,7 +22,7 @@ class Entry:
     name: str
     fn: Callable[..., nn.Module]
     family: str
-    inputs: str  # "image" | "vector" | "any"
+    inputs: str  # "image" | "vector" | "any" | "tokens" (int64 ids (T,), padding id 0)
     description: str
     tiny: dict  # keyword arguments for a fast instance of the same family (tests, `deepstudy doctor`)
 
@@ -65,10 +66,25 @@ def create(name: str, **kwargs) -> nn.Module:
         raise UserError(f"model '{name}' cannot be built with {kwargs}: {e}") from None
 
 
-def build(name: str, input_shape: tuple[int, ...], num_classes: int, **kwargs) -> nn.Module:
-    """``create`` with in_channels / in_features / input_size / num_classes taken from the data."""
+def example(name: str, input_shape: tuple[int, ...], batch: int = 1) -> torch.Tensor:
+    """An input of the right dtype: zeros for most models; for token models int64 ids of 1 (<unk>), so
+    that no position is padding and sizes count the full length."""
+    if entry(name).inputs == "tokens":
+        return torch.ones(batch, *input_shape, dtype=torch.long)
+    return torch.zeros(batch, *input_shape)
+
+
+def build(name: str, input_shape: tuple[int, ...], num_classes: int, vocab_size: int | None = None, **kwargs) -> nn.Module:
+    """``create`` with in_channels / in_features / input_size / num_classes (and a text dataset's
+    vocab_size) taken from the data."""
     params = inspect.signature(entry(name).fn).parameters
     given = dict(kwargs)
+    if entry(name).inputs == "tokens":
+        if vocab_size is None and "vocab_size" not in given:
+            raise UserError(f"model '{name}' reads token ids: use it on a text dataset (imdb, ag-news, 20newsgroups)")
+        given.setdefault("vocab_size", vocab_size)
+    elif vocab_size is not None:
+        raise UserError(f"model '{name}' does not read text; for text data use rnn, conv1d or transformer")
     derived = {
         "num_classes": num_classes,
         "in_features": math.prod(input_shape),

@@ -31,7 +31,10 @@ def _macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
         return output.numel() // b * module.in_features
     if isinstance(module, nn.RNNBase):
         x = inputs[0]
-        steps = x.shape[1] if module.batch_first else x.shape[0]
+        if isinstance(x, nn.utils.rnn.PackedSequence):  # mean real steps per sequence
+            steps = x.data.shape[0] // int(x.batch_sizes[0])
+        else:
+            steps = x.shape[1] if module.batch_first else x.shape[0]
         gates = {"LSTM": 4, "GRU": 3}.get(module.mode, 1)
         dirs = 2 if module.bidirectional else 1
         h, total = module.hidden_size, 0
@@ -51,6 +54,8 @@ def summarize(model: nn.Module, example: torch.Tensor) -> tuple[list[Row], int, 
     def hook(name: str):
         def fn(module: nn.Module, inputs: tuple, output) -> None:
             out = output[0] if isinstance(output, tuple | list) else output
+            if isinstance(out, nn.utils.rnn.PackedSequence):
+                out = out.data
             own = 0
             for p in module.parameters(recurse=False):
                 if id(p) not in seen:

@@ -1,0 +1,34 @@
+"""Registry entries of the text models (token ids in, class logits out); the modules live in rnn.py
+and transformer.py. ``vocab_size`` comes from the dataset's vocabulary."""
+from __future__ import annotations
+
+from deepstudy.models.registry import register
+from deepstudy.models.rnn import ConvNet1d, RecurrentNet
+from deepstudy.models.transformer import TransformerEncoder
+
+
+@register("rnn", family="rnn", inputs="tokens", tiny={"embed_dim": 16, "hidden": 16},
+          description="Embedding -> RNN / LSTM / GRU (stacked, bidirectional, packed: padding-blind) -> attention "
+                      "(additive | dot | scaled-dot | argmax) or last step / mean -> linear.")
+def rnn(num_classes: int, vocab_size: int, embed_dim: int = 128, cell: str = "lstm", hidden: int = 128, layers: int = 1,
+        bidirectional: bool = False, dropout: float = 0.0, attention: str | None = None, pooling: str = "last"):
+    return RecurrentNet(num_classes, vocab_size=vocab_size, embed_dim=embed_dim, cell=cell, hidden=hidden, layers=layers,
+                        bidirectional=bidirectional, dropout=dropout, attention=attention, pooling=pooling)
+
+
+@register("conv1d", family="rnn", inputs="tokens", tiny={"embed_dim": 16, "channels": (16, 16)},
+          description="Embedding -> temporal convolutions (BN, ReLU, optional growing dilation) -> global max pool -> linear.")
+def conv1d(num_classes: int, vocab_size: int, embed_dim: int = 128, channels: tuple[int, ...] = (128, 128),
+           kernel_size: int = 5, dilate: bool = False, dropout: float = 0.0):
+    return ConvNet1d(num_classes, vocab_size=vocab_size, embed_dim=embed_dim, channels=tuple(channels),
+                     kernel_size=kernel_size, dilate=dilate, dropout=dropout)
+
+
+@register("transformer", family="transformer", inputs="tokens", tiny={"dim": 16, "depth": 1, "heads": 2},
+          description="Transformer encoder written from scratch: embeddings + sinusoidal or learned positions -> "
+                      "N post- or pre-LN layers (multi-head attention with padding masks) -> mean or [CLS] pooling -> linear.")
+def transformer(num_classes: int, vocab_size: int, dim: int = 256, depth: int = 4, heads: int = 4, hidden: int | None = None,
+                max_len: int = 512, positions: str = "sinusoidal", pooling: str = "mean", norm_first: bool = False,
+                dropout: float = 0.1):
+    return TransformerEncoder(vocab_size, num_classes, dim=dim, depth=depth, heads=heads, hidden=hidden, max_len=max_len,
+                              positions=positions, pooling=pooling, norm_first=norm_first, dropout=dropout)

@@ -50,7 +50,6 @@ def models_markdown() -> str:
     """The model zoo table: registry entries with parameters and MACs at MNIST size (1x28x28, 10 classes)."""
     import inspect
 
-
     from deepstudy import models
 
     out = ["# Model zoo", "",

@@ -165,3 +165,36 @@ def test_gradient_flow_is_recorded_without_changing_training():
     assert list(flow[0].grad_norms) == [n.removesuffix(".weight") for n, p in m2.named_parameters() if p.dim() > 1]
     assert all(v > 0 for v in flow[1].grad_norms.values())
     assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+
+
+def test_token_attributions_and_attention_maps():
+    from deepstudy.models.rnn import RecurrentNet
+    from deepstudy.models.transformer import TransformerEncoder
+
+    torch.manual_seed(0)
+    ids = torch.randint(2, 30, (4, 9))
+    ids[2:, 6:] = 0  # padded rows
+    target = torch.tensor([0, 1, 2, 0])
+    rnn = RecurrentNet(3, vocab_size=30, embed_dim=8, hidden=8, bidirectional=True, attention="additive").eval()
+    for method in ("saliency", "integrated-gradients", "occlusion"):
+        a = explain.attribute(rnn, ids, target, method)
+        assert a.shape == (4, 9) and a.isfinite().all(), method
+    assert (explain.attribute(rnn, ids, target, "occlusion")[2:, 6:] == 0).all()  # padding is never "occluded"
+    ig = explain.attribute(rnn, ids, target, "integrated-gradients", steps=300)
+    with torch.no_grad():
+        emb = rnn.embed.weight
+        out = rnn(ids).gather(1, target.view(-1, 1)).squeeze(1)
+        rnn.embed.weight = nn.Parameter(torch.zeros_like(emb))  # the all-<pad> baseline, same lengths
+        base = rnn(ids).gather(1, target.view(-1, 1)).squeeze(1)
+        rnn.embed.weight = emb
+    assert torch.allclose(ig.sum(1), out - base, rtol=0.02, atol=1e-4)  # completeness at the embedding layer
+    from deepstudy.explain.methods import attention_weights
+
+    w = attention_weights(rnn, ids)
+    assert w.shape == (4, 9) and torch.allclose(w.sum(1), torch.ones(4)) and (w[2:, 6:] == 0).all()
+    tr = TransformerEncoder(30, 3, dim=16, depth=2, heads=2).eval()
+    w = attention_weights(tr, ids)
+    assert w.shape == (4, 9) and torch.allclose(w.sum(1), torch.ones(4), atol=1e-5) and (w[2:, 6:] < 1e-6).all()
+    result = explain.explain_examples(tr, ids, target, ["saliency", "smoothgrad"], attention=True, sanity_n=2)
+    assert "smoothgrad" in result["skipped"] and result["attention"].shape == (4, 9)
+    assert 0 <= result["scores"]["saliency"]["deletion_auc"] <= 1

@@ -92,7 +92,7 @@ class TrainConfig(_Section):
 Task = Literal["classify", "scratch", "classical"]
 Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance", "gradients",
                    "gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion", "feature-maps",
-                   "gradient-flow"]
+                   "gradient-flow", "attention"]
 # the analyses that explain individual predictions (deepstudy.explain), computed on test examples of every seed
 EXPLANATIONS = ("gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion")
 
@@ -114,7 +114,7 @@ class Study(_Section):
     arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"base": {}}, description="Arm name -> dotted overrides of the base config; arms are compared side by side.")
     seeds: int = Field(1, ge=1, le=100, description="Independent runs per arm (different initialization, data order, dropout).")
     seed: int = Field(0, ge=0, description="Base seed; every arm/seed/component seed is derived from it.")
-    analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description="Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization (train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss decomposition over seeds); gradients (task scratch, model rnn: gradient norm vs time-step distance); task classify: gradcam, gradcam++, saliency, smoothgrad, integrated-gradients, occlusion (maps of test predictions with their sanity check and deletion/insertion scores, see `explain`), feature-maps (first-layer filters, activations), gradient-flow (per-layer weight-gradient norms during training).")
+    analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description="Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization (train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss decomposition over seeds); gradients (task scratch, model rnn: gradient norm vs time-step distance); task classify: gradcam, gradcam++, saliency, smoothgrad, integrated-gradients, occlusion (maps of test predictions with their sanity check and deletion/insertion scores, see `explain`), feature-maps (first-layer filters, activations), gradient-flow (per-layer weight-gradient norms during training), attention (text models with attention: the weights over the words of explained examples).")
     explain: ExplainConfig = ExplainConfig()
 
     @field_validator("arms")

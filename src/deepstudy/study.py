@@ -50,7 +50,7 @@ def check(study: Study) -> dict[str, Study]:
             raise UserError(f"arm '{arm}' changes train.device; one run uses one device — set it for the whole study (--device)")
         if cfg.task != "classical" and (cfg.data.cv_folds or cfg.data.resample != "none"):
             raise UserError(f"arm '{arm}': data.cv_folds and data.resample apply to task: classical only; remove them")
-        explaining = set(cfg.analyses) & {*_config.EXPLANATIONS, "feature-maps", "gradient-flow"}
+        explaining = set(cfg.analyses) & {*_config.EXPLANATIONS, "feature-maps", "gradient-flow", "attention"}
         if explaining and cfg.task != "classify":
             raise UserError(f"arm '{arm}': analyses {', '.join(sorted(explaining))} explain torch models (task: classify); "
                             f"remove them for task: {cfg.task}")
@@ -272,7 +272,7 @@ def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.de
     test_seconds = time.perf_counter() - t0
     test = evaluate.classification_metrics(logits.numpy(), y.numpy(), dataset.classes)
     evaluate.save_predictions(folder, logits.numpy())
-    if dataset.kind in ("image", "table"):
+    if dataset.kind in ("image", "table", "tokens"):
         study_explain.explain_seed(model, dataset, cfg, device, folder, logits.argmax(1).numpy())
     if "boundary" in cfg.analyses and folder.name == "seed-0" and dataset.input_shape == (2,):
         def proba(q: np.ndarray) -> np.ndarray:
@@ -331,7 +331,7 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             out_arms[arm]["bias_variance"] = evaluate.bias_variance(predictions[arm], y_test)
         if "gradients" in study.analyses:
             out_arms[arm]["gradients"] = _gradient_summary(run_dir / "arms" / arm, study.seeds)
-        if study_explain.wanted(study):
+        if study_explain.wanted(study) or "attention" in study.analyses:
             out_arms[arm]["explain"] = study_explain.summarize(run_dir / "arms" / arm, study.seeds)
         if "gradient-flow" in study.analyses:
             out_arms[arm]["gradient_flow"] = study_explain.gradient_flow(run_dir / "arms" / arm, study.seeds)

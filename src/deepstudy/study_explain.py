@@ -45,29 +45,31 @@ def explain_seed(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: t
                  methods: list[str] | None = None) -> None:
     """Explain ``cfg.explain.examples`` test predictions of a trained model; writes explain.json/.npz."""
     methods = wanted(cfg) if methods is None else methods
-    features = "feature-maps" in cfg.analyses
-    if not methods and not features:
+    features, attention = "feature-maps" in cfg.analyses, "attention" in cfg.analyses
+    if not methods and not features and not attention:
         return
     idx = pick_examples(predictions, dataset.y_test.numpy(), cfg.explain.examples)
     raw = dataset.x_test[idx]
     transform = dataset.transform()
-    x = transform(raw, torch.Generator()) if transform is not None else raw.float()
+    x = transform(raw, torch.Generator()) if transform is not None else raw
     e = cfg.explain
     try:
         found = explain.explain_examples(model, x.to(device), dataset.y_test[idx].to(device), methods, layer=e.layer,
-                                         features=features, sanity_n=e.sanity_examples, steps=e.steps,
+                                         features=features, attention=attention, sanity_n=e.sanity_examples, steps=e.steps,
                                          seed=cfg.seed)
     except ValueError as err:  # e.g. a named layer without a spatial output
         raise UserError(f"explain: {err}") from None
     arrays = {"images": raw.numpy(), "labels": found["labels"], "preds": found["preds"], "indices": idx,
               **{f"map:{m}": v for m, v in found["maps"].items()}}
-    for key in ("filters", "feature_maps"):
+    for key in ("filters", "feature_maps", "attention"):
         if key in found:
             arrays[key] = found[key]
     np.savez_compressed(folder / "explain.npz", **arrays)
     write_json(folder / "explain.json", {"layer": found["layer"], "filters_layer": found.get("filters_layer"),
                                          "scores": found["scores"], "skipped": found["skipped"],
-                                         "examples": len(idx), "wrong": int((found["preds"] != found["labels"]).sum())})
+                                         "examples": len(idx), "wrong": int((found["preds"] != found["labels"]).sum()),
+                                         **({"words": [[dataset.vocab[i] for i in row if i] for row in raw.tolist()]}
+                                            if dataset.vocab else {})})
 
 
 def summarize(arm_dir, seeds: int) -> dict | None:

@@ -9,24 +9,27 @@ from torch import nn
 from deepstudy.explain.faithfulness import deletion_insertion
 from deepstudy.explain.features import feature_maps, first_layer_filters
 from deepstudy.explain.layers import target_layer
-from deepstudy.explain.methods import NEEDS_CONV, attribute
+from deepstudy.explain.methods import NEEDS_CONV, attention_weights, attribute
 from deepstudy.explain.sanity import randomization_test
 
 
 def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods: list[str], *,
-                     layer: str | None = None, features: bool = False, sanity_n: int = 8, steps: int = 50,
+                     layer: str | None = None, features: bool = False, attention: bool = False, sanity_n: int = 8, steps: int = 50,
                      seed: int = 0) -> dict:
     """Maps of the *predicted* class for each method (what the model used, right or wrong), their
     deletion/insertion AUCs over all of ``x`` and the randomization test on the first ``sanity_n``."""
     model.eval()
-    x, y = x.detach().float(), y.detach()
+    x, y = (x.detach().float() if x.is_floating_point() else x.detach()), y.detach()
     with torch.no_grad():
         preds = model(x).argmax(1)
     layer = layer or target_layer(model, x)
     out: dict = {"layer": layer, "labels": y.cpu().numpy(), "preds": preds.cpu().numpy(), "maps": {}, "scores": {}, "skipped": {}}
     for method in methods:
         if method in NEEDS_CONV and layer is None:
-            out["skipped"][method] = "the model has no convolution with a spatial output (an MLP): input attributions only"
+            out["skipped"][method] = "the model has no convolution with a spatial output: input attributions only"
+            continue
+        if method == "smoothgrad" and not x.is_floating_point():
+            out["skipped"][method] = "input noise has no meaning for token ids"
             continue
 
         def explainer(m: nn.Module, xs: torch.Tensor, t: torch.Tensor, method=method) -> torch.Tensor:
@@ -39,6 +42,12 @@ def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods
         scores["sanity"] = randomization_test(model, x[:sanity_n], preds[:sanity_n], explainer, seed=seed)
         scores["seconds"] = seconds
         out["maps"][method], out["scores"][method] = maps.cpu().numpy(), scores
+    if attention:
+        weights = attention_weights(model, x)
+        if weights is not None:
+            out["attention"] = weights.cpu().numpy()
+        else:
+            out["skipped"]["attention"] = "the model has no attention layer"
     if features:
         first = first_layer_filters(model, x)
         if first is not None:

@@ -46,7 +46,7 @@ def deletion_insertion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, 
                        steps: int = 28, random_orders: int = 2, seed: int = 0, batch: int = 512) -> dict:
     """Mean AUCs over examples for the map's order and for random orders, plus the mean curves."""
     model.eval()
-    x = x.detach().float()
+    x = x.detach().float() if x.is_floating_point() else x.detach()  # token ids: deleted = <pad>, inserted into all-<pad>
     n = len(x)
     flat = maps.detach().float().reshape(n, -1)
     g = torch.Generator().manual_seed(seed)

@@ -14,7 +14,7 @@ def feature_maps(model: nn.Module, x: torch.Tensor, layer: str, limit: int = 16)
     handle = module_named(model, layer).register_forward_hook(lambda _m, _i, out: store.setdefault("a", out))
     try:
         model.eval()
-        model(x[:1].float())
+        model(x[:1].float() if x.is_floating_point() else x[:1])
     finally:
         handle.remove()
     a = store["a"][0].float()

@@ -47,7 +47,10 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: s
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     model.eval()
-    x = x.detach().float().requires_grad_(True)
+    if not x.is_floating_point() and method not in NEEDS_CONV:  # token ids: attribute at the embedding layer
+        with gradients_in_eval(model, x):
+            return _token_attribution(model, x.detach(), target, method, steps, internal_batch_size)
+    x = x.detach().float().requires_grad_(True) if x.is_floating_point() else x.detach()
     with gradients_in_eval(model, x):
         if method in NEEDS_CONV:
             layer = layer or layers.target_layer(model, x)
@@ -69,6 +72,52 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: s
                                                      internal_batch_size=internal_batch_size)
             return _fold(a.detach(), "sum")
         return _fold(_occlusion(Occlusion(model), x, target), "sum")
+
+
+def _token_attribution(model: nn.Module, ids: torch.Tensor, target: torch.Tensor, method: str, steps: int,
+                       internal_batch_size: int) -> torch.Tensor:
+    """(N, T) per-token scores for models that embed token ids (padding id 0, <unk> id 1):
+      saliency             ||dy/d e_t||, the gradient's norm at each token's embedding
+      integrated-gradients sum over the embedding of IG from all-<pad> embeddings (Captum's layer IG)
+      occlusion            drop of the logit when the token becomes <unk> (padding is left alone)"""
+    from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
+
+    embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+    if embedding is None or method == "smoothgrad":
+        raise ValueError(f"{method} on token ids needs an nn.Embedding layer (smoothgrad's input noise has no meaning for ids)")
+    if method == "saliency":
+        grads = LayerGradientXActivation(model, embedding, multiply_by_inputs=False).attribute(ids, target=target)
+        return grads.detach().norm(dim=-1)
+    if method == "integrated-gradients":
+        a = LayerIntegratedGradients(model, embedding).attribute(ids, baselines=torch.zeros_like(ids), target=target,
+                                                                 n_steps=steps, internal_batch_size=internal_batch_size)
+        return a.detach().sum(-1)
+    with torch.no_grad():
+        base = model(ids).gather(1, target.view(-1, 1)).squeeze(1)
+        out = torch.zeros(ids.shape, dtype=torch.float32, device=ids.device)
+        for t in range(ids.shape[1]):
+            real = ids[:, t] != 0
+            if real.any():
+                hidden = ids.clone()
+                hidden[:, t] = torch.where(real, torch.ones_like(ids[:, t]), ids[:, t])
+                out[:, t] = (base - model(hidden).gather(1, target.view(-1, 1)).squeeze(1)) * real
+    return out
+
+
+def attention_weights(model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """(N, T) attention over the input positions from the model's latest forward: the RNN's attention
+    pooling, or the Transformer's last layer (mean over heads and over the real query positions)."""
+    model.eval()
+    with torch.no_grad():
+        model(x)
+    if getattr(model, "last_attention", None) is not None:
+        return model.last_attention.detach().float()
+    layers = [m for m in model.modules() if getattr(m, "last_attention", None) is not None and m is not model]
+    if not layers:
+        return None
+    w = layers[-1].last_attention.detach().float().mean(1)  # (N, T, T): query x key
+    real = (x != 0).float() if not x.is_floating_point() else torch.ones(w.shape[:2], device=w.device)
+    return (w * real.unsqueeze(-1)).sum(1) / real.sum(1, keepdim=True).clamp(min=1)
 
 
 def _occlusion(occ, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -142,6 +142,20 @@ def _explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
                     f"in red) and what each method says drove the predicted class"
                     + (f"; Grad-CAM at layer {layer}" if layer else "") + ". Jet maps: importance (non-negative); red/blue "
                     "maps: evidence for/against the class. Read them with the sanity and faithfulness scores below."})
+    for a, info in arms.items():
+        d = next(iter(_seed_dirs(run_dir, a, info)), None)
+        if d is None or not (d / "explain.json").is_file() or "words" not in (meta := read_json(d / "explain.json")):
+            continue
+        with np.load(d / "explain.npz") as z:
+            maps = {k.removeprefix("map:"): z[k] for k in z.files if k.startswith("map:")}
+            if "attention" in z.files:
+                maps["attention"] = z["attention"]
+            if maps:
+                out.append({"path": explain_plots.token_heatmaps(meta["words"], maps, z["labels"], z["preds"], classes,
+                                                                 fig_dir / f"explain-{a}.png"),
+                            "caption": f"{a}, seed 0: test texts (wrong predictions first, true → predicted) and each "
+                                       "method's score per word — red: evidence for the predicted class, blue: against "
+                                       "(attention: where the model looked). Long texts show their first words."})
     summaries = {a: i.get("explain") for a, i in arms.items() if i.get("explain")}
     if any(s["methods"] for s in summaries.values()):
         flag = next(iter(summaries.values()))["flag_at"]

@@ -116,3 +116,32 @@ def gradient_flow(arms: dict[str, dict], path: Path) -> Path:
     ax.set_ylabel("mean ||dL/dW|| per step")
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def token_heatmaps(words: list[list[str]], maps: dict[str, np.ndarray], labels: np.ndarray, preds: np.ndarray,
+                   classes: list[str], path: Path, rows: int = 6, max_words: int = 36) -> Path:
+    """Per example (wrong predictions first): one line of words per method, each word's background
+    coloured by its score (red: for the predicted class, blue: against; attention and saliency are >= 0)."""
+    wrong = np.flatnonzero(preds != labels)
+    order = np.r_[wrong[: rows // 2], np.flatnonzero(preds == labels)][:rows]
+    names = list(maps)
+    fig, axes = plt.subplots(len(order) * len(names), 1, figsize=(13, 0.42 * len(order) * len(names) + 0.4), squeeze=False)
+    cmap = plt.get_cmap("bwr")
+    for r, i in enumerate(order):
+        shown = words[i][:max_words]
+        for k, name in enumerate(names):
+            ax = axes[r * len(names) + k, 0]
+            ax.axis("off")
+            score = np.asarray(maps[name][i][: len(shown)], dtype=float)
+            lim = max(np.abs(score).max(), 1e-12)
+            x = 0.0
+            label = f"{name}" if k else f"{classes[labels[i]][:12]} → {classes[preds[i]][:12]} · {name}"
+            ax.text(-0.005, 0.5, label, ha="right", va="center", fontsize=7, transform=ax.transAxes,
+                    color="crimson" if (k == 0 and preds[i] != labels[i]) else "black")
+            for w, s in zip(shown, score):
+                ax.text(x, 0.5, w, fontsize=7, family="monospace", va="center", transform=ax.transAxes,
+                        bbox={"facecolor": cmap(0.5 + 0.5 * s / lim), "edgecolor": "none", "pad": 1.2})
+                x += (len(w) + 1.6) * 0.0058
+                if x > 0.99:
+                    break
+    return _save(fig, path)

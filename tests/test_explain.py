@@ -198,3 +198,24 @@ def test_token_attributions_and_attention_maps():
     result = explain.explain_examples(tr, ids, target, ["saliency", "smoothgrad"], attention=True, sanity_n=2)
     assert "smoothgrad" in result["skipped"] and result["attention"].shape == (4, 9)
     assert 0 <= result["scores"]["saliency"]["deletion_auc"] <= 1
+
+
+def test_padding_is_left_out_of_token_sanity_and_last_in_every_deletion_order():
+    from deepstudy.explain.sanity import rank_correlation
+
+    a = torch.tensor([[3.0, 1.0, 2.0, 0.0, 0.0, 0.0]])
+    b = torch.tensor([[1.0, 2.0, 3.0, 0.0, 0.0, 0.0]])
+    real = torch.tensor([[True, True, True, False, False, False]])
+    assert rank_correlation(a, b, real) == pytest.approx(-0.5)
+    assert rank_correlation(a, b) > 0.5  # the shared zeros alone make unrelated maps look alike
+
+    class CountTokens(nn.Module):  # logit of class 1 = number of real tokens: every real token matters
+        def forward(self, ids):
+            n = (ids != 0).float().sum(1, keepdim=True)
+            return torch.cat([torch.zeros_like(n), n], 1)
+
+    ids = torch.tensor([[5, 6, 7, 0, 0, 0, 0, 0]])
+    maps = torch.zeros(1, 8, dtype=torch.float32)
+    s = explain.deletion_insertion(CountTokens(), ids, torch.tensor([1]), maps, steps=8, random_orders=3)
+    assert s["deletion_auc"] == pytest.approx(s["deletion_auc_random"])  # all orders delete the 3 words first
+    assert s["deletion_curve"][3:] == pytest.approx([0.5] * 6)  # 3 words gone after 3 of 8 steps

@@ -49,6 +49,9 @@ def deletion_insertion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, 
     x = x.detach().float() if x.is_floating_point() else x.detach()  # token ids: deleted = <pad>, inserted into all-<pad>
     n = len(x)
     flat = maps.detach().float().reshape(n, -1)
+    padding = None if x.is_floating_point() else (x == 0).reshape(n, -1)
+    if padding is not None:  # token ids: padding goes last in every order, the map's and the random ones
+        flat = flat.masked_fill(padding, float("-inf"))
     g = torch.Generator().manual_seed(seed)
     # ties (Grad-CAM's zeros after ReLU) in random order, not raster order: shuffle, then a stable sort
     shuffle = torch.stack([torch.randperm(flat.shape[1], generator=g) for _ in range(n)]).to(flat.device)
@@ -59,6 +62,8 @@ def deletion_insertion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, 
     rand_del, rand_ins = [], []
     for _ in range(random_orders):
         shuffled = torch.stack([torch.randperm(flat.shape[1], generator=g) for _ in range(n)]).to(x.device)
+        if padding is not None:
+            shuffled = shuffled.gather(1, padding.gather(1, shuffled).to(torch.uint8).argsort(dim=1, stable=True))
         rand_del.append(_auc(_curve(model, x, zeros, shuffled, target, steps, batch)))
         rand_ins.append(_auc(_curve(model, blurred, x, shuffled, target, steps, batch)))
     return {"deletion_auc": float(_auc(deletion).mean()), "insertion_auc": float(_auc(insertion).mean()),

@@ -23,11 +23,14 @@ FLAG_AT = 0.5
 Explainer = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean over examples of Spearman's rho between |a_i| and |b_i|; a constant map carries no
-    ranking, so it counts as 0 (uncorrelated) rather than undefined."""
+def rank_correlation(a: torch.Tensor, b: torch.Tensor, real: torch.Tensor | None = None) -> float:
+    """Mean over examples of Spearman's rho between |a_i| and |b_i| over the ``real`` positions (token
+    inputs: not padding, whose zeros would tie in both maps and inflate rho); a constant map carries
+    no ranking, so it counts as 0 (uncorrelated) rather than undefined."""
     rhos = []
-    for u, v in zip(a.abs().flatten(1).cpu().numpy(), b.abs().flatten(1).cpu().numpy()):
+    keep = (torch.ones_like(a, dtype=torch.bool) if real is None else real).flatten(1).cpu().numpy()
+    for u, v, k in zip(a.abs().flatten(1).cpu().numpy(), b.abs().flatten(1).cpu().numpy(), keep):
+        u, v = u[k], v[k]
         rho = spearmanr(u, v).statistic if u.std() > 0 and v.std() > 0 else 0.0
         rhos.append(0.0 if np.isnan(rho) else float(rho))
     return float(np.mean(rhos))
@@ -46,6 +49,7 @@ def randomization_test(model: nn.Module, x: torch.Tensor, target: torch.Tensor, 
     """Rank correlation with the trained model's maps after randomizing the top k parametrized layers,
     for ``stages`` values of k from 1 to all of them; ``explain(model, x, target)`` -> maps."""
     reference = explain(model, x, target)
+    real = None if x.is_floating_point() else x != 0  # token ids: padding (id 0) is not part of the text
     cascade = parametrized_layers(model, x)
     cuts = sorted({int(k) for k in np.linspace(1, len(cascade), min(stages, len(cascade))).round()})
     noisy, done, rows = copy.deepcopy(model), 0, []
@@ -56,7 +60,7 @@ def randomization_test(model: nn.Module, x: torch.Tensor, target: torch.Tensor, 
                 _reinitialize(module_named(noisy, name))
             done = k
             rows.append({"layers": k, "down_to": cascade[k - 1],
-                         "spearman": rank_correlation(reference, explain(noisy, x, target))})
+                         "spearman": rank_correlation(reference, explain(noisy, x, target), real)})
     full = rows[-1]["spearman"]
     return {"cascade": rows, "layers_total": len(cascade), "spearman_top": rows[0]["spearman"],
             "spearman_all": full, "passed": bool(full < FLAG_AT)}

@@ -21,9 +21,10 @@ ALLOWED = {
     "docs": {"config", "models"},  # generated reference pages: a top layer, like cli
     "progress": set(),
     "explain": {"errors"},  # gets a module and tensors, like train
-    "study": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train", "report", "study_scratch",
+    "study": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train", "report", "study_scratch", "study_forecast",
               "study_classical", "study_explain"},
-    "study_explain": {"config", "data", "errors", "evaluate", "explain", "fileio"},
+    "study_explain": {"config", "data", "errors", "evaluate", "explain", "fileio", "models", "train"},
+    "study_forecast": {"config", "data", "errors", "evaluate", "fileio", "train"},
     "study_classical": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch"},
     "study_scratch": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch", "train"},
     "cli": {"config", "data", "docs", "errors", "models", "progress", "report", "study", "train", "weights"},

@@ -77,7 +77,7 @@ def test_summary_for_every_architecture():
     for name in models.names():
         entry = models.entry(name)
         shape = (3, 32, 32) if entry.inputs == "image" else (20,)
-        vocab = 100 if entry.inputs == "tokens" else None
+        vocab = 100 if entry.inputs in ("tokens", "sequence") else None
         model = models.build(name, shape, 10, vocab_size=vocab, **entry.tiny)
         rows, total, macs = models.summarize(model, models.example(name, shape))
         assert total == sum(p.numel() for p in model.parameters()), name

@@ -60,3 +60,20 @@ def test_misnamed_layer_stops_before_training(cli, tmp_path):
     r = cli("run", str(tiny_study(tmp_path, model=CNN, analyses=["gradcam"], explain={"layer": "features.1.O"})),
             "--out", str(tmp_path / "r"))
     assert r.code == 2 and "features.1.0" in r.err and not (tmp_path / "r").exists()
+
+
+def test_data_randomization_arm(cli, tmp_path):
+    """An arm trained on permuted labels beside an identical arm: the report compares their maps."""
+    study = tiny_study(tmp_path, model=CNN, arms={"cnn": {}, "cnn-random-labels": {"data.permute_labels": True,
+                                                                        "train.early_stopping.monitor": "last"}},
+                       analyses=["gradcam", "saliency"], explain={"examples": 4, "sanity_examples": 4}, seeds=1)
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = _run_dir(r.out)
+    res = read_json(run / "results.json")
+    control = read_json(run / "arms" / "cnn" / "seed-0" / "data_randomization.json")
+    assert control["control_arm"] == "cnn-random-labels" and set(control["spearman"]) == {"gradcam", "saliency"}
+    assert all(-1 <= v <= 1 for v in control["spearman"].values())
+    assert res["arms"]["cnn"]["explain"]["methods"]["saliency"]["spearman_labels"]["n"] == 1
+    assert res["arms"]["cnn-random-labels"]["summary"]["accuracy"]["mean"] < res["arms"]["cnn"]["summary"]["accuracy"]["mean"]
+    assert "label-permuted model" in (run / "report.html").read_text()

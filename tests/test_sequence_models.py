@@ -106,7 +106,10 @@ def test_token_models_need_text_and_image_models_refuse_it():
     from deepstudy import models
     from deepstudy.errors import UserError
 
-    with pytest.raises(UserError, match="text dataset"):
+    with pytest.raises(UserError, match="token ids or time series"):
         models.build("rnn", (10,), 2)
+    with pytest.raises(UserError, match="text dataset"):
+        models.build("transformer", (10,), 2)
+    assert models.build("rnn", (24, 12), 12, hidden=8)(torch.randn(3, 24, 12)).shape == (3, 12)  # a forecaster
     with pytest.raises(UserError, match="does not read text"):
         models.build("mlp", (10,), 2, vocab_size=50)

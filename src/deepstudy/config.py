@@ -24,7 +24,7 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     name: str = Field("digits", description="Registry name (see `deepstudy data list`), or a label for data read by `format` + `path`.")
     path: str | None = Field(None, description="A folder or file to read instead of the data directory (`$DEEPSTUDY_DATA`, then ~/.cache/deepstudy).")
-    format: Literal["idx", "image-folder", "csv-table", "digits"] | None = Field(None, description="Reader for `path` when `name` is not a registered dataset.")
+    format: Literal["idx", "image-folder", "csv-table", "digits", "time-series"] | None = Field(None, description="Reader for `path` when `name` is not a registered dataset.")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="Stratified share of the training split held out for validation (early stopping, checkpoint choice).")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Stratified share held out as test set, only for data that ships no test split.")
     train_limit: int | None = Field(None, ge=10, description="Use a stratified subset of this many training examples (quick runs).")
@@ -40,6 +40,11 @@ class DataConfig(_Section):
     vocab_min_freq: int = Field(2, ge=1, description="Text with torch models: words seen fewer times in the training split become <unk>.")
     vocab_size: int | None = Field(30000, ge=10, description="Text with torch models: keep at most this many words (the most frequent in the training split), <pad> and <unk> included.")
     max_length: int = Field(256, ge=1, le=100000, description="Text with torch models: tokens kept per document (the first ones; longer documents are truncated, the report says how many).")
+    permute_labels: bool = Field(False, description="Shuffle the training and validation labels (fixed seed; test labels untouched): a model can only memorize. An arm with it beside an otherwise identical arm gives the data-randomization check of explanations.")
+    lookback: int = Field(24, ge=1, description="Time series (task: forecast): past steps a forecast sees.")
+    horizon: int = Field(1, ge=1, description="Time series: steps ahead predicted at once.")
+    stride: int = Field(1, ge=1, description="Time series: steps between the starts of consecutive training windows.")
+    targets: tuple[str, ...] = Field((), description="Time series: columns to forecast (default: every column).")
     cv_folds: int | None = Field(None, ge=2, le=20, description="task: classical: stratified k-fold cross-validation over every labelled row; seed i is fold i (set `seeds` to the same number).")
     resample: Literal["none", "bootstrap"] = Field("none", description="task: classical: `bootstrap` trains each seed on a bootstrap sample of the training split, so the spread over seeds measures training-set variance (deterministic learners otherwise repeat themselves).")
 
@@ -89,7 +94,7 @@ class TrainConfig(_Section):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
 
 
-Task = Literal["classify", "scratch", "classical"]
+Task = Literal["classify", "scratch", "classical", "forecast"]
 Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance", "gradients",
                    "gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion", "feature-maps",
                    "gradient-flow", "attention"]

@@ -59,8 +59,8 @@ def models_markdown() -> str:
            "| name | family | input | parameters | MACs | description | keyword arguments |", "|---|---|---|---:|---:|---|---|"]
     for name in models.names():
         entry = models.entry(name)
-        shape = {"image": (1, 28, 28), "tokens": (256,)}.get(entry.inputs, (784,))
-        vocab = 30000 if entry.inputs == "tokens" else None
+        shape = {"image": (1, 28, 28), "tokens": (256,), "sequence": (256,)}.get(entry.inputs, (784,))
+        vocab = 30000 if entry.inputs in ("tokens", "sequence") else None
         _, params, macs = models.summarize(models.build(name, shape, 10, vocab_size=vocab), models.example(name, shape))
         derived = {"in_channels", "in_features", "num_classes", "input_size", "input_shape", "vocab_size"}
         kwargs = [f"`{p.name}={p.default!r}`" for p in inspect.signature(entry.fn).parameters.values() if p.name not in derived]

@@ -24,7 +24,7 @@ from torch import nn
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import evaluate, models, repro, study_classical, study_explain, study_scratch, train
+from deepstudy import evaluate, models, repro, study_classical, study_explain, study_forecast, study_scratch, train
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
@@ -106,8 +106,9 @@ def resume(run_dir: str | Path, on_event: Event = _quiet) -> Path:
 
 
 def _data_key(cfg: Study) -> str:
-    key = cfg.data.model_copy(update={"augment": ()}).model_dump_json()
-    return key + "|tokens" if cfg.task == "classify" and _data.is_text(cfg.data) else key  # torch models read ids
+    key = cfg.data.model_copy(update={"augment": (), "permute_labels": False}).model_dump_json()
+    key += "|tokens" if cfg.task == "classify" and _data.is_text(cfg.data) else ""  # torch models read ids
+    return key + ("|permuted" if cfg.data.permute_labels else "")
 
 
 def _vocab(ds_or_info) -> int | None:
@@ -120,11 +121,16 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
     for arm, cfg in arms.items():
         key = _data_key(cfg)
         if key not in cache:
-            raw_key = key.removesuffix("|tokens")
-            raw = cache.get(raw_key) or _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
-            cache[key] = _data.tokenize(raw, cfg.data) if key.endswith("|tokens") else raw
+            plain = key.removesuffix("|permuted")
+            if plain not in cache:
+                raw_key = plain.removesuffix("|tokens")
+                raw = cache.get(raw_key) or _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
+                cache[plain] = _data.tokenize(raw, cfg.data) if plain.endswith("|tokens") else raw
+            if key != plain:
+                cache[key] = _data.permute_labels(cache[plain], repro.derive_seed(cfg.seed, "permute-labels"))
         ds = cache[key]
         ds.transform(cfg.data.augment)  # checks that data and model fit (e.g. no augmentation of a table) before writing
+        study_forecast.check(arm, cfg, ds)
         if cfg.task == "classical":
             study_classical.check_data(arm, cfg, ds)
         elif ds.kind == "text":
@@ -187,6 +193,8 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
                         "nondeterministic_ops_hit": sorted(nondeterministic)},
         "wall_seconds_this_session": time.perf_counter() - t_start,
     })
+    study_explain.data_randomization(arms, datasets={a: datasets[_data_key(c)] for a, c in arms.items()},
+                                     run_dir=run_dir, seeds=study.seeds, device=device)
     write_json(run_dir / "results.json", aggregate(study, arms, run_dir))
     from deepstudy import report
 
@@ -239,7 +247,7 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
     else:
         metrics_path.write_text("")
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
+    loss_fn = nn.MSELoss() if cfg.task == "forecast" else nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
     stopped_early = monitor.should_stop
     if not stopped_early:
         for r in train.fit(model, train_batches.epoch, val_batches, optimizer=optimizer, scheduler=scheduler,
@@ -265,6 +273,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
 
 def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder: Path,
           monitor: train.Monitor, stopped_early: bool, precision_used: str) -> dict:
+    if cfg.task == "forecast":
+        return study_forecast.test(model, dataset, cfg, device, folder, monitor, stopped_early, precision_used)
     t = cfg.train
     kw = {"device": device, "precision": t.precision, "channels_last": t.channels_last}
     t0 = time.perf_counter()
@@ -294,6 +304,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
     data_info = read_json(run_dir / "data.json")
     y_test = np.load(run_dir / "test_labels.npy")
     out_arms, scores, correct, predictions, failures = {}, {}, {}, {}, []
+    forecast = study.task == "forecast"
+    metric, metrics = ("r2", study_forecast.METRICS) if forecast else ("accuracy", METRICS)
     for arm, cfg in arms.items():
         seeds = []
         for i in range(study.seeds):
@@ -304,11 +316,12 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             if res["status"] != "ok":
                 failures.append({"arm": arm, "seed": i, "message": res.get("message")})
                 continue
-            labels = np.load(folder / "test_labels.npy") if (folder / "test_labels.npy").is_file() else y_test
-            predictions.setdefault(arm, []).append(np.load(folder / "predictions.npy").astype(np.int64))
-            correct.setdefault(arm, []).append(predictions[arm][-1] == labels)
+            if not forecast:
+                labels = np.load(folder / "test_labels.npy") if (folder / "test_labels.npy").is_file() else y_test
+                predictions.setdefault(arm, []).append(np.load(folder / "predictions.npy").astype(np.int64))
+                correct.setdefault(arm, []).append(predictions[arm][-1] == labels)
         ok = [s for s in seeds if s["status"] == "ok"]
-        scores[arm] = [s["test"]["accuracy"] for s in ok]
+        scores[arm] = [s["test"][metric] for s in ok]
         shape, n_classes = tuple(data_info["input_shape"]), len(data_info["classes"])
         if cfg.task == "classical":
             n_params, macs = (ok[0]["params"] if ok else None), None
@@ -317,28 +330,29 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         else:
             model = models.build(cfg.model.name, shape, n_classes, vocab_size=_vocab(data_info), **cfg.model.kwargs())
             _, n_params, macs = models.summarize(model, models.example(cfg.model.name, shape))
-        summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in METRICS}
+        summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in metrics}
         for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "epochs_run"):
             summary[key] = evaluate.describe([s[key] for s in ok])
-        summary["generalization_gap"] = evaluate.describe([s["train_accuracy"] - s["test"]["accuracy"] for s in ok])
-        confusion = np.sum([s["test"]["confusion"] for s in ok], axis=0).tolist() if ok else None
+        summary["generalization_gap"] = evaluate.describe([s["train_accuracy"] - s["test"][metric] for s in ok])
+        confusion = np.sum([s["test"]["confusion"] for s in ok], axis=0).tolist() if ok and not forecast else None
         per_class = {c: {m: evaluate.describe([s["test"]["per_class"][c][m] for s in ok]) for m in ("precision", "recall", "f1")}
-                     for c in data_info["classes"]} if ok else {}
+                     for c in data_info["classes"]} if ok and not forecast else {}
         out_arms[arm] = {"model": {"name": cfg.model.name, **cfg.model.kwargs()}, "overrides": study.arms[arm],
                          "params": n_params, "macs": macs, "summary": summary, "confusion": confusion,
-                         "per_class": per_class, "seeds": seeds}
+                         "per_class": per_class, "seeds": seeds, "forecast": study_forecast.summary(ok, data_info["classes"])
+                         if forecast else None}
         if "bias-variance" in study.analyses and len(predictions.get(arm, [])) >= 2 and not cfg.data.cv_folds:
             out_arms[arm]["bias_variance"] = evaluate.bias_variance(predictions[arm], y_test)
         if "gradients" in study.analyses:
-            out_arms[arm]["gradients"] = _gradient_summary(run_dir / "arms" / arm, study.seeds)
+            out_arms[arm]["gradients"] = study_scratch.gradient_summary(run_dir / "arms" / arm, study.seeds)
         if study_explain.wanted(study) or "attention" in study.analyses:
             out_arms[arm]["explain"] = study_explain.summarize(run_dir / "arms" / arm, study.seeds)
         if "gradient-flow" in study.analyses:
             out_arms[arm]["gradient_flow"] = study_explain.gradient_flow(run_dir / "arms" / arm, study.seeds)
     return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
             "analyses": list(study.analyses), "explain": study.explain.model_dump(mode="json"),
-            "metric": "accuracy", "dataset": data_info, "arms": out_arms,
-            "comparison": evaluate.compare_arms(scores, correct, paired=any(c.data.cv_folds for c in arms.values())),
+            "metric": metric, "dataset": data_info, "arms": out_arms,
+            "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(c.data.cv_folds for c in arms.values())),
             "failures": failures,
             "environment": read_json(run_dir / "env.json")}
 
@@ -372,17 +386,11 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
             train.checkpoint.load_weights(model, folder / "best.safetensors")
             study_explain.explain_seed(model, datasets[_data_key(cfg)], cfg, device, folder,
                                        np.load(folder / "predictions.npy"), methods=study_explain.wanted(study))
+    study_explain.data_randomization(arms, datasets={a: datasets[_data_key(c)] for a, c in arms.items()},
+                                     run_dir=run_dir, seeds=study.seeds, device=device)
     atomic_write_text(run_dir / "config.yaml", _config.to_yaml(study))
     write_json(run_dir / "results.json", aggregate(study, arms, run_dir))
     from deepstudy import report
 
     return report.write(run_dir)
 
-
-def _gradient_summary(arm_dir: Path, seeds: int) -> dict | None:
-    """Mean over seeds of ||dL/dh_t|| by distance from the last step, at initialization and after training."""
-    runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "gradients.json").is_file()]
-    if not runs:
-        return None
-    return {when: {"mean": np.mean([r[when] for r in runs], 0).tolist(), "min": np.min([r[when] for r in runs], 0).tolist(),
-                   "max": np.max([r[when] for r in runs], 0).tolist()} for when in ("init", "trained") if all(when in r for r in runs)}

@@ -72,6 +72,45 @@ def explain_seed(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: t
                                             if dataset.vocab else {})})
 
 
+def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: int, device: torch.device) -> None:
+    """Adebayo et al.'s data-randomization test: for each arm trained on permuted labels and the arm with
+    the same model and data but true labels (training settings may differ: the control usually keeps its
+    last, memorizing weights), explain the same first test examples (true class) with both models, seed
+    by seed; rank correlations go to the *reference* arm's data_randomization.json."""
+    from deepstudy import models, train
+    from deepstudy.explain.sanity import rank_correlation
+
+    def plain(cfg: Study) -> tuple[str, str]:
+        return cfg.model.model_dump_json(), cfg.data.model_copy(update={"permute_labels": False}).model_dump_json()
+
+    for arm, cfg in arms.items():
+        reference = next((a for a, c in arms.items() if not c.data.permute_labels and plain(c) == plain(cfg)), None)
+        if not cfg.data.permute_labels or reference is None or not wanted(cfg):
+            continue
+        ds = datasets[arm]
+        n = cfg.explain.sanity_examples
+        raw, y = ds.x_test[:n], torch.as_tensor(ds.y_test[:n]).to(device)
+        x = (ds.transform()(raw, torch.Generator()) if ds.transform() is not None else raw).to(device)
+        for i in range(seeds):
+            folders = [run_dir / "arms" / a / f"seed-{i}" for a in (reference, arm)]
+            if not all((f / "best.safetensors").is_file() for f in folders):
+                continue
+            nets = []
+            for f in folders:
+                net = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=len(ds.vocab) if ds.vocab else None,
+                                   **cfg.model.kwargs()).to(device)
+                train.checkpoint.load_weights(net, f / "best.safetensors")
+                nets.append(net.eval())
+            layer = cfg.explain.layer or explain.target_layer(nets[0], x)
+            rho = {}
+            for m in wanted(cfg):
+                if m in ("gradcam", "gradcam++") and layer is None or m == "smoothgrad" and not x.is_floating_point():
+                    continue
+                maps = [explain.attribute(net, x, y, m, layer=layer, steps=cfg.explain.steps, seed=cfg.seed) for net in nets]
+                rho[m] = rank_correlation(*maps, None if x.is_floating_point() else x != 0)
+            write_json(folders[0] / "data_randomization.json", {"control_arm": arm, "examples": n, "spearman": rho})
+
+
 def summarize(arm_dir, seeds: int) -> dict | None:
     """Per method, mean ± std over seeds of each AUC and of the randomization correlations."""
     runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "explain.json").is_file()]
@@ -91,6 +130,11 @@ def summarize(arm_dir, seeds: int) -> dict | None:
         m["cascade_layers"] = [c["down_to"] for c in rows[0]["sanity"]["cascade"]]
         m["curves"] = {k: np.mean([r[k] for r in rows], 0).tolist() for k in ("deletion_curve", "insertion_curve")}
         m["n"] = len(rows)
+        controls = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "data_randomization.json").is_file()]
+        rhos = [c["spearman"][method] for c in controls if method in c["spearman"]]
+        if rhos:
+            m["spearman_labels"] = evaluate.describe(rhos)
+            m["control_arm"] = controls[0]["control_arm"]
         out["methods"][method] = m
     return out
 

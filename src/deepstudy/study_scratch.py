@@ -171,3 +171,12 @@ def _gradient_norms(model: scratch.Module, x: np.ndarray, y: np.ndarray, n: int 
 
 def size(cfg: Study, input_shape: tuple[int, ...], num_classes: int) -> int:
     return sum(p.data.size for p in build(cfg, input_shape, num_classes, 0).params())
+
+
+def gradient_summary(arm_dir: Path, seeds: int) -> dict | None:
+    """Mean over seeds of ||dL/dh_t|| by distance from the last step, at initialization and after training."""
+    runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "gradients.json").is_file()]
+    if not runs:
+        return None
+    return {when: {"mean": np.mean([r[when] for r in runs], 0).tolist(), "min": np.min([r[when] for r in runs], 0).tolist(),
+                   "max": np.max([r[when] for r in runs], 0).tolist()} for when in ("init", "trained") if all(when in r for r in runs)}

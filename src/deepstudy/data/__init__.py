@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ import torch
 
 from deepstudy.config import DataConfig
 from deepstudy.data import augment as _augment
-from deepstudy.data import readers, registry, table, text
+from deepstudy.data import readers, registry, series, table, text
 from deepstudy.data import tokens as _tokens
 from deepstudy.data.loader import Batches, ImageTransform
 from deepstudy.data.tokens import BucketBatches
@@ -47,6 +47,7 @@ class Dataset:
     feature_names: list[str] = field(default_factory=list)
     lengths: dict[str, torch.Tensor] = field(default_factory=dict)  # tokens: real tokens per row, per split
     vocab: list[str] | None = None  # tokens: id -> word
+    extra: dict = field(default_factory=dict)  # series: target scaler (mean, std), horizon, persistence forecasts
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -82,10 +83,19 @@ class Dataset:
         return {
             "name": self.name, "kind": self.kind, "classes": self.classes, "input_shape": list(self.input_shape),
             "sizes": {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
-            "class_counts": {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
+            "class_counts": None if self.kind == "series" else {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
             "source": self.source, "notes": self.notes, "feature_names": self.feature_names,
             **({"vocab_size": len(self.vocab)} if self.vocab else {}),
         }
+
+
+def permute_labels(ds: Dataset, seed: int) -> Dataset:
+    """The same inputs with training and validation labels shuffled (Zhang et al., 2017; Adebayo et al., 2018)."""
+    g = np.random.default_rng(seed)
+    y_train, y_val = np.asarray(ds.y_train)[g.permutation(len(ds.y_train))], np.asarray(ds.y_val)[g.permutation(len(ds.y_val))]
+    t = torch.as_tensor
+    return replace(ds, y_train=t(y_train), y_val=t(y_val), notes=[*ds.notes, "training and validation labels permuted "
+                   "at random (test labels kept): the model can only memorize — a control, not a result"])
 
 
 def is_text(cfg: DataConfig) -> bool:
@@ -134,6 +144,8 @@ def load(cfg: DataConfig, split_seed: int) -> Dataset:
         return _load_table(cfg, spec, folder, split_seed, source)
     if fmt == "text-csv":
         return _load_text(cfg, spec, folder, split_seed, source)
+    if fmt == "time-series":
+        return _load_series(cfg, spec, folder, source)
     if fmt == "synthetic":
         return _load_synthetic(cfg, spec, split_seed, source)
     return _load_images(cfg, spec, fmt, folder, split_seed, source)
@@ -257,6 +269,33 @@ def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_se
         x_test = np.asarray([pick(m) for m in test_docs], dtype=object)
     parts = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
     return Dataset(cfg.name, "text", list(classes), *parts, source=source, notes=notes)
+
+
+def _load_series(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, source: dict) -> Dataset:
+    """Forecasting windows (kind "series"): x (N, lookback, features), y (N, horizon x targets), both scaled
+    with training-period statistics; ``extra`` keeps the scaler and the persistence forecasts."""
+    o = spec.options if spec else {}
+    path = folder / o["file"] if spec else folder
+    s = series.read_csv_series(path, missing=tuple(o.get("missing", ())), drop=cfg.drop)
+    test_series = series.read_csv_series(folder / o["test_file"], drop=cfg.drop) if o.get("test_file") else None
+    whole = series.chronological_split(len(s.values), val=cfg.val_fraction, test=0.0 if test_series else cfg.test_fraction)
+    s = series.drop_sparse(s, whole["train"])
+    if test_series is not None:
+        test_series = series.Series(test_series.times, test_series.values[:, [test_series.columns.index(c) for c in s.columns]],
+                                    s.columns)
+    a = series.forecasting_arrays(s, lookback=cfg.lookback, horizon=cfg.horizon, stride=cfg.stride, targets=list(cfg.targets),
+                                  val=cfg.val_fraction, test=cfg.test_fraction, test_series=test_series)
+    notes = [*s.notes, f"chronological split: train from {a['starts']['train']}, validation from {a['starts']['val']}, "
+             f"test from {a['starts']['test']}" + (" (the published test file)" if test_series else ""),
+             "missing values: linear interpolation in time within each period (never across a split), ends copied "
+             "from the nearest value; features scaled with training-period mean and std",
+             f"windows: {cfg.lookback} steps in, {cfg.horizon} step(s) ahead of {', '.join(a['targets'])}; stride "
+             f"{cfg.stride} for training windows, 1 for validation and test"]
+    t = torch.from_numpy
+    parts = [t(a[k][i]) for k in ("train", "val", "test") for i in (0, 1)]
+    return Dataset(cfg.name, "series", a["targets"], *parts, source=source, notes=notes, feature_names=a["columns"],
+                   extra={"mean": a["mean"], "std": a["std"], "horizon": cfg.horizon,
+                          "persistence": {k: a[k][2] for k in ("train", "val", "test")}})
 
 
 def _load_synthetic(cfg: DataConfig, spec: DatasetSpec | None, split_seed: int, source: dict) -> Dataset:

@@ -26,7 +26,7 @@ class FileSpec:
 class DatasetSpec:
     name: str
     folder: str
-    format: str  # idx | csv-table | text-csv | synthetic | digits
+    format: str  # idx | csv-table | text-csv | time-series | synthetic | digits
     description: str
     license: str
     files: tuple[FileSpec, ...] = ()
@@ -102,6 +102,25 @@ REGISTRY: dict[str, DatasetSpec] = {
              FileSpec("20news-bydate-test.csv.gz", "bfa7d7ae7065dec14c9cab14c0af53e54892e339a7fda29ca66fe41139352bbb", 5218966)),
             how_to_get="rebuild the two CSVs from http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz as described "
                        "in shared/data/20newsgroups/SOURCE.md (header group,text; latin-1)",
+        ),
+        DatasetSpec(
+            "air-quality", "air-quality", "time-series",
+            "UCI Air Quality (De Vito et al., 2008): 9,357 hourly readings of 13 sensor and reference variables, "
+            "March 2004 - April 2005; -200 marks a missing value.",
+            "CC BY 4.0 (UCI Machine Learning Repository, id 360)",
+            (FileSpec("AirQualityUCI.csv", "13277ae5d8581e80b7be09d47c7d3d06fe9b8e957078f2cf6e859f955e62f996", 785065),),
+            options={"file": "AirQualityUCI.csv", "missing": (-200,)},
+            how_to_get="unzip AirQualityUCI.csv from https://archive.ics.uci.edu/static/public/360/air+quality.zip",
+        ),
+        DatasetSpec(
+            "google-stock", "dl-az", "time-series",
+            "Daily Google (GOOG) prices, 1,258 trading days 2012-2016 (train file) + January 2017 (test file), from "
+            "the Deep Learning A-Z course; Close is not split-adjusted, Open is the usual target.",
+            "not stated by the course (public daily quotes)",
+            (FileSpec("Google_Stock_Price_Train.csv", "dee298aab581f96206ed0a2df65fa900adbea2d38f9362c7b90beb3a8b683707", 63491),
+             FileSpec("Google_Stock_Price_Test.csv", "2eb7b5acd8aa4872f93fb091925dfc073cca8e2e0422d93f0518e7cec99fbf3f", 1032)),
+            options={"file": "Google_Stock_Price_Train.csv", "test_file": "Google_Stock_Price_Test.csv"},
+            how_to_get="download the two CSVs of the Deep Learning A-Z RNN section (superdatascience.com/pages/deep-learning)",
         ),
         DatasetSpec(
             "imdb", "imdb", "text-csv",

@@ -146,3 +146,40 @@ def windows(values: np.ndarray, lookback: int, horizon: int = 1, stride: int = 1
     x = np.stack([values[s:s + lookback] for s in starts])
     y = np.stack([values[s + lookback:s + lookback + horizon][:, cols] for s in starts])
     return x.astype(np.float32), y.astype(np.float32)
+
+
+def persistence(x: np.ndarray, horizon: int, targets: list[int]) -> np.ndarray:
+    """The naive forecast 'every future step = the last observed one': (N, horizon * len(targets))."""
+    return np.repeat(x[:, -1:, targets], horizon, axis=1).reshape(len(x), -1)
+
+
+def forecasting_arrays(s: Series, *, lookback: int, horizon: int, stride: int, targets: list[str],
+                       val: float, test: float, test_series: Series | None = None) -> dict:
+    """Windows of every split, scaled with the training period's statistics; y flattened to (N, horizon * T).
+
+    With ``test_series`` (a published later period, as Google's January 2017), the test windows look back
+    into the end of the training file for their first inputs, as a forecaster standing on that day would.
+    """
+    unknown = [t for t in targets if t not in s.columns]
+    if unknown:
+        raise UserError(f"data.targets {unknown} are not columns of the series; columns: {', '.join(s.columns)}")
+    if test_series is None:
+        parts = chronological_split(len(s.values), val=val, test=test)
+        blocks = {k: s.values[v] for k, v in parts.items()}
+        starts = {k: str(s.times[v][0]) for k, v in parts.items()}
+    else:
+        parts = chronological_split(len(s.values), val=val, test=0.0)
+        tail = s.values[-lookback:]  # history the first test day needs
+        blocks = {"train": s.values[parts["train"]], "val": s.values[parts["val"]],
+                  "test": np.concatenate([tail, test_series.values])}
+        starts = {"train": str(s.times[0]), "val": str(s.times[parts["val"]][0]), "test": str(test_series.times[0])}
+    blocks = {k: impute(v) for k, v in blocks.items()}  # per period: no interpolation across a split boundary
+    mean, std = fit_scaler(blocks["train"])
+    cols = [s.columns.index(t) for t in targets] if targets else list(range(len(s.columns)))
+    out = {"columns": s.columns, "targets": [s.columns[c] for c in cols], "mean": mean[cols], "std": std[cols],
+           "starts": starts}
+    for k, v in blocks.items():
+        scaled = (v - mean) / std
+        x, y = windows(scaled, lookback, horizon, stride if k == "train" else 1, cols)
+        out[k] = (x, y.reshape(len(y), -1), persistence(x, horizon, cols))
+    return out

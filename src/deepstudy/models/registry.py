@@ -22,7 +22,7 @@ class Entry:
     name: str
     fn: Callable[..., nn.Module]
     family: str
-    inputs: str  # "image" | "vector" | "any" | "tokens" (int64 ids (T,), padding id 0)
+    inputs: str  # "image" | "vector" | "any" | "tokens" (int64 ids (T,), padding id 0) | "sequence" (tokens or (T, F))
     description: str
     tiny: dict  # keyword arguments for a fast instance of the same family (tests, `deepstudy doctor`)
 
@@ -69,7 +69,7 @@ def create(name: str, **kwargs) -> nn.Module:
 def example(name: str, input_shape: tuple[int, ...], batch: int = 1) -> torch.Tensor:
     """An input of the right dtype: zeros for most models; for token models int64 ids of 1 (<unk>), so
     that no position is padding and sizes count the full length."""
-    if entry(name).inputs == "tokens":
+    if entry(name).inputs == "tokens" or entry(name).inputs == "sequence" and len(input_shape) == 1:
         return torch.ones(batch, *input_shape, dtype=torch.long)
     return torch.zeros(batch, *input_shape)
 
@@ -79,7 +79,13 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, vocab_size:
     vocab_size) taken from the data."""
     params = inspect.signature(entry(name).fn).parameters
     given = dict(kwargs)
-    if entry(name).inputs == "tokens":
+    kind = entry(name).inputs
+    if kind == "sequence" and vocab_size is None and "vocab_size" not in given:  # numeric steps (T, F)
+        if len(input_shape) != 2:
+            raise UserError(f"model '{name}' reads token ids or time series (steps, features); the data has shape "
+                            f"{tuple(input_shape)}")
+        given.setdefault("in_features", input_shape[-1])
+    elif kind in ("tokens", "sequence"):
         if vocab_size is None and "vocab_size" not in given:
             raise UserError(f"model '{name}' reads token ids: use it on a text dataset (imdb, ag-news, 20newsgroups)")
         given.setdefault("vocab_size", vocab_size)

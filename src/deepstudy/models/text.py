@@ -1,5 +1,6 @@
-"""Registry entries of the text models (token ids in, class logits out); the modules live in rnn.py
-and transformer.py. ``vocab_size`` comes from the dataset's vocabulary."""
+"""Registry entries of the sequence models; the modules live in rnn.py and transformer.py. ``rnn`` and
+``conv1d`` read token ids (``vocab_size`` from the dataset's vocabulary) or numeric steps (T, F)
+(``in_features`` = F, for forecasting); ``transformer`` reads token ids."""
 from __future__ import annotations
 
 from deepstudy.models.registry import register
@@ -7,20 +8,20 @@ from deepstudy.models.rnn import ConvNet1d, RecurrentNet
 from deepstudy.models.transformer import TransformerEncoder
 
 
-@register("rnn", family="rnn", inputs="tokens", tiny={"embed_dim": 16, "hidden": 16},
+@register("rnn", family="rnn", inputs="sequence", tiny={"embed_dim": 16, "hidden": 16},
           description="Embedding -> RNN / LSTM / GRU (stacked, bidirectional, packed: padding-blind) -> attention "
                       "(additive | dot | scaled-dot | argmax) or last step / mean -> linear.")
-def rnn(num_classes: int, vocab_size: int, embed_dim: int = 128, cell: str = "lstm", hidden: int = 128, layers: int = 1,
+def rnn(num_classes: int, vocab_size: int | None = None, in_features: int | None = None, embed_dim: int = 128, cell: str = "lstm", hidden: int = 128, layers: int = 1,
         bidirectional: bool = False, dropout: float = 0.0, attention: str | None = None, pooling: str = "last"):
-    return RecurrentNet(num_classes, vocab_size=vocab_size, embed_dim=embed_dim, cell=cell, hidden=hidden, layers=layers,
+    return RecurrentNet(num_classes, vocab_size=vocab_size, in_features=in_features, embed_dim=embed_dim, cell=cell, hidden=hidden, layers=layers,
                         bidirectional=bidirectional, dropout=dropout, attention=attention, pooling=pooling)
 
 
-@register("conv1d", family="rnn", inputs="tokens", tiny={"embed_dim": 16, "channels": (16, 16)},
+@register("conv1d", family="rnn", inputs="sequence", tiny={"embed_dim": 16, "channels": (16, 16)},
           description="Embedding -> temporal convolutions (BN, ReLU, optional growing dilation) -> global max pool -> linear.")
-def conv1d(num_classes: int, vocab_size: int, embed_dim: int = 128, channels: tuple[int, ...] = (128, 128),
+def conv1d(num_classes: int, vocab_size: int | None = None, in_features: int | None = None, embed_dim: int = 128, channels: tuple[int, ...] = (128, 128),
            kernel_size: int = 5, dilate: bool = False, dropout: float = 0.0):
-    return ConvNet1d(num_classes, vocab_size=vocab_size, embed_dim=embed_dim, channels=tuple(channels),
+    return ConvNet1d(num_classes, vocab_size=vocab_size, in_features=in_features, embed_dim=embed_dim, channels=tuple(channels),
                      kernel_size=kernel_size, dilate=dilate, dropout=dropout)
 
 

@@ -49,10 +49,11 @@ def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
     fig_dir = run_dir / "figures"
     ds, arms = results["dataset"], results["arms"]
     out = []
-    scores = {a: [s["test"]["accuracy"] for s in info["seeds"] if s["status"] == "ok"] for a, info in arms.items()}
     best = results["comparison"].get("best")
-    out.append({"path": plots.arm_scores(scores, "accuracy", fig_dir / "scores.png"),
-                "caption": "Test accuracy per arm: each dot is one seed, the black mark is the mean ± std. "
+    metric = results.get("metric", "accuracy")
+    scores = {a: [s["test"][metric] for s in info["seeds"] if s["status"] == "ok"] for a, info in arms.items()}
+    out.append({"path": plots.arm_scores(scores, metric, fig_dir / "scores.png"),
+                "caption": f"Test {'R²' if metric == 'r2' else metric} per arm: each dot is one seed, the black mark is the mean ± std. "
                            "Overlapping spreads mean the ranking may not survive another set of seeds — read the "
                            "conclusions above for the tests."})
     if "curves" in wanted:
@@ -64,7 +65,7 @@ def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
                                "validation loss or highest accuracy) is the one evaluated on the test set."})
     out += _analysis_figures(run_dir, results, wanted)
     out += _explain_figures(run_dir, results, wanted)
-    if "confusion" in wanted and best and arms[best]["confusion"]:
+    if "confusion" in wanted and best and arms[best].get("confusion"):
         out.append({"path": plots.confusion(arms[best]["confusion"], ds["classes"], fig_dir / "confusion.png"),
                     "caption": f"Confusion matrix of the best arm ({best}), summed over seeds and normalized per true "
                                "class: off-diagonal cells show which classes it mixes up."})
@@ -212,9 +213,34 @@ def explain_rows(results: dict) -> list[dict]:
             beats = min(s["deletion_beats_random"], s["insertion_beats_random"])
             faithful = (f"ranks what matters better than chance (deletion and insertion beat random order in {beats}/{n} seeds)"
                         if beats == n else f"is not reliably better than a random order ({beats}/{n} seeds beat it on both)")
-            rows.append({"arm": arm, "method": method, "s": s, "flagged": rho_all >= e["flag_at"],
-                         "reading": f"{method} {faithful}; the sanity check {sanity}."})
+            labels = s.get("spearman_labels")
+            control = ""
+            if labels:
+                rho_l = labels["mean"]
+                control = (f" Against the model trained on permuted labels ({s['control_arm']}) its maps keep ρ = {rho_l:.2f}"
+                           + (" — FLAGGED: they barely depend on what the labels taught." if rho_l >= e["flag_at"]
+                              else " — they depend on what was learned."))
+            rows.append({"arm": arm, "method": method, "s": s,
+                         "flagged": rho_all >= e["flag_at"] or bool(labels and labels["mean"] >= e["flag_at"]),
+                         "reading": f"{method} {faithful}; the sanity check {sanity}.{control}"})
     return rows
+
+
+def forecast_verdicts(results: dict) -> tuple[dict | None, list[str]]:
+    """The persistence baseline and, per arm, whether it beats 'tomorrow = today' on every seed."""
+    base = next((a["forecast"]["persistence"] for a in results["arms"].values() if a.get("forecast")), None)
+    if base is None:
+        return None, []
+    lines = []
+    for arm, a in results["arms"].items():
+        r2 = [s["test"]["r2"] for s in a["seeds"] if s["status"] == "ok"]
+        if not r2:
+            continue
+        wins = sum(v > base["r2"] for v in r2)
+        verdict = ("beats" if wins == len(r2) else "does not beat" if wins == 0 else "does not reliably beat")
+        lines.append(f"{arm} {verdict} the persistence forecast: test R² {np.mean(r2):.3f} vs {base['r2']:.3f} "
+                     f"(higher in {wins} of {len(r2)} seeds)")
+    return base, lines
 
 
 def _dataset_figures(run_dir: Path, ds: dict, wanted: set[str]) -> list[dict]:
@@ -225,9 +251,10 @@ def _dataset_figures(run_dir: Path, ds: dict, wanted: set[str]) -> list[dict]:
         s = np.load(run_dir / "samples.npz")
         out.append({"path": plots.sample_grid(s["images"], s["labels"], ds["classes"], run_dir / "figures" / "samples.png"),
                     "caption": "Test examples, one row per class (as stored, before normalization)."})
-    out.append({"path": plots.class_balance(ds["class_counts"], ds["classes"], run_dir / "figures" / "balance.png"),
-                "caption": "Class balance of each split. With unequal classes, accuracy flatters a model that favours "
-                           "the majority: read macro F1 and ROC-AUC beside it."})
+    if ds.get("class_counts"):
+        out.append({"path": plots.class_balance(ds["class_counts"], ds["classes"], run_dir / "figures" / "balance.png"),
+                    "caption": "Class balance of each split. With unequal classes, accuracy flatters a model that favours "
+                               "the majority: read macro F1 and ROC-AUC beside it."})
     return out
 
 
@@ -248,7 +275,9 @@ def write(run_dir: str | Path) -> Path:
     env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pm=pm, ci=ci, human=human)
-    context = {"r": results, "figures": figs, "explain_rows": explain_rows(results), "dataset_figures": dataset_figs, "run_dir": str(run_dir),
+    persistence, verdicts = forecast_verdicts(results)
+    context = {"r": results, "figures": figs, "explain_rows": explain_rows(results), "persistence": persistence,
+               "forecast_verdicts": verdicts, "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}
     html = env.get_template("report.html.j2").render(**context, embed=_embed)
     atomic_write_text(run_dir / "report.html", html)

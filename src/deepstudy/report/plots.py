@@ -63,6 +63,8 @@ def learning_curves(curves: dict[str, list[list[dict]]], path: Path) -> Path:
             if length == 0:
                 continue
             values = np.array([[r[key] if r[key] is not None else np.nan for r in s[:length]] for s in seeds if s])
+            if np.isnan(values).all():  # no accuracy for forecasting: an empty panel, not a warning
+                continue
             epochs = np.arange(1, length + 1)
             color = _COLORS[k % len(_COLORS)]
             ax.plot(epochs, np.nanmean(values, 0), color=color, label=arm)
@@ -87,7 +89,7 @@ def arm_scores(scores: dict[str, list[float]], metric: str, path: Path) -> Path:
         ax.errorbar(k, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="o", color="black", capsize=6, ms=7)
         ax.scatter(np.full(len(v), k) + np.linspace(-0.12, 0.12, len(v)), v, color=_COLORS[k % len(_COLORS)], alpha=0.7, s=18)
     ax.set_xticks(range(len(arms)), arms, rotation=20, ha="right")
-    ax.set_ylabel(f"test {metric} (%)")
+    ax.set_ylabel("test R² (x100)" if metric == "r2" else f"test {metric} (%)")
     ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)
 

@@ -102,13 +102,15 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
                 train.checkpoint.load_weights(net, f / "best.safetensors")
                 nets.append(net.eval())
             layer = cfg.explain.layer or explain.target_layer(nets[0], x)
-            rho = {}
+            rho, flat = {}, {}
             for m in wanted(cfg):
                 if m in ("gradcam", "gradcam++") and layer is None or m == "smoothgrad" and not x.is_floating_point():
                     continue
                 maps = [explain.attribute(net, x, y, m, layer=layer, steps=cfg.explain.steps, seed=cfg.seed) for net in nets]
                 rho[m] = rank_correlation(*maps, None if x.is_floating_point() else x != 0)
-            write_json(folders[0] / "data_randomization.json", {"control_arm": arm, "examples": n, "spearman": rho})
+                flat[m] = bool((maps[1].flatten(1).std(1) == 0).all())  # a control that learned nothing: no ranking
+            write_json(folders[0] / "data_randomization.json",
+                       {"control_arm": arm, "examples": n, "spearman": rho, "control_constant": flat})
 
 
 def summarize(arm_dir, seeds: int) -> dict | None:
@@ -135,6 +137,7 @@ def summarize(arm_dir, seeds: int) -> dict | None:
         if rhos:
             m["spearman_labels"] = evaluate.describe(rhos)
             m["control_arm"] = controls[0]["control_arm"]
+            m["control_constant"] = any(c.get("control_constant", {}).get(method) for c in controls)
         out["methods"][method] = m
     return out
 

@@ -215,7 +215,12 @@ def explain_rows(results: dict) -> list[dict]:
                         if beats == n else f"is not reliably better than a random order ({beats}/{n} seeds beat it on both)")
             labels = s.get("spearman_labels")
             control = ""
-            if labels:
+            if labels and s.get("control_constant"):
+                control = (f" The label-permuted control ({s['control_arm']}) learned nothing (its maps are constant), "
+                           "so the data-randomization check is inconclusive — train the control longer, without "
+                           "regularization, until it memorizes.")
+                labels = None
+            elif labels:
                 rho_l = labels["mean"]
                 control = (f" Against the model trained on permuted labels ({s['control_arm']}) its maps keep ρ = {rho_l:.2f}"
                            + (" — FLAGGED: they barely depend on what the labels taught." if rho_l >= e["flag_at"]

@@ -232,19 +232,22 @@ def explain_rows(results: dict) -> list[dict]:
 
 
 def forecast_verdicts(results: dict) -> tuple[dict | None, list[str]]:
-    """The persistence baseline and, per arm, whether it beats 'tomorrow = today' on every seed."""
+    """The persistence baseline and, per arm, whether it beats 'tomorrow = today' on every seed — on both R²
+    and mean absolute error: a model can explain more variance yet miss by more on an average step."""
     base = next((a["forecast"]["persistence"] for a in results["arms"].values() if a.get("forecast")), None)
     if base is None:
         return None, []
     lines = []
     for arm, a in results["arms"].items():
-        r2 = [s["test"]["r2"] for s in a["seeds"] if s["status"] == "ok"]
-        if not r2:
+        ok = [s["test"] for s in a["seeds"] if s["status"] == "ok"]
+        if not ok:
             continue
-        wins = sum(v > base["r2"] for v in r2)
-        verdict = ("beats" if wins == len(r2) else "does not beat" if wins == 0 else "does not reliably beat")
-        lines.append(f"{arm} {verdict} the persistence forecast: test R² {np.mean(r2):.3f} vs {base['r2']:.3f} "
-                     f"(higher in {wins} of {len(r2)} seeds)")
+        r2_wins, mae_wins, n = sum(t["r2"] > base["r2"] for t in ok), sum(t["mae"] < base["mae"] for t in ok), len(ok)
+        verdict = ("beats" if r2_wins == mae_wins == n else "does not beat" if r2_wins == mae_wins == 0
+                   else "does not reliably beat")
+        lines.append(f"{arm} {verdict} the persistence forecast: test R² {np.mean([t['r2'] for t in ok]):.3f} vs "
+                     f"{base['r2']:.3f} (higher in {r2_wins} of {n} seeds), MAE {np.mean([t['mae'] for t in ok]):.3f} vs "
+                     f"{base['mae']:.3f} training-std units (lower in {mae_wins} of {n})")
     return base, lines
 
 

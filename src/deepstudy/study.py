@@ -111,10 +111,6 @@ def _data_key(cfg: Study) -> str:
     return key + ("|permuted" if cfg.data.permute_labels else "")
 
 
-def _vocab(ds_or_info) -> int | None:
-    vocab = ds_or_info.get("vocab_size") if isinstance(ds_or_info, dict) else ds_or_info.vocab
-    return len(vocab) if isinstance(vocab, list) else vocab
-
 
 def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
     cache: dict[str, _data.Dataset] = {}
@@ -139,7 +135,7 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         elif cfg.task == "scratch":
             study_scratch.build(cfg, ds.input_shape, ds.num_classes, 0)
         else:
-            model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=_vocab(ds), **cfg.model.kwargs())
+            model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size, **cfg.model.kwargs())
             study_explain.check_layer(arm, cfg, model)
     return cache
 
@@ -221,7 +217,7 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
     if cfg.task == "classical":
         return study_classical.train_one(cfg, dataset, run_seed, folder, seed_index)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
-    model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=_vocab(dataset),
+    model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=dataset.vocab_size,
                          **cfg.model.kwargs()).to(device)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -328,7 +324,7 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         elif cfg.task == "scratch":
             n_params, macs = study_scratch.size(cfg, shape, n_classes), None
         else:
-            model = models.build(cfg.model.name, shape, n_classes, vocab_size=_vocab(data_info), **cfg.model.kwargs())
+            model = models.build(cfg.model.name, shape, n_classes, vocab_size=data_info.get("vocab_size"), **cfg.model.kwargs())
             _, n_params, macs = models.summarize(model, models.example(cfg.model.name, shape))
         summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in metrics}
         for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "epochs_run"):
@@ -375,13 +371,14 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
     arms = check(study)
     datasets = _load_data(arms)
     device = repro.resolve_device(study.train.device)
-    shape, n_classes = tuple(read_json(run_dir / "data.json")["input_shape"]), len(read_json(run_dir / "data.json")["classes"])
+    info = read_json(run_dir / "data.json")
+    shape, n_classes = tuple(info["input_shape"]), len(info["classes"])
     for arm, cfg in arms.items():
         for i in range(study.seeds):
             folder = run_dir / "arms" / arm / f"seed-{i}"
             if read_json(folder / "result.json")["status"] != "ok":
                 continue
-            model = models.build(cfg.model.name, shape, n_classes, vocab_size=_vocab(read_json(run_dir / "data.json")),
+            model = models.build(cfg.model.name, shape, n_classes, vocab_size=info.get("vocab_size"),
                                  **cfg.model.kwargs()).to(device)
             train.checkpoint.load_weights(model, folder / "best.safetensors")
             study_explain.explain_seed(model, datasets[_data_key(cfg)], cfg, device, folder,

@@ -16,7 +16,7 @@ from deepstudy import data as _data
 from deepstudy import evaluate, explain
 from deepstudy.config import EXPLANATIONS, Study
 from deepstudy.errors import UserError, closest
-from deepstudy.fileio import read_json, write_json
+from deepstudy.fileio import read_json, read_jsonl, write_json
 
 SCORES = ("deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random")
 
@@ -90,14 +90,15 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
         ds = datasets[arm]
         n = cfg.explain.sanity_examples
         raw, y = ds.x_test[:n], torch.as_tensor(ds.y_test[:n]).to(device)
-        x = (ds.transform()(raw, torch.Generator()) if ds.transform() is not None else raw).to(device)
+        transform = ds.transform()
+        x = (transform(raw, torch.Generator()) if transform is not None else raw).to(device)
         for i in range(seeds):
             folders = [run_dir / "arms" / a / f"seed-{i}" for a in (reference, arm)]
             if not all((f / "best.safetensors").is_file() for f in folders):
                 continue
             nets = []
             for f in folders:
-                net = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=len(ds.vocab) if ds.vocab else None,
+                net = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size,
                                    **cfg.model.kwargs()).to(device)
                 train.checkpoint.load_weights(net, f / "best.safetensors")
                 nets.append(net.eval())
@@ -119,6 +120,7 @@ def summarize(arm_dir, seeds: int) -> dict | None:
     if not runs:
         return None
     out = {"layer": runs[0]["layer"], "skipped": runs[0]["skipped"], "flag_at": explain.FLAG_AT, "methods": {}}
+    controls = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "data_randomization.json").is_file()]
     for method in runs[0]["scores"]:
         rows = [r["scores"][method] for r in runs if method in r["scores"]]
         m = {k: evaluate.describe([r[k] for r in rows]) for k in SCORES}
@@ -132,7 +134,6 @@ def summarize(arm_dir, seeds: int) -> dict | None:
         m["cascade_layers"] = [c["down_to"] for c in rows[0]["sanity"]["cascade"]]
         m["curves"] = {k: np.mean([r[k] for r in rows], 0).tolist() for k in ("deletion_curve", "insertion_curve")}
         m["n"] = len(rows)
-        controls = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "data_randomization.json").is_file()]
         rhos = [c["spearman"][method] for c in controls if method in c["spearman"]]
         if rhos:
             m["spearman_labels"] = evaluate.describe(rhos)
@@ -144,8 +145,6 @@ def summarize(arm_dir, seeds: int) -> dict | None:
 
 def gradient_flow(arm_dir, seeds: int) -> dict | None:
     """Per weight (in the model's order), the mean over seeds of ||dL/dW|| in the first and last epoch."""
-    from deepstudy.fileio import read_jsonl
-
     runs = []
     for i in range(seeds):
         p = arm_dir / f"seed-{i}" / "metrics.jsonl"

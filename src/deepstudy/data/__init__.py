@@ -54,6 +54,10 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
     @property
+    def vocab_size(self) -> int | None:
+        return len(self.vocab) if self.vocab else None
+
+    @property
     def num_classes(self) -> int:
         return len(self.classes)
 
@@ -85,7 +89,7 @@ class Dataset:
             "sizes": {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
             "class_counts": None if self.kind == "series" else {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
             "source": self.source, "notes": self.notes, "feature_names": self.feature_names,
-            **({"vocab_size": len(self.vocab)} if self.vocab else {}),
+            **({"vocab_size": self.vocab_size} if self.vocab else {}),
         }
 
 

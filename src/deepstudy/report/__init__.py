@@ -132,11 +132,14 @@ def _explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
 
     fig_dir, arms, out = run_dir / "figures", results["arms"], []
     classes = results["dataset"]["classes"]
+    images = len(results["dataset"]["input_shape"]) == 3
     for a, info in arms.items():
         found = [d / "explain.npz" for d in _seed_dirs(run_dir, a, info)[:1] if (d / "explain.npz").is_file()]
-        if not found or not any(k.startswith("map:") for k in np.load(found[0]).files) or len(results["dataset"]["input_shape"]) != 3:
+        if not images or not found:
             continue
         with np.load(found[0]) as z:
+            if not any(k.startswith("map:") for k in z.files):
+                continue
             path = explain_plots.explanation_grid({k: z[k] for k in z.files}, classes, fig_dir / f"explain-{a}.png")
         layer = (info.get("explain") or {}).get("layer")
         out.append({"path": path, "caption": f"{a}, seed 0: test examples (wrong predictions first, title true → predicted "

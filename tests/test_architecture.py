@@ -13,7 +13,7 @@ ALLOWED = {
     "config": {"errors"},
     "repro": {"errors"},
     "scratch": set(),  # NumPy only: readable and teachable alone
-    "data": {"config", "errors", "repro"},
+    "data": {"config", "errors", "nab", "repro"},  # nab: the benchmark's probation rule
     "models": {"errors"},  # never a config, a device or a file
     "train": {"errors", "fileio", "repro"},  # gets a module and iterables, never models/ or data/
     "evaluate": set(),
@@ -22,7 +22,12 @@ ALLOWED = {
     "progress": set(),
     "explain": {"errors"},  # gets a module and tensors, like train
     "study": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train", "report", "study_scratch", "study_forecast",
-              "study_classical", "study_explain"},
+              "study_classical", "study_explain", "study_results", "study_som", "study_anomaly"},
+    "study_results": {"config", "evaluate", "fileio", "models", "study_anomaly", "study_explain", "study_forecast", "study_scratch",
+                      "study_som"},
+    "study_anomaly": {"config", "data", "errors", "evaluate", "fileio", "models", "nab", "repro", "train"},
+    "nab": set(),
+    "study_som": {"config", "data", "errors", "evaluate", "fileio", "models", "repro"},
     "study_explain": {"config", "data", "errors", "evaluate", "explain", "fileio", "models", "train"},
     "study_forecast": {"config", "data", "errors", "evaluate", "fileio", "train"},
     "study_classical": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch"},

@@ -24,7 +24,7 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     name: str = Field("digits", description="Registry name (see `deepstudy data list`), or a label for data read by `format` + `path`.")
     path: str | None = Field(None, description="A folder or file to read instead of the data directory (`$DEEPSTUDY_DATA`, then ~/.cache/deepstudy).")
-    format: Literal["idx", "image-folder", "csv-table", "digits", "time-series"] | None = Field(None, description="Reader for `path` when `name` is not a registered dataset.")
+    format: Literal["idx", "image-folder", "csv-table", "digits", "time-series", "nab"] | None = Field(None, description="Reader for `path` when `name` is not a registered dataset.")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="Stratified share of the training split held out for validation (early stopping, checkpoint choice).")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Stratified share held out as test set, only for data that ships no test split.")
     train_limit: int | None = Field(None, ge=10, description="Use a stratified subset of this many training examples (quick runs).")
@@ -45,6 +45,7 @@ class DataConfig(_Section):
     horizon: int = Field(1, ge=1, description="Time series: steps ahead predicted at once.")
     stride: int = Field(1, ge=1, description="Time series: steps between the starts of consecutive training windows.")
     targets: tuple[str, ...] = Field((), description="Time series: columns to forecast (default: every column).")
+    series: tuple[str, ...] = Field((), description="NAB: files to score, as keys relative to data/ (e.g. realKnownCause/nyc_taxi.csv; default: every labelled file found).")
     cv_folds: int | None = Field(None, ge=2, le=20, description="task: classical: stratified k-fold cross-validation over every labelled row; seed i is fold i (set `seeds` to the same number).")
     resample: Literal["none", "bootstrap"] = Field("none", description="task: classical: `bootstrap` trains each seed on a bootstrap sample of the training split, so the spread over seeds measures training-set variance (deterministic learners otherwise repeat themselves).")
 
@@ -94,7 +95,7 @@ class TrainConfig(_Section):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
 
 
-Task = Literal["classify", "scratch", "classical", "forecast"]
+Task = Literal["classify", "scratch", "classical", "forecast", "som", "reconstruct"]
 Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance", "gradients",
                    "gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion", "feature-maps",
                    "gradient-flow", "attention"]
@@ -109,10 +110,31 @@ class ExplainConfig(_Section):
     steps: int = Field(50, ge=2, le=1000, description="integrated-gradients: Riemann steps from the baseline (run in batches).")
 
 
+class SomConfig(_Section):
+    rule: Literal["batch", "online"] = Field("batch", description="batch: every unit moves to the neighbourhood-weighted mean of all inputs once per epoch (Kohonen 2013; vectorized, no learning rate); online: one input at a time with a decaying learning rate (Kohonen 1982; MiniSom's rule).")
+    sigma: float | None = Field(None, gt=0, description="Starting neighbourhood radius in grid units (default: a quarter of the larger map side, at least 1).")
+    learning_rate: float = Field(0.5, gt=0, le=1, description="online: starting learning rate.")
+    decay: Literal["asymptotic", "linear", "inverse"] = Field("asymptotic", description="Schedule of sigma and the learning rate (MiniSom's): asymptotic ends at a third of the start; linear and inverse end at 0 (learning rate) and 1 (sigma).")
+    init: Literal["pca", "sample"] = Field("pca", description="pca: units spread over the plane of the first two principal components (deterministic); sample: each unit starts at a random training input (seeded).")
+    outlier_fraction: float = Field(0.05, gt=0, lt=0.5, description="Share of rows flagged as outliers: those whose best-matching unit lies farthest from its neighbours (largest mean interneuron distance, the white cells of the U-matrix).")
+    hybrid: bool = Field(False, description="Train a small supervised network on the SOM's outlier flags and rank every row by its predicted probability (the SOM -> ANN hybrid of seed 004).")
+    hybrid_epochs: int = Field(30, ge=1, description="hybrid: training epochs of the supervised network.")
+
+
+class AnomalyConfig(_Section):
+    window: int = Field(48, ge=4, le=4096, description="Rows per autoencoder input; a row's anomaly score is the reconstruction error of the window that ends at it (causal).")
+    calibration: float = Field(0.33, gt=0, lt=1, description="Share of NAB's probationary period (first 15 % of a file, at most 750 rows, never scored) held out from training to choose the threshold; the rest trains the detector.")
+    quantile: float = Field(1.0, gt=0.5, le=1.0, description="Label-free threshold: this quantile of the detector's scores on the calibration rows (1.0 = their maximum: anything stranger than all of them is an alarm).")
+    zscore_window: int = Field(48, ge=3, description="Rolling z-score baseline: rows of history it standardizes each value by.")
+    history: int | None = Field(480, ge=10, description="Every detector's raw score is standardized by the mean and std of its own previous `history` rows (fewer at the start of a file) before the threshold — a causal 'how unusual is this error lately', which follows slow drift (Numenta's anomaly likelihood in spirit). null: threshold the raw scores.")
+    refractory: int | None = Field(None, ge=0, description="Rows kept silent after each alarm (default: anomaly.window): one event raises one alarm.")
+    export: bool = Field(False, description="Write NAB-format result CSVs (timestamp,value,anomaly_score,label; the threshold maps to 0.5) for the model and both baselines under each seed's nab-results/.")
+
+
 class Study(_Section):
     name: str = Field(..., description="Study name; the run directory is runs/<name>/<timestamp>/.")
     description: str = Field("", description="One line: what the study asks.")
-    task: Task = Field("classify", description="classify: torch models from the zoo; scratch: the NumPy engine (models mlp, lenet, rnn); classical: from-scratch logistic regression, naive Bayes, KNN (and scikit-learn oracles).")
+    task: Task = Field("classify", description="classify: torch models from the zoo; scratch: the NumPy engine (models mlp, lenet, rnn); classical: from-scratch logistic regression, naive Bayes, KNN (and scikit-learn oracles); forecast: time series; som: a self-organizing map (model som: rows, cols, neighborhood; schedule in `som`); reconstruct: autoencoder anomaly detection on NAB series (models dense-ae, conv-ae; see `anomaly`).")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
@@ -121,6 +143,8 @@ class Study(_Section):
     seed: int = Field(0, ge=0, description="Base seed; every arm/seed/component seed is derived from it.")
     analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description="Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization (train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss decomposition over seeds); gradients (task scratch, model rnn: gradient norm vs time-step distance); task classify: gradcam, gradcam++, saliency, smoothgrad, integrated-gradients, occlusion (maps of test predictions with their sanity check and deletion/insertion scores, see `explain`), feature-maps (first-layer filters, activations), gradient-flow (per-layer weight-gradient norms during training), attention (text models with attention: the weights over the words of explained examples).")
     explain: ExplainConfig = ExplainConfig()
+    som: SomConfig = SomConfig()
+    anomaly: AnomalyConfig = AnomalyConfig()
 
     @field_validator("arms")
     @classmethod

@@ -163,37 +163,44 @@ def holm(pvalues: list[float | None]) -> list[float | None]:
 
 
 def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndarray]], metric: str = "accuracy",
-                 alpha: float = 0.05, paired: bool = False) -> dict:
+                 alpha: float = 0.05, paired: bool = False, lower_better: bool = False, scale: float = 100.0,
+                 unit: str = "points") -> dict:
     """Best arm vs each other arm; each comparison carries a sentence a reader can act on.
 
     ``paired``: seed i of every arm was tested on the same rows (cross-validation folds), so the
     fold-to-fold spread cancels in a paired t-test; otherwise Welch's t-test over seeds.
+    ``lower_better``: an error (e.g. a SOM's quantization error), reported in its own units, not points.
+    ``scale``, ``unit``: how a gap is written (accuracy: x100 "points"; a NAB score: x1 "NAB points").
     """
     means = {arm: float(np.mean(v)) for arm, v in scores.items() if v}
     if not means:
         return {"best": None, "comparisons": [], "summary": "no arm finished, so nothing can be compared"}
-    best = max(means, key=means.get)
+    best = (min if lower_better else max)(means, key=means.get)
+    above = "below" if lower_better else "above"
+
+    def amount(gap: float) -> str:
+        return f"{gap:.3g}" if lower_better else f"{gap * scale:.2f} {unit}"
     others = [a for a in means if a != best]
     test = "a paired t-test over folds" if paired else "Welch's t-test"
     raw = [(paired_p if paired else welch_p)(scores[best], scores[o]) for o in others]
     adjusted = holm(raw)
     comparisons = []
     for other, p_raw, p_adj in zip(others, raw, adjusted):
-        gap = means[best] - means[other]
+        gap = abs(means[best] - means[other])
         pairs = [mcnemar_p(ca, cb) for ca, cb in zip(correct.get(best, []), correct.get(other, []))]
         significant_pairs = sum(p < alpha for _, _, p in pairs)
         n = min(len(scores[best]), len(scores[other]))
         if p_adj is None:
             verdict = "unknown"
-            text = (f"{best} scores {gap * 100:.2f} points above {other} on one seed each: the seed-to-seed noise "
+            text = (f"{best} scores {amount(gap)} {above} {other} on one seed each: the seed-to-seed noise "
                     f"is unknown, so this is not a finding — run with --seeds 3 or more")
         elif p_adj < alpha:
             verdict = "beyond-noise"
-            text = (f"{best} beats {other} by {gap * 100:.2f} points ({metric}, mean of {n} seeds); {test} "
+            text = (f"{best} beats {other} by {amount(gap)} ({metric}, mean of {n} seeds); {test} "
                     f"p = {p_adj:.3g} (Holm-adjusted): larger than seed-to-seed noise")
         else:
             verdict = "within-noise"
-            text = (f"{best} is {gap * 100:.2f} points above {other} ({metric}, mean of {n} seeds), but {test} "
+            text = (f"{best} is {amount(gap)} {above} {other} ({metric}, mean of {n} seeds), but {test} "
                     f"p = {p_adj:.3g} (Holm-adjusted): within seed-to-seed noise — not a real difference at this n")
         if pairs:
             text += (f"; McNemar on the test set: the two models' errors differ significantly in "
@@ -210,5 +217,5 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
         summary = (f"{best} has the highest mean; it is reliably better than {', '.join(beyond)}, but its lead over "
                    f"{', '.join(o for o in others if o not in beyond)} is within noise")
     else:
-        summary = f"{best} has the highest mean, but no gap between arms is larger than seed-to-seed noise"
+        summary = f"{best} has the {'lowest' if lower_better else 'highest'} mean, but no gap between arms is larger than seed-to-seed noise"
     return {"best": best, "metric": metric, "comparisons": comparisons, "summary": summary}

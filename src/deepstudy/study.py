@@ -24,14 +24,14 @@ from torch import nn
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import evaluate, models, repro, study_classical, study_explain, study_forecast, study_scratch, train
+from deepstudy import (evaluate, models, repro, study_anomaly, study_classical, study_explain, study_forecast, study_results,
+                       study_scratch, study_som, train)
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
 from deepstudy.fileio import append_jsonl, atomic_write_text, keep_jsonl, read_json, read_jsonl, write_json
 
 Event = Callable[[dict], None]
-METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 
 def _quiet(event: dict) -> None:
@@ -56,6 +56,10 @@ def check(study: Study) -> dict[str, Study]:
                             f"remove them for task: {cfg.task}")
         if cfg.task == "scratch":
             study_scratch.check(arm, cfg)
+        elif cfg.task == "som":
+            study_som.check(arm, cfg)
+        elif cfg.task == "reconstruct":
+            study_anomaly.check(arm, cfg)
         elif cfg.task == "classical":
             study_classical.check(arm, cfg, study.seeds)
         else:
@@ -111,7 +115,6 @@ def _data_key(cfg: Study) -> str:
     return key + ("|permuted" if cfg.data.permute_labels else "")
 
 
-
 def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
     cache: dict[str, _data.Dataset] = {}
     for arm, cfg in arms.items():
@@ -127,6 +130,7 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         ds = cache[key]
         ds.transform(cfg.data.augment)  # checks that data and model fit (e.g. no augmentation of a table) before writing
         study_forecast.check(arm, cfg, ds)
+        study_anomaly.check_data(arm, cfg, ds)
         if cfg.task == "classical":
             study_classical.check_data(arm, cfg, ds)
         elif ds.kind == "text":
@@ -134,6 +138,10 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
                             "(rnn, conv1d, transformer) or task: classical (naive-bayes, logistic-regression)")
         elif cfg.task == "scratch":
             study_scratch.build(cfg, ds.input_shape, ds.num_classes, 0)
+        elif cfg.task == "som":
+            study_som.check_data(arm, ds)
+        elif cfg.task == "reconstruct":
+            pass  # checked above, with the data
         else:
             model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size, **cfg.model.kwargs())
             study_explain.check_layer(arm, cfg, model)
@@ -191,7 +199,7 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
     })
     study_explain.data_randomization(arms, datasets={a: datasets[_data_key(c)] for a, c in arms.items()},
                                      run_dir=run_dir, seeds=study.seeds, device=device)
-    write_json(run_dir / "results.json", aggregate(study, arms, run_dir))
+    write_json(run_dir / "results.json", study_results.aggregate(study, arms, run_dir))
     from deepstudy import report
 
     report.write(run_dir)
@@ -216,6 +224,10 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         return study_scratch.train_one(cfg, dataset, run_seed, folder, arm, seed_index, on_event)
     if cfg.task == "classical":
         return study_classical.train_one(cfg, dataset, run_seed, folder, seed_index)
+    if cfg.task == "som":
+        return study_som.train_one(cfg, dataset, device, run_seed, folder, arm, seed_index, on_event)
+    if cfg.task == "reconstruct":
+        return study_anomaly.train_one(cfg, dataset, device, run_seed, folder, arm, seed_index, on_event)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=dataset.vocab_size,
                          **cfg.model.kwargs()).to(device)
@@ -295,66 +307,6 @@ def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.de
         test_seconds=test_seconds, train_accuracy=float((tr_logits.argmax(1) == tr_y).float().mean()), test=test)
 
 
-def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
-    """Every number the report shows, from the files of the run directory."""
-    data_info = read_json(run_dir / "data.json")
-    y_test = np.load(run_dir / "test_labels.npy")
-    out_arms, scores, correct, predictions, failures = {}, {}, {}, {}, []
-    forecast = study.task == "forecast"
-    metric, metrics = ("r2", study_forecast.METRICS) if forecast else ("accuracy", METRICS)
-    for arm, cfg in arms.items():
-        seeds = []
-        for i in range(study.seeds):
-            folder = run_dir / "arms" / arm / f"seed-{i}"
-            res = read_json(folder / "result.json")
-            res["seed"] = i
-            seeds.append(res)
-            if res["status"] != "ok":
-                failures.append({"arm": arm, "seed": i, "message": res.get("message")})
-                continue
-            if not forecast:
-                labels = np.load(folder / "test_labels.npy") if (folder / "test_labels.npy").is_file() else y_test
-                predictions.setdefault(arm, []).append(np.load(folder / "predictions.npy").astype(np.int64))
-                correct.setdefault(arm, []).append(predictions[arm][-1] == labels)
-        ok = [s for s in seeds if s["status"] == "ok"]
-        scores[arm] = [s["test"][metric] for s in ok]
-        shape, n_classes = tuple(data_info["input_shape"]), len(data_info["classes"])
-        if cfg.task == "classical":
-            n_params, macs = (ok[0]["params"] if ok else None), None
-        elif cfg.task == "scratch":
-            n_params, macs = study_scratch.size(cfg, shape, n_classes), None
-        else:
-            model = models.build(cfg.model.name, shape, n_classes, vocab_size=data_info.get("vocab_size"), **cfg.model.kwargs())
-            _, n_params, macs = models.summarize(model, models.example(cfg.model.name, shape))
-        summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in metrics}
-        for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "epochs_run"):
-            summary[key] = evaluate.describe([s[key] for s in ok])
-        summary["generalization_gap"] = evaluate.describe([s["train_accuracy"] - s["test"][metric] for s in ok])
-        confusion = np.sum([s["test"]["confusion"] for s in ok], axis=0).tolist() if ok and not forecast else None
-        per_class = {c: {m: evaluate.describe([s["test"]["per_class"][c][m] for s in ok]) for m in ("precision", "recall", "f1")}
-                     for c in data_info["classes"]} if ok and not forecast else {}
-        out_arms[arm] = {"model": {"name": cfg.model.name, **cfg.model.kwargs()}, "overrides": study.arms[arm],
-                         "params": n_params, "macs": macs, "summary": summary, "confusion": confusion,
-                         "per_class": per_class, "seeds": seeds, "forecast": study_forecast.summary(ok, data_info["classes"])
-                         if forecast else None}
-        if "bias-variance" in study.analyses and len(predictions.get(arm, [])) >= 2 and not cfg.data.cv_folds:
-            out_arms[arm]["bias_variance"] = evaluate.bias_variance(predictions[arm], y_test)
-        if "gradients" in study.analyses:
-            out_arms[arm]["gradients"] = study_scratch.gradient_summary(run_dir / "arms" / arm, study.seeds)
-        if study_explain.wanted(study) or "attention" in study.analyses:
-            out_arms[arm]["explain"] = study_explain.summarize(run_dir / "arms" / arm, study.seeds)
-        if "gradient-flow" in study.analyses:
-            out_arms[arm]["gradient_flow"] = study_explain.gradient_flow(run_dir / "arms" / arm, study.seeds)
-    return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
-            "analyses": list(study.analyses), "explain": study.explain.model_dump(mode="json"),
-            "metric": metric, "dataset": data_info, "arms": out_arms,
-            "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(c.data.cv_folds for c in arms.values())),
-            "failures": failures,
-            "environment": read_json(run_dir / "env.json")}
-
-
-
-
 def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = None, layer: str | None = None) -> Path:
     """Add explanations to a finished run: every arm and seed's best weights explain the same kind of
     test examples; config.yaml and results.json gain the methods; the report is re-rendered."""
@@ -386,7 +338,7 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
     study_explain.data_randomization(arms, datasets={a: datasets[_data_key(c)] for a, c in arms.items()},
                                      run_dir=run_dir, seeds=study.seeds, device=device)
     atomic_write_text(run_dir / "config.yaml", _config.to_yaml(study))
-    write_json(run_dir / "results.json", aggregate(study, arms, run_dir))
+    write_json(run_dir / "results.json", study_results.aggregate(study, arms, run_dir))
     from deepstudy import report
 
     return report.write(run_dir)

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepstudy import nab as nab_scoring
 from deepstudy.config import DataConfig
 from deepstudy.data import augment as _augment
-from deepstudy.data import readers, registry, series, table, text
+from deepstudy.data import nab, readers, registry, series, table, text
 from deepstudy.data import tokens as _tokens
 from deepstudy.data.loader import Batches, ImageTransform
 from deepstudy.data.tokens import BucketBatches
@@ -86,7 +87,7 @@ class Dataset:
             return np.bincount(np.asarray(y), minlength=self.num_classes).tolist()
         return {
             "name": self.name, "kind": self.kind, "classes": self.classes, "input_shape": list(self.input_shape),
-            "sizes": {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
+            "sizes": self.extra.get("sizes") or {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
             "class_counts": None if self.kind == "series" else {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
             "source": self.source, "notes": self.notes, "feature_names": self.feature_names,
             **({"vocab_size": self.vocab_size} if self.vocab else {}),
@@ -152,6 +153,8 @@ def load(cfg: DataConfig, split_seed: int) -> Dataset:
         return _load_series(cfg, spec, folder, source)
     if fmt == "synthetic":
         return _load_synthetic(cfg, spec, split_seed, source)
+    if fmt == "nab":
+        return _load_nab(cfg, folder, source)
     return _load_images(cfg, spec, fmt, folder, split_seed, source)
 
 
@@ -229,9 +232,13 @@ def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_s
     notes.append("class balance: " + ", ".join(f"{v} {c / len(y):.1%}" for v, c in zip(classes, counts)))
     t = lambda r: torch.from_numpy(encoder.transform(r))  # noqa: E731
     source["file"] = str(path)
+    extra = {}
+    if "id" in options and options["id"] in raw.columns:  # row identifiers (e.g. customers to rank), never a feature
+        col = raw.columns.index(options["id"])
+        extra["ids"] = {s: [raw.rows[i][col] for i in r] for s, r in (("train", train_rows), ("val", val_rows), ("test", test))}
     return Dataset(cfg.name, "table", classes, t(train_rows), torch.from_numpy(y[train_rows]),
                    t(val_rows), torch.from_numpy(y[val_rows]), t(test), torch.from_numpy(y[test]),
-                   source=source, notes=notes, feature_names=encoder.feature_names())
+                   source=source, notes=notes, feature_names=encoder.feature_names(), extra=extra)
 
 
 def _finish_split(cfg: DataConfig, x, y, x_test, y_test, split_seed: int, notes: list[str]):
@@ -300,6 +307,21 @@ def _load_series(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, source
     return Dataset(cfg.name, "series", a["targets"], *parts, source=source, notes=notes, feature_names=a["columns"],
                    extra={"mean": a["mean"], "std": a["std"], "horizon": cfg.horizon,
                           "persistence": {k: a[k][2] for k in ("train", "val", "test")}})
+
+
+def _load_nab(cfg: DataConfig, folder: Path, source: dict) -> Dataset:
+    """NAB series (kind "nab"): the files live in ``extra["series"]``; a detector scores every row of each file."""
+    found = nab.read(folder, tuple(cfg.series))
+    empty = torch.zeros(0, 1)
+    notes = [f"{s.key}: {len(s.values):,} rows {s.times[0]} to {s.times[-1]}, {len(s.windows)} labelled window(s)" for s in found]
+    notes.append("NAB protocol: the first 15 % of each file (at most 750 rows) is probationary — the detector learns and "
+                 "calibrates there and is never scored; every later row is scored against the labelled windows (sizes: "
+                 "train = probationary rows, test = scored rows)")
+    probation = sum(nab_scoring.probation(len(s.values)) for s in found)
+    return Dataset(cfg.name, "nab", ["normal", "anomaly window"], empty, torch.zeros(0, dtype=torch.long), empty,
+                   torch.zeros(0, dtype=torch.long), empty, torch.zeros(0, dtype=torch.long), source=source, notes=notes,
+                   extra={"series": found, "sizes": {"train": probation, "val": 0,
+                                                     "test": sum(len(s.values) for s in found) - probation}})
 
 
 def _load_synthetic(cfg: DataConfig, spec: DatasetSpec | None, split_seed: int, source: dict) -> Dataset:

@@ -86,6 +86,16 @@ REGISTRY: dict[str, DatasetSpec] = {
             how_to_get="download Churn_Modelling.csv from the Deep Learning A-Z course material (superdatascience.com/pages/deep-learning)",
         ),
         DatasetSpec(
+            "credit-card-applications", "dl-az", "csv-table",
+            "Australian credit card applications (UCI Statlog, Quinlan; 690 customers, 14 anonymised attributes, "
+            "Class = approved) with a CustomerID column, as the Deep Learning A-Z SOM fraud exercise uses it.",
+            "CC BY 4.0 (UCI Statlog Australian Credit Approval, id 143)",
+            (FileSpec("Credit_Card_Applications.csv", "21d498deae83f510e94bf9ba6f1e6339d04232f2101910d5d2c1b07b08d5647e", 35643),),
+            classes=("not approved", "approved"),
+            options={"file": "Credit_Card_Applications.csv", "target": "Class", "drop": ("CustomerID",), "id": "CustomerID"},
+            how_to_get="download Credit_Card_Applications.csv from the Deep Learning A-Z SOM section (superdatascience.com/pages/deep-learning)",
+        ),
+        DatasetSpec(
             "ag-news", "ag-news", "text-csv",
             "AG News topic classification (Zhang et al., 2015): the 7,600-row test split, 4 balanced classes; titles + descriptions.",
             "research / non-commercial use (readme.txt); no formal license",
@@ -131,6 +141,21 @@ REGISTRY: dict[str, DatasetSpec] = {
             classes=("negative", "positive"),
             how_to_get="repackage aclImdb_v1.tar.gz (ai.stanford.edu/~amaas/data/sentiment/) as the two CSVs described in "
                        "shared/data/imdb/SOURCE.md (header id,rating,label,text)",
+        ),
+        DatasetSpec(
+            "nab", "nab", "nab",
+            "Numenta Anomaly Benchmark (Lavin & Ahmad, 2015), realKnownCause subset: NYC taxi passengers (30 min), a "
+            "machine-room temperature (hourly), an AWS CPU metric (5 min), with NAB's labelled anomaly windows.",
+            "MIT (numenta/NAB); data credited to NYC TLC, Amazon CloudWatch and others (NAB data README)",
+            _mirrored({"data/realKnownCause/nyc_taxi.csv": ("d8fa6f7f0734bf5c8be12c52a94e20a82664c397d9dec4449156bd453d32856d", 265771),
+                       "data/realKnownCause/ambient_temperature_system_failure.csv":
+                           ("230b68ccca20f59d562afd5d24ad52939c9b784386bed0054018358bf9120581", 233321),
+                       "data/realKnownCause/cpu_utilization_asg_misconfiguration.csv":
+                           ("58ba65dc0737cfbac11b51514476d50c438d44011232144bb8d93f392df58f9f", 539274),
+                       "labels/combined_windows.json": ("1e1fbc4601321aad8d0f8b3784c8134299379f68f6c1f7777565f8ffd57ab6b1", 15359)},
+                      ("https://raw.githubusercontent.com/numenta/NAB/master/",)),
+            classes=("normal", "anomaly window"),
+            how_to_get="copy data/ and labels/ from https://github.com/numenta/NAB (any NAB-format folder works with data.path)",
         ),
         DatasetSpec(
             "moons", "", "synthetic",

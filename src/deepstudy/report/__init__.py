@@ -53,9 +53,11 @@ def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
     metric = results.get("metric", "accuracy")
     scores = {a: [s["test"][metric] for s in info["seeds"] if s["status"] == "ok"] for a, info in arms.items()}
     out.append({"path": plots.arm_scores(scores, metric, fig_dir / "scores.png"),
-                "caption": f"Test {'R²' if metric == 'r2' else metric} per arm: each dot is one seed, the black mark is the mean ± std. "
+                "caption": f"Test {'R²' if metric == 'r2' else metric.replace('_', ' ')} per arm: each dot is one seed, the black mark is the mean ± std. "
                            "Overlapping spreads mean the ranking may not survive another set of seeds — read the "
                            "conclusions above for the tests."})
+    if results["task"] == "som":
+        return out + _som_figures(run_dir, results, wanted)
     if "curves" in wanted:
         curves = {a: [read_jsonl(run_dir / "arms" / a / f"seed-{s['seed']}" / "metrics.jsonl") for s in info["seeds"]]
                   for a, info in arms.items()}
@@ -69,6 +71,36 @@ def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
         out.append({"path": plots.confusion(arms[best]["confusion"], ds["classes"], fig_dir / "confusion.png"),
                     "caption": f"Confusion matrix of the best arm ({best}), summed over seeds and normalized per true "
                                "class: off-diagonal cells show which classes it mixes up."})
+    return out
+
+
+def _som_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
+    from deepstudy.report import som_plots
+
+    fig_dir, arms, out = run_dir / "figures", results["arms"], []
+    if "curves" in wanted:
+        rows = {a: [read_jsonl(d / "metrics.jsonl") for d in _seed_dirs(run_dir, a, i)] for a, i in arms.items()}
+        out.append({"path": som_plots.curves(rows, fig_dir / "curves.png"),
+                    "caption": "Map quality per epoch (mean over seeds, min-max band). Quantization error: mean distance "
+                               "of an input to its best unit (lower: the map covers the data more closely). Topographic "
+                               "error: share of inputs whose two best units are not neighbours (lower: the map keeps the "
+                               "data's neighbourhoods). A map can trade one for the other as the neighbourhood shrinks."})
+    best = results["comparison"].get("best")
+    d = next(iter(_seed_dirs(run_dir, best, arms[best])), None) if best else None
+    if d is None or not (d / "maps.npz").is_file():
+        return out
+    with np.load(d / "maps.npz") as m, np.load(d / "outliers.npz") as o:
+        maps, outliers = {k: m[k] for k in m.files}, {k: o[k] for k in o.files}
+    out.append({"path": som_plots.umatrix(maps, outliers, results["dataset"]["classes"], fig_dir / "umatrix.png"),
+                "caption": f"{best}, seed 0. Left: the U-matrix — each unit's mean distance to its neighbours; light "
+                           "cells separate clusters, and rows won by the lightest units are the outliers (red squares). "
+                           "Markers: the most common label among each unit's rows (labels are not used to train the "
+                           "map). Right: how many rows each unit wins."})
+    out.append({"path": som_plots.component_planes(maps["weight"], results["dataset"].get("feature_names") or [],
+                                                   fig_dir / "components.png"),
+                "caption": f"{best}, seed 0: component planes — one panel per input feature, its value in every unit "
+                           "(standardized; red high, blue low). Features whose planes look alike are correlated; a "
+                           "plane that lights up where the U-matrix does tells which feature makes those rows unusual."})
     return out
 
 
@@ -255,6 +287,21 @@ def forecast_verdicts(results: dict) -> tuple[dict | None, list[str]]:
     return base, lines
 
 
+def anomaly_verdicts(results: dict) -> list[str]:
+    """Per arm and baseline: does the autoencoder beat it on the standard-profile NAB score, on every seed?"""
+    lines = []
+    names = {"zscore": "the rolling z-score", "random": "the random detector"}
+    for arm, a in results["arms"].items():
+        s = a.get("anomaly")
+        if not s:
+            continue
+        for d, wins in s["beats"].items():
+            verdict = "beats" if wins == s["n"] else "does not beat" if wins == 0 else "does not reliably beat"
+            lines.append(f"{arm} {verdict} {names[d]} on the standard NAB score: {a['summary']['nab_standard']['mean']:.1f} vs "
+                         f"{s['baselines'][d]['nab_standard']['mean']:.1f} (higher in {wins} of {s['n']} seeds)")
+    return lines
+
+
 def _dataset_figures(run_dir: Path, ds: dict, wanted: set[str]) -> list[dict]:
     from deepstudy.report import plots
 
@@ -289,7 +336,7 @@ def write(run_dir: str | Path) -> Path:
     env.filters.update(pm=pm, ci=ci, human=human)
     persistence, verdicts = forecast_verdicts(results)
     context = {"r": results, "figures": figs, "explain_rows": explain_rows(results), "persistence": persistence,
-               "forecast_verdicts": verdicts, "dataset_figures": dataset_figs, "run_dir": str(run_dir),
+               "forecast_verdicts": verdicts, "anomaly_verdicts": anomaly_verdicts(results), "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}
     html = env.get_template("report.html.j2").render(**context, embed=_embed)
     atomic_write_text(run_dir / "report.html", html)

@@ -83,13 +83,13 @@ def arm_scores(scores: dict[str, list[float]], metric: str, path: Path) -> Path:
     arms = list(scores)
     fig, ax = plt.subplots(figsize=(max(4, len(arms) * 1.3), 3.2))
     for k, arm in enumerate(arms):
-        v = np.asarray(scores[arm]) * 100
+        v = np.asarray(scores[arm]) * (1 if metric == "quantization_error" else 100)
         if len(v) == 0:
             continue
         ax.errorbar(k, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="o", color="black", capsize=6, ms=7)
         ax.scatter(np.full(len(v), k) + np.linspace(-0.12, 0.12, len(v)), v, color=_COLORS[k % len(_COLORS)], alpha=0.7, s=18)
     ax.set_xticks(range(len(arms)), arms, rotation=20, ha="right")
-    ax.set_ylabel("test R² (x100)" if metric == "r2" else f"test {metric} (%)")
+    ax.set_ylabel({"r2": "test R² (x100)", "quantization_error": "test quantization error"}.get(metric, f"test {metric} (%)"))
     ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)
 

@@ -1,0 +1,99 @@
+"""NAB files: ``data/<category>/<name>.csv`` (header ``timestamp,value``) plus ``labels/combined_windows.json``
+(``{"<category>/<name>.csv": [["start", "end"], ...]}``, timestamps ``YYYY-MM-DD HH:MM:SS[.ffffff]``).
+
+``read(root_or_file, keys)`` returns one :class:`NabSeries` per file with its windows as inclusive row
+ranges. A CSV given by path finds its labels in the nearest parent folder that holds
+``labels/combined_windows.json``, under the key of its path relative to that folder's ``data/``.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepstudy.errors import UserError
+
+WINDOWS = Path("labels") / "combined_windows.json"
+
+
+@dataclass
+class NabSeries:
+    key: str  # "realKnownCause/nyc_taxi.csv"
+    times: np.ndarray  # (T,) datetime64[s]
+    values: np.ndarray  # (T,) float64
+    windows: list[tuple[int, int]]  # inclusive row ranges of the labelled anomaly windows, in time order
+    path: Path
+
+
+def _time(text: str) -> np.datetime64:
+    return np.datetime64(dt.datetime.fromisoformat(text.strip()), "s")
+
+
+def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read NAB file {path}: {e}") from None
+    if not rows or [c.strip() for c in rows[0][:2]] != ["timestamp", "value"]:
+        raise UserError(f"{path} is not a NAB file: its header must be 'timestamp,value'")
+    times, values = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        try:
+            times.append(_time(row[0]))
+            values.append(float(row[1]))
+        except (ValueError, IndexError):
+            raise UserError(f"{path}: line {line}: expected 'YYYY-MM-DD HH:MM:SS,number', got {','.join(row)!r}") from None
+    t = np.asarray(times)
+    if len(t) < 50 or np.any(np.diff(t) <= np.timedelta64(0, "s")):
+        raise UserError(f"{path}: needs at least 50 rows with strictly increasing timestamps")
+    return t, np.asarray(values, dtype=np.float64)
+
+
+def _root_of(path: Path) -> Path | None:
+    for parent in path.resolve().parents:
+        if (parent / WINDOWS).is_file():
+            return parent
+    return None
+
+
+def read(location: str | Path, keys: tuple[str, ...] = ()) -> list[NabSeries]:
+    """Every labelled file under a NAB folder (or those named in ``keys``), or one CSV file."""
+    location = Path(location).expanduser()
+    if location.is_file():
+        root = _root_of(location)
+        if root is None:
+            raise UserError(f"no {WINDOWS} found above {location}: NAB scoring needs the labelled windows; keep the "
+                            "file inside a NAB folder (data/<category>/<file>.csv next to labels/)")
+        keys, files = (str(location.resolve().relative_to((root / "data").resolve())),), None
+    else:
+        root = location
+        if not (root / WINDOWS).is_file():
+            raise UserError(f"'{root}' is not a NAB folder: {WINDOWS} is missing (see shared/data/nab/SOURCE.md)")
+        files = sorted(str(p.relative_to(root / "data")) for p in (root / "data").rglob("*.csv"))
+    try:
+        labels = json.loads((root / WINDOWS).read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"cannot read {root / WINDOWS}: {e}") from None
+    wanted = list(keys) or [k for k in files if k in labels]
+    missing = [k for k in wanted if k not in labels or not (root / "data" / k).is_file()]
+    if missing:
+        raise UserError(f"NAB file(s) {', '.join(missing)} not found with labels under {root}; available: "
+                        f"{', '.join(k for k in (files or []) if k in labels) or 'none'}")
+    out = []
+    for key in wanted:
+        times, values = read_csv(root / "data" / key)
+        windows = []
+        for start, end in labels[key]:
+            a, b = np.searchsorted(times, _time(start)), np.searchsorted(times, _time(end))
+            if a >= len(times) or b >= len(times) or times[a] != _time(start) or times[b] != _time(end):
+                raise UserError(f"{key}: window [{start}, {end}] does not start and end on timestamps of the file")
+            windows.append((int(a), int(b)))
+        out.append(NabSeries(key, times, values, sorted(windows), root / "data" / key))
+    return out

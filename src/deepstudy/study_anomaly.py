@@ -1,0 +1,202 @@
+"""task: reconstruct — autoencoder anomaly detection on NAB series, scored the NAB way, beside two baselines.
+
+Per arm, seed and file, following NAB's protocol (deepstudy.nab):
+1. The probationary period (first 15 %, at most 750 rows) is the only data the detector learns from:
+   its first part trains the autoencoder on windows of ``anomaly.window`` rows (standardized with
+   that part's mean and std), its last ``anomaly.calibration`` share chooses the threshold.
+2. Every row then gets a causal raw score: the mean squared reconstruction error of the window ending at
+   it; standardized by its own previous ``anomaly.history`` rows (how unusual the error is lately).
+3. Label-free threshold: the ``anomaly.quantile`` of the calibration rows' scores. A row at or above it
+   raises an alarm, then ``anomaly.refractory`` rows stay silent. Alarms are scored with the NAB score
+   (three profiles) and event-level precision / recall / F1.
+4. The same steps (standardization, threshold, refractory rule) for a rolling z-score detector and a
+   random detector (uniform scores, seeded): only the raw signal differs.
+5. For reference only, each detector's best standard-profile score over thresholds chosen *with the
+   labels* (what NAB's optimizer does) — the report prints it beside, marked as tuned on labels.
+
+Files per seed: metrics.jsonl (training, summed over files), scores.npz (every detector's scores and
+thresholds per file), result.json, and with ``anomaly.export`` nab-results/<detector>/<category>/<detector>_<file>.csv.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepstudy import data as _data
+from deepstudy import evaluate, nab, repro, train
+from deepstudy.config import Study
+from deepstudy.errors import UserError
+from deepstudy.fileio import append_jsonl, atomic_write_text
+from deepstudy.models import autoencoder
+
+METRICS = tuple(f"nab_{p}" for p in nab.PROFILES) + ("precision", "recall", "f1")
+DETECTORS = ("model", "zscore", "random")
+
+
+def check(arm: str, cfg: Study) -> None:
+    try:
+        build(cfg)
+    except ValueError as e:
+        raise UserError(f"arm '{arm}': {e}") from None
+    extra = set(cfg.analyses) - {"curves", "samples", "confusion"}
+    if extra:
+        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: reconstruct; remove them")
+
+
+def check_data(arm: str, cfg: Study, ds: _data.Dataset) -> None:
+    if (cfg.task == "reconstruct") != (ds.kind == "nab"):
+        raise UserError(f"arm '{arm}': task: reconstruct goes with NAB data (data.name: nab, or data.format: nab with "
+                        f"data.path); dataset '{ds.name}' is {ds.kind} and the task is {cfg.task}")
+    if cfg.task != "reconstruct":
+        return
+    for s in ds.extra["series"]:
+        train_rows = _periods(len(s.values), cfg)[0]
+        if train_rows < cfg.anomaly.window + 10:
+            raise UserError(f"{s.key}: its probationary period leaves {train_rows} training rows, too few for windows of "
+                            f"{cfg.anomaly.window}; lower anomaly.window or anomaly.calibration")
+
+
+def build(cfg: Study) -> nn.Module:
+    return autoencoder.create(cfg.model.name, cfg.anomaly.window, **cfg.model.kwargs())
+
+
+def _periods(n: int, cfg: Study) -> tuple[int, int]:
+    """(end of the training rows, end of the calibration rows = end of probation)."""
+    p = nab.probation(n)
+    return p - int(round(cfg.anomaly.calibration * p)), p
+
+
+def _windows(v: torch.Tensor, w: int) -> torch.Tensor:
+    return v.unfold(0, w, 1)  # (T - w + 1, w): window k ends at row k + w - 1
+
+
+def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int, folder: Path, arm: str,
+              seed_index: int, on_event) -> dict:
+    """Train one autoencoder per file (a resumed run retrains an unfinished seed from its start: a few seconds)."""
+    a, t = cfg.anomaly, cfg.train
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.jsonl").write_text("")
+    scores, thresholds, rows, t0 = {}, {}, [], time.perf_counter()
+    for k, s in enumerate(ds.extra["series"]):
+        end_train, end_cal = _periods(len(s.values), cfg)
+        mean, std = s.values[:end_train].mean(), s.values[:end_train].std() + 1e-12
+        v = torch.from_numpy((s.values - mean) / std).float()
+        x_train, x_cal = _windows(v[:end_train], a.window), _windows(v[end_train - a.window + 1:end_cal], a.window)
+        seed = repro.derive_seed(run_seed, "file", k)
+        repro.seed_torch(repro.derive_seed(seed, "init"))
+        model = build(cfg).to(device)
+        o = t.optimizer
+        opt = train.build_optimizer(model, o.name, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                                    weight_decay=o.weight_decay, betas=o.betas, eps=o.eps, alpha=o.alpha)
+        batches = _data.Batches(x_train.to(device), x_train.to(device), t.batch_size, shuffle=True, seed=seed)
+        val = _data.Batches(x_cal.to(device), x_cal.to(device), t.eval_batch_size)
+        for r in train.fit(model, batches.epoch, val, optimizer=opt, scheduler=None, loss_fn=nn.MSELoss(), epochs=t.epochs,
+                           device=device, seed=seed, grad_clip=t.grad_clip):
+            row = {"file": s.key, "epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss, "train_acc": None,
+                   "val_acc": None, "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
+            append_jsonl(folder / "metrics.jsonl", row)
+            rows.append(row)
+            on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, **row})
+        model.eval()
+        with torch.no_grad():
+            all_windows = _windows(v, a.window).to(device)
+            err = torch.cat([((model(b) - b) ** 2).mean(1) for b in all_windows.split(4096)]).cpu().numpy()
+        detector_scores = {"model": np.r_[np.zeros(a.window - 1), err], "zscore": _zscore(s.values, a.zscore_window),
+                           "random": np.random.default_rng(repro.derive_seed(seed, "random-detector")).random(len(v))}
+        for name, raw in detector_scores.items():
+            sc = _standardize(raw, a.history) if a.history else raw
+            scores[(s.key, name)] = sc
+            thresholds[(s.key, name)] = float(np.quantile(sc[end_train:end_cal], a.quantile))
+    record = _score(ds, scores, thresholds, refractory(cfg))
+    record.update(status="ok", best_epoch=t.epochs - 1, epochs_run=t.epochs, stopped_early=False, precision="fp32",
+                  monitor={"metric": "last", "best": None}, train_seconds=time.perf_counter() - t0,
+                  seconds_per_epoch=float(np.mean([r["seconds"] for r in rows])), eval_seconds=0.0,
+                  train_accuracy=float(np.mean([r["train_loss"] for r in rows if r["epoch"] == t.epochs - 1])))
+    np.savez_compressed(folder / "scores.npz", **{f"{d}:{key}": sc for (key, d), sc in scores.items()},
+                        **{f"threshold:{d}:{key}": np.float64(v) for (key, d), v in thresholds.items()})
+    if cfg.anomaly.export:
+        _export(ds, scores, thresholds, refractory(cfg), folder / "nab-results")
+    return record
+
+
+def refractory(cfg: Study) -> int:
+    return cfg.anomaly.window if cfg.anomaly.refractory is None else cfg.anomaly.refractory
+
+
+def _standardize(raw: np.ndarray, history: int) -> np.ndarray:
+    """(raw_t - mean) / std over the previous ``history`` rows (at least 10; 0 before that): causal."""
+    c, c2 = np.r_[0.0, np.cumsum(raw)], np.r_[0.0, np.cumsum(raw ** 2)]
+    t = np.arange(len(raw))
+    lo = np.maximum(t - history, 0)
+    n = t - lo
+    ok = n >= 10
+    mean = np.where(ok, (c[t] - c[lo]) / np.maximum(n, 1), 0)
+    var = np.maximum(np.where(ok, (c2[t] - c2[lo]) / np.maximum(n, 1), 0) - mean ** 2, 0)
+    return np.where(ok, (raw - mean) / (np.sqrt(var) + 1e-9), 0.0)
+
+
+def _zscore(values: np.ndarray, w: int) -> np.ndarray:
+    """|x_t - mean| / std of the ``w`` rows before t (causal); 0 until there is a history."""
+    c = np.r_[0.0, np.cumsum(values)]
+    c2 = np.r_[0.0, np.cumsum(values ** 2)]
+    out = np.zeros(len(values))
+    t = np.arange(w, len(values))
+    mean = (c[t] - c[t - w]) / w
+    var = np.maximum((c2[t] - c2[t - w]) / w - mean ** 2, 0)
+    out[t] = np.abs(values[t] - mean) / (np.sqrt(var) + 1e-9)
+    return out
+
+
+def _score(ds: _data.Dataset, scores: dict, thresholds: dict, quiet: int) -> dict:
+    out = {}
+    for d in DETECTORS:
+        files = [(scores[(s.key, d)], s.windows) for s in ds.extra["series"]]
+        detected = [nab.alarms(sc, thresholds[(s.key, d)], quiet) for s, (sc, _) in zip(ds.extra["series"], files)]
+        res = {f"nab_{p}": nab.normalized([nab.raw_score(x, w, p) for x, (_, w) in zip(detected, files)], p) for p in nab.PROFILES}
+        res.update(nab.f1([nab.event_scores(x, w) for x, (_, w) in zip(detected, files)]))
+        res["per_file"] = {s.key: {**nab.raw_score(x, s.windows), "nab_standard": nab.normalized([nab.raw_score(x, s.windows)], "standard")}
+                           for s, x in zip(ds.extra["series"], detected)}
+        res["tuned_on_labels"] = {p: nab.best_threshold(files, p, refractory=quiet)[1] for p in nab.PROFILES}
+        out[d] = res
+    return {"test": out["model"], "baselines": {d: out[d] for d in DETECTORS[1:]}}
+
+
+def _export(ds: _data.Dataset, scores: dict, thresholds: dict, quiet: int, root: Path) -> None:
+    """NAB's results layout: anomaly_score 1 at each alarm (after the refractory rule), else the score scaled so
+    that the threshold sits at 0.5 and capped below it — NAB's scorer at threshold 0.5 sees exactly our alarms."""
+    for s in ds.extra["series"]:
+        label = np.zeros(len(s.values), dtype=int)
+        for a, b in s.windows:
+            label[a:b + 1] = 1
+        category, name = s.key.rsplit("/", 1) if "/" in s.key else ("", s.key)
+        for d in DETECTORS:
+            raw, thr = scores[(s.key, d)], thresholds[(s.key, d)]
+            sc = np.clip(0.5 * (raw - raw.min()) / max(thr - raw.min(), 1e-12), 0, 0.49)
+            sc[nab.alarms(raw, thr, quiet)] = 1.0
+            lines = ["timestamp,value,anomaly_score,label"]
+            lines += [f"{str(t).replace('T', ' ')},{v:g},{x:.6f},{y}" for t, v, x, y in zip(s.times, s.values, sc, label)]
+            path = root / f"deepstudy-{d}" / category / f"deepstudy-{d}_{name}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def summary(ok: list[dict]) -> dict:
+    """Baselines over seeds, and per file the model's NAB score."""
+    if not ok:
+        return {}
+    base = {d: {m: evaluate.describe([s["baselines"][d][m] for s in ok]) for m in METRICS} for d in DETECTORS[1:]}
+    tuned = {d: {p: evaluate.describe([(s["test"] if d == "model" else s["baselines"][d])["tuned_on_labels"][p] for s in ok])
+                 for p in nab.PROFILES} for d in DETECTORS}
+    files = list(ok[0]["test"]["per_file"])
+    def file_score(s: dict, d: str, f: str) -> float:
+        return (s["test"] if d == "model" else s["baselines"][d])["per_file"][f]["nab_standard"]
+
+    per_file = {f: {**{d: evaluate.describe([file_score(s, d, f) for s in ok]) for d in DETECTORS},
+                    "beats": {d: sum(file_score(s, "model", f) > file_score(s, d, f) for s in ok) for d in DETECTORS[1:]}}
+                for f in files}
+    beats = {d: sum(s["test"]["nab_standard"] > s["baselines"][d]["nab_standard"] for s in ok) for d in DETECTORS[1:]}
+    return {"baselines": base, "tuned_on_labels": tuned, "per_file": per_file, "beats": beats, "n": len(ok)}

@@ -127,3 +127,18 @@ def test_bf16_autocast_and_channels_last_train_on_cpu():
 def test_fp16_on_cpu_is_refused():
     with pytest.raises(ValueError, match="fp16 needs a CUDA"):
         train.autocast("fp16", CPU)
+
+
+def test_record_nondeterminism_passes_other_warnings_on_once():
+    """Regression: re-emitting inside the recording context caught each warning again, forever (out of memory)."""
+    import warnings
+
+    from deepstudy import repro
+
+    sink: set[str] = set()
+    with pytest.warns(UserWarning, match="something else") as seen:
+        with repro.record_nondeterminism(sink):
+            warnings.warn("something else", UserWarning, stacklevel=1)
+            warnings.warn("op X does not have a deterministic implementation", UserWarning, stacklevel=1)
+    assert len([w for w in seen if "something else" in str(w.message)]) == 1
+    assert sink == {"op X does not have a deterministic implementation"}

@@ -93,9 +93,10 @@ class TrainConfig(_Section):
     channels_last: bool = Field(False, description="NHWC memory format for 4-D inputs (faster convolutions on recent CPUs and GPUs).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU.")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
+    freeze_backbone: bool = Field(False, description="Train only the classifier head (the last linear layer): a linear probe of the features the backbone has — pretrained (see `pretrain`) or random. Batch-norm layers still normalize with batch statistics.")
 
 
-Task = Literal["classify", "scratch", "classical", "forecast", "som", "reconstruct"]
+Task = Literal["classify", "scratch", "classical", "forecast", "som", "reconstruct", "generate"]
 Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance", "gradients",
                    "gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion", "feature-maps",
                    "gradient-flow", "attention"]
@@ -131,10 +132,18 @@ class AnomalyConfig(_Section):
     export: bool = Field(False, description="Write NAB-format result CSVs (timestamp,value,anomaly_score,label; the threshold maps to 0.5) for the model and both baselines under each seed's nab-results/.")
 
 
+class PretrainConfig(_Section):
+    task: Literal["none", "rotation"] = Field("none", description="rotation: before the supervised training, the network learns to tell which of 0/90/180/270 degrees an unlabelled training image was turned by (Gidaris et al., 2018), then gets a fresh classifier head.")
+    epochs: int = Field(5, ge=1, description="Pretext epochs over the unlabelled pool (every training image, also those data.train_limit leaves unlabelled; never the test split), each image in its four rotations.")
+    lr: float = Field(2e-3, gt=0, description="Pretext AdamW learning rate (one-cycle schedule).")
+    batch_size: int = Field(128, ge=1, description="Images per pretext batch (x4 rotations).")
+    images: int | None = Field(None, ge=100, description="Use a seeded random subset of this many unlabelled images (default: the whole pool).")
+
+
 class Study(_Section):
     name: str = Field(..., description="Study name; the run directory is runs/<name>/<timestamp>/.")
     description: str = Field("", description="One line: what the study asks.")
-    task: Task = Field("classify", description="classify: torch models from the zoo; scratch: the NumPy engine (models mlp, lenet, rnn); classical: from-scratch logistic regression, naive Bayes, KNN (and scikit-learn oracles); forecast: time series; som: a self-organizing map (model som: rows, cols, neighborhood; schedule in `som`); reconstruct: autoencoder anomaly detection on NAB series (models dense-ae, conv-ae; see `anomaly`).")
+    task: Task = Field("classify", description="classify: torch models from the zoo; scratch: the NumPy engine (models mlp, lenet, rnn); classical: from-scratch logistic regression, naive Bayes, KNN (and scikit-learn oracles); forecast: time series; som: a self-organizing map (model som: rows, cols, neighborhood; schedule in `som`); reconstruct: autoencoder anomaly detection on NAB series (models dense-ae, conv-ae; see `anomaly`); generate: a DCGAN (model dcgan: latent, width, batch_norm) judged by a classifier trained on the real images.")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
@@ -145,6 +154,7 @@ class Study(_Section):
     explain: ExplainConfig = ExplainConfig()
     som: SomConfig = SomConfig()
     anomaly: AnomalyConfig = AnomalyConfig()
+    pretrain: PretrainConfig = PretrainConfig()
 
     @field_validator("arms")
     @classmethod

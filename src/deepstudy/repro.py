@@ -59,17 +59,17 @@ def set_deterministic(device: torch.device) -> dict[str, Any]:
 @contextlib.contextmanager
 def record_nondeterminism(sink: set[str]) -> Iterator[None]:
     """Collect torch's 'no deterministic implementation' warnings into ``sink``."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             yield
-        finally:
-            for w in caught:
-                text = str(w.message)
-                if "deterministic" in text:
-                    sink.add(text.split("\n")[0][:300])
-                else:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    finally:  # other warnings are re-emitted outside the recording context (inside, each would be caught again, forever)
+        for w in caught:
+            text = str(w.message)
+            if "deterministic" in text:
+                sink.add(text.split("\n")[0][:300])
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def fault_point(epoch: int) -> None:

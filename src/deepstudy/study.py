@@ -24,8 +24,9 @@ from torch import nn
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import (evaluate, models, repro, study_anomaly, study_classical, study_explain, study_forecast, study_results,
-                       study_scratch, study_som, train)
+from deepstudy import (evaluate, models, repro, study_anomaly, study_classical, study_explain, study_forecast, study_gan,
+                       study_pretext, study_results, study_scratch, study_som, train)
+from deepstudy.models import heads
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
@@ -60,6 +61,8 @@ def check(study: Study) -> dict[str, Study]:
             study_som.check(arm, cfg)
         elif cfg.task == "reconstruct":
             study_anomaly.check(arm, cfg)
+        elif cfg.task == "generate":
+            study_gan.check(arm, cfg)
         elif cfg.task == "classical":
             study_classical.check(arm, cfg, study.seeds)
         else:
@@ -131,6 +134,7 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         ds.transform(cfg.data.augment)  # checks that data and model fit (e.g. no augmentation of a table) before writing
         study_forecast.check(arm, cfg, ds)
         study_anomaly.check_data(arm, cfg, ds)
+        study_pretext.check(arm, cfg, ds)
         if cfg.task == "classical":
             study_classical.check_data(arm, cfg, ds)
         elif ds.kind == "text":
@@ -142,6 +146,8 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
             study_som.check_data(arm, ds)
         elif cfg.task == "reconstruct":
             pass  # checked above, with the data
+        elif cfg.task == "generate":
+            study_gan.check_data(arm, ds)
         else:
             model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size, **cfg.model.kwargs())
             study_explain.check_layer(arm, cfg, model)
@@ -228,9 +234,15 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         return study_som.train_one(cfg, dataset, device, run_seed, folder, arm, seed_index, on_event)
     if cfg.task == "reconstruct":
         return study_anomaly.train_one(cfg, dataset, device, run_seed, folder, arm, seed_index, on_event)
+    if cfg.task == "generate":
+        return study_gan.train_one(cfg, dataset, device, run_seed, folder, arm, seed_index, on_event)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=dataset.vocab_size,
                          **cfg.model.kwargs()).to(device)
+    pretext = (study_pretext.pretrain(model, dataset, cfg, device, run_seed, folder.parents[2], seed_index, on_event)
+               if cfg.pretrain.task != "none" else None)
+    if t.freeze_backbone:
+        heads.freeze_backbone(model)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
     o = t.optimizer
@@ -276,7 +288,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
                 stopped_early = True
                 break
     train.checkpoint.load_weights(model, folder / "best.safetensors")
-    return _test(model, dataset, cfg, device, folder, monitor, stopped_early, precision_used)
+    result = _test(model, dataset, cfg, device, folder, monitor, stopped_early, precision_used)
+    return {**result, "pretext": pretext} if pretext else result
 
 
 def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder: Path,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepstudy import evaluate, models, study_anomaly, study_explain, study_forecast, study_scratch, study_som
+from deepstudy import evaluate, models, study_anomaly, study_explain, study_forecast, study_gan, study_scratch, study_som
 from deepstudy.config import Study
 from deepstudy.fileio import read_json
 
@@ -21,10 +21,11 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
     data_info = read_json(run_dir / "data.json")
     y_test = np.load(run_dir / "test_labels.npy")
     out_arms, scores, correct, predictions, failures = {}, {}, {}, {}, []
-    forecast, som, anomaly = study.task == "forecast", study.task == "som", study.task == "reconstruct"
+    forecast, som, anomaly, generate = (study.task == t for t in ("forecast", "som", "reconstruct", "generate"))
     metric, metrics = {"forecast": ("r2", study_forecast.METRICS), "som": ("quantization_error", study_som.METRICS),
-                       "reconstruct": ("nab_standard", study_anomaly.METRICS)}.get(study.task, ("accuracy", METRICS))
-    plain_task = not (forecast or som or anomaly)  # classification: predictions, confusion, per class
+                       "reconstruct": ("nab_standard", study_anomaly.METRICS),
+                       "generate": ("frechet_distance", study_gan.METRICS)}.get(study.task, ("accuracy", METRICS))
+    plain_task = not (forecast or som or anomaly or generate)  # classification: predictions, confusion, per class
     for arm, cfg in arms.items():
         seeds = []
         for i in range(study.seeds):
@@ -50,6 +51,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             n_params, macs = study_som.build(cfg, int(np.prod(shape))).weight.numel(), None
         elif anomaly:
             n_params, macs = sum(p.numel() for p in study_anomaly.build(cfg).parameters()), None
+        elif generate:
+            n_params, macs = sum(p.numel() for m in study_gan.build(cfg, shape[0]) for p in m.parameters()), None
         else:
             model = models.build(cfg.model.name, shape, n_classes, vocab_size=data_info.get("vocab_size"), **cfg.model.kwargs())
             _, n_params, macs = models.summarize(model, models.example(cfg.model.name, shape))
@@ -65,7 +68,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
                          "params": n_params, "macs": macs, "summary": summary, "confusion": confusion,
                          "per_class": per_class, "seeds": seeds, "forecast": study_forecast.summary(ok, data_info["classes"])
                          if forecast else None, "som": study_som.summary(run_dir / "arms" / arm, ok) if som else None,
-                         "anomaly": study_anomaly.summary(ok) if anomaly else None}
+                         "anomaly": study_anomaly.summary(ok) if anomaly else None,
+                         "gan": study_gan.summary(run_dir / "arms" / arm, ok) if generate else None}
         if "bias-variance" in study.analyses and len(predictions.get(arm, [])) >= 2 and not cfg.data.cv_folds:
             out_arms[arm]["bias_variance"] = evaluate.bias_variance(predictions[arm], y_test)
         if "gradients" in study.analyses:
@@ -78,7 +82,7 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             "analyses": list(study.analyses), "explain": study.explain.model_dump(mode="json"),
             "metric": metric, "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(c.data.cv_folds for c in arms.values()),
-                                                lower_better=som, **({"scale": 1.0, "unit": "NAB points"} if anomaly else {})),
+                                                lower_better=som or generate, **({"scale": 1.0, "unit": "NAB points"} if anomaly else {})),
             "failures": failures,
             **({"anomaly_config": study.anomaly.model_dump(mode="json")} if anomaly else {}),
             **({"som_config": study.som.model_dump(mode="json"), "arm_rules": {a: c.som.rule for a, c in arms.items()}} if som else {}),

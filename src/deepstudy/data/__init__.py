@@ -189,7 +189,10 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
         mean, std = flat.mean(1), flat.std(1).clamp_min(1e-6)
     else:
         mean, std = torch.zeros(x.shape[1]), torch.ones(x.shape[1])
-    return Dataset(cfg.name, "image", classes, *parts, mean=mean, std=std, source=source, notes=notes)
+    # every training image, labels ignored: the pool a self-supervised pretext task may learn from (data.train_limit
+    # limits the labelled ones; the test split is never in it)
+    extra = {"unlabelled": torch.from_numpy(np.ascontiguousarray(x))} if cfg.train_limit else {}
+    return Dataset(cfg.name, "image", classes, *parts, mean=mean, std=std, source=source, notes=notes, extra=extra)
 
 
 def _hold_out_test(x: np.ndarray, y: np.ndarray, fraction: float, notes: list[str]):

@@ -3,7 +3,7 @@
 Every architecture is a plain ``nn.Module`` with keyword arguments; files read top-to-bottom
 (blocks, network, named constructors).
 """
-from deepstudy.models import cnn, inception, mlp, mobile, resnet, text, vgg  # noqa: F401  (registers the families)
+from deepstudy.models import cnn, inception, mlp, mobile, resnet, text, vgg, vit  # noqa: F401  (registers the families)
 from deepstudy.models.registry import build, check_kwargs, create, entry, example, names
 from deepstudy.models.summary import Row, summarize
 

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from deepstudy.errors import UserError
 from deepstudy.fileio import atomic_write_text, read_json, read_jsonl
+from deepstudy.report import tasks
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -57,7 +58,9 @@ def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
                            "Overlapping spreads mean the ranking may not survive another set of seeds — read the "
                            "conclusions above for the tests."})
     if results["task"] == "som":
-        return out + _som_figures(run_dir, results, wanted)
+        return out + tasks.som_figures(run_dir, results, wanted)
+    if results["task"] == "generate":
+        return out + tasks.gan_figures(run_dir, results)
     if "curves" in wanted:
         curves = {a: [read_jsonl(run_dir / "arms" / a / f"seed-{s['seed']}" / "metrics.jsonl") for s in info["seeds"]]
                   for a, info in arms.items()}
@@ -74,36 +77,6 @@ def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
     return out
 
 
-def _som_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
-    from deepstudy.report import som_plots
-
-    fig_dir, arms, out = run_dir / "figures", results["arms"], []
-    if "curves" in wanted:
-        rows = {a: [read_jsonl(d / "metrics.jsonl") for d in _seed_dirs(run_dir, a, i)] for a, i in arms.items()}
-        out.append({"path": som_plots.curves(rows, fig_dir / "curves.png"),
-                    "caption": "Map quality per epoch (mean over seeds, min-max band). Quantization error: mean distance "
-                               "of an input to its best unit (lower: the map covers the data more closely). Topographic "
-                               "error: share of inputs whose two best units are not neighbours (lower: the map keeps the "
-                               "data's neighbourhoods). A map can trade one for the other as the neighbourhood shrinks."})
-    best = results["comparison"].get("best")
-    d = next(iter(_seed_dirs(run_dir, best, arms[best])), None) if best else None
-    if d is None or not (d / "maps.npz").is_file():
-        return out
-    with np.load(d / "maps.npz") as m, np.load(d / "outliers.npz") as o:
-        maps, outliers = {k: m[k] for k in m.files}, {k: o[k] for k in o.files}
-    out.append({"path": som_plots.umatrix(maps, outliers, results["dataset"]["classes"], fig_dir / "umatrix.png"),
-                "caption": f"{best}, seed 0. Left: the U-matrix — each unit's mean distance to its neighbours; light "
-                           "cells separate clusters, and rows won by the lightest units are the outliers (red squares). "
-                           "Markers: the most common label among each unit's rows (labels are not used to train the "
-                           "map). Right: how many rows each unit wins."})
-    out.append({"path": som_plots.component_planes(maps["weight"], results["dataset"].get("feature_names") or [],
-                                                   fig_dir / "components.png"),
-                "caption": f"{best}, seed 0: component planes — one panel per input feature, its value in every unit "
-                           "(standardized; red high, blue low). Features whose planes look alike are correlated; a "
-                           "plane that lights up where the U-matrix does tells which feature makes those rows unusual."})
-    return out
-
-
 def roc_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(false positive rate, true positive rate) at every distinct threshold, from (0, 0) to (1, 1)."""
     order = np.argsort(-scores, kind="stable")
@@ -111,10 +84,6 @@ def roc_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarra
     last_of_tie = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # tied scores move together
     tp, fp = np.cumsum(hit)[last_of_tie], np.cumsum(~hit)[last_of_tie]
     return np.r_[0, fp] / max(fp[-1], 1), np.r_[0, tp] / max(tp[-1], 1)
-
-
-def _seed_dirs(run_dir: Path, arm: str, info: dict) -> list[Path]:
-    return [run_dir / "arms" / arm / f"seed-{s['seed']}" for s in info["seeds"] if s["status"] == "ok"]
 
 
 def _labels(run_dir: Path, seed_dir: Path) -> np.ndarray:
@@ -132,7 +101,7 @@ def _analysis_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[di
                     "caption": "Train and test accuracy per arm (mean ± std over seeds). Both low: underfitting (bias). "
                                "Train far above test: overfitting (variance). The best capacity sits where test accuracy peaks."})
     if "roc" in wanted and len(results["dataset"]["classes"]) == 2:
-        curves = {a: [roc_points(_labels(run_dir, d), np.load(d / "scores.npy")) for d in _seed_dirs(run_dir, a, i)
+        curves = {a: [roc_points(_labels(run_dir, d), np.load(d / "scores.npy")) for d in tasks.seed_dirs(run_dir, a, i)
                       if (d / "scores.npy").is_file()] for a, i in arms.items()}
         aucs = {a: pm(i["summary"]["roc_auc"], 100, 1, results["seeds"]) for a, i in arms.items()}
         out.append({"path": plots.roc_curves(curves, aucs, fig_dir / "roc.png"),
@@ -142,7 +111,7 @@ def _analysis_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[di
     if "boundary" in wanted:
         panels = {}
         for a, info in arms.items():
-            found = [d / "boundary.npz" for d in _seed_dirs(run_dir, a, info) if (d / "boundary.npz").is_file()]
+            found = [d / "boundary.npz" for d in tasks.seed_dirs(run_dir, a, info) if (d / "boundary.npz").is_file()]
             if found:
                 with np.load(found[0]) as z:
                     panels[a] = {k: z[k] for k in z.files}
@@ -166,7 +135,7 @@ def _explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
     classes = results["dataset"]["classes"]
     images = len(results["dataset"]["input_shape"]) == 3
     for a, info in arms.items():
-        found = [d / "explain.npz" for d in _seed_dirs(run_dir, a, info)[:1] if (d / "explain.npz").is_file()]
+        found = [d / "explain.npz" for d in tasks.seed_dirs(run_dir, a, info)[:1] if (d / "explain.npz").is_file()]
         if not images or not found:
             continue
         with np.load(found[0]) as z:
@@ -179,7 +148,7 @@ def _explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
                     + (f"; Grad-CAM at layer {layer}" if layer else "") + ". Jet maps: importance (non-negative); red/blue "
                     "maps: evidence for/against the class. Read them with the sanity and faithfulness scores below."})
     for a, info in arms.items():
-        d = next(iter(_seed_dirs(run_dir, a, info)), None)
+        d = next(iter(tasks.seed_dirs(run_dir, a, info)), None)
         if d is None or not (d / "explain.json").is_file() or "words" not in (meta := read_json(d / "explain.json")):
             continue
         with np.load(d / "explain.npz") as z:
@@ -206,7 +175,7 @@ def _explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
                                "blurred copy. A faithful map makes deletion fall and insertion rise faster than a random order."})
     panels = {}
     for a, info in arms.items():
-        d = next(iter(_seed_dirs(run_dir, a, info)), None)
+        d = next(iter(tasks.seed_dirs(run_dir, a, info)), None)
         if "feature-maps" in wanted and d is not None and (d / "explain.npz").is_file():
             with np.load(d / "explain.npz") as z:
                 if "filters" in z.files or "feature_maps" in z.files:
@@ -267,41 +236,6 @@ def explain_rows(results: dict) -> list[dict]:
     return rows
 
 
-def forecast_verdicts(results: dict) -> tuple[dict | None, list[str]]:
-    """The persistence baseline and, per arm, whether it beats 'tomorrow = today' on every seed — on both R²
-    and mean absolute error: a model can explain more variance yet miss by more on an average step."""
-    base = next((a["forecast"]["persistence"] for a in results["arms"].values() if a.get("forecast")), None)
-    if base is None:
-        return None, []
-    lines = []
-    for arm, a in results["arms"].items():
-        ok = [s["test"] for s in a["seeds"] if s["status"] == "ok"]
-        if not ok:
-            continue
-        r2_wins, mae_wins, n = sum(t["r2"] > base["r2"] for t in ok), sum(t["mae"] < base["mae"] for t in ok), len(ok)
-        verdict = ("beats" if r2_wins == mae_wins == n else "does not beat" if r2_wins == mae_wins == 0
-                   else "does not reliably beat")
-        lines.append(f"{arm} {verdict} the persistence forecast: test R² {np.mean([t['r2'] for t in ok]):.3f} vs "
-                     f"{base['r2']:.3f} (higher in {r2_wins} of {n} seeds), MAE {np.mean([t['mae'] for t in ok]):.3f} vs "
-                     f"{base['mae']:.3f} training-std units (lower in {mae_wins} of {n})")
-    return base, lines
-
-
-def anomaly_verdicts(results: dict) -> list[str]:
-    """Per arm and baseline: does the autoencoder beat it on the standard-profile NAB score, on every seed?"""
-    lines = []
-    names = {"zscore": "the rolling z-score", "random": "the random detector"}
-    for arm, a in results["arms"].items():
-        s = a.get("anomaly")
-        if not s:
-            continue
-        for d, wins in s["beats"].items():
-            verdict = "beats" if wins == s["n"] else "does not beat" if wins == 0 else "does not reliably beat"
-            lines.append(f"{arm} {verdict} {names[d]} on the standard NAB score: {a['summary']['nab_standard']['mean']:.1f} vs "
-                         f"{s['baselines'][d]['nab_standard']['mean']:.1f} (higher in {wins} of {s['n']} seeds)")
-    return lines
-
-
 def _dataset_figures(run_dir: Path, ds: dict, wanted: set[str]) -> list[dict]:
     from deepstudy.report import plots
 
@@ -334,9 +268,10 @@ def write(run_dir: str | Path) -> Path:
     env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pm=pm, ci=ci, human=human)
-    persistence, verdicts = forecast_verdicts(results)
+    persistence, verdicts = tasks.forecast_verdicts(results)
     context = {"r": results, "figures": figs, "explain_rows": explain_rows(results), "persistence": persistence,
-               "forecast_verdicts": verdicts, "anomaly_verdicts": anomaly_verdicts(results), "dataset_figures": dataset_figs, "run_dir": str(run_dir),
+               "forecast_verdicts": verdicts, "anomaly_verdicts": tasks.anomaly_verdicts(results),
+               "gan_verdicts": tasks.gan_verdicts(results), "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}
     html = env.get_template("report.html.j2").render(**context, embed=_embed)
     atomic_write_text(run_dir / "report.html", html)

@@ -1,0 +1,36 @@
+"""The classifier head of a zoo model: found, replaced — for pretext tasks and linear probes."""
+from __future__ import annotations
+
+from torch import nn
+
+
+def classifier_head(model: nn.Module) -> str:
+    """Dotted name of the last ``nn.Linear`` registered in the model (every zoo classifier ends in one)."""
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no linear classifier head")
+    return names[-1]
+
+
+def replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, leaf = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, leaf, new)
+
+
+def new_head(model: nn.Module, outputs: int) -> nn.Linear:
+    """Swap the head for a freshly initialized Linear(in_features, outputs); returns it."""
+    name = classifier_head(model)
+    old = model.get_submodule(name)
+    head = nn.Linear(old.in_features, outputs).to(old.weight.device)
+    replace(model, name, head)
+    return head
+
+
+def freeze_backbone(model: nn.Module) -> int:
+    """requires_grad False everywhere but the head; returns the number of trainable parameters left."""
+    head = model.get_submodule(classifier_head(model))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in head.parameters():
+        p.requires_grad_(True)
+    return sum(p.numel() for p in head.parameters())

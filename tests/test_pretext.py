@@ -1,0 +1,65 @@
+"""Rotation pretext (Gidaris et al., 2018), linear probes and the small ViT."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from conftest import tiny_study
+from deepstudy import models
+from deepstudy.errors import UserError
+from deepstudy.fileio import read_json
+from deepstudy.models import heads
+from deepstudy.study_pretext import RotationBatches
+
+
+def test_rotation_batches_show_every_image_in_four_rotations():
+    x = torch.arange(2 * 1 * 3 * 3, dtype=torch.uint8).reshape(2, 1, 3, 3)
+    batches = RotationBatches(x, lambda b, g: b.float(), batch_size=2, seed=0, shuffle=False)
+    (xr, y), = list(batches.epoch(0))
+    assert xr.shape == (8, 1, 3, 3) and y.tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    for k in range(4):
+        np.testing.assert_array_equal(xr[2 * k:2 * k + 2].numpy(), np.rot90(x.float().numpy(), k, axes=(2, 3)))
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "resnet18", "vit"])
+def test_freeze_backbone_trains_the_head_only(name):
+    model = models.build(name, (1, 28, 28) if name != "mlp" else (20,), 3, **({"width": 0.25} if name == "resnet18" else {}))
+    head = heads.classifier_head(model)
+    assert model.get_submodule(head).out_features == 3
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    assert heads.freeze_backbone(model) == sum(p.numel() for p in model.get_submodule(head).parameters())
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    x = torch.randn(4, *((1, 28, 28) if name != "mlp" else (20,)))
+    nn.functional.cross_entropy(model(x), torch.tensor([0, 1, 2, 0])).backward()
+    opt.step()
+    for n, p in model.named_parameters():
+        changed = not torch.equal(p, before[n])
+        assert changed == n.startswith(head + "."), n
+
+
+def test_vit_patches_and_errors():
+    vit = models.build("vit", (1, 28, 28), 10, patch=7, dim=32, depth=2, heads=4)
+    assert vit.patch_embed.patches == 16 and vit(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    with pytest.raises(UserError, match="must divide"):
+        models.build("vit", (1, 28, 28), 10, patch=5)
+
+
+def test_rotation_pretext_study(cli, tmp_path):
+    study = tiny_study(tmp_path, model={"name": "cnn", "channels": [16, 32], "input_size": [8, 8]},
+                       arms={"scratch": {}, "rotation": {"pretrain.task": "rotation"},
+                             "probe": {"pretrain.task": "rotation", "train.freeze_backbone": True}},
+                       pretrain={"epochs": 3, "batch_size": 64}, seeds=1, analyses=["curves"], **{"data.train_limit": 100})
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = next((tmp_path / "runs" / "tiny").iterdir())
+    assert len(list((run / "pretrained").glob("*.safetensors"))) == 1  # one pretraining per seed, shared by two arms
+    res = read_json(run / "results.json")
+    pretext = res["arms"]["rotation"]["seeds"][0]["pretext"]
+    assert len(pretext) == 3 and pretext[-1]["val_acc"] > 0.5  # digits are not rotation-symmetric: it learns
+    assert res["arms"]["probe"]["seeds"][0]["pretext"] == pretext
+    assert "pretext" not in res["arms"]["scratch"]["seeds"][0]
+
+
+def test_rotation_pretext_bad_inputs(cli, tmp_path):
+    r = cli("run", str(tiny_study(tmp_path, data={"name": "moons"}, **{"pretrain.task": "rotation"})), "--out", str(tmp_path / "r"))
+    assert r.code == 2 and "pretrain.task rotation" in r.err

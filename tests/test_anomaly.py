@@ -159,11 +159,36 @@ def test_reconstruct_study_end_to_end(cli, tmp_path, shared_data):
 
 
 def test_reconstruct_bad_inputs(cli, tmp_path):
-    r = cli("run", str(tiny_study(tmp_path, task="reconstruct", model={"name": "dense-ae"})), "--out", str(tmp_path / "r"))
-    assert r.code == 2 and "NAB data" in r.err  # digits are not NAB series
-    r = cli("run", str(tiny_study(tmp_path, task="reconstruct", model={"name": "conv-ae"}, anomaly={"window": 30})),
+    r = cli("run", str(tiny_study(tmp_path, task="reconstruct", model={"name": "dense-ae"}, arms={"a": {}})), "--out", str(tmp_path / "r"))
+    assert r.code == 2 and "anomaly.normal_classes" in r.err  # images need their normal classes named
+    r = cli("run", str(tiny_study(tmp_path, task="reconstruct", data={"name": "moons"}, model={"name": "dense-ae"}, arms={"a": {}})),
             "--out", str(tmp_path / "r"))
+    assert r.code == 2 and "NAB series" in r.err
+    r = cli("run", str(tiny_study(tmp_path, task="reconstruct", data={"name": "nab"}, model={"name": "conv-ae"}, arms={"a": {}},
+                                  anomaly={"window": 30})), "--out", str(tmp_path / "r"))
     assert r.code == 2 and "multiple of 4" in r.err
-    r = cli("run", str(tiny_study(tmp_path, task="reconstruct", model={"name": "mlp"})), "--out", str(tmp_path / "r"))
+    r = cli("run", str(tiny_study(tmp_path, task="reconstruct", model={"name": "mlp"}, arms={"a": {}})), "--out", str(tmp_path / "r"))
     assert r.code == 2 and "dense-ae, conv-ae" in r.err
     assert not any((tmp_path / "r").rglob("results.json")) if (tmp_path / "r").exists() else True
+
+
+def test_image_anomaly_study(cli, tmp_path):
+    """One-class: digits 0-4 are normal; the autoencoder never sees 5-9 before the test."""
+    study = tiny_study(tmp_path, task="reconstruct", data={"name": "digits"}, model={"name": "dense-ae", "hidden": [32, 8]},
+                       arms={"dense": {}, "conv": {"model": {"name": "conv-ae", "channels": [8, 4]}}}, seeds=2,
+                       analyses=["curves"], anomaly={"normal_classes": ["0", "1", "2", "3", "4"], "quantile": 0.95},
+                       **{"train.epochs": 15, "train.batch_size": 32})
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = next((tmp_path / "runs" / "tiny").iterdir())
+    res = read_json(run / "results.json")
+    assert res["metric"] == "roc_auc"
+    dense = res["arms"]["dense"]
+    assert dense["summary"]["roc_auc"]["mean"] > 0.6  # unseen digits reconstruct worse
+    assert abs(dense["anomaly"]["baselines"]["random"]["roc_auc"]["mean"] - 0.5) < 0.1
+    with np.load(run / "arms" / "dense" / "seed-0" / "scores.npz") as z:
+        assert z["anomalous"].mean() == pytest.approx(0.5, abs=0.05)  # half the test digits are from unseen classes
+    assert "Normal classes: 0, 1, 2, 3, 4" in (run / "report.html").read_text()
+    bad = tiny_study(tmp_path, task="reconstruct", model={"name": "dense-ae"}, arms={"a": {}}, anomaly={"normal_classes": ["cat"]})
+    r = cli("run", str(bad), "--out", str(tmp_path / "r"))
+    assert r.code == 2 and "'cat' is not a class" in r.err

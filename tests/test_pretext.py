@@ -63,3 +63,14 @@ def test_rotation_pretext_study(cli, tmp_path):
 def test_rotation_pretext_bad_inputs(cli, tmp_path):
     r = cli("run", str(tiny_study(tmp_path, data={"name": "moons"}, **{"pretrain.task": "rotation"})), "--out", str(tmp_path / "r"))
     assert r.code == 2 and "pretrain.task rotation" in r.err
+    r = cli("run", str(tiny_study(tmp_path, task="som", model={"name": "som"}, arms={"a": {}}, **{"train.freeze_backbone": True})),
+            "--out", str(tmp_path / "r"))
+    assert r.code == 2 and "task: classify" in r.err
+
+
+def test_summary_counts_the_attention_products():
+    vit = models.build("vit", (1, 28, 28), 10, patch=7, dim=32, depth=1, heads=4)
+    rows, _, total = models.summarize(vit, models.example("vit", (1, 28, 28)))
+    attention = [r for r in rows if r.kind == "MultiHeadAttention"]
+    assert len(attention) == 1 and attention[0].macs == 2 * 17 * 17 * 32  # 16 patches + [CLS]; Q K^T and weights @ V
+    assert total == sum(r.macs for r in rows)

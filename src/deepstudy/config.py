@@ -129,6 +129,7 @@ class AnomalyConfig(_Section):
     zscore_window: int = Field(48, ge=3, description="Rolling z-score baseline: rows of history it standardizes each value by.")
     history: int | None = Field(480, ge=10, description="Every detector's raw score is standardized by the mean and std of its own previous `history` rows (fewer at the start of a file) before the threshold — a causal 'how unusual is this error lately', which follows slow drift (Numenta's anomaly likelihood in spirit). null: threshold the raw scores.")
     refractory: int | None = Field(None, ge=0, description="Rows kept silent after each alarm (default: anomaly.window): one event raises one alarm.")
+    normal_classes: tuple[str, ...] = Field((), description="Images: the class(es) the autoencoder learns as normal (it trains on their training images only); every other class is an anomaly in the test split.")
     export: bool = Field(False, description="Write NAB-format result CSVs (timestamp,value,anomaly_score,label; the threshold maps to 0.5) for the model and both baselines under each seed's nab-results/.")
 
 

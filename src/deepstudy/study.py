@@ -55,6 +55,8 @@ def check(study: Study) -> dict[str, Study]:
         if explaining and cfg.task != "classify":
             raise UserError(f"arm '{arm}': analyses {', '.join(sorted(explaining))} explain torch models (task: classify); "
                             f"remove them for task: {cfg.task}")
+        if cfg.task != "classify" and (cfg.train.freeze_backbone or cfg.pretrain.task != "none"):
+            raise UserError(f"arm '{arm}': train.freeze_backbone and pretrain apply to task: classify; remove them for task: {cfg.task}")
         if cfg.task == "scratch":
             study_scratch.check(arm, cfg)
         elif cfg.task == "som":

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from deepstudy import data as _data
-from deepstudy import evaluate, nab, repro, train
+from deepstudy import evaluate, nab, repro, study_anomaly_images, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import append_jsonl, atomic_write_text
@@ -48,11 +48,20 @@ def check(arm: str, cfg: Study) -> None:
 
 
 def check_data(arm: str, cfg: Study, ds: _data.Dataset) -> None:
-    if (cfg.task == "reconstruct") != (ds.kind == "nab"):
-        raise UserError(f"arm '{arm}': task: reconstruct goes with NAB data (data.name: nab, or data.format: nab with "
-                        f"data.path); dataset '{ds.name}' is {ds.kind} and the task is {cfg.task}")
+    if ds.kind == "nab" and cfg.task != "reconstruct":
+        raise UserError(f"arm '{arm}': NAB series go with task: reconstruct (anomaly detection), not task: {cfg.task}")
     if cfg.task != "reconstruct":
         return
+    if ds.kind == "image":
+        study_anomaly_images.normal_ids(cfg, ds)
+        try:
+            study_anomaly_images.build(cfg, ds.input_shape)
+        except ValueError as e:
+            raise UserError(f"arm '{arm}': {e}") from None
+        return
+    if ds.kind != "nab":
+        raise UserError(f"arm '{arm}': task: reconstruct goes with NAB series (data.name: nab, or data.format: nab with "
+                        f"data.path) or images (with anomaly.normal_classes); dataset '{ds.name}' is {ds.kind}")
     for s in ds.extra["series"]:
         train_rows = _periods(len(s.values), cfg)[0]
         if train_rows < cfg.anomaly.window + 10:
@@ -77,6 +86,8 @@ def _windows(v: torch.Tensor, w: int) -> torch.Tensor:
 def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int, folder: Path, arm: str,
               seed_index: int, on_event) -> dict:
     """Train one autoencoder per file (a resumed run retrains an unfinished seed from its start: a few seconds)."""
+    if ds.kind == "image":
+        return study_anomaly_images.train_one(cfg, ds, device, run_seed, folder, arm, seed_index, on_event)
     a, t = cfg.anomaly, cfg.train
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.jsonl").write_text("")
@@ -185,9 +196,11 @@ def _export(ds: _data.Dataset, scores: dict, thresholds: dict, quiet: int, root:
 
 
 def summary(ok: list[dict]) -> dict:
-    """Baselines over seeds, and per file the model's NAB score."""
+    """Baselines over seeds, and per file the model's NAB score (images: study_anomaly_images.summary)."""
     if not ok:
         return {}
+    if "per_file" not in ok[0]["test"]:
+        return study_anomaly_images.summary(ok)
     base = {d: {m: evaluate.describe([s["baselines"][d][m] for s in ok]) for m in METRICS} for d in DETECTORS[1:]}
     tuned = {d: {p: evaluate.describe([(s["test"] if d == "model" else s["baselines"][d])["tuned_on_labels"][p] for s in ok])
                  for p in nab.PROFILES} for d in DETECTORS}
@@ -199,4 +212,4 @@ def summary(ok: list[dict]) -> dict:
                     "beats": {d: sum(file_score(s, "model", f) > file_score(s, d, f) for s in ok) for d in DETECTORS[1:]}}
                 for f in files}
     beats = {d: sum(s["test"]["nab_standard"] > s["baselines"][d]["nab_standard"] for s in ok) for d in DETECTORS[1:]}
-    return {"baselines": base, "tuned_on_labels": tuned, "per_file": per_file, "beats": beats, "n": len(ok)}
+    return {"baselines": base, "tuned_on_labels": tuned, "per_file": per_file, "beats": beats, "n": len(ok), "metric": "nab_standard"}

@@ -65,7 +65,9 @@ class Judge:
     def __init__(self, ds: _data.Dataset, run_dir: Path, seed: int, device: torch.device):
         self.mean, self.std = ds.mean.view(1, -1, 1, 1).to(device), ds.std.view(1, -1, 1, 1).to(device)
         self.device, folder = device, run_dir / "judge"
-        self.net = models.build("cnn", ds.input_shape, ds.num_classes, channels=[32, 64], batch_norm=True).to(device)
+        # a LeNet-like CNN (~99 % on MNIST after 3 epochs); features = its 128-unit hidden layer, as FID's pool3 layer
+        self.net = models.build("cnn", ds.input_shape, ds.num_classes, channels=[32, 64], batch_norm=True, global_pool=False,
+                                hidden=[128]).to(device)
         if (folder / "judge.json").is_file():
             train.checkpoint.load_weights(self.net, folder / "judge.safetensors")
             self.info = read_json(folder / "judge.json")
@@ -77,7 +79,7 @@ class Judge:
                                loss_fn=nn.CrossEntropyLoss(), epochs=3, device=device, seed=repro.derive_seed(seed, "judge")):
                 pass
             logits, y = train.predict(self.net, ds.batches("test", 1024, device=device), device=device)
-            self.info = {"model": "cnn [32, 64] with batch norm, 3 epochs on the training split",
+            self.info = {"model": "cnn [32, 64] + a 128-unit hidden layer (the features), batch norm, 3 epochs on the training split",
                          "test_accuracy": float((logits.argmax(1) == y).float().mean())}
             folder.mkdir(parents=True, exist_ok=True)
             train.checkpoint.save_weights(self.net, folder / "judge.safetensors")

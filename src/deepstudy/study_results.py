@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepstudy import evaluate, models, study_anomaly, study_explain, study_forecast, study_gan, study_scratch, study_som
+from deepstudy import evaluate, models, study_anomaly, study_anomaly_images, study_explain, study_forecast, study_gan, study_scratch, study_som
 from deepstudy.config import Study
 from deepstudy.fileio import read_json
 
@@ -23,7 +23,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
     out_arms, scores, correct, predictions, failures = {}, {}, {}, {}, []
     forecast, som, anomaly, generate = (study.task == t for t in ("forecast", "som", "reconstruct", "generate"))
     metric, metrics = {"forecast": ("r2", study_forecast.METRICS), "som": ("quantization_error", study_som.METRICS),
-                       "reconstruct": ("nab_standard", study_anomaly.METRICS),
+                       "reconstruct": ("nab_standard", study_anomaly.METRICS) if data_info["kind"] == "nab"
+                       else ("roc_auc", study_anomaly_images.METRICS),
                        "generate": ("frechet_distance", study_gan.METRICS)}.get(study.task, ("accuracy", METRICS))
     plain_task = not (forecast or som or anomaly or generate)  # classification: predictions, confusion, per class
     for arm, cfg in arms.items():
@@ -50,7 +51,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         elif som:
             n_params, macs = study_som.build(cfg, int(np.prod(shape))).weight.numel(), None
         elif anomaly:
-            n_params, macs = sum(p.numel() for p in study_anomaly.build(cfg).parameters()), None
+            ae = study_anomaly.build(cfg) if data_info["kind"] == "nab" else study_anomaly_images.build(cfg, shape)
+            n_params, macs = sum(p.numel() for p in ae.parameters()), None
         elif generate:
             n_params, macs = sum(p.numel() for m in study_gan.build(cfg, shape[0]) for p in m.parameters()), None
         else:
@@ -82,7 +84,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             "analyses": list(study.analyses), "explain": study.explain.model_dump(mode="json"),
             "metric": metric, "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(c.data.cv_folds for c in arms.values()),
-                                                lower_better=som or generate, **({"scale": 1.0, "unit": "NAB points"} if anomaly else {})),
+                                                lower_better=som or generate,
+                                                **({"scale": 1.0, "unit": "NAB points"} if metric == "nab_standard" else {})),
             "failures": failures,
             **({"anomaly_config": study.anomaly.model_dump(mode="json")} if anomaly else {}),
             **({"som_config": study.som.model_dump(mode="json"), "arm_rules": {a: c.som.rule for a, c in arms.items()}} if som else {}),

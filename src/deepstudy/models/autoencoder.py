@@ -1,4 +1,4 @@
-"""Autoencoders for windows of a univariate series: (N, W) -> (N, W) reconstruction.
+"""Autoencoders for windows of a univariate series, (N, W) -> (N, W), and for images, (N, C, H, W) -> same.
 
 An autoencoder trained on normal behaviour reconstructs normal windows well and unusual ones badly;
 the reconstruction error is the anomaly score (task: reconstruct). Two families:
@@ -7,6 +7,9 @@ the reconstruction error is the anomaly score (task: reconstruct). Two families:
 - ``conv-ae``: seed 003's network (the Keras "timeseries anomaly detection" example): Conv1d 1->16->8
   (kernel 7, stride 2) encoder, ConvTranspose1d 8->16 (stride 2) and a last ConvTranspose1d to 1
   channel; dropout after the first layer of each half. W must be a multiple of 4.
+
+For images (``create_image``): ``dense-ae`` on the flattened pixels, and ``conv-ae`` as its 2-D twin
+(Conv2d C->16->8 stride 2, ConvTranspose2d back; H and W multiples of 4).
 """
 from __future__ import annotations
 
@@ -57,6 +60,36 @@ class ConvAE1d(nn.Module):
         return self.decoder(self.encoder(x[:, None, :]))[:, 0, :]
 
 
+class ConvAE2d(nn.Module):
+    def __init__(self, in_channels: int, channels: Sequence[int] = (16, 8), kernel_size: int = 3, dropout: float = 0.0):
+        super().__init__()
+        c1, c2 = channels
+        pad = kernel_size // 2
+        self.encoder = nn.Sequential(
+            nn.Conv2d(in_channels, c1, kernel_size, stride=2, padding=pad), nn.ReLU(), nn.Dropout(dropout),  # H/2
+            nn.Conv2d(c1, c2, kernel_size, stride=2, padding=pad), nn.ReLU(),  # H/4
+        )
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose2d(c2, c1, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(), nn.Dropout(dropout),
+            nn.ConvTranspose2d(c1, c1, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(),  # H
+            nn.Conv2d(c1, in_channels, kernel_size, padding=pad),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, C, H, W)
+        return self.decoder(self.encoder(x))
+
+
+class FlatAE(nn.Module):
+    """A series autoencoder applied to flattened images: (N, C, H, W) -> (N, C*H*W) -> back."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x.flatten(1)).view_as(x)
+
+
 FAMILIES = {"dense-ae": DenseAE, "conv-ae": ConvAE1d}
 
 
@@ -67,3 +100,17 @@ def create(name: str, window: int, **kwargs) -> nn.Module:
         return FAMILIES[name](window, **kwargs)
     except TypeError as e:
         raise ValueError(f"model '{name}' cannot be built with {kwargs}: {e}") from None
+
+
+def create_image(name: str, input_shape: tuple[int, int, int], **kwargs) -> nn.Module:
+    c, h, w = input_shape
+    if name == "dense-ae":
+        return FlatAE(create(name, c * h * w, **kwargs))
+    if name == "conv-ae":
+        if h % 4 or w % 4:
+            raise ValueError(f"conv-ae halves the image twice: height and width must be multiples of 4, got {h}x{w}")
+        try:
+            return ConvAE2d(c, **kwargs)
+        except TypeError as e:
+            raise ValueError(f"model 'conv-ae' cannot be built with {kwargs}: {e}") from None
+    return create(name, 1)  # raises the message naming the families

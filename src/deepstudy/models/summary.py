@@ -29,6 +29,9 @@ def _macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
         return output.numel() // b * per_out
     if isinstance(module, nn.Linear):
         return output.numel() // b * module.in_features
+    if type(module).__name__ == "MultiHeadAttention":  # the two products its Linear children do not count
+        t, d = output.shape[1], output.shape[2]  # (B, T, D): Q K^T and weights @ V, T x T x d per head each
+        return 2 * t * t * d
     if isinstance(module, nn.RNNBase):
         x = inputs[0]
         if isinstance(x, nn.utils.rnn.PackedSequence):  # mean real steps per sequence
@@ -68,7 +71,7 @@ def summarize(model: nn.Module, example: torch.Tensor) -> tuple[list[Row], int, 
 
     for name, module in model.named_modules():
         is_leaf = next(module.children(), None) is None
-        if is_leaf or next(module.parameters(recurse=False), None) is not None:
+        if is_leaf or next(module.parameters(recurse=False), None) is not None or type(module).__name__ == "MultiHeadAttention":
             hooks.append(module.register_forward_hook(hook(name)))
     was_training = model.training
     model.eval()

@@ -98,15 +98,17 @@ def forecast_verdicts(results: dict) -> tuple[dict | None, list[str]]:
 
 
 def anomaly_verdicts(results: dict) -> list[str]:
-    """Per arm and baseline: does the autoencoder beat it on the standard-profile NAB score, on every seed?"""
+    """Per arm and baseline: does the autoencoder beat it (NAB: standard-profile score; images: ROC-AUC) on every seed?"""
     lines = []
-    names = {"zscore": "the rolling z-score", "random": "the random detector"}
+    names = {"zscore": "the rolling z-score", "random": "the random detector", "mean-image": "the distance to the mean image"}
     for arm, a in results["arms"].items():
         s = a.get("anomaly")
         if not s:
             continue
+        metric = s.get("metric", "nab_standard")
+        label, scale = ("the standard NAB score", 1.0) if metric == "nab_standard" else ("ROC-AUC (%)", 100.0)
         for d, wins in s["beats"].items():
             verdict = "beats" if wins == s["n"] else "does not beat" if wins == 0 else "does not reliably beat"
-            lines.append(f"{arm} {verdict} {names[d]} on the standard NAB score: {a['summary']['nab_standard']['mean']:.1f} vs "
-                         f"{s['baselines'][d]['nab_standard']['mean']:.1f} (higher in {wins} of {s['n']} seeds)")
+            lines.append(f"{arm} {verdict} {names[d]} on {label}: {a['summary'][metric]['mean'] * scale:.1f} vs "
+                         f"{s['baselines'][d][metric]['mean'] * scale:.1f} (higher in {wins} of {s['n']} seeds)")
     return lines

@@ -158,7 +158,7 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
             g_opt.zero_grad(set_to_none=True)
             g_loss.backward()
             g_opt.step()
-            sums += [float(d_loss), float(g_loss), float(torch.sigmoid(d_real).mean()), float(torch.sigmoid(d_fake).mean())]
+            sums += torch.stack([d_loss, g_loss, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()]).detach().tolist()
             steps += 1
         if not np.isfinite(sums).all():
             raise train.NonFiniteLoss(epoch, float(sums[0] + sums[1]))

@@ -1,6 +1,8 @@
 """Explanations inside studies and through `deepstudy explain RUN_DIR`: files, report, bad input."""
 from pathlib import Path
 
+import pytest
+
 from conftest import tiny_study
 from deepstudy.fileio import read_json
 
@@ -24,6 +26,11 @@ def test_study_with_explanations_and_gradient_flow(cli, tmp_path):
     assert set(cnn["explain"]["methods"]) == {"gradcam", "saliency"} and cnn["explain"]["methods"]["gradcam"]["n"] == 2
     assert "gradcam" in mlp["explain"]["skipped"] and set(mlp["explain"]["methods"]) == {"saliency"}
     assert cnn["gradient_flow"]["layers"][0] == "features.0.0" and len(cnn["gradient_flow"]["first"]) == len(cnn["gradient_flow"]["layers"])
+    flow = cnn["gradient_flow"]
+    assert len(flow["init"]) == len(flow["layers"]) and all(v > 0 for v in flow["init"])  # measured before any update
+    init0 = read_json(run / "arms" / "cnn" / "seed-0" / "grad_init.json")
+    assert flow["ratio"]["init"]["n"] == 2 and flow["ratio"]["init"]["values"][0] == pytest.approx(
+        init0[flow["layers"][0]] / init0[flow["layers"][-1]])
     for f in ("explain-cnn.png", "explain-mlp.png", "sanity.png", "faithfulness.png", "features.png", "gradient-flow.png"):
         assert (run / "figures" / f).is_file(), f
     seed = read_json(run / "arms" / "cnn" / "seed-0" / "explain.json")

@@ -142,3 +142,20 @@ def test_record_nondeterminism_passes_other_warnings_on_once():
             warnings.warn("op X does not have a deterministic implementation", UserWarning, stacklevel=1)
     assert len([w for w in seen if "something else" in str(w.message)]) == 1
     assert sink == {"op X does not have a deterministic implementation"}
+
+
+def test_gradient_norms_at_initialization_match_autograd_and_leave_no_gradient():
+    from torch import nn
+
+    from deepstudy import train
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    norms = train.gradient_norms(model, x, y, nn.CrossEntropyLoss())
+    assert all(p.grad is None for p in model.parameters())  # nothing left behind for the first optimizer step
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # BN statistics untouched
+    nn.CrossEntropyLoss()(model(x), y).backward()
+    assert set(norms) == {"0", "3"}  # weights of 2+ dims only (not BN's)
+    assert norms["0"] == pytest.approx(float(model[0].weight.grad.norm())) and norms["3"] == pytest.approx(float(model[3].weight.grad.norm()))

@@ -270,6 +270,9 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
     else:
         metrics_path.write_text("")
     loss_fn = nn.MSELoss() if cfg.task == "forecast" else nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
+    if "gradient-flow" in cfg.analyses and start == 0:  # at initialization, on the first validation batch (no update)
+        x0, y0 = next(iter(dataset.batches("val", t.batch_size, device=device)))
+        write_json(folder / "grad_init.json", train.gradient_norms(model, x0, y0, loss_fn))
     stopped_early = monitor.should_stop
     if not stopped_early:
         for r in train.fit(model, train_batches.epoch, val_batches, optimizer=optimizer, scheduler=scheduler,

@@ -188,9 +188,15 @@ def _explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
     flows = {a: i.get("gradient_flow") for a, i in arms.items() if i.get("gradient_flow")}
     if flows:
         out.append({"path": explain_plots.gradient_flow(flows, fig_dir / "gradient-flow.png"),
-                    "caption": "Gradient flow: the norm of each weight's gradient, averaged over the steps of the first "
-                               "(solid) and last (dashed) epoch and over seeds. Norms that shrink by orders of magnitude "
-                               "towards the input are vanishing gradients; the first layers then barely learn."})
+                    "caption": "Gradient flow: the norm of each weight's gradient at initialization (dotted, one batch), "
+                               "averaged over the steps of the first (solid) and last (dashed) epoch, mean over seeds. Norms "
+                               "that shrink by orders of magnitude towards the input are vanishing gradients; the first "
+                               "layers then barely learn. First layer's norm and first-to-last layer ratio at "
+                               "initialization / first epoch / last epoch (mean over seeds): "
+                               + "; ".join(f"{a} " + " / ".join(f"{g['first_layer'][k]['mean']:.1e} ({g['ratio'][k]['mean']:.1e})"
+                                                               for k in ("init", "first", "last")
+                                                               if k in g.get("ratio", {}) and g["ratio"][k]["n"])
+                                           for a, g in flows.items()) + "."})
     return out
 
 

@@ -105,10 +105,12 @@ def features(panels: dict[str, dict[str, np.ndarray]], path: Path, limit: int = 
 
 
 def gradient_flow(arms: dict[str, dict], path: Path) -> Path:
-    """Per arm: ||dL/dW|| of every weight from input to output, first and last epoch (log scale)."""
+    """Per arm: ||dL/dW|| of every weight from input to output, at initialization, first and last epoch (log scale)."""
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for k, (arm, g) in enumerate((a, g) for a, g in arms.items() if g):
         x = np.arange(len(g["layers"]))
+        if g.get("init"):
+            ax.plot(x, g["init"], color=_COLORS[k % len(_COLORS)], ls=":", label=f"{arm}, at initialization")
         ax.plot(x, g["first"], color=_COLORS[k % len(_COLORS)], marker=".", label=f"{arm}, first epoch")
         ax.plot(x, g["last"], color=_COLORS[k % len(_COLORS)], ls="--", label=f"{arm}, last epoch")
     ax.set_yscale("log")

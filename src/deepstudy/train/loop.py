@@ -95,6 +95,23 @@ def predict(model: nn.Module, batches: Batches, *, device: torch.device, precisi
     return torch.cat(outs), torch.cat(ys)
 
 
+def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable) -> dict[str, float]:
+    """||dL/dW|| of every weight (tensors of 2+ dims, as fit's grad_norms) on one batch, without an update —
+    e.g. at initialization. Train mode, as during training; the model is left as it was: gradients cleared,
+    buffers (batch-norm running statistics) restored, so measuring does not change the run."""
+    buffers = {k: b.clone() for k, b in model.named_buffers()}
+    model.train()
+    model.zero_grad(set_to_none=True)
+    loss_fn(model(x), y).backward()
+    out = {n.removesuffix(".weight"): float(p.grad.norm()) for n, p in model.named_parameters()
+           if p.requires_grad and p.dim() > 1 and p.grad is not None}
+    model.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        for k, b in model.named_buffers():
+            b.copy_(buffers[k])
+    return out
+
+
 def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: Batches, *,
         optimizer: torch.optim.Optimizer, scheduler, loss_fn: Callable, epochs: int, device: torch.device,
         seed: int, start_epoch: int = 0, precision: str = "fp32", channels_last: bool = False,

@@ -6,15 +6,16 @@ python -m benchmarks scratch         # NumPy engine vs torch step time, identica
 python -m benchmarks naive-bayes     # our naive Bayes vs scikit-learn on AG News titles
 python -m benchmarks sequence        # LSTM vs 1-D CNN vs Transformer step time as sequences grow
 python -m benchmarks som             # our batch SOM vs MiniSom: speed and quantization error
+python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
 python -m benchmarks studies         # accuracy targets (long: trains the built-in studies)
 python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs of the target studies
 """
 import sys
 
-from benchmarks import naive_bayes, scratch_speed, sequence_length, som_speed, speedrun, studies, trainer_overhead
+from benchmarks import nab_target, naive_bayes, scratch_speed, sequence_length, som_speed, speedrun, studies, trainer_overhead
 
-which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "som", "speedrun", "studies"]
+which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "som", "nab", "speedrun", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
 if "scratch" in which:
@@ -25,6 +26,8 @@ if "sequence" in which:
     sequence_length.main()
 if "som" in which:
     som_speed.main()
+if "nab" in which:
+    nab_target.main(next((a for a in sys.argv[2:] if "/" in a), None))
 if "speedrun" in which:
     speedrun.main()
 if "studies" in which:

@@ -17,7 +17,9 @@ TAXI = "realKnownCause/nyc_taxi.csv"
 
 def summarize(run_dir: Path) -> dict:
     res = read_json(run_dir / "results.json")
-    out = {"run_dir": str(run_dir.relative_to(RESULTS.parent.parent)) if run_dir.is_relative_to(RESULTS.parent.parent) else str(run_dir), "seeds": res["seeds"], "arms": {}}
+    repo = RESULTS.parent.parent
+    where = run_dir.resolve().relative_to(repo) if run_dir.resolve().is_relative_to(repo) else run_dir
+    out = {"run_dir": str(where), "seeds": res["seeds"], "arms": {}}
     for arm, a in res["arms"].items():
         s = a["anomaly"]
         taxi = s["per_file"][TAXI]

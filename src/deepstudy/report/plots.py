@@ -53,16 +53,18 @@ def class_balance(counts: dict[str, list[int]], classes: list[str], path: Path) 
     return _save(fig, path)
 
 
-def learning_curves(curves: dict[str, list[list[dict]]], path: Path) -> Path:
-    """curves[arm] = per-seed lists of metric rows; mean line with the min-max band over seeds."""
-    panels = [("train_loss", "train loss"), ("val_loss", "validation loss"), ("val_acc", "validation accuracy")]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+def epoch_panels(curves: dict[str, list[list[dict]]], panels: list[tuple[str, str]], path: Path,
+                 figsize: tuple[float, float]) -> Path:
+    """One panel per (metric key, title): per arm the mean over seeds with the min-max band, per epoch.
+    ``curves[arm]`` = per-seed lists of metric rows; a metric that is None everywhere leaves its panel empty."""
+    fig, axes = plt.subplots(1, len(panels), figsize=figsize)
     for (key, title), ax in zip(panels, axes):
         for k, (arm, seeds) in enumerate(curves.items()):
             length = min((len(s) for s in seeds if s), default=0)
             if length == 0:
                 continue
-            values = np.array([[r[key] if r[key] is not None else np.nan for r in s[:length]] for s in seeds if s])
+            values = np.array([[r[key] if r[key] is not None else np.nan for r in s[:length]] for s in seeds if s],
+                              dtype=np.float64)
             if np.isnan(values).all():  # no accuracy for forecasting: an empty panel, not a warning
                 continue
             epochs = np.arange(1, length + 1)
@@ -76,6 +78,12 @@ def learning_curves(curves: dict[str, list[list[dict]]], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     return _save(fig, path)
+
+
+def learning_curves(curves: dict[str, list[list[dict]]], path: Path) -> Path:
+    """curves[arm] = per-seed lists of metric rows; mean line with the min-max band over seeds."""
+    return epoch_panels(curves, [("train_loss", "train loss"), ("val_loss", "validation loss"),
+                                 ("val_acc", "validation accuracy")], path, figsize=(13, 3.4))
 
 
 def arm_scores(scores: dict[str, list[float]], metric: str, path: Path) -> Path:

@@ -5,29 +5,14 @@ from pathlib import Path
 
 import numpy as np
 
-from deepstudy.report.plots import _COLORS, _save, plt
+from deepstudy.report.plots import _COLORS, _save, epoch_panels, plt
 
 
 def curves(rows: dict[str, list[list[dict]]], path: Path) -> Path:
     """Quantization error (training and validation inputs) and topographic error per epoch, mean over seeds."""
-    panels = [("train_loss", "quantization error, training inputs"), ("val_loss", "quantization error, validation inputs"),
-              ("val_topographic_error", "topographic error, validation inputs")]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.3))
-    for (key, title), ax in zip(panels, axes):
-        for k, (arm, seeds) in enumerate(rows.items()):
-            length = min((len(s) for s in seeds if s), default=0)
-            if length == 0:
-                continue
-            v = np.array([[r[key] for r in s[:length]] for s in seeds if s], dtype=np.float64)
-            e = np.arange(1, length + 1)
-            ax.plot(e, v.mean(0), color=_COLORS[k % len(_COLORS)], label=arm)
-            if len(v) > 1:
-                ax.fill_between(e, v.min(0), v.max(0), color=_COLORS[k % len(_COLORS)], alpha=0.2)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    return _save(fig, path)
+    return epoch_panels(rows, [("train_loss", "quantization error, training inputs"),
+                               ("val_loss", "quantization error, validation inputs"),
+                               ("val_topographic_error", "topographic error, validation inputs")], path, figsize=(13, 3.3))
 
 
 def umatrix(maps: dict[str, np.ndarray], outliers: dict[str, np.ndarray], classes: list[str], path: Path) -> Path:

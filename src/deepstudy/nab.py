@@ -66,11 +66,13 @@ def row_weights(n: int, windows: list[tuple[int, int]]) -> tuple[np.ndarray, np.
     return score, window
 
 
-def raw_score(detected: np.ndarray, windows: list[tuple[int, int]], profile: str = "standard") -> dict:
-    """One file: the raw NAB score of boolean ``detected`` rows, with counts (windows hit / missed, FPs)."""
+def raw_score(detected: np.ndarray, windows: list[tuple[int, int]], profile: str = "standard",
+              weights: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """One file: the raw NAB score of boolean ``detected`` rows, with counts (windows hit / missed, FPs).
+    ``weights``: ``row_weights(len(detected), windows)`` when scoring the same file many times."""
     w = PROFILES[profile]
     n = len(detected)
-    score, window = row_weights(n, windows)
+    score, window = weights if weights is not None else row_weights(n, windows)
     scored = np.arange(n) >= probation(n)
     live = [k for k, (s, e) in enumerate(windows) if e >= probation(n)]  # windows with scored rows
     hit = detected & scored
@@ -146,8 +148,9 @@ def best_threshold(files: list[tuple[np.ndarray, list[tuple[int, int]]]], profil
     pooled = np.concatenate([s for s, _ in files])
     grid = np.unique(np.quantile(pooled, np.linspace(0.5, 1.0, candidates)))
     best = (float("inf"), -float("inf"))
+    weights = [row_weights(len(s), w) for s, w in files]  # per file, not per threshold
     for t in grid:
-        value = normalized([raw_score(alarms(s, t, refractory), w, profile) for s, w in files], profile)
+        value = normalized([raw_score(alarms(s, t, refractory), w, profile, rw) for (s, w), rw in zip(files, weights)], profile)
         if value > best[1]:
             best = (float(t), value)
     return best

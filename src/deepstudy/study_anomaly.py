@@ -116,10 +116,10 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
         with torch.no_grad():
             all_windows = _windows(v, a.window).to(device)
             err = torch.cat([((model(b) - b) ** 2).mean(1) for b in all_windows.split(4096)]).cpu().numpy()
-        detector_scores = {"model": np.r_[np.zeros(a.window - 1), err], "zscore": _zscore(s.values, a.zscore_window),
+        detector_scores = {"model": np.r_[np.zeros(a.window - 1), err], "zscore": np.abs(_rolling_z(s.values, a.zscore_window, a.zscore_window)),
                            "random": np.random.default_rng(repro.derive_seed(seed, "random-detector")).random(len(v))}
         for name, raw in detector_scores.items():
-            sc = _standardize(raw, a.history) if a.history else raw
+            sc = _rolling_z(raw, a.history, 10) if a.history else raw  # how unusual the score is lately
             scores[(s.key, name)] = sc
             thresholds[(s.key, name)] = float(np.quantile(sc[end_train:end_cal], a.quantile))
     record = _score(ds, scores, thresholds, refractory(cfg))
@@ -138,28 +138,17 @@ def refractory(cfg: Study) -> int:
     return cfg.anomaly.window if cfg.anomaly.refractory is None else cfg.anomaly.refractory
 
 
-def _standardize(raw: np.ndarray, history: int) -> np.ndarray:
-    """(raw_t - mean) / std over the previous ``history`` rows (at least 10; 0 before that): causal."""
-    c, c2 = np.r_[0.0, np.cumsum(raw)], np.r_[0.0, np.cumsum(raw ** 2)]
-    t = np.arange(len(raw))
+def _rolling_z(x: np.ndarray, history: int, min_history: int) -> np.ndarray:
+    """(x_t - mean) / std over the previous ``history`` rows (fewer at the start of a file; 0 until there are
+    ``min_history``): causal. Cumulative sums keep it O(T)."""
+    c, c2 = np.r_[0.0, np.cumsum(x)], np.r_[0.0, np.cumsum(x ** 2)]
+    t = np.arange(len(x))
     lo = np.maximum(t - history, 0)
     n = t - lo
-    ok = n >= 10
+    ok = n >= min_history
     mean = np.where(ok, (c[t] - c[lo]) / np.maximum(n, 1), 0)
     var = np.maximum(np.where(ok, (c2[t] - c2[lo]) / np.maximum(n, 1), 0) - mean ** 2, 0)
-    return np.where(ok, (raw - mean) / (np.sqrt(var) + 1e-9), 0.0)
-
-
-def _zscore(values: np.ndarray, w: int) -> np.ndarray:
-    """|x_t - mean| / std of the ``w`` rows before t (causal); 0 until there is a history."""
-    c = np.r_[0.0, np.cumsum(values)]
-    c2 = np.r_[0.0, np.cumsum(values ** 2)]
-    out = np.zeros(len(values))
-    t = np.arange(w, len(values))
-    mean = (c[t] - c[t - w]) / w
-    var = np.maximum((c2[t] - c2[t - w]) / w - mean ** 2, 0)
-    out[t] = np.abs(values[t] - mean) / (np.sqrt(var) + 1e-9)
-    return out
+    return np.where(ok, (x - mean) / (np.sqrt(var) + 1e-9), 0.0)
 
 
 def _score(ds: _data.Dataset, scores: dict, thresholds: dict, quiet: int) -> dict:
@@ -169,8 +158,8 @@ def _score(ds: _data.Dataset, scores: dict, thresholds: dict, quiet: int) -> dic
         detected = [nab.alarms(sc, thresholds[(s.key, d)], quiet) for s, (sc, _) in zip(ds.extra["series"], files)]
         res = {f"nab_{p}": nab.normalized([nab.raw_score(x, w, p) for x, (_, w) in zip(detected, files)], p) for p in nab.PROFILES}
         res.update(nab.f1([nab.event_scores(x, w) for x, (_, w) in zip(detected, files)]))
-        res["per_file"] = {s.key: {**nab.raw_score(x, s.windows), "nab_standard": nab.normalized([nab.raw_score(x, s.windows)], "standard")}
-                           for s, x in zip(ds.extra["series"], detected)}
+        standard = [nab.raw_score(x, s.windows) for s, x in zip(ds.extra["series"], detected)]
+        res["per_file"] = {s.key: {**r, "nab_standard": nab.normalized([r], "standard")} for s, r in zip(ds.extra["series"], standard)}
         res["tuned_on_labels"] = {p: nab.best_threshold(files, p, refractory=quiet)[1] for p in nab.PROFILES}
         out[d] = res
     return {"test": out["model"], "baselines": {d: out[d] for d in DETECTORS[1:]}}

@@ -46,10 +46,6 @@ def build(cfg: Study, input_shape: tuple[int, ...]) -> nn.Module:
     return autoencoder.create_image(cfg.model.name, tuple(input_shape), **cfg.model.kwargs())
 
 
-def _floats(ds: _data.Dataset, x: torch.Tensor) -> torch.Tensor:
-    return ds.transform()(x, torch.Generator()) if ds.transform() is not None else x.float()
-
-
 def _errors(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
     with torch.no_grad():
@@ -68,8 +64,8 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
               seed_index: int, on_event) -> dict:
     normal, t, o = normal_ids(cfg, ds), cfg.train, cfg.train.optimizer
     keep = {s: np.isin(np.asarray(ds.split(s)[1]), normal) for s in ("train", "val")}
-    x = {s: _floats(ds, ds.split(s)[0][torch.from_numpy(keep[s])]).to(device) for s in ("train", "val")}
-    x_test = _floats(ds, ds.x_test).to(device)
+    x = {s: ds.float_inputs(ds.split(s)[0][torch.from_numpy(keep[s])]).to(device) for s in ("train", "val")}
+    x_test = ds.float_inputs(ds.x_test).to(device)
     anomalous = ~np.isin(np.asarray(ds.y_test), normal)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = build(cfg, ds.input_shape).to(device)

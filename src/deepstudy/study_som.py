@@ -69,11 +69,8 @@ def build(cfg: Study, in_features: int) -> SOM:
 
 def vectors(ds: _data.Dataset, split: str) -> torch.Tensor:
     """(N, F) float inputs: images normalized like the torch models see them, then flattened."""
-    x = ds.split(split)[0]
-    transform = ds.transform()
-    if transform is not None:
-        x = transform(x, torch.Generator())
-    return x.float().reshape(len(x), -1)
+    x = ds.float_inputs(ds.split(split)[0])
+    return x.reshape(len(x), -1)
 
 
 def sigma0(cfg: Study, som: SOM) -> float:
@@ -113,21 +110,23 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
         on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": epochs, **row})
     save_file({"weight": som.weight.detach().cpu().contiguous()}, str(folder / "som.safetensors"))
     t0 = time.perf_counter()
-    label_scores, unit_labels = _label_scores(som, x, ds)
+    units = {split: som.bmu(v) for split, v in x.items()}  # each row's best unit, once
+    label_scores, unit_labels = _label_scores(som, units, ds)
     test = {"quantization_error": som.quantization_error(x["test"]), "topographic_error": som.topographic_error(x["test"]),
             **label_scores}
     test_seconds = time.perf_counter() - t0
-    record = evaluate.run_record(read_jsonl(metrics_path), best_epoch=epochs - 1, monitor={"metric": "last", "best": None},
+    rows = read_jsonl(metrics_path)
+    record = evaluate.run_record(rows, best_epoch=epochs - 1, monitor={"metric": "last", "best": None},
                                  stopped_early=False, precision="fp32", test_seconds=test_seconds,
-                                 train_accuracy=som.quantization_error(x["train"]), test=test)
-    record["som"] = _outliers(som, x, ds, cfg, folder, run_seed, device, unit_labels)
+                                 train_accuracy=rows[-1]["train_loss"], test=test)  # the final map's training QE
+    record["som"] = _outliers(som, x, units, ds, cfg, folder, run_seed, device, unit_labels)
     return record
 
 
-def _label_scores(som: SOM, x: dict, ds: _data.Dataset) -> tuple[dict, np.ndarray]:
+def _label_scores(som: SOM, units_of: dict, ds: _data.Dataset) -> tuple[dict, np.ndarray]:
     """Each unit takes the majority label of the training inputs it wins (units that win none: the label of the
     nearest unit that does); the test accuracy of that vote, and the purity of the map on the training split."""
-    units, k = som.bmu(x["train"]).cpu(), ds.num_classes
+    units, k = units_of["train"].cpu(), ds.num_classes
     votes = torch.zeros(len(som.weight), k, dtype=torch.long)
     votes.index_put_((units, ds.y_train.long()), torch.ones(len(units), dtype=torch.long), accumulate=True)
     won = votes.sum(1) > 0
@@ -135,19 +134,19 @@ def _label_scores(som: SOM, x: dict, ds: _data.Dataset) -> tuple[dict, np.ndarra
     w = som.weight.cpu()
     nearest = torch.cdist(w, w[won]).argmin(1)
     label = torch.where(won, label, label[won][nearest])
-    pred = label[som.bmu(x["test"]).cpu()]
+    pred = label[units_of["test"].cpu()]
     return {"accuracy": float((pred == ds.y_test.long()).double().mean()),
             "purity": float(votes.max(1).values.sum() / len(units))}, label.numpy()
 
 
-def _outliers(som: SOM, x: dict, ds: _data.Dataset, cfg: Study, folder: Path, run_seed: int, device: torch.device,
-              unit_labels: np.ndarray) -> dict:
+def _outliers(som: SOM, x: dict, units_of: dict, ds: _data.Dataset, cfg: Study, folder: Path, run_seed: int,
+              device: torch.device, unit_labels: np.ndarray) -> dict:
     splits = ("train", "val", "test")
     allx = torch.cat([x[s] for s in splits])
     labels = torch.cat([ds.split(s)[1].long() for s in splits]).numpy()
-    mid = som.u_matrix("mean").flatten()  # (U,) mean interneuron distance
-    units = som.bmu(allx)
-    score = mid[units].cpu().numpy()
+    umatrix = som.u_matrix("mean")  # (rows, cols) mean interneuron distance
+    units = torch.cat([units_of[s] for s in splits])
+    score = umatrix.flatten()[units].cpu().numpy()
     error = som.sample_errors(allx).cpu().numpy()
     k = max(1, round(cfg.som.outlier_fraction * len(score)))
     top = np.lexsort((error, score))[::-1][:k]  # by the unit's isolation; within a unit, the row farthest from it first
@@ -157,8 +156,9 @@ def _outliers(som: SOM, x: dict, ds: _data.Dataset, cfg: Study, folder: Path, ru
     split_of = np.concatenate([[s] * len(x[s]) for s in splits])
     ids = ds.extra.get("ids")
     row_ids = np.concatenate([ids[s] for s in splits]) if ids else np.asarray([f"{s}:{i}" for s in splits for i in range(len(x[s]))])
-    np.savez_compressed(folder / "maps.npz", umatrix=som.u_matrix("mean").cpu().numpy(), unit_labels=unit_labels.reshape(som.rows, som.cols),
-                        hits=som.hits(x["train"]).cpu().numpy(), weight=som.weight.reshape(som.rows, som.cols, -1).cpu().numpy(),
+    hits = torch.bincount(units_of["train"], minlength=len(som.weight)).reshape(som.rows, som.cols)
+    np.savez_compressed(folder / "maps.npz", umatrix=umatrix.cpu().numpy(), unit_labels=unit_labels.reshape(som.rows, som.cols),
+                        hits=hits.cpu().numpy(), weight=som.weight.reshape(som.rows, som.cols, -1).cpu().numpy(),
                         class_hits=np.stack([np.bincount(units.cpu().numpy()[labels == c], minlength=len(som.weight))
                                              for c in range(ds.num_classes)]).reshape(ds.num_classes, som.rows, som.cols))
     out = {"threshold": threshold, "flagged": int(flagged.sum()), "rows": int(len(flagged)),

@@ -82,6 +82,11 @@ class Dataset:
             return None
         return ImageTransform(self.mean, self.std, _augment.compose(_augment.parse(augment)) if augment else None)
 
+    def float_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` as the models see it, without augmentation: images as normalized floats, other inputs as they are."""
+        transform = self.transform()
+        return (transform(x, torch.Generator()) if transform is not None else x).float()
+
     def summary(self) -> dict:
         def counts(y: torch.Tensor) -> list[int]:
             return np.bincount(np.asarray(y), minlength=self.num_classes).tolist()

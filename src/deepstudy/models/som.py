@@ -118,7 +118,7 @@ class SOM(nn.Module):
     @torch.no_grad()
     def quantization_error(self, x: torch.Tensor) -> float:
         """Mean Euclidean distance from each input to its BMU (in input units)."""
-        return float(torch.cat([self.distances(p).min(1).values for p in x.split(8192)]).sqrt().mean())
+        return float(self.sample_errors(x).mean())
 
     @torch.no_grad()
     def topographic_error(self, x: torch.Tensor) -> float:

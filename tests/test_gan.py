@@ -47,6 +47,7 @@ def test_generate_study_end_to_end(cli, tmp_path):
     run = next((tmp_path / "runs" / "tiny").iterdir())
     res = read_json(run / "results.json")
     assert res["metric"] == "frechet_distance" and (run / "judge" / "judge.safetensors").is_file()
+    assert (run / "judge" / "real.npz").is_file()
     for arm in ("bn", "plain"):
         a = res["arms"][arm]
         assert a["summary"]["frechet_distance"]["mean"] > 0 and 1 <= a["summary"]["inception_score"]["mean"] <= 3

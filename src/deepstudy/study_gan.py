@@ -85,9 +85,14 @@ class Judge:
             train.checkpoint.save_weights(self.net, folder / "judge.safetensors")
             write_json(folder / "judge.json", self.info)
         self.net.eval()
-        real = ds.x_test.to(device).float().div(127.5).sub(1)  # the real test images on the generator's scale
-        feats, _ = self.features(real)
-        self.real_mean, self.real_cov = feats.mean(0), np.cov(feats, rowvar=False)
+        if (folder / "real.npz").is_file():  # the real images' statistics, once per run (not once per arm and seed)
+            with np.load(folder / "real.npz") as z:
+                self.real_mean, self.real_cov = z["mean"], z["cov"]
+        else:
+            real = ds.x_test.to(device).float().div(127.5).sub(1)  # the real test images on the generator's scale
+            feats, _ = self.features(real)
+            self.real_mean, self.real_cov = feats.mean(0), np.cov(feats, rowvar=False)
+            np.savez(folder / "real.npz", mean=self.real_mean, cov=self.real_cov)
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

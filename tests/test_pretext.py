@@ -74,3 +74,35 @@ def test_summary_counts_the_attention_products():
     attention = [r for r in rows if r.kind == "MultiHeadAttention"]
     assert len(attention) == 1 and attention[0].macs == 2 * 17 * 17 * 32  # 16 patches + [CLS]; Q K^T and weights @ V
     assert total == sum(r.macs for r in rows)
+
+
+def test_supervised_pretraining_is_shared_across_target_sizes(cli, tmp_path):
+    # digits -> digits keeps the test fast; the mechanics are those of fashion-mnist -> mnist
+    study = tiny_study(tmp_path, model={"name": "cnn", "channels": [16, 32], "input_size": [8, 8]},
+                       arms={"scratch-100": {"data.train_limit": 100},
+                             "transfer-100": {"data.train_limit": 100, "pretrain.task": "supervised"},
+                             "transfer-300": {"data.train_limit": 300, "pretrain.task": "supervised"},
+                             "probe-300": {"data.train_limit": 300, "pretrain.task": "supervised", "train.freeze_backbone": True}},
+                       pretrain={"data": "digits", "epochs": 4, "batch_size": 64, "lr": 0.01}, seeds=1, analyses=["curves"])
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = next((tmp_path / "runs" / "tiny").iterdir())
+    assert len(list((run / "pretrained").glob("*.safetensors"))) == 1  # one source training per seed for three arms
+    res = read_json(run / "results.json")
+    logs = [res["arms"][a]["seeds"][0]["pretext"] for a in ("transfer-100", "transfer-300", "probe-300")]
+    assert logs[0] == logs[1] == logs[2] and len(logs[0]) == 4 and logs[0][-1]["val_acc"] > 0.7  # it learned the source
+    assert res["arms"]["transfer-100"]["pretext"]["source"] == "digits"
+    assert "pretext" not in res["arms"]["scratch-100"]
+    curve = [f for f in (run / "figures").iterdir() if f.name == "sample-size.png"]
+    assert curve, "arms that differ in data.train_limit get the accuracy-vs-labels figure"
+    assert "sample-size.png" in (run / "report.md").read_text()
+
+
+def test_supervised_pretraining_bad_inputs(cli, tmp_path):
+    r = cli("run", str(tiny_study(tmp_path, model={"name": "cnn", "input_size": [8, 8]}, **{"pretrain.task": "supervised"})),
+            "--out", str(tmp_path / "r"))
+    assert r.code == 2 and "set pretrain.data" in r.err
+    r = cli("run", str(tiny_study(tmp_path, model={"name": "cnn", "input_size": [8, 8]}, pretrain={"task": "supervised", "data": "moons"})),
+            "--out", str(tmp_path / "r"))
+    assert r.code == 2 and "same image shape" in r.err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").rglob("config.yaml"))

@@ -24,7 +24,7 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     name: str = Field("digits", description="Registry name (see `deepstudy data list`), or a label for data read by `format` + `path`.")
     path: str | None = Field(None, description="A folder or file to read instead of the data directory (`$DEEPSTUDY_DATA`, then ~/.cache/deepstudy).")
-    format: Literal["idx", "image-folder", "csv-table", "digits", "time-series", "nab"] | None = Field(None, description="Reader for `path` when `name` is not a registered dataset.")
+    format: Literal["idx", "image-folder", "csv-table", "digits", "time-series", "nab", "text-corpus"] | None = Field(None, description="Reader for `path` when `name` is not a registered dataset.")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="Stratified share of the training split held out for validation (early stopping, checkpoint choice).")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="Stratified share held out as test set, only for data that ships no test split.")
     train_limit: int | None = Field(None, ge=10, description="Use a stratified subset of this many training examples (quick runs).")
@@ -96,7 +96,7 @@ class TrainConfig(_Section):
     freeze_backbone: bool = Field(False, description="Train only the classifier head (the last linear layer): a linear probe of the features the backbone has — pretrained (see `pretrain`) or random. Batch-norm layers still normalize with batch statistics.")
 
 
-Task = Literal["classify", "scratch", "classical", "forecast", "som", "reconstruct", "generate"]
+Task = Literal["classify", "scratch", "classical", "forecast", "som", "reconstruct", "generate", "language-model"]
 Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance", "gradients",
                    "gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion", "feature-maps",
                    "gradient-flow", "attention"]
@@ -134,17 +134,33 @@ class AnomalyConfig(_Section):
 
 
 class PretrainConfig(_Section):
-    task: Literal["none", "rotation"] = Field("none", description="rotation: before the supervised training, the network learns to tell which of 0/90/180/270 degrees an unlabelled training image was turned by (Gidaris et al., 2018), then gets a fresh classifier head.")
-    epochs: int = Field(5, ge=1, description="Pretext epochs over the unlabelled pool (every training image, also those data.train_limit leaves unlabelled; never the test split), each image in its four rotations.")
+    task: Literal["none", "rotation", "supervised"] = Field("none", description="Before the supervised training the network learns another task, then gets a fresh classifier head for the real classes. rotation: tell which of 0/90/180/270 degrees an unlabelled training image was turned by (Gidaris et al., 2018); supervised: the classes of another labelled dataset (`pretrain.data`) — transfer learning.")
+    data: str | None = Field(None, description="supervised: the source dataset (registry name, e.g. fashion-mnist); its training split is learned, its images must have the target's shape.")
+    epochs: int = Field(5, ge=1, description="Pretraining epochs over the pool: rotation: every unlabelled training image (also those data.train_limit leaves out; never the test split), each in its four rotations; supervised: the source dataset's training split.")
     lr: float = Field(2e-3, gt=0, description="Pretext AdamW learning rate (one-cycle schedule).")
     batch_size: int = Field(128, ge=1, description="Images per pretext batch (x4 rotations).")
-    images: int | None = Field(None, ge=100, description="Use a seeded random subset of this many unlabelled images (default: the whole pool).")
+    images: int | None = Field(None, ge=100, description="Use a seeded random subset of this many images of the pool (default: all of it).")
+
+
+class DistillConfig(_Section):
+    teacher: ModelConfig | None = Field(None, description="Knowledge distillation (Hinton et al., 2015): the teacher's model config, e.g. {name: resnet18, width: 0.25}. It is trained first on the same data with this arm's train settings (once per seed; arms differing only in distill.temperature / alpha share it), then this arm's model learns from its softened outputs. null: no teacher.")
+    temperature: float = Field(4.0, gt=0, le=100, description="T: both networks' logits are divided by T before the softmax; higher T shows more of the teacher's ranking of the wrong classes.")
+    alpha: float = Field(0.9, ge=0, le=1, description="Weight of the soft-target term: loss = (1 - alpha) CE(student, labels) + alpha T^2 KL(teacher_T || student_T).")
+    teacher_epochs: int | None = Field(None, ge=1, description="Epochs of the teacher's training (default: train.epochs).")
+
+
+class LMConfig(_Section):
+    seq_len: int = Field(128, ge=8, le=4096, description="Characters per training window (truncated backpropagation through time); windows start at random positions of the training text.")
+    steps_per_epoch: int | None = Field(None, ge=1, description="Training windows per epoch = steps x batch size (default: as many characters as the training text has, in windows).")
+    sample_length: int = Field(300, ge=0, le=5000, description="Characters generated after every epoch, from the start of the validation text.")
+    temperatures: tuple[float, ...] = Field((0.5, 1.0), description="Sampling temperatures of the generated text (logits / T: low T repeats the likeliest characters, high T invents).")
+    ngram_orders: tuple[int, ...] = Field((1, 2, 3, 5), description="Orders of the count-based baselines (add-k smoothing, k chosen on the validation text), scored on the same test text.")
 
 
 class Study(_Section):
     name: str = Field(..., description="Study name; the run directory is runs/<name>/<timestamp>/.")
     description: str = Field("", description="One line: what the study asks.")
-    task: Task = Field("classify", description="classify: torch models from the zoo; scratch: the NumPy engine (models mlp, lenet, rnn); classical: from-scratch logistic regression, naive Bayes, KNN (and scikit-learn oracles); forecast: time series; som: a self-organizing map (model som: rows, cols, neighborhood; schedule in `som`); reconstruct: autoencoder anomaly detection on NAB series (models dense-ae, conv-ae; see `anomaly`); generate: a DCGAN (model dcgan: latent, width, batch_norm) judged by a classifier trained on the real images.")
+    task: Task = Field("classify", description="classify: torch models from the zoo; scratch: the NumPy engine (models mlp, lenet, rnn); classical: from-scratch logistic regression, naive Bayes, KNN (and scikit-learn oracles); forecast: time series; som: a self-organizing map (model som: rows, cols, neighborhood; schedule in `som`); reconstruct: autoencoder anomaly detection on NAB series (models dense-ae, conv-ae; see `anomaly`); generate: a DCGAN (model dcgan: latent, width, batch_norm) judged by a classifier trained on the real images; language-model: a character-level recurrent model (model char-rnn: cell, embed_dim, hidden, layers, dropout) on a text corpus, scored by perplexity beside n-gram baselines, with samples (see `lm`).")
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
@@ -156,6 +172,8 @@ class Study(_Section):
     som: SomConfig = SomConfig()
     anomaly: AnomalyConfig = AnomalyConfig()
     pretrain: PretrainConfig = PretrainConfig()
+    distill: DistillConfig = DistillConfig()
+    lm: LMConfig = LMConfig()
 
     @field_validator("arms")
     @classmethod

@@ -32,10 +32,11 @@ class Progress:
     def event(self, e: dict) -> None:
         label = f"{e['arm']}  seed {e['seed'] + 1}"
         if e["kind"] == "start":
+            of = f"/{e['seeds']}" if e.get("seeds") else ""
             if self.rich is not None:
-                self.task = self.rich.add_task(f"▸ {label}/{e['seeds']}", total=e["epochs"], info="")
+                self.task = self.rich.add_task(f"▸ {label}{of}", total=e["epochs"], info="")
             else:
-                self.line(f"▸ {label}/{e['seeds']}")
+                self.line(f"▸ {label}{of}")
         elif e["kind"] == "resumed":
             self.line(f"  {label}: resumed from its checkpoint at epoch {e['epoch'] + 1}")
             if self.rich is not None and self.task is not None:

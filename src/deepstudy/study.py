@@ -24,8 +24,8 @@ from torch import nn
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import (evaluate, models, repro, study_anomaly, study_classical, study_explain, study_forecast, study_gan,
-                       study_pretext, study_results, study_scratch, study_som, train)
+from deepstudy import (evaluate, models, repro, study_anomaly, study_classical, study_distill, study_explain, study_forecast,
+                       study_gan, study_lm, study_pretext, study_results, study_scratch, study_som, train)
 from deepstudy.models import heads
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
@@ -57,6 +57,7 @@ def check(study: Study) -> dict[str, Study]:
                             f"remove them for task: {cfg.task}")
         if cfg.task != "classify" and (cfg.train.freeze_backbone or cfg.pretrain.task != "none"):
             raise UserError(f"arm '{arm}': train.freeze_backbone and pretrain apply to task: classify; remove them for task: {cfg.task}")
+        study_distill.check(arm, cfg)
         if cfg.task == "scratch":
             study_scratch.check(arm, cfg)
         elif cfg.task == "som":
@@ -65,6 +66,8 @@ def check(study: Study) -> dict[str, Study]:
             study_anomaly.check(arm, cfg)
         elif cfg.task == "generate":
             study_gan.check(arm, cfg)
+        elif cfg.task == "language-model":
+            study_lm.check(arm, cfg)
         elif cfg.task == "classical":
             study_classical.check(arm, cfg, study.seeds)
         else:
@@ -139,6 +142,11 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         study_pretext.check(arm, cfg, ds)
         if cfg.task == "classical":
             study_classical.check_data(arm, cfg, ds)
+        elif cfg.task == "language-model":
+            study_lm.check_data(arm, cfg, ds)
+        elif ds.kind == "corpus":
+            raise UserError(f"arm '{arm}': '{ds.name}' is a text corpus (a stream of characters without labels); "
+                            "set task: language-model")
         elif ds.kind == "text":
             raise UserError(f"dataset '{ds.name}' is text: the NumPy engine has no text models; use task: classify "
                             "(rnn, conv1d, transformer) or task: classical (naive-bayes, logistic-regression)")
@@ -153,6 +161,7 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         else:
             model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size, **cfg.model.kwargs())
             study_explain.check_layer(arm, cfg, model)
+            study_distill.check_data(arm, cfg, ds)
     return cache
 
 
@@ -238,11 +247,15 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         return study_anomaly.train_one(cfg, dataset, device, run_seed, folder, arm, seed_index, on_event)
     if cfg.task == "generate":
         return study_gan.train_one(cfg, dataset, device, run_seed, folder, arm, seed_index, on_event)
+    if cfg.task == "language-model":
+        return study_lm.train_one(cfg, dataset, device, run_seed, folder, arm, seed_index, on_event)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=dataset.vocab_size,
                          **cfg.model.kwargs()).to(device)
     pretext = (study_pretext.pretrain(model, dataset, cfg, device, run_seed, folder.parents[2], seed_index, on_event)
                if cfg.pretrain.task != "none" else None)
+    teacher, taught = (study_distill.trained_teacher(cfg, dataset, device, run_seed, folder.parents[2], arm, seed_index,
+                                                     on_event, _train_one) if cfg.distill.teacher else (None, None))
     if t.freeze_backbone:
         heads.freeze_backbone(model)
     if t.channels_last:
@@ -269,7 +282,12 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
     else:
         metrics_path.write_text("")
-    loss_fn = nn.MSELoss() if cfg.task == "forecast" else nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
+    if cfg.task == "forecast":
+        loss_fn = nn.MSELoss()
+    elif teacher is not None:
+        loss_fn = study_distill.DistillationLoss(cfg.distill.temperature, cfg.distill.alpha, t.label_smoothing)
+    else:
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
     if "gradient-flow" in cfg.analyses and start == 0:  # at initialization, on the first validation batch (no update)
         x0, y0 = next(iter(dataset.batches("val", t.batch_size, device=device)))
         write_json(folder / "grad_init.json", train.gradient_norms(model, x0, y0, loss_fn))
@@ -278,7 +296,7 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         for r in train.fit(model, train_batches.epoch, val_batches, optimizer=optimizer, scheduler=scheduler,
                            loss_fn=loss_fn, epochs=t.epochs, device=device, seed=run_seed, start_epoch=start,
                            precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip, scaler=scaler,
-                           grad_norms="gradient-flow" in cfg.analyses):
+                           grad_norms="gradient-flow" in cfg.analyses, teacher=teacher):
             row = {"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
                    "val_acc": r.val_acc, "lr": r.lr, "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
             if r.grad_norms:
@@ -294,7 +312,7 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
                 break
     train.checkpoint.load_weights(model, folder / "best.safetensors")
     result = _test(model, dataset, cfg, device, folder, monitor, stopped_early, precision_used)
-    return {**result, "pretext": pretext} if pretext else result
+    return {**result, **({"pretext": pretext} if pretext else {}), **({"teacher": taught} if taught else {})}
 
 
 def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder: Path,

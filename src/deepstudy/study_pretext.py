@@ -1,13 +1,19 @@
-"""Self-supervised pretraining by rotation prediction (Gidaris, Singh & Komodakis, ICLR 2018).
+"""Pretraining before the supervised training: a pretext task, or another labelled dataset (transfer).
 
-Before its supervised training, a classify arm with ``pretrain.task: rotation`` learns to tell which of
-0, 90, 180, 270 degrees an image was turned by — on every training image, labels ignored (the
-pool data.train_limit leaves unlabelled included; the test split never). Its head is then replaced
-by a fresh one for the real classes. Every image of a batch is shown in its four rotations.
+``pretrain.task: rotation`` — self-supervised (Gidaris, Singh & Komodakis, ICLR 2018): the network
+learns to tell which of 0, 90, 180, 270 degrees an image was turned by, on every training image with
+labels ignored (the pool data.train_limit leaves unlabelled included; the test split never). Every
+image of a batch is shown in its four rotations.
 
-The pretrained weights depend on the seed, the model, the data and the pretext settings only, so
-arms that differ in how they fine-tune (all layers, or ``train.freeze_backbone``: a linear probe)
-share them: they are computed once per seed and kept under run_dir/pretrained/.
+``pretrain.task: supervised`` — transfer learning (Yosinski et al., 2014): the network learns the
+classes of a source dataset (``pretrain.data``, e.g. Fashion-MNIST for an MNIST target), normalized
+by its own training statistics and validated on its own validation split.
+
+Either way the head is then replaced by a fresh one for the real classes. The pretrained weights
+depend on the seed, the model, the data and the pretraining settings only (not data.train_limit), so
+arms that differ in how many target labels they get or how they fine-tune (all layers, or
+``train.freeze_backbone``: a linear probe) share them: they are computed once per seed and kept under
+run_dir/pretrained/.
 """
 from __future__ import annotations
 
@@ -21,18 +27,43 @@ from torch import nn
 
 from deepstudy import data as _data
 from deepstudy import repro, train
-from deepstudy.config import Study
+from deepstudy.config import DataConfig, Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl, write_jsonl
 from deepstudy.models import heads
 
 
+_SOURCES: dict[tuple, _data.Dataset] = {}  # source datasets of this process, loaded once
+
+
+def source(cfg: Study) -> _data.Dataset:
+    """The labelled source dataset of ``pretrain.task: supervised`` (its own split of train/validation)."""
+    p = cfg.pretrain
+    key = (p.data, p.images, cfg.seed)
+    if key not in _SOURCES:
+        _SOURCES.clear()  # one source at a time: image datasets are large
+        _SOURCES[key] = _data.load(DataConfig(name=p.data, train_limit=p.images),
+                                   split_seed=repro.derive_seed(cfg.seed, "pretrain-data"))
+    return _SOURCES[key]
+
+
 def check(arm: str, cfg: Study, ds: _data.Dataset) -> None:
-    if cfg.pretrain.task == "none":
+    p = cfg.pretrain
+    if p.task == "none":
         return
     if cfg.task != "classify" or ds.kind != "image":
-        raise UserError(f"arm '{arm}': pretrain.task rotation pretrains image classifiers (task: classify on images); "
+        raise UserError(f"arm '{arm}': pretrain.task {p.task} pretrains image classifiers (task: classify on images); "
                         f"dataset '{ds.name}' is {ds.kind}, task {cfg.task}")
+    if p.task == "supervised":
+        if not p.data:
+            raise UserError(f"arm '{arm}': pretrain.task supervised needs the source dataset: set pretrain.data "
+                            "(e.g. fashion-mnist; `deepstudy data list` shows the names)")
+        src = source(cfg)
+        if src.kind != "image" or src.input_shape != ds.input_shape:
+            raise UserError(f"arm '{arm}': the source dataset '{src.name}' has inputs {src.input_shape} ({src.kind}) but "
+                            f"'{ds.name}' has {ds.input_shape}; pick a source of the same image shape (image folders: "
+                            "set data.image_size and data.grayscale to match)")
+        return
     if ds.input_shape[1] != ds.input_shape[2]:
         raise UserError(f"arm '{arm}': rotation by 90 degrees needs square images; these are {ds.input_shape[1]}x"
                         f"{ds.input_shape[2]} (set data.image_size to a square size)")
@@ -65,26 +96,36 @@ def _cache_key(cfg: Study, seed_index: int) -> str:
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16] + f"-seed-{seed_index}"
 
 
+def _rotation_batches(ds: _data.Dataset, p, device: torch.device, run_seed: int):
+    pool = ds.extra.get("unlabelled")
+    pool = torch.cat([ds.x_train, ds.x_val]) if pool is None else pool
+    g = np.random.default_rng(repro.derive_seed(run_seed, "pretext-split"))
+    order = torch.from_numpy(g.permutation(len(pool))[:p.images])
+    n_val = max(1, len(order) // 20)
+    transform = ds.transform()
+    return (RotationBatches(pool[order[n_val:]].to(device), transform, p.batch_size, run_seed),
+            RotationBatches(pool[order[:n_val]].to(device), transform, 1024, run_seed, shuffle=False), 4)
+
+
 def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, run_seed: int, run_dir: Path,
              seed_index: int, on_event) -> list[dict]:
-    """Rotation pretraining in place (or its cached result); the head is replaced for the real classes."""
+    """Pretraining in place (or its cached result); the head is then replaced for the real classes."""
     p = cfg.pretrain
     cache = run_dir / "pretrained" / _cache_key(cfg, seed_index)
     weights, log = cache.with_suffix(".safetensors"), cache.with_suffix(".jsonl")
+    src = source(cfg) if p.task == "supervised" else None
     if weights.is_file() and log.is_file():
-        heads.new_head(model, 4)
+        heads.new_head(model, 4 if src is None else src.num_classes)
         train.checkpoint.load_weights(model, weights)
     else:
-        pool = ds.extra.get("unlabelled")
-        pool = torch.cat([ds.x_train, ds.x_val]) if pool is None else pool
-        g = np.random.default_rng(repro.derive_seed(run_seed, "pretext-split"))
-        order = torch.from_numpy(g.permutation(len(pool))[:p.images])
-        n_val = max(1, len(order) // 20)
-        transform = ds.transform()
-        batches = RotationBatches(pool[order[n_val:]].to(device), transform, p.batch_size, run_seed)
-        val = RotationBatches(pool[order[:n_val]].to(device), transform, 1024, run_seed, shuffle=False)
+        if src is None:
+            batches, val, n_out = _rotation_batches(ds, p, device, run_seed)
+        else:
+            batches = src.batches("train", p.batch_size, train=True, seed=repro.derive_seed(run_seed, "pretrain-batches"),
+                                  device=device)
+            val, n_out = src.batches("val", 1024, device=device), src.num_classes
         repro.seed_torch(repro.derive_seed(run_seed, "pretext-init"))
-        heads.new_head(model, 4)
+        heads.new_head(model, n_out)
         opt = train.build_optimizer(model, "adamw", lr=p.lr, weight_decay=5e-4)
         sched = train.build_schedule(opt, "onecycle", total_steps=p.epochs * len(batches), steps_per_epoch=len(batches))
         rows = []
@@ -92,7 +133,7 @@ def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.devi
                            epochs=p.epochs, device=device, seed=repro.derive_seed(run_seed, "pretext")):
             rows.append({"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
                          "val_acc": r.val_acc, "seconds": r.seconds})
-            on_event({"kind": "epoch", "arm": "pretext", "seed": seed_index, "epochs": p.epochs, **rows[-1]})
+            on_event({"kind": "epoch", "arm": f"pretrain ({p.task})", "seed": seed_index, "epochs": p.epochs, **rows[-1]})
         cache.parent.mkdir(parents=True, exist_ok=True)
         train.checkpoint.save_weights(model, weights)
         write_jsonl(log, rows)

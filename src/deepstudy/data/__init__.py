@@ -33,7 +33,7 @@ _TEST_SPLIT_SEED = 20261121
 @dataclass
 class Dataset:
     name: str
-    kind: str  # "image" | "table" | "text" (x: NumPy arrays of strings)
+    kind: str  # "image" | "table" | "text" (x: NumPy arrays of strings) | "tokens" | "series" | "nab" | "corpus" (x: (N,) character ids)
     classes: list[str]
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -93,7 +93,7 @@ class Dataset:
         return {
             "name": self.name, "kind": self.kind, "classes": self.classes, "input_shape": list(self.input_shape),
             "sizes": self.extra.get("sizes") or {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
-            "class_counts": None if self.kind == "series" else {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
+            "class_counts": None if self.kind in ("series", "corpus") else {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
             "source": self.source, "notes": self.notes, "feature_names": self.feature_names,
             **({"vocab_size": self.vocab_size} if self.vocab else {}),
         }
@@ -154,6 +154,8 @@ def load(cfg: DataConfig, split_seed: int) -> Dataset:
         return _load_table(cfg, spec, folder, split_seed, source)
     if fmt == "text-csv":
         return _load_text(cfg, spec, folder, split_seed, source)
+    if fmt == "text-corpus":
+        return _load_corpus(cfg, folder, source)
     if fmt == "time-series":
         return _load_series(cfg, spec, folder, source)
     if fmt == "synthetic":
@@ -350,3 +352,42 @@ def _load_synthetic(cfg: DataConfig, spec: DatasetSpec | None, split_seed: int, 
     t = torch.from_numpy
     return Dataset(cfg.name, "table", list(spec.classes), t(x_tr), t(y_tr), t(x_va), t(y_va), t(x_te), t(y_te),
                    source=source, notes=notes, feature_names=["x1", "x2"])
+
+
+CORPUS_SPLIT = (0.90, 0.05, 0.05)  # train / validation / test, by position
+
+
+def _load_corpus(cfg: DataConfig, folder: Path, source: dict) -> Dataset:
+    """One plain-text file as a stream of character ids, split by position (no shuffling: the validation and
+    test text follows the training text, as a model meets new text)."""
+    path = folder if folder.is_file() else folder / "input.txt"
+    try:
+        raw = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise UserError(f"cannot read the text corpus {path} ({e.strerror or e}); data.path must be a UTF-8 .txt file "
+                        "or a folder holding input.txt") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text (byte {e.start}); convert it, e.g. `iconv -t utf-8`") from None
+    if len(raw) < 1000:
+        raise UserError(f"{path} has {len(raw)} characters; a language model needs at least 1,000 (validation and test "
+                        "take 5 % each)")
+    n_train, n_val = int(len(raw) * CORPUS_SPLIT[0]), int(len(raw) * CORPUS_SPLIT[1])
+    parts = {"train": raw[:n_train], "val": raw[n_train:n_train + n_val], "test": raw[n_train + n_val:]}
+    notes = [f"split by position: the first {CORPUS_SPLIT[0]:.0%} of the characters train, the next {CORPUS_SPLIT[1]:.0%} "
+             f"validate, the last {CORPUS_SPLIT[2]:.0%} test"]
+    if cfg.train_limit is not None and cfg.train_limit < n_train:
+        parts["train"] = parts["train"][:cfg.train_limit]
+        notes.append(f"data.train_limit: only the first {cfg.train_limit:,} training characters are used")
+    chars = sorted(set(parts["train"]))
+    unseen = set(parts["val"] + parts["test"]) - set(chars)
+    if unseen:  # one shared id for characters the training text never shows
+        notes.append(f"{len(unseen)} character(s) appear only after the training text; they share the id of '\\ufffd'")
+        chars.append("\ufffd")
+    index = {c: i for i, c in enumerate(chars)}
+    unk = index.get("\ufffd", 0)
+    ids = {k: torch.tensor([index.get(c, unk) for c in v], dtype=torch.long) for k, v in parts.items()}
+    empty = torch.zeros(0, dtype=torch.long)
+    source["files"] = [path.name]
+    return Dataset(name=cfg.name, kind="corpus", classes=[repr(c)[1:-1] if not c.isalnum() else c for c in chars],
+                   x_train=ids["train"], y_train=empty, x_val=ids["val"], y_val=empty, x_test=ids["test"], y_test=empty,
+                   source=source, notes=notes, vocab=chars, extra={"sizes": {k: len(v) for k, v in ids.items()}})

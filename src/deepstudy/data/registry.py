@@ -26,7 +26,7 @@ class FileSpec:
 class DatasetSpec:
     name: str
     folder: str
-    format: str  # idx | csv-table | text-csv | time-series | synthetic | digits
+    format: str  # idx | csv-table | text-csv | text-corpus | time-series | nab | synthetic | digits
     description: str
     license: str
     files: tuple[FileSpec, ...] = ()
@@ -156,6 +156,14 @@ REGISTRY: dict[str, DatasetSpec] = {
                       ("https://raw.githubusercontent.com/numenta/NAB/master/",)),
             classes=("normal", "anomaly window"),
             how_to_get="copy data/ and labels/ from https://github.com/numenta/NAB (any NAB-format folder works with data.path)",
+        ),
+        DatasetSpec(
+            "tinyshakespeare", "tinyshakespeare", "text-corpus",
+            "Tiny Shakespeare (Karpathy, char-rnn): 1,115,394 characters of Shakespeare's plays, for character-level "
+            "language modelling; split by position: the first 90 % trains, the next 5 % validates, the last 5 % tests.",
+            "public domain text (Shakespeare); prepared in karpathy/char-rnn (MIT)",
+            (FileSpec("input.txt", "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1115394,
+                      ("https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",)),),
         ),
         DatasetSpec(
             "moons", "", "synthetic",

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # torch's fused (cuDNN on GPU) modules
+
 # ---------------------------------------------------------------------------- the LSTM cell, written out
 
 
@@ -112,12 +114,11 @@ class RecurrentNet(nn.Module):
                  bidirectional: bool = False, dropout: float = 0.0, attention: str | None = None,
                  pooling: str = "last", output: str = "last", pad_id: int = 0):
         super().__init__()
-        rnns = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
-        if cell not in rnns or pooling not in ("last", "mean") or output not in ("last", "all"):
-            raise ValueError(f"cell in {list(rnns)}, pooling in [last, mean], output in [last, all]; got {cell}, {pooling}, {output}")
+        if cell not in _CELLS or pooling not in ("last", "mean") or output not in ("last", "all"):
+            raise ValueError(f"cell in {list(_CELLS)}, pooling in [last, mean], output in [last, all]; got {cell}, {pooling}, {output}")
         self.embed, size = _embed(vocab_size, in_features, embed_dim, pad_id)
         self.tokens, self.pad_id, self.pooling, self.output = bool(vocab_size), pad_id, pooling, output
-        self.rnn = rnns[cell](size, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
+        self.rnn = _CELLS[cell](size, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
                               dropout=dropout if layers > 1 else 0.0)
         width = hidden * (2 if bidirectional else 1)
         self.attention = Attention(width, attention) if attention else None
@@ -180,17 +181,22 @@ class ConvNet1d(nn.Module):
 
 
 class CharLM(nn.Module):
-    """Character-level LSTM language model: ids (B, T) -> next-character logits (B, T, V)."""
+    """Character-level recurrent language model (Karpathy's char-rnn): ids (B, T) -> next-character logits
+    (B, T, V) and the recurrent state, which the caller may carry into the next chunk of the same text."""
 
-    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden: int = 256, layers: int = 2, dropout: float = 0.2):
+    def __init__(self, vocab_size: int, embed_dim: int = 64, hidden: int = 256, layers: int = 2, dropout: float = 0.2,
+                 cell: str = "lstm"):
         super().__init__()
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be one of {', '.join(_CELLS)}, got {cell!r}")
         self.embed = nn.Embedding(vocab_size, embed_dim)
-        self.rnn = nn.LSTM(embed_dim, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.rnn = _CELLS[cell](embed_dim, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab_size)
 
     def forward(self, ids: torch.Tensor, state=None):
         out, state = self.rnn(self.embed(ids), state)
-        return self.head(out), state
+        return self.head(self.drop(out)), state
 
     @torch.no_grad()
     def generate(self, prefix: torch.Tensor, length: int, *, temperature: float = 1.0,

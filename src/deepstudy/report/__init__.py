@@ -95,6 +95,12 @@ def _analysis_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[di
     from deepstudy.report import plots
 
     fig_dir, arms, out = run_dir / "figures", results["arms"], []
+    if results.get("sample_size"):
+        out.append({"path": plots.sample_size(results["sample_size"], {a: i["summary"]["accuracy"] for a, i in arms.items()},
+                                              fig_dir / "sample-size.png"),
+                    "caption": "Test accuracy against the number of labelled training examples (mean ± std over seeds), "
+                               "one line per group of arms that differ only in data.train_limit. The gap between lines "
+                               "is what the other settings (e.g. pretraining) are worth at that many labels."})
     if "generalization" in wanted:
         out.append({"path": plots.generalization({a: i["summary"]["train_accuracy"] for a, i in arms.items()},
                                                  {a: i["summary"]["accuracy"] for a, i in arms.items()}, fig_dir / "generalization.png"),
@@ -277,7 +283,9 @@ def write(run_dir: str | Path) -> Path:
     persistence, verdicts = tasks.forecast_verdicts(results)
     context = {"r": results, "figures": figs, "explain_rows": explain_rows(results), "persistence": persistence,
                "forecast_verdicts": verdicts, "anomaly_verdicts": tasks.anomaly_verdicts(results),
-               "gan_verdicts": tasks.gan_verdicts(results), "dataset_figures": dataset_figs, "run_dir": str(run_dir),
+               "gan_verdicts": tasks.gan_verdicts(results), "starting_points": tasks.starting_points(results),
+               "lm_verdict": tasks.lm_verdict(results),
+               "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}
     html = env.get_template("report.html.j2").render(**context, embed=_embed)
     atomic_write_text(run_dir / "report.html", html)

@@ -201,3 +201,20 @@ def gradient_norms(arms: dict[str, dict], path: Path) -> Path:
     axes[0].set_ylabel("mean ||dL/dh_t||")
     axes[0].legend(fontsize=8)
     return _save(fig, path)
+
+
+def sample_size(groups: dict[str, list[list]], accuracy: dict[str, dict], path: Path) -> Path:
+    """Test accuracy (mean ± std over seeds) against the number of labelled training examples, one line per group."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for k, (label, points) in enumerate(groups.items()):
+        n = [p[0] for p in points]
+        mean = np.array([accuracy[a]["mean"] or np.nan for _, a in points]) * 100
+        std = np.array([accuracy[a]["std"] or 0.0 for _, a in points]) * 100
+        ax.errorbar(n, mean, yerr=std, marker="o", capsize=3, color=_COLORS[k % len(_COLORS)], label=label)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.set_xlabel("labelled training examples (data.train_limit, validation included)")
+    ax.set_ylabel("test accuracy %")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)

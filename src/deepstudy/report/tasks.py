@@ -112,3 +112,45 @@ def anomaly_verdicts(results: dict) -> list[str]:
             lines.append(f"{arm} {verdict} {names[d]} on {label}: {a['summary'][metric]['mean'] * scale:.1f} vs "
                          f"{s['baselines'][d][metric]['mean'] * scale:.1f} (higher in {wins} of {s['n']} seeds)")
     return lines
+
+
+def starting_points(results: dict) -> list[str]:
+    """One sentence per arm that did not start from scratch: its teacher (distillation) or its pretraining."""
+    lines, arms = [], results["arms"]
+    for arm, info in arms.items():
+        t, p = info.get("teacher"), info.get("pretext")
+        if t:
+            kwargs = ", ".join(f"{k} {v}" for k, v in t["model"].items() if k != "name")
+            line = (f"{arm}: distilled from a {t['model']['name']}{f' ({kwargs})' if kwargs else ''} teacher trained "
+                    f"{t['epochs']} epochs (teacher test accuracy {_pct(t['accuracy'])}), T = {t['temperature']:g}, "
+                    f"α = {t['alpha']:g}")
+            alone = t.get("student_alone")
+            if alone and arms[alone]["summary"]["accuracy"]["n"] and info["summary"]["accuracy"]["n"]:
+                gain = (info["summary"]["accuracy"]["mean"] - arms[alone]["summary"]["accuracy"]["mean"]) * 100
+                line += (f"; the same student without a teacher ({alone}) scores {_pct(arms[alone]['summary']['accuracy'])}: "
+                         f"a {gain:+.2f}-point difference of means (the conclusions say whether it is beyond seed noise)")
+            lines.append(line)
+        if p:
+            what = (f"the classes of {p['source']}" if p["task"] == "supervised"
+                    else "to predict rotations of the unlabelled images")
+            lines.append(f"{arm}: pretrained {what} (pretraining validation accuracy {_pct(p['val_accuracy'])}), then a "
+                         "fresh head")
+    return lines
+
+
+def _pct(d: dict) -> str:
+    return f"{d['mean'] * 100:.2f} ± {d['std'] * 100:.2f} % (n={d['n']})" if d and d.get("n") else "—"
+
+
+def lm_verdict(results: dict) -> str:
+    """Does the best language model beat the best count-based n-gram model on the same test text?"""
+    ngram, best = results.get("ngram"), results["comparison"].get("best")
+    if not ngram or not best or results["task"] != "language-model":
+        return ""
+    order, base = min(ngram.items(), key=lambda kv: kv[1]["val_perplexity"])  # chosen on validation, as k
+    ppl = results["arms"][best]["summary"]["perplexity"]
+    better = ppl["mean"] < base["test_perplexity"]
+    return (f"The best arm, {best}, reaches a test perplexity of {ppl['mean']:.3f} (± {ppl['std']:.3f}, n={ppl['n']}); the "
+            f"best n-gram model on the validation text ({order}-gram) scores {base['test_perplexity']:.3f} on the same test "
+            f"text — the network is {'better' if better else 'NOT better'} than counting which characters follow which"
+            + (f" ({(1 - ppl['mean'] / base['test_perplexity']):.0%} lower perplexity)." if better else "."))

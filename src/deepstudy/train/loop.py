@@ -116,7 +116,9 @@ def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: 
         optimizer: torch.optim.Optimizer, scheduler, loss_fn: Callable, epochs: int, device: torch.device,
         seed: int, start_epoch: int = 0, precision: str = "fp32", channels_last: bool = False,
         grad_clip: float | None = None, scaler: torch.amp.GradScaler | None = None,
-        grad_norms: bool = False) -> Iterator[EpochResult]:
+        grad_norms: bool = False, teacher: nn.Module | None = None) -> Iterator[EpochResult]:
+    """With a ``teacher`` (knowledge distillation), ``loss_fn(out, y, teacher_out)`` also gets the teacher's
+    logits for the same (augmented) batch; validation calls ``loss_fn(out, y)``."""
     context, _ = autocast(precision, device)
     scaler = scaler or grad_scaler(precision, device)
     # gradient flow (Glorot & Bengio, 2010): the norm of each weight's gradient, layer by layer
@@ -129,7 +131,12 @@ def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: 
             x, y = _to(x, device, channels_last), y.to(device, non_blocking=True)
             with context():
                 out = model(x)
-                loss = loss_fn(out, y)
+                if teacher is None:
+                    loss = loss_fn(out, y)
+                else:
+                    with torch.no_grad():
+                        teacher_out = teacher(x)
+                    loss = loss_fn(out, y, teacher_out)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if grad_clip is not None or tracked:

@@ -22,7 +22,7 @@ ALLOWED = {
     "progress": set(),
     "explain": {"errors"},  # gets a module and tensors, like train
     "study": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train", "report", "study_scratch", "study_forecast",
-              "study_classical", "study_explain", "study_results", "study_som", "study_anomaly", "study_pretext", "study_gan", "study_distill", "study_lm"},
+              "study_classical", "study_explain", "study_results", "study_som", "study_anomaly", "study_pretext", "study_gan", "study_distill", "study_lm", "weights"},
     "study_distill": {"config", "data", "errors", "fileio", "models", "train"},
     "study_lm": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train"},
     "study_gan": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train"},

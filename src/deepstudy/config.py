@@ -37,6 +37,7 @@ class DataConfig(_Section):
     text_field: Literal["title", "description", "title+description", "subject", "message", "review"] | None = Field(
         None, description="Text datasets: the field read (ag-news: title | description | title+description, default title; "
                           "20newsgroups: subject | message, default subject; imdb: review).")
+    tokenizer: Literal["words", "wordpiece"] = Field("words", description="Text with torch models: words (lower-cased words, a vocabulary from the training split, see vocab_*) or wordpiece (MiniLM's WordPiece tokenizer through the `tokenizers` library: [CLS] pieces [SEP], its fixed 30,522-token vocabulary; what model minilm reads).")
     vocab_min_freq: int = Field(2, ge=1, description="Text with torch models: words seen fewer times in the training split become <unk>.")
     vocab_size: int | None = Field(30000, ge=10, description="Text with torch models: keep at most this many words (the most frequent in the training split), <pad> and <unk> included.")
     word_vectors: str | None = Field(None, description="Text with torch models: start the word embeddings from pretrained vectors — 'minilm' (MiniLM's 384-d WordPiece token embeddings; a word of several pieces gets their mean) or a GloVe-format text file ('word v1 v2 ...'); the model's embedding size must match. See train.freeze_embeddings.")

@@ -165,6 +165,8 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
             model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size, **cfg.model.kwargs())
             study_explain.check_layer(arm, cfg, model)
             study_distill.check_data(arm, cfg, ds)
+            if getattr(model, "pretrained_weights", None) == "minilm" and cfg.data.tokenizer != "wordpiece":
+                raise UserError(f"arm '{arm}': model minilm reads MiniLM's WordPiece ids; set data.tokenizer: wordpiece")
             if cfg.data.word_vectors:  # reads (and caches) the vectors: a wrong size stops here, before the run directory
                 weights.load_word_vectors(model, cfg.data.word_vectors, ds.vocab or [], cfg.train.freeze_embeddings)
     return cache
@@ -259,6 +261,7 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
                          **cfg.model.kwargs()).to(device)
     vectors = (weights.load_word_vectors(model, cfg.data.word_vectors, dataset.vocab, t.freeze_embeddings)
                if cfg.data.word_vectors else None)
+    loaded = weights.load_pretrained(model) if getattr(model, "pretrained_weights", None) else None
     pretext = (study_pretext.pretrain(model, dataset, cfg, device, run_seed, folder.parents[2], seed_index, on_event)
                if cfg.pretrain.task != "none" else None)
     teacher, taught = (study_distill.trained_teacher(cfg, dataset, device, run_seed, folder.parents[2], arm, seed_index,
@@ -319,7 +322,7 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
                 break
     train.checkpoint.load_weights(model, folder / "best.safetensors")
     result = _test(model, dataset, cfg, device, folder, monitor, stopped_early, precision_used)
-    extras = {"pretext": pretext, "teacher": taught, "word_vectors": vectors}
+    extras = {"pretext": pretext, "teacher": taught, "word_vectors": vectors, "pretrained": loaded}
     return {**result, **{k: v for k, v in extras.items() if v}}
 
 

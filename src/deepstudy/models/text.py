@@ -33,3 +33,21 @@ def transformer(num_classes: int, vocab_size: int, dim: int = 256, depth: int = 
                 dropout: float = 0.1):
     return TransformerEncoder(vocab_size, num_classes, dim=dim, depth=depth, heads=heads, hidden=hidden, max_len=max_len,
                               positions=positions, pooling=pooling, norm_first=norm_first, dropout=dropout)
+
+
+# all-MiniLM-L6-v2's architecture (its config.json): BERT, 6 layers of 384, 12 heads, WordPiece vocabulary
+MINILM = {"vocab_size": 30522, "dim": 384, "depth": 6, "heads": 12, "hidden": 1536, "max_len": 512}
+
+
+@register("minilm", family="transformer", inputs="tokens",
+          description="MiniLM-L6 (BERT, 6 x 384, 22.7M parameters) built by our encoder; a study loads all-MiniLM-L6-v2's "
+                      "pretrained weights into it (pretrained: false keeps the random init) and fine-tunes it with a new "
+                      "head. Reads WordPiece ids: data.tokenizer: wordpiece.")
+def minilm(num_classes: int, vocab_size: int = MINILM["vocab_size"], pretrained: bool = True, pooling: str = "mean",
+           dropout: float = 0.1):
+    model = TransformerEncoder(vocab_size, num_classes, dim=MINILM["dim"], depth=MINILM["depth"], heads=MINILM["heads"],
+                               hidden=MINILM["hidden"], max_len=MINILM["max_len"], positions="learned", pooling=pooling,
+                               norm_first=False, dropout=dropout, act="gelu", eps=1e-12, segments=2, embedding_norm=True,
+                               pad_id=0)
+    model.pretrained_weights = "minilm" if pretrained else None  # loaded by the study (models never read files)
+    return model

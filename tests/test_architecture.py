@@ -34,7 +34,7 @@ ALLOWED = {
     "nab": set(),
     "study_som": {"config", "data", "errors", "evaluate", "fileio", "models", "repro"},
     "study_explain": {"config", "data", "errors", "evaluate", "explain", "fileio", "models", "train"},
-    "study_forecast": {"config", "data", "errors", "evaluate", "fileio", "train"},
+    "study_forecast": {"config", "data", "errors", "evaluate", "fileio", "study_explain", "train"},
     "study_classical": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch"},
     "study_scratch": {"config", "data", "errors", "evaluate", "fileio", "repro", "scratch", "train"},
     "cli": {"config", "data", "docs", "errors", "models", "progress", "report", "study", "train", "weights"},

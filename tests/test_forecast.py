@@ -54,3 +54,48 @@ def test_forecast_bad_inputs(cli, tmp_path, shared_data):
     r = cli("run", str(tiny_study(tmp_path, task="forecast", data={"name": "air-quality", "targets": ["ozone"]},
                                   model={"name": "rnn"})), "--out", str(tmp_path / "r"))
     assert r.code == 2 and "ozone" in r.err and "PT08.S5(O3)" in r.err
+
+
+def test_numeric_sequence_attributions_keep_time_and_variables():
+    """(N, T, F) inputs: maps keep both axes (they once folded time away as if it were image channels); on a
+    linear forecaster integrated gradients from zero are exactly w * x, and deletion along that order beats
+    random orders."""
+    import torch
+
+    from deepstudy import explain
+    from deepstudy.study_explain import ForecastOutput
+
+    torch.manual_seed(0)
+    lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12 * 3, 2, bias=False))
+    x = torch.randn(5, 12, 3)
+    wrapped = ForecastOutput(lin).eval()
+    target = torch.zeros(5, dtype=torch.long)
+    ig = explain.attribute(wrapped, x, target, "integrated-gradients", steps=32)
+    w = lin[1].weight.detach().mean(0).view(12, 3)
+    assert ig.shape == (5, 12, 3) and torch.allclose(ig, w * x, atol=1e-5)
+    for method in ("saliency", "occlusion"):
+        assert explain.attribute(wrapped, x, target, method).shape == (5, 12, 3)
+    scores = explain.deletion_insertion(wrapped, x, target, ig, probabilities=False, random_orders=4)
+    assert scores["deletion_curve"][0] == pytest.approx(1.0) and scores["deletion_curve"][-1] == pytest.approx(0.0, abs=1e-6)
+    assert scores["deletion_auc"] < scores["deletion_auc_random"]
+
+
+def test_forecast_study_explains_lags_and_variables(cli, tmp_path, shared_data):
+    study = tiny_study(tmp_path, task="forecast", data={"name": "air-quality", "lookback": 12, "stride": 4, "targets": ["T"]},
+                       model={"name": "rnn", "cell": "gru", "hidden": 16}, arms={"gru": {}}, seeds=1,
+                       analyses=["curves", "saliency", "integrated-gradients", "occlusion", "gradcam"],
+                       explain={"examples": 8, "sanity_examples": 4, "steps": 16}, **{"train.epochs": 2})
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = _run_dir(r.out)
+    seed = run / "arms" / "gru" / "seed-0"
+    res = read_json(run / "results.json")
+    lags, variables = res["dataset"]["input_shape"]
+    assert lags == 12 and variables > 10
+    with np.load(seed / "explain.npz") as z:
+        assert z["map:integrated-gradients"].shape == z["windows"].shape == (8, 12, variables)
+    e = res["arms"]["gru"]["explain"]
+    assert set(e["methods"]) == {"saliency", "integrated-gradients", "occlusion"} and "gradcam" in e["skipped"]
+    assert e["methods"]["integrated-gradients"]["n"] == 1
+    assert (run / "figures" / "explain-gru.png").is_file()
+    assert "Can the explanations be trusted?" in (run / "report.html").read_text()

@@ -52,6 +52,8 @@ def check(study: Study) -> dict[str, Study]:
         if cfg.task != "classical" and (cfg.data.cv_folds or cfg.data.resample != "none"):
             raise UserError(f"arm '{arm}': data.cv_folds and data.resample apply to task: classical only; remove them")
         explaining = set(cfg.analyses) & {*_config.EXPLANATIONS, "feature-maps", "gradient-flow", "attention"}
+        if cfg.task == "forecast":  # input attributions over (lag, variable) of the forecast (study_explain)
+            explaining -= set(_config.EXPLANATIONS) | {"gradient-flow"}
         if explaining and cfg.task != "classify":
             raise UserError(f"arm '{arm}': analyses {', '.join(sorted(explaining))} explain torch models (task: classify); "
                             f"remove them for task: {cfg.task}")

@@ -72,6 +72,41 @@ def explain_seed(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: t
                                             if dataset.vocab else {})})
 
 
+class ForecastOutput(nn.Module):
+    """A forecaster as a one-output model for attribution: the mean of its (horizon x targets) forecasts, in
+    scaled units — 'what moves the forecast up' (a single target or step would explain one column only). Its
+    input is time-major (N, T, F), so attributions keep both axes (explain.methods)."""
+
+    time_major = True
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, T, F) -> (N, 1)
+        return self.model(x).mean(1, keepdim=True)
+
+
+def explain_forecast(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder) -> None:
+    """Attributions over (lag, variable) of the mean forecast for ``explain.examples`` test windows spread evenly
+    over the test period, with the same randomization test and deletion/insertion scores as for classes."""
+    methods = [m for m in wanted(cfg) if m not in ("gradcam", "gradcam++")]
+    skipped = {m: "no convolution over an image: input attributions only" for m in wanted(cfg) if m not in methods}
+    if not methods and not skipped:
+        return
+    idx = np.linspace(0, len(dataset.x_test) - 1, min(cfg.explain.examples, len(dataset.x_test))).round().astype(np.int64)
+    x = dataset.x_test[idx].float().to(device)
+    e = cfg.explain
+    found = explain.explain_examples(ForecastOutput(model).eval(), x, torch.zeros(len(idx), dtype=torch.long, device=device),
+                                     methods, sanity_n=e.sanity_examples, steps=e.steps, seed=cfg.seed, regression=True)
+    found["skipped"].update(skipped)
+    np.savez_compressed(folder / "explain.npz", windows=x.cpu().numpy(), indices=idx,
+                        **{f"map:{m}": v for m, v in found["maps"].items()})
+    write_json(folder / "explain.json", {"layer": None, "scores": found["scores"], "skipped": found["skipped"],
+                                         "examples": len(idx), "explained": "the mean of the forecast outputs (scaled units)",
+                                         "features": dataset.feature_names})
+
+
 def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: int, device: torch.device) -> None:
     """Adebayo et al.'s data-randomization test: for each arm trained on permuted labels and the arm with
     the same model and data but true labels (training settings may differ: the control usually keeps its

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from deepstudy import data as _data
-from deepstudy import evaluate, train
+from deepstudy import evaluate, study_explain, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl
@@ -59,6 +59,8 @@ def test(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, 
                                  train_accuracy=scores(tr_pred.numpy(), tr_y.numpy(), ds)["r2"],
                                  test=scores(pred.numpy(), y.numpy(), ds))
     record["persistence"] = scores(ds.extra["persistence"]["test"], ds.y_test.numpy(), ds)
+    if study_explain.wanted(cfg):
+        study_explain.explain_forecast(model, ds, cfg, device, folder)
     return record
 
 

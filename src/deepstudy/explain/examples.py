@@ -15,9 +15,10 @@ from deepstudy.explain.sanity import randomization_test
 
 def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods: list[str], *,
                      layer: str | None = None, features: bool = False, attention: bool = False, sanity_n: int = 8, steps: int = 50,
-                     seed: int = 0) -> dict:
+                     seed: int = 0, regression: bool = False) -> dict:
     """Maps of the *predicted* class for each method (what the model used, right or wrong), their
-    deletion/insertion AUCs over all of ``x`` and the randomization test on the first ``sanity_n``."""
+    deletion/insertion AUCs over all of ``x`` and the randomization test on the first ``sanity_n``.
+    ``regression``: the model has one output, explained as it is (a forecast; see faithfulness.py)."""
     model.eval()
     x, y = (x.detach().float() if x.is_floating_point() else x.detach()), y.detach()
     with torch.no_grad():
@@ -38,7 +39,7 @@ def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods
         t0 = time.perf_counter()
         maps = explainer(model, x, preds)
         seconds = time.perf_counter() - t0
-        scores = deletion_insertion(model, x, preds, maps, seed=seed)
+        scores = deletion_insertion(model, x, preds, maps, seed=seed, probabilities=not regression)
         scores["sanity"] = randomization_test(model, x[:sanity_n], preds[:sanity_n], explainer, seed=seed)
         scores["seconds"] = seconds
         out["maps"][method], out["scores"][method] = maps.cpu().numpy(), scores

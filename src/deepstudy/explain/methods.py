@@ -1,7 +1,8 @@
 """One entry point, ``attribute(model, x, target, method)``, over Captum's attributions and our Grad-CAM.
 
 Every method returns one map per example with the input's positions: (N, H, W) for images,
-(N, L) for sequences, (N, F) for tables. How the channels are folded, and each baseline, is
+(N, L) for token sequences and channels-first 1-D signals (N, C, L), (N, T, F) for models that declare
+``time_major = True`` (a forecaster's (time x variable) input window: both axes kept), (N, F) for tables. How the channels are folded, and each baseline, is
 stated here because it changes what the map means:
   saliency       |dy/dx| max over channels (Simonyan et al., 2014)
   smoothgrad     saliency averaged over noisy copies, sigma = 15% of the input range (Smilkov et al., 2017)
@@ -33,8 +34,8 @@ def gradients_in_eval(model: nn.Module, x: torch.Tensor):
         yield
 
 
-def _fold(a: torch.Tensor, how: str) -> torch.Tensor:
-    if a.dim() < 3:  # tables: one value per feature already
+def _fold(a: torch.Tensor, how: str, time_major: bool = False) -> torch.Tensor:
+    if a.dim() < 3 or time_major:  # tables (N, F), time-major sequences (N, T, F): one value per position already
         return a
     return a.abs().amax(1) if how == "absmax" else a.sum(1)
 
@@ -51,6 +52,7 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: s
         with gradients_in_eval(model, x):
             return _token_attribution(model, x.detach(), target, method, steps, internal_batch_size)
     x = x.detach().float().requires_grad_(True) if x.is_floating_point() else x.detach()
+    tm = bool(getattr(model, "time_major", False)) and x.dim() == 3
     with gradients_in_eval(model, x):
         if method in NEEDS_CONV:
             layer = layer or layers.target_layer(model, x)
@@ -59,19 +61,19 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: s
                                  "(use saliency, integrated-gradients or occlusion)")
             return gradcam(model, x, target, layer, plus_plus=method == "gradcam++")
         if method == "saliency":
-            return _fold(Saliency(model).attribute(x, target=target, abs=True).detach(), "absmax")
+            return _fold(Saliency(model).attribute(x, target=target, abs=True).detach(), "absmax", tm)
         if method == "smoothgrad":
             sigma = 0.15 * float(x.detach().max() - x.detach().min())
             with torch.random.fork_rng(devices=[]):  # NoiseTunnel draws from the global stream
                 torch.manual_seed(seed)
                 a = NoiseTunnel(Saliency(model)).attribute(x, nt_type="smoothgrad", nt_samples=samples, stdevs=sigma,
                                                            nt_samples_batch_size=samples, target=target, abs=True)
-            return _fold(a.detach(), "absmax")
+            return _fold(a.detach(), "absmax", tm)
         if method == "integrated-gradients":
             a = IntegratedGradients(model).attribute(x, baselines=torch.zeros_like(x), target=target, n_steps=steps,
                                                      internal_batch_size=internal_batch_size)
-            return _fold(a.detach(), "sum")
-        return _fold(_occlusion(Occlusion(model), x, target), "sum")
+            return _fold(a.detach(), "sum", tm)
+        return _fold(_occlusion(Occlusion(model), x, target, tm), "sum", tm)
 
 
 def _token_attribution(model: nn.Module, ids: torch.Tensor, target: torch.Tensor, method: str, steps: int,
@@ -120,7 +122,11 @@ def attention_weights(model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
     return (w * real.unsqueeze(-1)).sum(1) / real.sum(1, keepdim=True).clamp(min=1)
 
 
-def _occlusion(occ, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def _occlusion(occ, x: torch.Tensor, target: torch.Tensor, time_major: bool = False) -> torch.Tensor:
+    if time_major:  # (N, T, F): a stretch of T/8 steps of one variable at a time
+        window = (max(1, x.shape[1] // 8), 1)
+        return occ.attribute(x, sliding_window_shapes=window, strides=window, baselines=0.0, target=target,
+                             perturbations_per_eval=64).detach()
     spatial = x.shape[2:] if x.dim() >= 3 else x.shape[1:]
     window = tuple(max(1, s // 7) for s in spatial)  # 4x4 on 28x28: about a stroke's width
     stride = tuple(max(1, w // 2) for w in window)

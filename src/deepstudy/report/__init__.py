@@ -153,6 +153,20 @@ def _explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
                     f"in red) and what each method says drove the predicted class"
                     + (f"; Grad-CAM at layer {layer}" if layer else "") + ". Jet maps: importance (non-negative); red/blue "
                     "maps: evidence for/against the class. Read them with the sanity and faithfulness scores below."})
+    for a, info in arms.items():  # forecasts: attributions over (lag, variable)
+        d = next(iter(tasks.seed_dirs(run_dir, a, info)), None)
+        if d is None or not (d / "explain.npz").is_file():
+            continue
+        with np.load(d / "explain.npz") as z:
+            if "windows" not in z.files or not any(k.startswith("map:") for k in z.files):
+                continue
+            maps = {k.removeprefix("map:"): z[k] for k in z.files if k.startswith("map:")}
+        out.append({"path": explain_plots.lag_variable_maps(maps, read_json(d / "explain.json").get("features") or [],
+                                                            fig_dir / f"explain-{a}.png"),
+                    "caption": f"{a}, seed 0: what the forecast rests on — mean |attribution| of the mean forecast over "
+                               f"{len(next(iter(maps.values())))} test windows spread over the test period, per input variable "
+                               "(rows) and lag (columns), each method scaled to its maximum. Read it with the sanity and "
+                               "faithfulness scores below: deletion/insertion follow the forecast itself, not a probability."})
     for a, info in arms.items():
         d = next(iter(tasks.seed_dirs(run_dir, a, info)), None)
         if d is None or not (d / "explain.json").is_file() or "words" not in (meta := read_json(d / "explain.json")):

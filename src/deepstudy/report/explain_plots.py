@@ -147,3 +147,19 @@ def token_heatmaps(words: list[list[str]], maps: dict[str, np.ndarray], labels: 
                 if x > 0.99:
                     break
     return _save(fig, path)
+
+
+def lag_variable_maps(maps: dict[str, np.ndarray], features: list[str], path: Path) -> Path:
+    """Per method, the mean |attribution| over the explained windows as a (variable x lag) heat map, each
+    method scaled to its own maximum: which past steps of which variables the forecast rests on."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 0.35 * max(len(features), 4) + 1.2), squeeze=False)
+    for k, (ax, (method, m)) in enumerate(zip(axes[0], maps.items())):
+        mean = np.abs(m).mean(0).T  # (F, T)
+        lags = m.shape[1]
+        ax.imshow(mean / max(float(mean.max()), 1e-12), aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                  extent=(-lags - 0.5, -0.5, len(features) - 0.5, -0.5))
+        ax.set_yticks(range(len(features)), [f[:18] for f in features] if k == 0 and features else [""] * len(features),
+                      fontsize=7)
+        ax.set_xlabel("lag (steps before the forecast)", fontsize=8)
+        ax.set_title(method, fontsize=9)
+    return _save(fig, path)

@@ -60,3 +60,17 @@ def test_distillation_study_trains_one_teacher_per_seed(cli, tmp_path):
 def test_distillation_bad_inputs(cli, tmp_path, bad, message):
     r = cli("run", str(tiny_study(tmp_path, **bad)), "--out", str(tmp_path / "r"))
     assert r.code == 2 and message in r.err, r.err
+
+
+def test_reports_of_runs_made_before_the_new_keys_still_render(cli, tmp_path):
+    r = cli("run", str(tiny_study(tmp_path, seeds=1, arms={"a": {}})), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = next((tmp_path / "runs" / "tiny").iterdir())
+    import json
+    res = read_json(run / "results.json")
+    res.pop("sample_size")
+    for arm in res["arms"].values():
+        arm.pop("trainable_params")
+    (run / "results.json").write_text(json.dumps(res))
+    r = cli("report", str(run))
+    assert r.code == 0, r.err

@@ -100,7 +100,8 @@ def _analysis_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[di
                                               fig_dir / "sample-size.png"),
                     "caption": "Test accuracy against the number of labelled training examples (mean ± std over seeds), "
                                "one line per group of arms that differ only in data.train_limit. The gap between lines "
-                               "is what the other settings (e.g. pretraining) are worth at that many labels."})
+                               "is what the other settings (e.g. pretraining) are worth at that many labels. "
+                               + tasks.sample_size_gaps(results)})
     if "generalization" in wanted:
         out.append({"path": plots.generalization({a: i["summary"]["train_accuracy"] for a, i in arms.items()},
                                                  {a: i["summary"]["accuracy"] for a, i in arms.items()}, fig_dir / "generalization.png"),

@@ -212,7 +212,9 @@ def sample_size(groups: dict[str, list[list]], accuracy: dict[str, dict], path: 
         std = np.array([accuracy[a]["std"] or 0.0 for _, a in points]) * 100
         ax.errorbar(n, mean, yerr=std, marker="o", capsize=3, color=_COLORS[k % len(_COLORS)], label=label)
     ax.set_xscale("log")
+    ax.set_xticks(sorted({p[0] for points in groups.values() for p in points}))
     ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("labelled training examples (data.train_limit, validation included)")
     ax.set_ylabel("test accuracy %")
     ax.grid(alpha=0.3)

@@ -53,3 +53,13 @@ def test_compare_arms_says_beyond_noise_and_within_noise():
     assert "within seed-to-seed noise" in noisy["comparisons"][0]["text"]
     single = evaluate.compare_arms({"a": [0.9], "b": [0.8]}, {})
     assert single["comparisons"][0]["verdict"] == "unknown" and "not a finding" in single["comparisons"][0]["text"]
+
+
+def test_summary_names_the_runner_up_and_its_margin():
+    from deepstudy import evaluate
+
+    s = evaluate.compare_arms({"a": [0.90, 0.91, 0.92], "b": [0.80, 0.81, 0.80], "c": [0.89, 0.90, 0.91]}, {})["summary"]
+    assert s.startswith("a has the highest mean") and s.endswith("(runner-up: c, 1.00 points behind)")
+    s = evaluate.compare_arms({"a": [1.0, 1.1, 1.2], "b": [2.0, 2.1, 2.0], "c": [1.5, 1.4, 1.6]}, {}, "perplexity",
+                              lower_better=True)["summary"]
+    assert "runner-up: c, 0.4 higher" in s

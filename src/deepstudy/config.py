@@ -308,5 +308,15 @@ def _field_names(loc: list[str]) -> list[str]:
     return list(model.model_fields)
 
 
+def check_task_model(arm: str, cfg: Study, model: str, arguments: tuple[str, ...], example: str, note: str = "") -> None:
+    """Tasks with one model of their own (som, generate, language-model): that model, with its arguments only."""
+    if cfg.model.name != model:
+        raise UserError(f"arm '{arm}': task: {cfg.task} trains model '{model}' (model: {{{example}}}), not '{cfg.model.name}'")
+    bad = set(cfg.model.kwargs()) - set(arguments)
+    if bad:
+        raise UserError(f"arm '{arm}': model {model} has no argument(s) {', '.join(sorted(bad))}; its arguments: "
+                        f"{', '.join(arguments)}{note}")
+
+
 def to_yaml(study: Study) -> str:
     return yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)

@@ -272,14 +272,9 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         heads.freeze_backbone(model)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    o = t.optimizer
-    optimizer = train.build_optimizer(model, o.name, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                                      weight_decay=o.weight_decay, betas=o.betas, eps=o.eps, alpha=o.alpha)
     train_batches = dataset.batches("train", t.batch_size, train=True, augment=cfg.data.augment, seed=run_seed, device=device)
     val_batches = dataset.batches("val", t.eval_batch_size, device=device)
-    scheduler = train.build_schedule(optimizer, t.schedule, total_steps=t.epochs * len(train_batches),
-                                     steps_per_epoch=len(train_batches), step_epochs=t.step_epochs, gamma=t.gamma,
-                                     warmup_fraction=t.warmup_fraction)
+    optimizer, scheduler = train.from_settings(model, t, len(train_batches))
     scaler = train.grad_scaler(t.precision, device)
     _, precision_used = train.autocast(t.precision, device)
     monitor = train.Monitor(t.early_stopping.monitor, t.early_stopping.patience, t.early_stopping.min_delta)

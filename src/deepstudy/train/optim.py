@@ -56,3 +56,16 @@ def build_schedule(optimizer: torch.optim.Optimizer, name: str, *, total_steps: 
                                                    total_steps=max(total_steps, 1), pct_start=warmup_fraction,
                                                    cycle_momentum=cycle)
     raise ValueError(f"unknown schedule '{name}'")
+
+
+def from_settings(model: nn.Module, train_settings, steps_per_epoch: int | None = None):
+    """(optimizer, scheduler) from a study's ``train`` section (read by attribute: train never imports config);
+    without ``steps_per_epoch`` the scheduler is None (a constant rate)."""
+    o, t = train_settings.optimizer, train_settings
+    optimizer = build_optimizer(model, o.name, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
+                                weight_decay=o.weight_decay, betas=o.betas, eps=o.eps, alpha=o.alpha)
+    if steps_per_epoch is None:
+        return optimizer, None
+    return optimizer, build_schedule(optimizer, t.schedule, total_steps=t.epochs * steps_per_epoch,
+                                     steps_per_epoch=steps_per_epoch, step_epochs=t.step_epochs, gamma=t.gamma,
+                                     warmup_fraction=t.warmup_fraction)

@@ -104,8 +104,9 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
             out_arms[arm]["explain"] = study_explain.summarize(run_dir / "arms" / arm, study.seeds)
         if "gradient-flow" in study.analyses:
             out_arms[arm]["gradient_flow"] = study_explain.gradient_flow(run_dir / "arms" / arm, study.seeds)
+    groups = _sample_size_groups(arms)
     return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
-            "sample_size": _sample_size_groups(arms),
+            "sample_size": groups, "sample_size_gaps": _sample_size_gaps(groups, scores),
             "analyses": list(study.analyses), "explain": study.explain.model_dump(mode="json"),
             "metric": metric, "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(c.data.cv_folds for c in arms.values()),
@@ -147,3 +148,19 @@ def _sample_size_groups(arms: dict[str, Study]) -> dict[str, list[list]] | None:
         label = os.path.commonprefix(names).rstrip("-_ ") or names[0]
         out[label] = sorted([[arms[a].data.train_limit, a] for a in names])
     return out or None
+
+
+def _sample_size_gaps(groups: dict[str, list[list]] | None, scores: dict[str, list[float]]) -> list[dict]:
+    """Each group against the first (e.g. from scratch) at every size both have: the gap of means and Welch's p."""
+    if not groups or len(groups) < 2:
+        return []
+    (ref, ref_points), *rest = groups.items()
+    out = []
+    for label, points in rest:
+        at = dict((n, a) for n, a in points)
+        for n, r in ref_points:
+            a, b = scores.get(at.get(n), []), scores.get(r, [])
+            if len(a) > 1 and len(b) > 1:
+                out.append({"group": label, "reference": ref, "size": n, "gap": float(np.mean(a) - np.mean(b)),
+                            "p": evaluate.welch_p(a, b)})
+    return out

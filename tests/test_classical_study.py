@@ -62,6 +62,34 @@ def test_logistic_regression_curves_and_roc(cli, tmp_path, shared_data):
     assert (run / "figures" / "roc.png").is_file() and (run / "figures" / "curves.png").is_file()
 
 
+def test_tfidf_logistic_regression_beside_a_torch_arm_matches_scikit_learn(cli, tmp_path, shared_data):
+    """The TF-IDF baseline of the text studies: a deterministic arm repeats its result on every seed beside an arm
+    that varies with the seed (spread 0), and equals a hand-built scikit-learn pipeline on the same rows."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from deepstudy import data as _data
+    from deepstudy import study_classical
+    from deepstudy.config import validate
+    r, run = _run(cli, tmp_path, task="classical", data={"name": "ag-news", "train_limit": 1500},
+                  model={"name": "sklearn-logistic-regression", "C": 5.0},
+                  arms={"tfidf": {}, "gru": {"task": "classify", "model": {"name": "rnn", "cell": "gru", "embed_dim": 16,
+                                                                            "hidden": 16}}},
+                  train={"epochs": 1, "batch_size": 64}, seeds=2, analyses=["confusion"])
+    assert r.code == 0, r.err
+    res = read_json(run / "results.json")
+    acc = res["arms"]["tfidf"]["summary"]["accuracy"]
+    assert acc["std"] == 0 and acc["n"] == 2 and 0.6 < acc["mean"] < 0.9
+    cfg = validate({"name": "t", "task": "classical", "data": {"name": "ag-news", "train_limit": 1500},
+                    "model": {"name": "sklearn-logistic-regression", "C": 5.0}, "arms": {"a": {}}, "seeds": 1})
+    ds = _data.load(cfg.data, read_json(run / "env.json")["determinism"]["seeds"]["data_split"])
+    x_tr, y_tr, _, _, x_te, y_te = study_classical.splits(cfg, ds, 0, 0)
+    vec = TfidfVectorizer(sublinear_tf=True, min_df=2)
+    ref = LogisticRegression(C=5.0, max_iter=1000).fit(vec.fit_transform(x_tr), y_tr).predict(vec.transform(x_te))
+    ours = np.load(run / "arms" / "tfidf" / "seed-0" / "predictions.npy")
+    assert np.array_equal(ours, ref)
+
+
 @pytest.mark.parametrize("kw, message", [
     ({"data": {"name": "moons"}, "model": {"name": "knn"}, "seeds": 2}, "deterministic given its data"),
     ({"data": {"name": "moons", "cv_folds": 3}, "model": {"name": "knn"}, "seeds": 2}, "seeds: 3"),
@@ -70,6 +98,11 @@ def test_logistic_regression_curves_and_roc(cli, tmp_path, shared_data):
     ({"data": {"name": "moons"}, "model": {"name": "svm"}, "seeds": 1}, "no model 'svm'"),
     ({"data": {"name": "digits"}, "model": {"name": "logistic-regression"}, "seeds": 1}, "is binary"),
     ({"data": {"name": "moons"}, "model": {"name": "naive-bayes"}, "seeds": 1}, "non-negative"),
+    ({"data": {"name": "moons"}, "model": {"name": "sklearn-logistic-regression", "features": "tfidf"}, "seeds": 1},
+     "describe text features"),
+    ({"data": {"name": "moons"}, "model": {"name": "sklearn-logistic-regression", "features": "bm25"}, "seeds": 1},
+     "counts, tfidf"),
+    ({"data": {"name": "moons"}, "model": {"name": "sklearn-logistic-regression", "C": 0}, "seeds": 1}, "must be a number > 0"),
 ])
 def test_classical_bad_input_is_one_clear_message(cli, tmp_path, kw, message):
     r, _ = _run(cli, tmp_path, task="classical", arms={"a": {}}, **kw)

@@ -79,7 +79,10 @@ def test_word_vectors_glove_file_frozen_and_checked(cli, tmp_path, shared_data):
             "model": {"name": "rnn", "embed_dim": 8, "hidden": 16}, "seeds": 1, "analyses": ["curves"],
             "train.epochs": 1}
     study = tiny_study(tmp_path, **base, arms={"frozen": {"data.word_vectors": str(glove), "train.freeze_embeddings": True},
-                                               "tuned": {"data.word_vectors": str(glove)}, "random": {}})
+                                               "tuned": {"data.word_vectors": str(glove)}, "random": {},
+                                               "projected": {"model": {"name": "transformer", "dim": 16, "depth": 1, "heads": 2,
+                                                                       "embed_dim": 8},  # 8-d vectors into a 16-wide encoder
+                                                             "data.word_vectors": str(glove), "train.freeze_embeddings": True}})
     r = cli("run", str(study), "--out", str(tmp_path / "runs"))
     assert r.code == 0, r.err
     run = _run_dir(r.out)
@@ -91,6 +94,10 @@ def test_word_vectors_glove_file_frozen_and_checked(cli, tmp_path, shared_data):
     from safetensors.torch import load_file
     the = next(i for i, w in enumerate(_vocab(run)) if w == "the")
     row = load_file(str(run / "arms" / "frozen" / "seed-0" / "best.safetensors"))["embed.weight"][the]
+    assert np.allclose(row.numpy(), [float(v) for v in glove.read_text().splitlines()[0].split()[1:]], atol=1e-6)
+    projected = res["arms"]["projected"]
+    assert projected["trainable_params"] == projected["params"] - 8 * res["dataset"]["vocab_size"]
+    row = load_file(str(run / "arms" / "projected" / "seed-0" / "best.safetensors"))["embeddings.tokens.weight"][the]
     assert np.allclose(row.numpy(), [float(v) for v in glove.read_text().splitlines()[0].split()[1:]], atol=1e-6)
     assert "kept frozen" in (run / "report.md").read_text()
     bad = tiny_study(tmp_path, **{**base, "model": {"name": "rnn", "embed_dim": 16}}, arms={"a": {"data.word_vectors": str(glove)}})

@@ -41,6 +41,20 @@ def test_padding_makes_no_difference(norm_first, pooling):
     torch.testing.assert_close(model.encode(ids), model.encode(garbage, mask)[:, :6], rtol=1e-5, atol=1e-5)
 
 
+def test_factorized_embedding_projects_words_into_the_encoder_width():
+    """embed_dim != dim: V·E + E·D + D parameters instead of V·D, and the encoder sees W·e + b + position."""
+    torch.manual_seed(0)
+    wide, narrow = TransformerEncoder(1000, 3, dim=16, depth=1, heads=2), TransformerEncoder(1000, 3, dim=16, depth=1, heads=2,
+                                                                                            embed_dim=64)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    assert count(narrow) - count(wide) == 1000 * 64 + 64 * 16 + 16 - 1000 * 16
+    narrow.eval()
+    ids = torch.tensor([[5, 9, 0]])
+    e = narrow.embeddings
+    expected = e.tokens.weight[ids] @ e.project.weight.T + e.project.bias + e.sinusoid[:3]
+    torch.testing.assert_close(e(ids), expected)
+
+
 def test_sinusoidal_positions_follow_the_paper():
     pe = sinusoidal_positions(50, 16)
     p, i = 7, 3

@@ -46,6 +46,8 @@ def check(study: Study) -> dict[str, Study]:
     if len(test_sets) > 1:
         raise UserError("arms must share one test set (data.name, data.path, data.format, data.test_fraction) so "
                         "their scores can be compared; run each dataset as its own study (--set data.name=...)")
+    # a deterministic learner may repeat its seeds beside arms that vary with the seed: its spread is then a true 0
+    varies = any(c.task != "classical" or c.data.cv_folds or c.data.resample != "none" for c in arms.values())
     for arm, cfg in arms.items():
         if cfg.train.device != study.train.device:
             raise UserError(f"arm '{arm}' changes train.device; one run uses one device — set it for the whole study (--device)")
@@ -71,7 +73,7 @@ def check(study: Study) -> dict[str, Study]:
         elif cfg.task == "language-model":
             study_lm.check(arm, cfg)
         elif cfg.task == "classical":
-            study_classical.check(arm, cfg, study.seeds)
+            study_classical.check(arm, cfg, study.seeds, beside_varying=varies)
         else:
             models.check_kwargs(cfg.model.name, cfg.model.kwargs())
         _augment.parse(cfg.data.augment)

@@ -1,8 +1,10 @@
 """`task: classical` — from-scratch logistic regression, naive Bayes and KNN (``deepstudy.scratch``),
-with scikit-learn's naive Bayes as an oracle arm, through the same study machinery (arms, seeds, report).
+with scikit-learn's naive Bayes as an oracle arm and its multinomial logistic regression as the classical
+baseline beside neural text models, through the same study machinery (arms, seeds, report).
 
 Features: tables and 2-D points as loaded (standardized on the training split), images flattened,
-text as bag-of-words counts (scikit-learn's CountVectorizer, fitted on the training rows only).
+text as bag-of-words counts or TF-IDF (model argument ``features``; scikit-learn's vectorizers, fitted on
+the training rows only; ``ngrams: 2`` adds word pairs).
 
 Seeds vary the *data*, because these learners are deterministic given their data:
 - ``data.cv_folds: k`` — stratified k-fold cross-validation over every labelled row; seed i is fold i.
@@ -15,7 +17,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LogisticRegression as SklearnLogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import MultinomialNB as SklearnNB
 
@@ -26,13 +29,19 @@ from deepstudy.data.splits import stratified_split
 from deepstudy.errors import UserError, closest
 from deepstudy.fileio import write_jsonl
 
-# model -> its keyword arguments and defaults (logistic regression also reads train.optimizer.lr and train.epochs)
-MODELS = {"logistic-regression": {"l2": 0.0}, "naive-bayes": {"alpha": 1.0}, "knn": {"k": 5},
-          "sklearn-naive-bayes": {"alpha": 1.0}}
+# model -> its keyword arguments and defaults (logistic regression also reads train.optimizer.lr and train.epochs);
+# features / ngrams / min_df describe text features and apply to text datasets only
+_TEXT = {"features": "counts", "ngrams": 1, "min_df": 1}
+MODELS = {"logistic-regression": {"l2": 0.0}, "naive-bayes": {"alpha": 1.0, **_TEXT}, "knn": {"k": 5},
+          "sklearn-naive-bayes": {"alpha": 1.0, **_TEXT},
+          "sklearn-logistic-regression": {"C": 10.0, **_TEXT, "features": "tfidf", "min_df": 2}}
+_FEATURES = ("counts", "tfidf")
 _CV_SEED = 20261121  # folds must not move when a study changes its seed
 
 
-def check(arm: str, cfg: Study, seeds: int) -> None:
+def check(arm: str, cfg: Study, seeds: int, beside_varying: bool = False) -> None:
+    """``beside_varying``: other arms of the study vary with the seed (torch models, resampled data), so this
+    deterministic arm repeating its result on every seed is the truth (spread 0), not a sample size it lacks."""
     name, d = cfg.model.name, cfg.data
     if name not in MODELS:
         raise UserError(f"arm '{arm}': task: classical has no model '{name}'{closest(name, MODELS)}; models are {', '.join(MODELS)}")
@@ -42,19 +51,31 @@ def check(arm: str, cfg: Study, seeds: int) -> None:
                             f"{closest(key, MODELS[name]) or ' (it takes ' + (', '.join(MODELS[name]) or 'none') + ')'}")
     if d.augment:
         raise UserError(f"arm '{arm}': data.augment is not used by task: classical; remove it")
+    kw = {**MODELS[name], **cfg.model.kwargs()}
+    if "features" in kw and kw["features"] not in _FEATURES:
+        raise UserError(f"arm '{arm}': model.features must be one of {', '.join(_FEATURES)}, got {kw['features']!r}")
+    for key in ("ngrams", "min_df"):
+        if key in kw and not (isinstance(kw[key], int) and not isinstance(kw[key], bool) and kw[key] >= 1):
+            raise UserError(f"arm '{arm}': model.{key} must be a whole number >= 1, got {kw[key]!r}")
+    if "C" in kw and not (isinstance(kw["C"], (int, float)) and not isinstance(kw["C"], bool) and kw["C"] > 0):
+        raise UserError(f"arm '{arm}': model.C (inverse regularization strength) must be a number > 0, got {kw['C']!r}")
     if d.cv_folds and d.resample != "none":
         raise UserError(f"arm '{arm}': choose data.cv_folds or data.resample, not both")
     if d.cv_folds and seeds != d.cv_folds:
         raise UserError(f"data.cv_folds={d.cv_folds} runs one seed per fold: set seeds: {d.cv_folds} (got {seeds})")
-    if seeds > 1 and not d.cv_folds and d.resample == "none":
+    if seeds > 1 and not d.cv_folds and d.resample == "none" and not beside_varying:
         raise UserError(f"arm '{arm}': {name} is deterministic given its data, so {seeds} seeds would repeat one result; "
                         "set data.resample=bootstrap or data.cv_folds=K (seeds: K), or seeds: 1")
 
 
 def check_data(arm: str, cfg: Study, dataset: _data.Dataset) -> None:
     name = cfg.model.name
-    if dataset.kind == "text" and name not in ("naive-bayes", "sklearn-naive-bayes"):
-        raise UserError(f"arm '{arm}': {name} on text needs dense features; text datasets work with naive-bayes (word counts)")
+    if dataset.kind == "text" and name not in ("naive-bayes", "sklearn-naive-bayes", "sklearn-logistic-regression"):
+        raise UserError(f"arm '{arm}': {name} on text needs dense features; text datasets work with naive-bayes "
+                        "and sklearn-logistic-regression (sparse word features)")
+    if dataset.kind != "text" and set(cfg.model.kwargs()) & set(_TEXT):
+        raise UserError(f"arm '{arm}': model.features, ngrams and min_df describe text features; "
+                        f"dataset '{dataset.name}' is not text — remove them")
     if name == "logistic-regression" and dataset.num_classes != 2:
         raise UserError(f"arm '{arm}': logistic-regression is binary; dataset '{dataset.name}' has {dataset.num_classes} classes")
     if "naive-bayes" in name and dataset.kind != "text" and float(dataset.x_train.min()) < 0:
@@ -83,9 +104,12 @@ def splits(cfg: Study, dataset: _data.Dataset, seed_index: int, run_seed: int):
     return x_tr, y_tr, x_va, y_va, x_te, y_te
 
 
-def _features(dataset: _data.Dataset, x_tr, x_va, x_te):
-    if dataset.kind == "text":
-        vec = CountVectorizer(lowercase=True)  # the vocabulary comes from the training rows only
+def _features(cfg: Study, dataset: _data.Dataset, x_tr, x_va, x_te):
+    if dataset.kind == "text":  # the vocabulary (and the IDF weights) come from the training rows only
+        kw = {**MODELS[cfg.model.name], **cfg.model.kwargs()}
+        common = {"lowercase": True, "ngram_range": (1, int(kw["ngrams"])), "min_df": int(kw["min_df"])}
+        vec = (TfidfVectorizer(sublinear_tf=True, **common) if kw["features"] == "tfidf"  # 1 + log tf, l2-normalized rows
+               else CountVectorizer(**common))
         return vec.fit_transform(x_tr).astype(np.float64), vec.transform(x_va), vec.transform(x_te)
     return _dense(x_tr), _dense(x_va), _dense(x_te)
 
@@ -107,6 +131,9 @@ def _fit(cfg: Study, x, y, k: int, step_logger):
     if name == "knn":
         m = scratch.KNN(int(kw["k"])).fit(x, y)
         return lambda q: _full(m.predict_proba(q), m.classes, k), x.size  # non-parametric: it stores the data
+    if name == "sklearn-logistic-regression":  # multinomial, L2 penalty 1/(2C)·||W||²
+        m = SklearnLogisticRegression(C=float(kw["C"]), max_iter=1000).fit(x, y)
+        return lambda q: _full(m.predict_proba(q), m.classes_, k), m.coef_.size + m.intercept_.size
     m = (scratch.MultinomialNB if name == "naive-bayes" else SklearnNB)(alpha=kw["alpha"]).fit(x, y)
     seen = m.classes if name == "naive-bayes" else m.classes_
     return lambda q: _full(np.exp(m.predict_log_proba(q)), seen, k), k * x.shape[1] + k
@@ -123,7 +150,7 @@ def _loss(p: np.ndarray, y: np.ndarray) -> float:
 def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, seed_index: int) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_va, y_va, x_te, y_te = splits(cfg, dataset, seed_index, run_seed)
-    f_tr, f_va, f_te = _features(dataset, x_tr, x_va, x_te)
+    f_tr, f_va, f_te = _features(cfg, dataset, x_tr, x_va, x_te)
     k, rows = dataset.num_classes, []
     t0 = time.perf_counter()
 

@@ -186,9 +186,9 @@ def load_word_vectors(model: nn.Module, source: str, words: list[str], freeze: b
         raise UserError("data.word_vectors needs a text model with a word embedding (rnn, conv1d, transformer)")
     vectors, found = word_vectors(source, words)
     if vectors.shape != table.weight.shape:
-        dim = "model.embed_dim" if getattr(model, "embed", None) is table else "model.dim"
         raise UserError(f"data.word_vectors '{source}' has {vectors.shape[1]}-d vectors but the model embeds words in "
-                        f"{table.weight.shape[1]} dimensions; set {dim}: {vectors.shape[1]}")
+                        f"{table.weight.shape[1]} dimensions; set model.embed_dim: {vectors.shape[1]}"
+                        + ("" if getattr(model, "embed", None) is table else " (the transformer projects it to model.dim)"))
     with torch.no_grad():
         table.weight.copy_(vectors.to(table.weight.device))
     table.weight.requires_grad_(not freeze)

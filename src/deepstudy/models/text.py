@@ -27,12 +27,16 @@ def conv1d(num_classes: int, vocab_size: int | None = None, in_features: int | N
 
 @register("transformer", family="transformer", inputs="tokens", tiny={"dim": 16, "depth": 1, "heads": 2},
           description="Transformer encoder written from scratch: embeddings + sinusoidal or learned positions -> "
-                      "N post- or pre-LN layers (multi-head attention with padding masks) -> mean or [CLS] pooling -> linear.")
+                      "N post- or pre-LN layers (multi-head attention with padding masks) -> mean or [CLS] pooling -> linear. "
+                      "embed_dim (default: dim) embeds words in another size, projected to dim (ALBERT's factorization: "
+                      "e.g. 384-d pretrained vectors into a 128-wide encoder); attention_dropout (default: dropout) on "
+                      "the attention weights.")
 def transformer(num_classes: int, vocab_size: int, dim: int = 256, depth: int = 4, heads: int = 4, hidden: int | None = None,
                 max_len: int = 512, positions: str = "sinusoidal", pooling: str = "mean", norm_first: bool = False,
-                dropout: float = 0.1):
+                dropout: float = 0.1, embed_dim: int | None = None, attention_dropout: float | None = None):
     return TransformerEncoder(vocab_size, num_classes, dim=dim, depth=depth, heads=heads, hidden=hidden, max_len=max_len,
-                              positions=positions, pooling=pooling, norm_first=norm_first, dropout=dropout)
+                              positions=positions, pooling=pooling, norm_first=norm_first, dropout=dropout, embed_dim=embed_dim,
+                              attention_dropout=attention_dropout)
 
 
 # all-MiniLM-L6-v2's architecture (its config.json): BERT, 6 layers of 384, 12 heads, WordPiece vocabulary

@@ -36,7 +36,7 @@ class MultiHeadAttention(nn.Module):
             return y.view(b, t, self.heads, dim // self.heads).transpose(1, 2)
 
         q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
-        scores = q @ k.transpose(-2, -1) / math.sqrt(dim // self.heads)  # (B, H, T, T)
+        scores = (q / math.sqrt(dim // self.heads)) @ k.transpose(-2, -1)  # (B, H, T, T); scaling q is T/d times cheaper
         if pad_mask is not None:  # padded keys get no weight; finite fill keeps all-padding rows NaN-free
             scores = scores.masked_fill(pad_mask[:, None, None, :], torch.finfo(scores.dtype).min)
         weights = scores.softmax(-1)
@@ -56,9 +56,9 @@ class EncoderLayer(nn.Module):
     """post-LN: x = LN(x + Drop(Attn(x))); x = LN(x + Drop(FF(x))).  pre-LN: x = x + Drop(Attn(LN(x))); ..."""
 
     def __init__(self, dim: int, heads: int, hidden: int, *, dropout: float = 0.1, act: str = "gelu",
-                 norm_first: bool = False, eps: float = 1e-5):
-        super().__init__()
-        self.attention = MultiHeadAttention(dim, heads, dropout)
+                 norm_first: bool = False, eps: float = 1e-5, attention_dropout: float | None = None):
+        super().__init__()  # attention_dropout: on the (B, H, T, T) weights, BERT's attention_probs_dropout (default: dropout)
+        self.attention = MultiHeadAttention(dim, heads, dropout if attention_dropout is None else attention_dropout)
         self.attention_norm = nn.LayerNorm(dim, eps=eps)
         self.feed_forward = FeedForward(dim, hidden, act)
         self.output_norm = nn.LayerNorm(dim, eps=eps)
@@ -85,14 +85,20 @@ def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
 
 
 class Embeddings(nn.Module):
-    """token + position (+ segment, as BERT) -> (LayerNorm) -> dropout."""
+    """token (-> projection) + position (+ segment, as BERT) -> (LayerNorm) -> dropout.
+
+    ``embed_dim`` != ``dim``: tokens are embedded in ``embed_dim`` and projected to ``dim`` by one linear map —
+    ALBERT's factorized embedding (Lan et al., 2019, §3.1); it lets 384-d pretrained word vectors feed a narrower
+    encoder, and the vocabulary table costs V·E + E·D instead of V·D."""
 
     def __init__(self, vocab_size: int, dim: int, max_len: int, *, positions: str = "sinusoidal", segments: int = 0,
-                 norm: bool = False, eps: float = 1e-5, dropout: float = 0.1, pad_id: int = 0):
+                 norm: bool = False, eps: float = 1e-5, dropout: float = 0.1, pad_id: int = 0, embed_dim: int | None = None):
         super().__init__()
         if positions not in ("sinusoidal", "learned"):
             raise ValueError(f"positions must be 'sinusoidal' or 'learned', got {positions!r}")
-        self.tokens = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
+        embed_dim = embed_dim or dim
+        self.tokens = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        self.project = nn.Linear(embed_dim, dim) if embed_dim != dim else nn.Identity()
         if positions == "learned":
             self.positions = nn.Embedding(max_len, dim)
         else:
@@ -104,7 +110,7 @@ class Embeddings(nn.Module):
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         t = ids.shape[1]
         pos = self.positions.weight[:t] if hasattr(self, "positions") else self.sinusoid[:t]
-        x = self.tokens(ids) + pos
+        x = self.project(self.tokens(ids)) + pos
         if self.segments is not None:  # one segment: every token is type 0
             x = x + self.segments.weight[0]
         return self.dropout(self.norm(x))
@@ -116,15 +122,16 @@ class TransformerEncoder(nn.Module):
     def __init__(self, vocab_size: int, num_classes: int = 2, *, dim: int = 256, depth: int = 4, heads: int = 4,
                  hidden: int | None = None, max_len: int = 512, positions: str = "sinusoidal", pooling: str = "mean",
                  norm_first: bool = False, dropout: float = 0.1, act: str = "gelu", eps: float = 1e-5,
-                 segments: int = 0, embedding_norm: bool = False, pad_id: int = 0):
+                 segments: int = 0, embedding_norm: bool = False, pad_id: int = 0, embed_dim: int | None = None,
+                 attention_dropout: float | None = None):
         super().__init__()
         if pooling not in ("mean", "cls"):
             raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
         self.pooling, self.pad_id = pooling, pad_id
         self.embeddings = Embeddings(vocab_size, dim, max_len, positions=positions, segments=segments,
-                                     norm=embedding_norm, eps=eps, dropout=dropout, pad_id=pad_id)
-        self.layers = nn.ModuleList(EncoderLayer(dim, heads, hidden or 4 * dim, dropout=dropout, act=act,
-                                                 norm_first=norm_first, eps=eps) for _ in range(depth))
+                                     norm=embedding_norm, eps=eps, dropout=dropout, pad_id=pad_id, embed_dim=embed_dim)
+        self.layers = nn.ModuleList(EncoderLayer(dim, heads, hidden or 4 * dim, dropout=dropout, act=act, norm_first=norm_first,
+                                                 eps=eps, attention_dropout=attention_dropout) for _ in range(depth))
         self.final_norm = nn.LayerNorm(dim, eps=eps) if norm_first else nn.Identity()  # pre-LN ends un-normalized
         self.head = nn.Linear(dim, num_classes)
 

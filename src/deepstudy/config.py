@@ -97,6 +97,7 @@ class TrainConfig(_Section):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
     freeze_embeddings: bool = Field(False, description="Keep pretrained word vectors (data.word_vectors) fixed: only the layers above them learn.")
     freeze_backbone: bool = Field(False, description="Train only the classifier head (the last linear layer): a linear probe of the features the backbone has — pretrained (see `pretrain`) or random. Batch-norm layers still normalize with batch statistics.")
+    unfreeze_after: int | None = Field(None, ge=1, description="With freeze_backbone: train the head alone for this many epochs, then every layer (frozen, then fine-tuned — the head learns before the backbone gets its gradients; the schedule runs on across the switch).")
 
 
 Task = Literal["classify", "scratch", "classical", "forecast", "som", "reconstruct", "generate", "language-model"]

@@ -59,6 +59,8 @@ def check(study: Study) -> dict[str, Study]:
         if explaining and cfg.task != "classify":
             raise UserError(f"arm '{arm}': analyses {', '.join(sorted(explaining))} explain torch models (task: classify); "
                             f"remove them for task: {cfg.task}")
+        if cfg.train.unfreeze_after and not (cfg.train.freeze_backbone and cfg.train.unfreeze_after < cfg.train.epochs):
+            raise UserError(f"arm '{arm}': train.unfreeze_after needs train.freeze_backbone: true and fewer epochs than train.epochs={cfg.train.epochs} (the head learns alone first)")
         if cfg.task != "classify" and (cfg.train.freeze_backbone or cfg.pretrain.task != "none"):
             raise UserError(f"arm '{arm}': train.freeze_backbone and pretrain apply to task: classify; remove them for task: {cfg.task}")
         study_distill.check(arm, cfg)
@@ -270,13 +272,16 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
                if cfg.pretrain.task != "none" else None)
     teacher, taught = (study_distill.trained_teacher(cfg, dataset, device, run_seed, folder.parents[2], arm, seed_index,
                                                      on_event, _train_one) if cfg.distill.teacher else (None, None))
-    if t.freeze_backbone:
-        heads.freeze_backbone(model)
     if t.channels_last:
         model = model.to(memory_format=torch.channels_last)
     train_batches = dataset.batches("train", t.batch_size, train=True, augment=cfg.data.augment, seed=run_seed, device=device)
     val_batches = dataset.batches("val", t.eval_batch_size, device=device)
+    if t.freeze_backbone and not t.unfreeze_after:
+        heads.freeze_backbone(model)  # before the optimizer: a linear probe's optimizer holds the head alone
     optimizer, scheduler = train.from_settings(model, t, len(train_batches))
+    learnable = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    if t.unfreeze_after:  # the optimizer holds the backbone too; it skips parameters without gradients until then
+        heads.freeze_backbone(model)
     scaler = train.grad_scaler(t.precision, device)
     _, precision_used = train.autocast(t.precision, device)
     monitor = train.Monitor(t.early_stopping.monitor, t.early_stopping.patience, t.early_stopping.min_delta)
@@ -289,6 +294,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
         start = state["epoch"] + 1
         keep_jsonl(metrics_path, state["epoch"])
         on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
+        if t.unfreeze_after and start >= t.unfreeze_after:
+            heads.unfreeze(model, learnable)
     else:
         metrics_path.write_text("")
     if cfg.task == "forecast":
@@ -316,6 +323,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
             train.checkpoint.save(ckpt_dir, r.epoch, model, optimizer, scheduler, scaler, {"monitor": monitor.state_dict()})
             on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, **row})
             repro.fault_point(r.epoch)
+            if t.unfreeze_after and r.epoch + 1 == t.unfreeze_after:  # the next epoch fine-tunes every layer
+                heads.unfreeze(model, learnable)
             if monitor.should_stop:
                 stopped_early = True
                 break

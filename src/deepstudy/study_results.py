@@ -67,7 +67,8 @@ def aggregate(study: Study, arms: dict[str, Study], run_dir: Path) -> dict:
         else:
             model = models.build(cfg.model.name, shape, n_classes, vocab_size=data_info.get("vocab_size"), **cfg.model.kwargs())
             _, n_params, macs = models.summarize(model, models.example(cfg.model.name, shape))
-            n_trainable = heads.trainable(model, cfg.train.freeze_backbone, cfg.train.freeze_embeddings)
+            n_trainable = heads.trainable(model, cfg.train.freeze_backbone and not cfg.train.unfreeze_after,
+                                          cfg.train.freeze_embeddings)  # frozen, then fine-tuned: every layer at the end
         summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in metrics}
         for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "epochs_run"):
             summary[key] = evaluate.describe([s[key] for s in ok])

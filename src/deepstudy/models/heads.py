@@ -37,6 +37,14 @@ def freeze_backbone(model: nn.Module) -> int:
     return sum(p.numel() for p in head.parameters())
 
 
+def unfreeze(model: nn.Module, learnable: set[int]) -> None:
+    """Let every parameter whose id is in ``learnable`` (those the optimizer holds) learn again; others (frozen
+    word vectors) stay fixed."""
+    for p in model.parameters():
+        if id(p) in learnable:
+            p.requires_grad_(True)
+
+
 def token_embedding(model: nn.Module) -> nn.Embedding | None:
     """The word-embedding table of a text model (RecurrentNet / ConvNet1d: ``embed``; TransformerEncoder:
     ``embeddings.tokens``), or None."""

@@ -26,7 +26,7 @@ ALLOWED = {
     "study_distill": {"config", "data", "errors", "fileio", "models", "train"},
     "study_lm": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train"},
     "study_gan": {"config", "data", "errors", "evaluate", "fileio", "models", "repro", "train"},
-    "study_pretext": {"config", "data", "errors", "fileio", "models", "repro", "train"},
+    "study_pretext": {"config", "data", "errors", "fileio", "models", "repro", "train", "weights"},
     "study_results": {"config", "evaluate", "fileio", "models", "study_anomaly", "study_anomaly_images", "study_explain",
                       "study_forecast", "study_gan", "study_lm", "study_scratch", "study_som"},
     "study_anomaly": {"config", "data", "errors", "evaluate", "fileio", "models", "nab", "repro", "study_anomaly_images", "train"},

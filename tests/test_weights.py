@@ -76,3 +76,47 @@ def test_cli_weights_list(cli):
 def test_published_urls_carry_a_hash_prefix():
     for w in weights.WEIGHTS.values():
         assert len(w.sha256_prefix) >= 8 and w.url.startswith("https://download.pytorch.org/models/")
+
+
+def test_imagenet_inputs_are_three_channels_resized_and_imagenet_normalized():
+    from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD, ImageTransform
+    t = ImageTransform(torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD), size=64)
+    x = torch.full((2, 1, 8, 8), 128, dtype=torch.uint8)
+    out = t(x, torch.Generator())
+    assert out.shape == (2, 3, 64, 64)
+    for c in range(3):  # a flat grey image stays flat: (128/255 - mean_c) / std_c in channel c
+        assert torch.allclose(out[:, c], torch.tensor((128 / 255 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]), atol=1e-6)
+
+
+def test_study_starts_from_local_imagenet_weights(cli, tmp_path, monkeypatch, shared_data):
+    """pretrain.task: imagenet loads torchvision's checkpoint (here a random one in its format, in the cache folder)
+    into the backbone, keeps a new head; offline without the file the error names the fetch command."""
+    import safetensors.torch
+
+    from conftest import tiny_study
+    from deepstudy.data import registry
+    from deepstudy.fileio import read_json
+    monkeypatch.setattr(registry, "cache_dir", lambda: tmp_path / "cache")
+    study = tiny_study(tmp_path, data={"name": "digits", "imagenet_input": 64, "train_limit": 100},
+                       model={"name": "resnet18"}, arms={"imagenet-probe": {}}, pretrain={"task": "imagenet"},
+                       seeds=1, analyses=["curves"], **{"train.epochs": 1, "train.freeze_backbone": True})
+    r = cli("run", str(study), "--out", str(tmp_path / "offline"))
+    assert r.code == 2 and "deepstudy weights fetch resnet18" in r.err and not (tmp_path / "offline").exists()
+    torch.manual_seed(0)
+    published = weights.model("resnet18").state_dict()
+    folder = tmp_path / "cache" / weights.FOLDER
+    folder.mkdir(parents=True)
+    torch.save(published, folder / weights.spec("resnet18").file)
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = next((tmp_path / "runs" / "tiny").iterdir())
+    res = read_json(run / "results.json")
+    assert "torchvision ImageNet-1K" in res["arms"]["imagenet-probe"]["pretrained"]["source"]
+    assert any("ImageNet inputs" in n for n in res["dataset"]["notes"])
+    trained = safetensors.torch.load_file(run / "arms" / "imagenet-probe" / "seed-0" / "best.safetensors")
+    assert torch.equal(trained["conv1.weight"], published["conv1.weight"])  # the frozen backbone is ImageNet's
+    assert torch.equal(trained["layer4.1.conv2.weight"], published["layer4.1.conv2.weight"])
+    assert trained["fc.weight"].shape == (10, 512)  # a new head for the ten digits
+    bad = tiny_study(tmp_path, data={"name": "digits"}, model={"name": "resnet18"}, arms={"a": {}}, pretrain={"task": "imagenet"})
+    r = cli("run", str(bad), "--out", str(tmp_path / "bad"))
+    assert r.code == 2 and "data.imagenet_input: 224" in r.err

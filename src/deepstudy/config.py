@@ -34,6 +34,7 @@ class DataConfig(_Section):
     drop: tuple[str, ...] = Field((), description="csv-table: columns to ignore (identifiers, free text).")
     image_size: tuple[int, int] | None = Field(None, description="image-folder: resize every image to (height, width); default: the first image's size.")
     grayscale: bool = Field(False, description="image-folder: convert images to one channel.")
+    imagenet_input: int | None = Field(None, ge=32, le=1024, description="Images as torchvision's ImageNet models expect them: grey repeated to 3 channels, resized (bilinear, per batch) to N x N and normalized with ImageNet's mean and std instead of the dataset's — for pretrain.task: imagenet (224 is the published size; smaller is cheaper on a CPU).")
     text_field: Literal["title", "description", "title+description", "subject", "message", "review"] | None = Field(
         None, description="Text datasets: the field read (ag-news: title | description | title+description, default title; "
                           "20newsgroups: subject | message, default subject; imdb: review).")
@@ -138,7 +139,7 @@ class AnomalyConfig(_Section):
 
 
 class PretrainConfig(_Section):
-    task: Literal["none", "rotation", "supervised"] = Field("none", description="Before the supervised training the network learns another task, then gets a fresh classifier head for the real classes. rotation: tell which of 0/90/180/270 degrees an unlabelled training image was turned by (Gidaris et al., 2018); supervised: the classes of another labelled dataset (`pretrain.data`) — transfer learning.")
+    task: Literal["none", "rotation", "supervised", "imagenet"] = Field("none", description="Before the supervised training the network learns another task, then gets a fresh classifier head for the real classes. rotation: tell which of 0/90/180/270 degrees an unlabelled training image was turned by (Gidaris et al., 2018); supervised: the classes of another labelled dataset (`pretrain.data`) — transfer learning; imagenet: start from torchvision's published ImageNet-1K weights of the model (resnet18, resnet50, resnext50_32x4d, vgg16, vgg16_bn, mobilenet_v3_large, efficientnet_b0 at full width; `deepstudy weights fetch NAME` first; needs data.imagenet_input).")
     data: str | None = Field(None, description="supervised: the source dataset (registry name, e.g. fashion-mnist); its training split is learned, its images must have the target's shape.")
     epochs: int = Field(5, ge=1, description="Pretraining epochs over the pool: rotation: every unlabelled training image (also those data.train_limit leaves out; never the test split), each in its four rotations; supervised: the source dataset's training split.")
     lr: float = Field(2e-3, gt=0, description="Pretext AdamW learning rate (one-cycle schedule).")

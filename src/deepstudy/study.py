@@ -267,9 +267,9 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
                          **cfg.model.kwargs()).to(device)
     vectors = (weights.load_word_vectors(model, cfg.data.word_vectors, dataset.vocab, t.freeze_embeddings)
                if cfg.data.word_vectors else None)
-    loaded = weights.load_pretrained(model) if getattr(model, "pretrained_weights", None) else None
+    loaded = weights.load_pretrained(model, imagenet=cfg.model.name if cfg.pretrain.task == "imagenet" else None)
     pretext = (study_pretext.pretrain(model, dataset, cfg, device, run_seed, folder.parents[2], seed_index, on_event)
-               if cfg.pretrain.task != "none" else None)
+               if cfg.pretrain.task in ("rotation", "supervised") else None)
     teacher, taught = (study_distill.trained_teacher(cfg, dataset, device, run_seed, folder.parents[2], arm, seed_index,
                                                      on_event, _train_one) if cfg.distill.teacher else (None, None))
     if t.channels_last:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from deepstudy import data as _data
+from deepstudy import weights
 from deepstudy import repro, train
 from deepstudy.config import DataConfig, Study
 from deepstudy.errors import UserError
@@ -49,11 +50,25 @@ def source(cfg: Study) -> _data.Dataset:
 
 def check(arm: str, cfg: Study, ds: _data.Dataset) -> None:
     p = cfg.pretrain
+    if cfg.data.imagenet_input and ds.kind != "image":
+        raise UserError(f"arm '{arm}': data.imagenet_input resizes images; dataset '{ds.name}' is {ds.kind} — remove it")
     if p.task == "none":
         return
     if cfg.task != "classify" or ds.kind != "image":
         raise UserError(f"arm '{arm}': pretrain.task {p.task} pretrains image classifiers (task: classify on images); "
                         f"dataset '{ds.name}' is {ds.kind}, task {cfg.task}")
+    if p.task == "imagenet":
+        name, kw = cfg.model.name, cfg.model.kwargs()
+        if name not in weights.WEIGHTS:
+            raise UserError(f"arm '{arm}': pretrain.task imagenet loads torchvision's published weights, which exist for "
+                            f"{', '.join(weights.WEIGHTS)} — not '{name}'")
+        if not cfg.data.imagenet_input:
+            raise UserError(f"arm '{arm}': ImageNet weights expect 3-channel images of ImageNet's statistics; set "
+                            "data.imagenet_input: 224 (or smaller, e.g. 112, on a CPU)")
+        if kw.get("width", 1.0) != 1.0 or kw.get("stem", "auto") == "small" or kw.get("head", "auto") == "small":
+            raise UserError(f"arm '{arm}': ImageNet weights fit the full network: remove model.width / stem / head overrides")
+        weights.present(name)  # offline without the file: what to fetch, before the run directory exists
+        return
     if p.task == "supervised":
         if not p.data:
             raise UserError(f"arm '{arm}': pretrain.task supervised needs the source dataset: set pretrain.data "

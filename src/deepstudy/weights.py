@@ -18,10 +18,9 @@ from torch import nn
 from deepstudy import models
 from deepstudy.models import heads
 from deepstudy.data import download, registry
+from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401  (re-exported: weights.IMAGENET_MEAN)
 from deepstudy.data.tokens import MINILM_PACKAGE, minilm_folder  # noqa: F401  (re-exported: weights.minilm_folder)
 from deepstudy.errors import UserError, closest
-
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 FOLDER = "torchvision-weights"
 
 
@@ -91,17 +90,26 @@ def model(name: str, num_classes: int = 1000) -> nn.Module:
     return models.create(name, in_channels=3, num_classes=num_classes, input_size=(224, 224), **extra)
 
 
-def load(name: str, path: Path | None = None) -> nn.Module:
-    """Our model with torchvision's ImageNet weights, in eval mode. Offline without a copy: what to fetch."""
-    w = spec(name)
-    path = path or locate(w)
+def present(name: str) -> Path:
+    """The local checkpoint of ``name``; offline without a copy: what to fetch."""
+    path = locate(spec(name))
     if path is None:
         raise UserError(f"weights for '{name}' are not present (looked in "
                         f"{', '.join(str(r / FOLDER) for r in registry.data_roots())}); run `deepstudy weights fetch {name}`")
+    return path
+
+
+def _read(path: Path) -> dict[str, torch.Tensor]:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle / zip errors: a damaged or foreign file
         raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete it and fetch it again") from None
+
+
+def load(name: str, path: Path | None = None) -> nn.Module:
+    """Our model with torchvision's ImageNet weights, in eval mode. Offline without a copy: what to fetch."""
+    path = path or present(name)
+    state = _read(path)
     net = model(name)
     for key, value in net.state_dict().items():
         if key.endswith("num_batches_tracked") and key not in state:  # saved by torch < 0.4.1
@@ -195,14 +203,39 @@ def load_word_vectors(model: nn.Module, source: str, words: list[str], freeze: b
     return {"source": source, "vocabulary_covered": found, "frozen": freeze}
 
 
-def load_pretrained(model: nn.Module, folder: str | Path | None = None) -> dict:
-    """Weights a zoo model asks for (``model.pretrained_weights``): 'minilm' loads all-MiniLM-L6-v2's encoder
-    into the ``minilm`` model (the classifier head stays new); the record for result.json."""
+def load_imagenet_backbone(model: nn.Module, name: str) -> dict:
+    """torchvision's ImageNet weights of ``name`` into ``model`` (built for another number of classes): every
+    tensor but the classifier head's, which stays new; the record for result.json."""
+    path, w = present(name), spec(name)
+    head = heads.classifier_head(model)
+    state = {k: v for k, v in _read(path).items() if not k.startswith(head + ".")}
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked") and key not in state:  # saved by torch < 0.4.1
+            state[key] = torch.zeros_like(value)
+    device = next(model.parameters()).device
+    try:
+        missing, unexpected = model.load_state_dict({k: v.to(device) for k, v in state.items()}, strict=False)
+    except RuntimeError as e:  # shapes: another width or stem
+        raise UserError(f"{path.name} does not fit this {name} ({str(e).splitlines()[-1].strip()}); ImageNet weights need "
+                        "the full width and the ImageNet stem (model.width: 1, data.imagenet_input >= 64)") from None
+    if unexpected or any(not k.startswith(head + ".") for k in missing):
+        raise UserError(f"{path.name} does not fit this {name} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return {"source": f"torchvision ImageNet-1K weights ({w.file}, top-1 {w.top1:.2f} %); new classifier head"}
+
+
+def load_pretrained(model: nn.Module, folder: str | Path | None = None, *, imagenet: str | None = None) -> dict | None:
+    """Weights a study starts from, or None: ``imagenet`` (a model name, for pretrain.task: imagenet) loads torchvision's
+    checkpoint; a zoo model asking for them (``model.pretrained_weights`` 'minilm') gets all-MiniLM-L6-v2's encoder
+    (the classifier head stays new either way); the record for result.json."""
     import safetensors.torch
 
     from deepstudy.models.transformer import bert_state_dict
 
+    if imagenet:
+        return load_imagenet_backbone(model, imagenet)
     source = getattr(model, "pretrained_weights", None)
+    if source is None:
+        return None
     if source != "minilm":
         raise UserError(f"no pretrained weights named {source!r}")
     folder = Path(folder) if folder else minilm_folder()

@@ -16,7 +16,7 @@ from deepstudy.config import DataConfig
 from deepstudy.data import augment as _augment
 from deepstudy.data import corpus, nab, readers, registry, series, table, text
 from deepstudy.data import tokens as _tokens
-from deepstudy.data.loader import Batches, ImageTransform
+from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD, Batches, ImageTransform
 from deepstudy.data.tokens import BucketBatches
 from deepstudy.data.registry import REGISTRY, DatasetSpec
 from deepstudy.data.splits import stratified_split, stratified_subset
@@ -52,7 +52,8 @@ class Dataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.x_train.shape[1:])
+        """What a model reads (ImageNet inputs: (3, N, N) made per batch from the stored images)."""
+        return tuple(self.extra.get("model_input") or self.x_train.shape[1:])
 
     @property
     def vocab_size(self) -> int | None:
@@ -80,7 +81,8 @@ class Dataset:
             if augment:
                 raise UserError(f"data.augment applies to images; dataset '{self.name}' is {self.kind} — remove data.augment")
             return None
-        return ImageTransform(self.mean, self.std, _augment.compose(_augment.parse(augment)) if augment else None)
+        return ImageTransform(self.mean, self.std, _augment.compose(_augment.parse(augment)) if augment else None,
+                              size=self.extra.get("model_input", (None,) * 3)[-1])
 
     def float_inputs(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` as the models see it, without augmentation: images as normalized floats, other inputs as they are."""
@@ -204,7 +206,13 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
         raise UserError(f"labels go up to {n_classes - 1} but only {len(classes)} class names are known")
     parts = [torch.from_numpy(np.ascontiguousarray(a)) for a in _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)]
     x_train = parts[0]
-    if cfg.normalize:  # per-channel statistics of the training split only
+    if cfg.imagenet_input:  # the statistics the published weights were trained with, not this dataset's
+        if x_train.shape[1] not in (1, 3):
+            raise UserError(f"data.imagenet_input needs grey or RGB images; '{cfg.name}' has {x_train.shape[1]} channels")
+        mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
+        notes.append(f"ImageNet inputs: grey repeated to 3 channels, resized to {cfg.imagenet_input}x{cfg.imagenet_input} "
+                     "(bilinear, per batch), ImageNet mean and std")
+    elif cfg.normalize:  # per-channel statistics of the training split only
         flat = x_train.float().div_(255.0).transpose(0, 1).reshape(x_train.shape[1], -1)
         mean, std = flat.mean(1), flat.std(1).clamp_min(1e-6)
     else:
@@ -212,6 +220,8 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
     # every training image, labels ignored: the pool a self-supervised pretext task may learn from (data.train_limit
     # limits the labelled ones; the test split is never in it)
     extra = {"unlabelled": torch.from_numpy(np.ascontiguousarray(x))} if cfg.train_limit else {}
+    if cfg.imagenet_input:
+        extra["model_input"] = (3, cfg.imagenet_input, cfg.imagenet_input)
     return Dataset(cfg.name, "image", classes, *parts, mean=mean, std=std, source=source, notes=notes, extra=extra)
 
 

@@ -9,8 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import torch
+import torch.nn.functional as F
 
 from deepstudy.repro import derive_seed, generator
+
+# torchvision's ImageNet-1K preprocessing (its weights' transforms): RGB statistics of the ImageNet training set
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -46,13 +50,18 @@ class Batches:
 
 
 class ImageTransform:
-    """uint8 (B,C,H,W) -> float in [0,1] -> augmentation -> (x - mean) / std with train statistics."""
+    """uint8 (B,C,H,W) -> float in [0,1] -> augmentation -> (x - mean) / std with train statistics.
 
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor, augment: Transform | None = None):
-        self.mean, self.std, self.augment = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1), augment
+    ``size`` (ImageNet inputs): after augmentation, grey images are repeated to 3 channels and every batch
+    is resized to size x size (bilinear) — on the fly, so 60,000 images never exist at 224 px in memory."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, augment: Transform | None = None, size: int | None = None):
+        self.mean, self.std, self.augment, self.size = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1), augment, size
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         x = x.float().div_(255.0)
         if self.augment is not None:
             x = self.augment(x, g)
+        if self.size is not None:
+            x = F.interpolate(x.expand(-1, 3, -1, -1), size=(self.size, self.size), mode="bilinear", align_corners=False)
         return (x - self.mean.to(x.device)) / self.std.to(x.device)

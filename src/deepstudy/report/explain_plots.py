@@ -123,19 +123,30 @@ def gradient_flow(arms: dict[str, dict], path: Path) -> Path:
 def token_heatmaps(words: list[list[str]], maps: dict[str, np.ndarray], labels: np.ndarray, preds: np.ndarray,
                    classes: list[str], path: Path, rows: int = 6, max_words: int = 36) -> Path:
     """Per example (wrong predictions first): one line of words per method, each word's background
-    coloured by its score (red: for the predicted class, blue: against; attention and saliency are >= 0)."""
+    coloured by its score (red: for the predicted class, blue: against; attention and saliency are >= 0).
+    A long document shows the ``max_words`` stretch where the first method's scores are largest ("…" marks
+    a cut), coloured on the scale of the whole document; a map that is never negative (attention) runs from
+    its smallest to its largest weight in the document, white to red, so a nearly even spread still shows
+    where it leans."""
     wrong = np.flatnonzero(preds != labels)
     order = np.r_[wrong[: rows // 2], np.flatnonzero(preds == labels)][:rows]
     names = list(maps)
     fig, axes = plt.subplots(len(order) * len(names), 1, figsize=(13, 0.42 * len(order) * len(names) + 0.4), squeeze=False)
     cmap = plt.get_cmap("bwr")
     for r, i in enumerate(order):
-        shown = words[i][:max_words]
+        n = len(words[i])
+        weight = np.abs(np.asarray(maps[names[0]][i][:n], dtype=float))
+        window = np.convolve(weight, np.ones(min(max_words, n)), mode="valid") if n else np.zeros(1)
+        start = int(window.argmax())  # the stretch the model (or the first method) weighs most
+        shown = (["…"] if start else []) + words[i][start:start + max_words]
         for k, name in enumerate(names):
             ax = axes[r * len(names) + k, 0]
             ax.axis("off")
-            score = np.asarray(maps[name][i][: len(shown)], dtype=float)
-            lim = max(np.abs(score).max(), 1e-12)
+            full = np.asarray(maps[name][i][:n], dtype=float)
+            low = full.min() if n and full.min() >= 0 else 0.0  # non-negative maps: their own range
+            full = full - low
+            score = np.r_[[0.0] if start else [], full[start:start + max_words]]
+            lim = max(np.abs(full).max() if n else 0.0, 1e-12)
             x = 0.0
             label = f"{name}" if k else f"{classes[labels[i]][:12]} → {classes[preds[i]][:12]} · {name}"
             ax.text(-0.005, 0.5, label, ha="right", va="center", fontsize=7, transform=ax.transAxes,

@@ -219,3 +219,12 @@ def test_padding_is_left_out_of_token_sanity_and_last_in_every_deletion_order():
     s = explain.deletion_insertion(CountTokens(), ids, torch.tensor([1]), maps, steps=8, random_orders=3)
     assert s["deletion_auc"] == pytest.approx(s["deletion_auc_random"])  # all orders delete the 3 words first
     assert s["deletion_curve"][3:] == pytest.approx([0.5] * 6)  # 3 words gone after 3 of 8 steps
+
+
+def test_word_heatmaps_show_the_stretch_a_long_text_is_weighted_most():
+    from deepstudy.report.explain_plots import heaviest_stretch
+    weight = np.zeros(200)
+    weight[150:156] = 1.0
+    start = heaviest_stretch(weight, 36)
+    assert start <= 150 and start + 36 >= 156  # the whole peak is shown
+    assert heaviest_stretch(np.ones(20), 36) == 0  # short texts from the first word

@@ -120,6 +120,13 @@ def gradient_flow(arms: dict[str, dict], path: Path) -> Path:
     return _save(fig, path)
 
 
+def heaviest_stretch(weight: np.ndarray, width: int) -> int:
+    """Start of the ``width`` consecutive positions with the largest total weight (0 for a shorter text)."""
+    if len(weight) <= width:
+        return 0
+    return int(np.convolve(weight, np.ones(width), mode="valid").argmax())
+
+
 def token_heatmaps(words: list[list[str]], maps: dict[str, np.ndarray], labels: np.ndarray, preds: np.ndarray,
                    classes: list[str], path: Path, rows: int = 6, max_words: int = 36) -> Path:
     """Per example (wrong predictions first): one line of words per method, each word's background
@@ -135,9 +142,7 @@ def token_heatmaps(words: list[list[str]], maps: dict[str, np.ndarray], labels: 
     cmap = plt.get_cmap("bwr")
     for r, i in enumerate(order):
         n = len(words[i])
-        weight = np.abs(np.asarray(maps[names[0]][i][:n], dtype=float))
-        window = np.convolve(weight, np.ones(min(max_words, n)), mode="valid") if n else np.zeros(1)
-        start = int(window.argmax())  # the stretch the model (or the first method) weighs most
+        start = heaviest_stretch(np.abs(np.asarray(maps[names[0]][i][:n], dtype=float)), max_words)
         shown = (["…"] if start else []) + words[i][start:start + max_words]
         for k, name in enumerate(names):
             ax = axes[r * len(names) + k, 0]

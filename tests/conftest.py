@@ -104,3 +104,20 @@ def cli():
 
 def python() -> str:
     return sys.executable
+
+
+def killed_and_clean_runs(study: Path, tmp_path: Path, after_epoch: int = 1):
+    """Run ``study`` twice in subprocesses: once to the end (``tmp_path/clean``) and once killed like a SIGKILL after
+    ``after_epoch`` (``tmp_path/killed``); returns (clean run dir, killed run dir, resume) — ``resume()`` continues the
+    killed run and returns its CompletedProcess."""
+    import subprocess
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    cmd = [sys.executable, "-m", "deepstudy", "run", str(study), "--out"]
+    clean = subprocess.run(cmd + [str(tmp_path / "clean")], capture_output=True, text=True, env=env)
+    assert clean.returncode == 0, clean.stderr
+    killed = subprocess.run(cmd + [str(tmp_path / "killed")], capture_output=True, text=True,
+                            env={**env, "DEEPSTUDY_FAULT_AFTER_EPOCH": str(after_epoch)})
+    assert killed.returncode == 137
+    run = next((tmp_path / "killed").glob("*/*"))  # <study name>/<timestamp>
+    return next((tmp_path / "clean").glob("*/*")), run, lambda: subprocess.run(
+        [sys.executable, "-m", "deepstudy", "run", "--resume", str(run)], capture_output=True, text=True, env=env)

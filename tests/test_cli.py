@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 
-from conftest import REPO, make_idx_folder, tiny_study
+from conftest import REPO, killed_and_clean_runs, make_idx_folder, tiny_study
 from deepstudy.fileio import read_json
 
 
@@ -59,20 +59,11 @@ def test_same_seed_gives_identical_results(cli, tmp_path):
 def test_resume_after_kill_ends_bit_identical(tmp_path):
     """Kill (os._exit, no clean-up) right after epoch 2 of the first arm, resume, compare with a clean run."""
     study = tiny_study(tmp_path, **{"train.epochs": 4, "model.dropout": 0.2, "data.augment": []})
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "deepstudy", "run", str(study), "--out"]
-    clean = subprocess.run(cmd + [str(tmp_path / "clean")], capture_output=True, text=True, env=env)
-    assert clean.returncode == 0, clean.stderr
-    killed = subprocess.run(cmd + [str(tmp_path / "killed")], capture_output=True, text=True,
-                            env={**env, "DEEPSTUDY_FAULT_AFTER_EPOCH": "1"})
-    assert killed.returncode == 137
-    run = next((tmp_path / "killed" / "tiny").iterdir())
+    clean_run, run, resume = killed_and_clean_runs(study, tmp_path)
     assert not (run / "results.json").exists()
-    resumed = subprocess.run([sys.executable, "-m", "deepstudy", "run", "--resume", str(run)],
-                             capture_output=True, text=True, env=env)
+    resumed = resume()
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed from its checkpoint at epoch 3" in resumed.stdout
-    clean_run = _run_dir(clean.stdout)
     for arm in ("small", "wide"):
         for seed in (0, 1):
             rel = Path("arms") / arm / f"seed-{seed}"

@@ -111,36 +111,24 @@ def test_supervised_pretraining_bad_inputs(cli, tmp_path):
 def test_frozen_then_fine_tuned_backbone_and_its_resume(tmp_path):
     """train.unfreeze_after=2: after two head-only epochs the backbone still holds the pretrained weights, then every
     layer learns; killed inside the head-only phase and resumed, the run ends bit-identical to an uninterrupted one."""
-    import os
-    import subprocess
-    import sys
-
     import safetensors.torch
 
-    from conftest import REPO
+    from conftest import killed_and_clean_runs
     study = tiny_study(tmp_path, model={"name": "cnn", "channels": [8, 16], "input_size": [8, 8]},
                        arms={"two-stage": {"pretrain.task": "supervised", "train.freeze_backbone": True, "train.unfreeze_after": 2}},
                        pretrain={"data": "digits", "epochs": 2, "batch_size": 64}, seeds=1, analyses=["curves"],
                        **{"data.train_limit": 200, "train.epochs": 4})
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    cmd = [sys.executable, "-m", "deepstudy", "run", str(study), "--out"]
-    clean = subprocess.run(cmd + [str(tmp_path / "clean")], capture_output=True, text=True, env=env)
-    assert clean.returncode == 0, clean.stderr
-    killed = subprocess.run(cmd + [str(tmp_path / "killed")], capture_output=True, text=True,
-                            env={**env, "DEEPSTUDY_FAULT_AFTER_EPOCH": "1"})
-    assert killed.returncode == 137
-    run = next((tmp_path / "killed" / "tiny").iterdir())
+    clean_run, run, resume = killed_and_clean_runs(study, tmp_path)
     seed = run / "arms" / "two-stage" / "seed-0"
     pretrained = safetensors.torch.load_file(next((run / "pretrained").glob("*.safetensors")))
     after_head_only = safetensors.torch.load_file(next((seed / "checkpoint").glob("epoch-0001.safetensors")))
     backbone = [k for k in after_head_only if not k.startswith("head.") and k in pretrained]
     assert backbone and all(torch.equal(after_head_only[k], pretrained[k]) for k in backbone)
-    resumed = subprocess.run([sys.executable, "-m", "deepstudy", "run", "--resume", str(run)], capture_output=True,
-                             text=True, env=env)
+    resumed = resume()
     assert resumed.returncode == 0, resumed.stderr
     final = safetensors.torch.load_file(next((seed / "checkpoint").glob("epoch-0003.safetensors")))
     assert any(not torch.equal(final[k], pretrained[k]) for k in backbone)  # fine-tuned after epoch 2
-    reference = next((tmp_path / "clean" / "tiny").iterdir()) / "arms" / "two-stage" / "seed-0" / "checkpoint"
+    reference = clean_run / "arms" / "two-stage" / "seed-0" / "checkpoint"
     reference = safetensors.torch.load_file(next(reference.glob("epoch-0003.safetensors")))
     assert all(torch.equal(final[k], reference[k]) for k in final)
     res = read_json(run / "results.json")

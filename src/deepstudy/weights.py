@@ -106,14 +106,19 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
         raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete it and fetch it again") from None
 
 
+def _add_batch_counts(state: dict[str, torch.Tensor], model: nn.Module) -> None:
+    """Checkpoints saved by torch < 0.4.1 lack batch norm's ``num_batches_tracked``: 0, as torch sets it."""
+    for key, value in model.state_dict().items():
+        if key.endswith("num_batches_tracked") and key not in state:
+            state[key] = torch.zeros_like(value)
+
+
 def load(name: str, path: Path | None = None) -> nn.Module:
     """Our model with torchvision's ImageNet weights, in eval mode. Offline without a copy: what to fetch."""
     path = path or present(name)
     state = _read(path)
     net = model(name)
-    for key, value in net.state_dict().items():
-        if key.endswith("num_batches_tracked") and key not in state:  # saved by torch < 0.4.1
-            state[key] = torch.zeros_like(value)
+    _add_batch_counts(state, net)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as e:
@@ -209,9 +214,7 @@ def load_imagenet_backbone(model: nn.Module, name: str) -> dict:
     path, w = present(name), spec(name)
     head = heads.classifier_head(model)
     state = {k: v for k, v in _read(path).items() if not k.startswith(head + ".")}
-    for key, value in model.state_dict().items():
-        if key.endswith("num_batches_tracked") and key not in state:  # saved by torch < 0.4.1
-            state[key] = torch.zeros_like(value)
+    _add_batch_counts(state, model)
     device = next(model.parameters()).device
     try:
         missing, unexpected = model.load_state_dict({k: v.to(device) for k, v in state.items()}, strict=False)

@@ -82,6 +82,17 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
+    def _workspace(self, name: str, shape: tuple[int, ...], dtype, fill: float | None = None) -> np.ndarray:
+        """A scratch array kept between steps: allocating tens of MB afresh each step costs more in page
+        faults than the matrix products themselves (measured 26 ms vs 1.9 ms for one GEMM). ``fill``: the
+        value it is created with (a zero border or a ones vector that is never written stays so). An array a
+        layer returns from a workspace is overwritten by the layer's next call: copy it to keep it."""
+        spaces = self.__dict__.setdefault("_workspaces", {})
+        buf = spaces.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = spaces[name] = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+        return buf
+
 
 class Sequential(Module):
     def __init__(self, *layers: Module):

@@ -70,3 +70,40 @@ def test_scratch_schedules_follow_torch_curves():
             assert lr_at(step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9), (name, step)
             opt.step()
             sched.step()
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_torch_model_starts_from_the_numpy_engines_weights(batch_norm):
+    """train.init: numpy-engine: the torch MLP computes what the NumPy MLP of the same seed computes, before training."""
+    import torch
+
+    from deepstudy import config, models, study_scratch
+
+    cfg = config.validate({"name": "x", "task": "classify", "data": {"name": "digits"},
+                           "model": {"name": "mlp", "hidden": [32, 16], "batch_norm": batch_norm},
+                           "train": {"init": "numpy-engine"}})
+    x = np.random.default_rng(3).standard_normal((8, 1, 8, 8)).astype(np.float32)
+    twin = study_scratch.build(cfg, (1, 8, 8), 10, seed=123)
+    model = models.build("mlp", (1, 8, 8), 10, hidden=[32, 16], batch_norm=batch_norm)
+    before = model(torch.from_numpy(x)).detach().numpy()
+    info = study_scratch.copy_initial_weights(model, cfg, (1, 8, 8), 10, run_seed=123)
+    out = model(torch.from_numpy(x)).detach().numpy()
+    assert np.allclose(out, twin.forward(x), atol=1e-5) and not np.allclose(before, out, atol=1e-2)
+    assert "3 layers" in info["source"] if not batch_norm else "5 layers" in info["source"]
+
+
+def test_numpy_engine_init_in_a_study_and_its_bad_uses(cli, tmp_path):
+    arms = {"numpy": {}, "torch": {"task": "classify", "train.init": "numpy-engine"}}
+    r = cli("run", str(_study(tmp_path, arms=arms, seeds=1)), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = next((tmp_path / "runs" / "tiny").iterdir())
+    assert "torch: starts from the initial weights of the NumPy engine" in (run / "report.md").read_text()
+    torch_arm = {"task": "classify", "train.init": "numpy-engine"}
+    bad = {"cnn": ({"torch": {**torch_arm, "model": {"name": "cnn", "channels": [4]}}}, "no model 'cnn'"),
+           "scratch": ({"numpy": {"train.init": "numpy-engine"}}, "apply to task: classify"),
+           "gelu": ({"torch": {**torch_arm, "model.activation": "gelu"}}, "activation must be one of"),
+           "pretrain": ({"torch": {**torch_arm, "pretrain.task": "rotation"}}, "keep one of them")}
+    for name, (arms, message) in bad.items():
+        r = cli("run", str(_study(tmp_path, arms=arms)), "--out", str(tmp_path / name))
+        assert r.code == 2 and message in r.err and "Traceback" not in r.err, (name, r.err)
+        assert not (tmp_path / name).exists()

@@ -98,6 +98,7 @@ class TrainConfig(_Section):
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
     freeze_embeddings: bool = Field(False, description="Keep pretrained word vectors (data.word_vectors) fixed: only the layers above them learn.")
     freeze_backbone: bool = Field(False, description="Train only the classifier head (the last linear layer): a linear probe of the features the backbone has — pretrained (see `pretrain`) or random. Batch-norm layers still normalize with batch statistics.")
+    init: Literal["default", "numpy-engine"] = Field("default", description="Where a torch model's weights start. default: torch's initialization, seeded per run; numpy-engine: the weights the NumPy engine (task: scratch) draws for the same run seed and model, copied layer by layer — one network, two engines, identical starting points (model mlp).")
     unfreeze_after: int | None = Field(None, ge=1, description="With freeze_backbone: train the head alone for this many epochs, then every layer (frozen, then fine-tuned — the head learns before the backbone gets its gradients; the schedule runs on across the switch).")
 
 

@@ -61,8 +61,8 @@ def check(study: Study) -> dict[str, Study]:
                             f"remove them for task: {cfg.task}")
         if cfg.train.unfreeze_after and not (cfg.train.freeze_backbone and cfg.train.unfreeze_after < cfg.train.epochs):
             raise UserError(f"arm '{arm}': train.unfreeze_after needs train.freeze_backbone: true and fewer epochs than train.epochs={cfg.train.epochs} (the head learns alone first)")
-        if cfg.task != "classify" and (cfg.train.freeze_backbone or cfg.pretrain.task != "none"):
-            raise UserError(f"arm '{arm}': train.freeze_backbone and pretrain apply to task: classify; remove them for task: {cfg.task}")
+        if cfg.task != "classify" and (cfg.train.freeze_backbone or cfg.pretrain.task != "none" or cfg.train.init != "default"):
+            raise UserError(f"arm '{arm}': train.freeze_backbone, train.init and pretrain apply to task: classify; remove them for task: {cfg.task}")
         study_distill.check(arm, cfg)
         if cfg.task == "scratch":
             study_scratch.check(arm, cfg)
@@ -170,6 +170,8 @@ def _load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         else:
             model = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size, **cfg.model.kwargs())
             study_explain.check_layer(arm, cfg, model)
+            if cfg.train.init == "numpy-engine":  # the NumPy twin pairs up with this model layer by layer
+                study_scratch.copy_initial_weights(model, cfg, ds.input_shape, ds.num_classes, 0)
             study_distill.check_data(arm, cfg, ds)
             if getattr(model, "pretrained_weights", None) == "minilm" and cfg.data.tokenizer != "wordpiece":
                 raise UserError(f"arm '{arm}': model minilm reads MiniLM's WordPiece ids; set data.tokenizer: wordpiece")
@@ -267,7 +269,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
                          **cfg.model.kwargs()).to(device)
     vectors = (weights.load_word_vectors(model, cfg.data.word_vectors, dataset.vocab, t.freeze_embeddings)
                if cfg.data.word_vectors else None)
-    loaded = weights.load_pretrained(model, imagenet=cfg.model.name if cfg.pretrain.task == "imagenet" else None)
+    loaded = (study_scratch.copy_initial_weights(model, cfg, dataset.input_shape, dataset.num_classes, run_seed)
+              if t.init == "numpy-engine" else weights.load_pretrained(model, imagenet=cfg.model.name if cfg.pretrain.task == "imagenet" else None))
     pretext = (study_pretext.pretrain(model, dataset, cfg, device, run_seed, folder.parents[2], seed_index, on_event)
                if cfg.pretrain.task in ("rotation", "supervised") else None)
     teacher, taught = (study_distill.trained_teacher(cfg, dataset, device, run_seed, folder.parents[2], arm, seed_index,
@@ -298,12 +301,8 @@ def _train_one(cfg: Study, dataset: _data.Dataset, device: torch.device, run_see
             heads.unfreeze(model, learnable)
     else:
         metrics_path.write_text("")
-    if cfg.task == "forecast":
-        loss_fn = nn.MSELoss()
-    elif teacher is not None:
-        loss_fn = study_distill.DistillationLoss(cfg.distill.temperature, cfg.distill.alpha, t.label_smoothing)
-    else:
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=t.label_smoothing)
+    loss_fn = (nn.MSELoss() if cfg.task == "forecast" else nn.CrossEntropyLoss(label_smoothing=t.label_smoothing) if teacher is None
+               else study_distill.DistillationLoss(cfg.distill.temperature, cfg.distill.alpha, t.label_smoothing))
     if "gradient-flow" in cfg.analyses and start == 0:  # at initialization, on the first validation batch (no update)
         x0, y0 = next(iter(dataset.batches("val", t.batch_size, device=device)))
         write_json(folder / "grad_init.json", train.gradient_norms(model, x0, y0, loss_fn))

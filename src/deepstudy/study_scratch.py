@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from deepstudy import data as _data
 from deepstudy import evaluate, repro, scratch, train
@@ -54,6 +56,38 @@ def build(cfg: Study, input_shape: tuple[int, ...], num_classes: int, seed: int)
         return BUILDERS[cfg.model.name](input_shape[0], num_classes, tuple(input_shape[1:]), rng, **kw)
     except (ValueError, TypeError) as e:
         raise UserError(f"scratch model '{cfg.model.name}': {e}; fix the model: section") from None
+
+
+def copy_initial_weights(model: nn.Module, cfg: Study, input_shape: tuple[int, ...], num_classes: int,
+                         run_seed: int) -> dict:
+    """train.init: numpy-engine — the torch model starts from the weights ``task: scratch`` draws for this run
+    seed: the NumPy twin is built and its Dense/Conv2D/BatchNorm tensors copied, in order, into torch's
+    Linear/Conv2d/BatchNorm layers (same (out, in) layouts). Raises UserError when the two do not pair up."""
+    if cfg.model.name not in BUILDERS:
+        raise UserError(f"train.init: numpy-engine copies the NumPy engine's initial weights, but it has no model "
+                        f"'{cfg.model.name}' (it has {', '.join(BUILDERS)}); remove train.init or use model mlp")
+    if cfg.pretrain.task != "none":
+        raise UserError("train.init: numpy-engine and pretrain both set where the weights start; keep one of them")
+    twin = build(cfg, input_shape, num_classes, run_seed)
+    kinds = {scratch.Dense: nn.Linear, scratch.Conv2D: nn.Conv2d, scratch.BatchNorm: (nn.BatchNorm1d, nn.BatchNorm2d)}
+    ours = [m for m in twin.modules() if type(m) in kinds]
+    theirs = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d))]
+    pairs = list(zip(ours, theirs))
+    if len(ours) != len(theirs) or any(not isinstance(t, kinds[type(o)]) for o, t in pairs):
+        raise UserError(f"train.init: numpy-engine: the NumPy '{cfg.model.name}' ({', '.join(type(m).__name__ for m in ours)}) "
+                        f"and the torch one ({', '.join(type(m).__name__ for m in theirs)}) differ layer by layer; remove train.init")
+    with torch.no_grad():
+        for o, t in pairs:
+            tensors = ((o.W, t.weight), (o.b, t.bias)) if not isinstance(o, scratch.BatchNorm) else (
+                (o.gamma, t.weight), (o.beta, t.bias))
+            for src, dst in tensors:
+                if (src is None) != (dst is None) or (src is not None and tuple(src.data.shape) != tuple(dst.shape)):
+                    raise UserError(f"train.init: numpy-engine: a {type(o).__name__} of the NumPy model does not match "
+                                    f"torch's {type(t).__name__} in shape or bias; remove train.init")
+                if src is not None:
+                    dst.copy_(torch.from_numpy(src.data))
+    return {"what": "the initial weights of the NumPy engine", "source": f"those task: scratch draws for the same seed, "
+            f"{len(pairs)} layers copied (train.init: numpy-engine)"}
 
 
 def _optimizer(cfg: Study, model: scratch.Module):

@@ -120,7 +120,7 @@ def starting_points(results: dict) -> list[str]:
     for arm, info in arms.items():
         t, p, w = info.get("teacher"), info.get("pretext"), info.get("word_vectors")
         if info.get("pretrained"):
-            lines.append(f"{arm}: starts from pretrained weights — {info['pretrained']['source']}")
+            lines.append(f"{arm}: starts from {info['pretrained'].get('what', 'pretrained weights')} — {info['pretrained']['source']}")
         if w:
             lines.append(f"{arm}: word embeddings start from {'MiniLM' if w['source'] == 'minilm' else w['source']} "
                          f"({w['vocabulary_covered']:.0%} of the vocabulary {'is whole MiniLM tokens' if w['source'] == 'minilm' else 'found'})"

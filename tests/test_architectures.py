@@ -71,6 +71,10 @@ def test_inception_module_concatenates_its_branches():
 
     block = Inception(32, 8, 12, 16, 4, 6, 5)
     assert block(torch.zeros(2, 32, 9, 9)).shape == (2, 8 + 16 + 6 + 5, 9, 9)
+    like_3a = Inception.shaped_like_3a(192, 256, batch_norm=False)  # GoogLeNet's inception 3a, Table 1
+    widths = [like_3a.branch1[0].out_channels, like_3a.branch2[0][0].out_channels, like_3a.branch2[1][0].out_channels,
+              like_3a.branch3[0][0].out_channels, like_3a.branch3[1][0].out_channels, like_3a.branch4[1][0].out_channels]
+    assert widths == [64, 96, 128, 16, 32, 32] and not any(isinstance(m, nn.BatchNorm2d) for m in like_3a.modules())
 
 
 def test_summary_for_every_architecture():

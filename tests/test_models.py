@@ -121,6 +121,7 @@ def test_output_size_helper_matches_real_convolutions(size, k, s, d):
 
 def test_cnn_options_build_and_run():
     for kw in [dict(batch_norm=True, dropout=0.2), dict(conv1x1=True, pool="avg"), dict(dilation=2, kernel_size=5),
-               dict(stride=2, pool=None), dict(global_pool=False, hidden=[32]), dict(convs_per_block=2, channels=[4, 8, 16])]:
+               dict(stride=2, pool=None), dict(global_pool=False, hidden=[32]), dict(convs_per_block=2, channels=[4, 8, 16]),
+               dict(inception=True, convs_per_block=2, channels=[8, 16])]:
         m = models.build("cnn", (1, 28, 28), 10, **kw)
         assert m(torch.zeros(2, 1, 28, 28)).shape == (2, 10), kw

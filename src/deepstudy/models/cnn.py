@@ -1,8 +1,9 @@
 """A configurable CNN for the design experiments of seeds 000 / 001 P3-P4 / 004.
 
 Blocks of ``convs_per_block`` convolutions (kernel, stride on the first conv, dilation, "same"
-padding), optional batch norm, an optional 1x1 convolution that mixes channels, pooling and
-dropout; then global average pooling (or flatten) and a small classifier head.
+padding) — or Inception modules in their place — optional batch norm, an optional 1x1 convolution
+that mixes channels, pooling and dropout; then global average pooling (or flatten) and a small
+classifier head.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from deepstudy.models.inception import Inception
 from deepstudy.models.mlp import activation
 from deepstudy.models.registry import register
 
@@ -28,12 +30,16 @@ def same_padding(kernel: int, dilation: int = 1) -> int:
 
 
 class ConvBlock(nn.Sequential):
-    """[Conv -> (BN) -> act] x n -> (1x1 conv -> act) -> (pool) -> (dropout)."""
+    """[Conv -> (BN) -> act] x n -> (1x1 conv -> act) -> (pool) -> (dropout); ``inception``: each
+    Conv -> (BN) -> act is an Inception module with the same output channels (shaped like GoogLeNet's 3a)."""
 
     def __init__(self, c_in: int, c_out: int, *, n: int, kernel: int, stride: int, dilation: int,
-                 batch_norm: bool, act: str, conv1x1: bool, pool: str | None, dropout: float):
+                 batch_norm: bool, act: str, conv1x1: bool, pool: str | None, dropout: float, inception: bool = False):
         layers: list[nn.Module] = []
         for i in range(n):
+            if inception:
+                layers.append(Inception.shaped_like_3a(c_in if i == 0 else c_out, c_out, batch_norm))
+                continue
             layers.append(nn.Conv2d(c_in if i == 0 else c_out, c_out, kernel, stride=stride if i == 0 else 1,
                                     padding=same_padding(kernel, dilation), dilation=dilation, bias=not batch_norm))
             if batch_norm:
@@ -55,15 +61,18 @@ class CNN(nn.Module):
                  channels: Sequence[int] = (32, 64), convs_per_block: int = 1, kernel_size: int = 3,
                  stride: int = 1, dilation: int = 1, pool: str | None = "max", batch_norm: bool = False,
                  dropout: float = 0.0, conv1x1: bool = False, global_pool: bool = True,
-                 hidden: Sequence[int] = (), head_dropout: float = 0.0, act: str = "relu"):
+                 hidden: Sequence[int] = (), head_dropout: float = 0.0, act: str = "relu", inception: bool = False):
         super().__init__()
         if pool not in ("max", "avg", None):
             raise ValueError(f"pool must be 'max', 'avg' or null, got {pool!r}")
+        if inception and (stride != 1 or dilation != 1 or act != "relu"):
+            raise ValueError("inception blocks keep the size with ReLU units: they take stride 1, dilation 1, activation relu")
         blocks, c, (h, w) = [], in_channels, input_size
         for c_out in channels:
             use_pool = pool if min(h, w) >= 2 * stride else None  # never pool a 1-pixel map away
             blocks.append(ConvBlock(c, c_out, n=convs_per_block, kernel=kernel_size, stride=stride, dilation=dilation,
-                                    batch_norm=batch_norm, act=act, conv1x1=conv1x1, pool=use_pool, dropout=dropout))
+                                    batch_norm=batch_norm, act=act, conv1x1=conv1x1, pool=use_pool, dropout=dropout,
+                                    inception=inception))
             h, w = -(-h // stride), -(-w // stride)
             if use_pool:
                 h, w = h // 2, w // 2
@@ -85,13 +94,13 @@ class CNN(nn.Module):
 
 
 @register("cnn", family="cnn", inputs="image",
-          description="Configurable CNN: channels per block, kernel, stride, dilation, pooling, BN, dropout, 1x1 convs.")
+          description="Configurable CNN: channels per block, kernel, stride, dilation, pooling, BN, dropout, 1x1 convs, Inception modules.")
 def cnn(in_channels: int, num_classes: int, input_size: tuple[int, int] = (28, 28), channels: Sequence[int] = (32, 64),
         convs_per_block: int = 1, kernel_size: int = 3, stride: int = 1, dilation: int = 1, pool: str | None = "max",
         batch_norm: bool = False, dropout: float = 0.0, conv1x1: bool = False, global_pool: bool = True,
-        hidden: Sequence[int] = (), head_dropout: float = 0.0, activation: str = "relu") -> CNN:
+        hidden: Sequence[int] = (), head_dropout: float = 0.0, activation: str = "relu", inception: bool = False) -> CNN:
     return CNN(in_channels, num_classes, tuple(input_size), tuple(channels), convs_per_block, kernel_size, stride,
-               dilation, pool, batch_norm, dropout, conv1x1, global_pool, tuple(hidden), head_dropout, activation)
+               dilation, pool, batch_norm, dropout, conv1x1, global_pool, tuple(hidden), head_dropout, activation, inception)
 
 
 @register("lenet5", family="cnn", inputs="image",

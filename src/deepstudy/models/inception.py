@@ -15,14 +15,31 @@ from deepstudy.models.blocks import ConvNormAct
 from deepstudy.models.registry import register
 
 
+def _unit(c_in: int, c_out: int, kernel: int, batch_norm: bool) -> nn.Module:
+    if batch_norm:
+        return ConvNormAct(c_in, c_out, kernel)
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2), nn.ReLU())  # GoogLeNet's own units
+
+
 class Inception(nn.Module):
-    def __init__(self, c_in: int, c1: int, c3_reduce: int, c3: int, c5_reduce: int, c5: int, pool_proj: int):
+    def __init__(self, c_in: int, c1: int, c3_reduce: int, c3: int, c5_reduce: int, c5: int, pool_proj: int,
+                 batch_norm: bool = True):
         super().__init__()
-        self.branch1 = ConvNormAct(c_in, c1, 1)
-        self.branch2 = nn.Sequential(ConvNormAct(c_in, c3_reduce, 1), ConvNormAct(c3_reduce, c3, 3))
-        self.branch3 = nn.Sequential(ConvNormAct(c_in, c5_reduce, 1), ConvNormAct(c5_reduce, c5, 5))
-        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), ConvNormAct(c_in, pool_proj, 1))
+        self.branch1 = _unit(c_in, c1, 1, batch_norm)
+        self.branch2 = nn.Sequential(_unit(c_in, c3_reduce, 1, batch_norm), _unit(c3_reduce, c3, 3, batch_norm))
+        self.branch3 = nn.Sequential(_unit(c_in, c5_reduce, 1, batch_norm), _unit(c5_reduce, c5, 5, batch_norm))
+        self.branch4 = nn.Sequential(nn.MaxPool2d(3, 1, 1), _unit(c_in, pool_proj, 1, batch_norm))
         self.out_channels = c1 + c3 + c5 + pool_proj
+
+    @classmethod
+    def shaped_like_3a(cls, c_in: int, c_out: int, batch_norm: bool = True) -> Inception:
+        """``c_out`` channels split as inception 3a splits its 256 (Table 1): 1x1 64, 3x3 128 (reduced from
+        96), 5x5 32 (from 16), pool projection 32 — a drop-in for one c_in -> c_out convolution."""
+        c1, c3, c5 = max(1, c_out // 4), max(1, c_out // 2), max(1, c_out // 8)
+        pool_proj = c_out - c1 - c3 - c5
+        if pool_proj < 1:
+            raise ValueError(f"an Inception module needs at least 4 output channels, got {c_out}")
+        return cls(c_in, c1, max(1, 3 * c3 // 4), c3, max(1, c5 // 2), c5, pool_proj, batch_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, c_in, H, W) -> (B, c1+c3+c5+pool_proj, H, W)
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)

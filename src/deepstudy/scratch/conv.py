@@ -1,10 +1,12 @@
-"""Conv2D (channels-last im2col + one GEMM), MaxPool2D and AvgPool2D.
+"""Conv2D (channels-last im2col + GEMM), MaxPool2D and AvgPool2D.
 
 im2col works on the input in NHWC layout: a zero-copy strided view (N, Ho, Wo, kh, kw, C) that
-reshapes into the (N*Ho*Wo, kh*kw*C) matrix of one BLAS product. Putting C last keeps each
-kernel position's slice contiguous, which makes both the copy into the matrix and col2im (the
-backward: one vectorized slice-add per kernel position, kh*kw iterations, never a loop over pixels
-or examples) run at memory speed. Pooling compares the k*k shifted slices of the input directly.
+reshapes into the (N*Ho*Wo, kh*kw*C) matrix of a BLAS product. Putting C last keeps each kernel
+position's slice contiguous, which makes both the copy into the matrix and col2im (the backward:
+one vectorized slice-add per kernel position, kh*kw iterations, never a loop over pixels or
+examples) run at memory speed. Both go a few images at a time (``Conv2D.chunk_bytes``), so each
+chunk is multiplied or added while it is still in cache. Pooling compares the k*k shifted slices
+of the input directly.
 
 Every layer here takes ``channels_last``: False reads and writes (N, C, H, W) like torch; True keeps
 (N, H, W, C) from layer to layer (``ToChannelsLast`` at the start of a network, ``Flatten(channels_last=True)``
@@ -86,7 +88,7 @@ class Conv2D(Module):
         xp = self._padded("xp", x, p)
         self.ho = output_size(h, k, self.stride, p, self.dilation)
         self.wo = output_size(w, k, self.stride, p, self.dilation)
-        self.in_hw, self.xp_shape = (h, w), xp.shape
+        self.xp_shape = xp.shape
         view = im2col(xp, k, k, self.stride, self.dilation, self.ho, self.wo)
         rows, f = self.ho * self.wo, len(self.W.data)
         w_mat = self.W.data.transpose(0, 2, 3, 1).reshape(f, -1)  # (F, kh*kw*C)

@@ -19,6 +19,7 @@ TARGETS = [
     # (study, overrides, {arm-name prefix: threshold})
     ("mlp-vs-cnn", {}, {"cnn": 0.925, "mlp": 0.895}),
     ("mlp-vs-cnn", {"data.name": "mnist"}, {"cnn": 0.993, "mlp": 0.983}),
+    ("resnet18-fashion", {}, {"": 0.94}),  # issue 4: ResNet-18, small stem, width 0.25 (stated), 3 seeds
     ("imdb-sentiment", {}, {"": 0.88}),  # issue 5: the best arm, at the study's CPU default (4,000 reviews)
     ("transformer-text", {}, {"transformer": 0.80}),  # issue 5: the from-scratch encoder on 20 Newsgroups
 ]

@@ -18,6 +18,7 @@ from deepstudy import scratch
 from deepstudy.config import DataConfig
 from deepstudy.data import load
 from deepstudy.scratch.models import lenet, mlp
+from deepstudy.study_scratch import copy_weights
 
 
 def torch_twin(model: scratch.Sequential) -> nn.Sequential:
@@ -28,17 +29,17 @@ def torch_twin(model: scratch.Sequential) -> nn.Sequential:
             continue
         if isinstance(layer, scratch.Dense):
             t = nn.Linear(layer.W.data.shape[1], layer.W.data.shape[0])
-            t.weight.data, t.bias.data = torch.tensor(layer.W.data), torch.tensor(layer.b.data)
         elif isinstance(layer, scratch.Conv2D):
             f, c, k, _ = layer.W.data.shape
             t = nn.Conv2d(c, f, k, stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
-            t.weight.data, t.bias.data = torch.tensor(layer.W.data), torch.tensor(layer.b.data)
         elif isinstance(layer, scratch.MaxPool2D):
             t = nn.MaxPool2d(layer.k, layer.stride)
         else:
             t = {scratch.ReLU: nn.ReLU, scratch.Flatten: nn.Flatten}[type(layer)]()
         layers.append(t)
-    return nn.Sequential(*layers)
+    twin = nn.Sequential(*layers)
+    copy_weights(model, twin)
+    return twin
 
 
 def measure(name: str, model: scratch.Sequential, x: np.ndarray, y: np.ndarray, batch: int, rounds: int = 5) -> dict:

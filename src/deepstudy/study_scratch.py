@@ -58,36 +58,43 @@ def build(cfg: Study, input_shape: tuple[int, ...], num_classes: int, seed: int)
         raise UserError(f"scratch model '{cfg.model.name}': {e}; fix the model: section") from None
 
 
+def copy_weights(numpy_model: scratch.Module, torch_model: nn.Module) -> int:
+    """Every Dense/Conv2D/BatchNorm tensor of ``numpy_model``, in order, into ``torch_model``'s Linear/Conv2d/BatchNorm
+    layers (the same (out, in) layouts); returns the number of layers copied. ValueError when they do not pair up."""
+    kinds = {scratch.Dense: nn.Linear, scratch.Conv2D: nn.Conv2d, scratch.BatchNorm: (nn.BatchNorm1d, nn.BatchNorm2d)}
+    ours = [m for m in numpy_model.modules() if type(m) in kinds]
+    theirs = [m for m in torch_model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d))]
+    pairs = list(zip(ours, theirs))
+    if len(ours) != len(theirs) or any(not isinstance(t, kinds[type(o)]) for o, t in pairs):
+        raise ValueError(f"the NumPy model ({', '.join(type(m).__name__ for m in ours)}) and the torch one "
+                         f"({', '.join(type(m).__name__ for m in theirs)}) differ layer by layer")
+    with torch.no_grad():
+        for o, t in pairs:
+            tensors = ((o.gamma, t.weight), (o.beta, t.bias)) if isinstance(o, scratch.BatchNorm) else ((o.W, t.weight), (o.b, t.bias))
+            for src, dst in tensors:
+                if (src is None) != (dst is None) or (src is not None and tuple(src.data.shape) != tuple(dst.shape)):
+                    raise ValueError(f"a {type(o).__name__} of the NumPy model does not match torch's {type(t).__name__} "
+                                     "in shape or bias")
+                if src is not None:
+                    dst.copy_(torch.from_numpy(src.data))
+    return len(pairs)
+
+
 def copy_initial_weights(model: nn.Module, cfg: Study, input_shape: tuple[int, ...], num_classes: int,
                          run_seed: int) -> dict:
     """train.init: numpy-engine — the torch model starts from the weights ``task: scratch`` draws for this run
-    seed: the NumPy twin is built and its Dense/Conv2D/BatchNorm tensors copied, in order, into torch's
-    Linear/Conv2d/BatchNorm layers (same (out, in) layouts). Raises UserError when the two do not pair up."""
+    seed: the NumPy twin is built and its tensors copied layer by layer (``copy_weights``)."""
     if cfg.model.name not in BUILDERS:
         raise UserError(f"train.init: numpy-engine copies the NumPy engine's initial weights, but it has no model "
                         f"'{cfg.model.name}' (it has {', '.join(BUILDERS)}); remove train.init or use model mlp")
     if cfg.pretrain.task != "none":
         raise UserError("train.init: numpy-engine and pretrain both set where the weights start; keep one of them")
-    twin = build(cfg, input_shape, num_classes, run_seed)
-    kinds = {scratch.Dense: nn.Linear, scratch.Conv2D: nn.Conv2d, scratch.BatchNorm: (nn.BatchNorm1d, nn.BatchNorm2d)}
-    ours = [m for m in twin.modules() if type(m) in kinds]
-    theirs = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.BatchNorm1d, nn.BatchNorm2d))]
-    pairs = list(zip(ours, theirs))
-    if len(ours) != len(theirs) or any(not isinstance(t, kinds[type(o)]) for o, t in pairs):
-        raise UserError(f"train.init: numpy-engine: the NumPy '{cfg.model.name}' ({', '.join(type(m).__name__ for m in ours)}) "
-                        f"and the torch one ({', '.join(type(m).__name__ for m in theirs)}) differ layer by layer; remove train.init")
-    with torch.no_grad():
-        for o, t in pairs:
-            tensors = ((o.W, t.weight), (o.b, t.bias)) if not isinstance(o, scratch.BatchNorm) else (
-                (o.gamma, t.weight), (o.beta, t.bias))
-            for src, dst in tensors:
-                if (src is None) != (dst is None) or (src is not None and tuple(src.data.shape) != tuple(dst.shape)):
-                    raise UserError(f"train.init: numpy-engine: a {type(o).__name__} of the NumPy model does not match "
-                                    f"torch's {type(t).__name__} in shape or bias; remove train.init")
-                if src is not None:
-                    dst.copy_(torch.from_numpy(src.data))
+    try:
+        copied = copy_weights(build(cfg, input_shape, num_classes, run_seed), model)
+    except ValueError as e:
+        raise UserError(f"train.init: numpy-engine: {e} for model '{cfg.model.name}'; remove train.init") from None
     return {"what": "the initial weights of the NumPy engine", "source": f"those task: scratch draws for the same seed, "
-            f"{len(pairs)} layers copied (train.init: numpy-engine)"}
+            f"{copied} layers copied (train.init: numpy-engine)"}
 
 
 def _optimizer(cfg: Study, model: scratch.Module):

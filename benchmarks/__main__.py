@@ -5,6 +5,7 @@ python -m benchmarks overhead        # trainer overhead + loader share only
 python -m benchmarks scratch         # NumPy engine vs torch step time, identical weights
 python -m benchmarks naive-bayes     # our naive Bayes vs scikit-learn on AG News titles
 python -m benchmarks sequence        # LSTM vs 1-D CNN vs Transformer step time as sequences grow
+python -m benchmarks rnn-padding     # padding-blind BiLSTM: torch's packed sequences vs our encoder
 python -m benchmarks som             # our batch SOM vs MiniSom: speed and quantization error
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
@@ -13,9 +14,10 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 """
 import sys
 
-from benchmarks import nab_target, naive_bayes, scratch_speed, sequence_length, som_speed, speedrun, studies, trainer_overhead
+from benchmarks import (nab_target, naive_bayes, rnn_padding, scratch_speed, sequence_length, som_speed, speedrun, studies,
+                        trainer_overhead)
 
-which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "som", "nab", "speedrun", "studies"]
+which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "som", "nab", "speedrun", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
 if "scratch" in which:
@@ -24,6 +26,8 @@ if "naive-bayes" in which:
     naive_bayes.main()
 if "sequence" in which:
     sequence_length.main()
+if "rnn-padding" in which:
+    rnn_padding.main()
 if "som" in which:
     som_speed.main()
 if "nab" in which:

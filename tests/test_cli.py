@@ -99,6 +99,11 @@ def test_wrong_type(cli, tmp_path):
     assert "train.batch_size" in _bad(cli, tmp_path, "run", str(tiny_study(tmp_path)), "--set", "train.batch_size=lots")
 
 
+def test_unknown_arm(cli, tmp_path):
+    err = _bad(cli, tmp_path, "run", str(tiny_study(tmp_path)), "--arms", "small,wdie")
+    assert "'wdie'" in err and "wide" in err
+
+
 def test_unknown_study(cli, tmp_path):
     assert "deepstudy list" in _bad(cli, tmp_path, "run", "no-such-study")
 

@@ -51,6 +51,14 @@ def test_arms_are_validated_configs():
         config.validate({"name": "x", "arms": {"c": {"train.epochz": 1}}}).arm_configs()
 
 
+def test_arms_selects_named_arms_in_the_given_order():
+    cfg = config.load("imdb-sentiment", {"seeds": 1}, arms=["bilstm-attention", "lstm-3", "bilstm-attention"])
+    assert list(cfg.arms) == ["bilstm-attention", "lstm-3"] and cfg.seeds == 1
+    assert cfg.arm_configs()["bilstm-attention"].model.kwargs()["attention"] == "additive"
+    with pytest.raises(UserError, match=r"no arm 'bilstm-atention'.*bilstm-attention"):
+        config.load("imdb-sentiment", arms=["bilstm-atention"])
+
+
 def test_bad_model_argument_is_caught_before_training():
     s = config.validate({"name": "x", "model": {"name": "mlp", "hiden": [3]}})
     with pytest.raises(UserError, match=r"no argument 'hiden'.*hidden"):

@@ -63,6 +63,29 @@ def test_recurrent_net_is_blind_to_padding(cell, attention):
         assert net.last_attention.shape == (2, 8) and (net.last_attention[:, 5:] == 0).all()
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padding_blind_encoder_equals_torch_on_packed_sequences(cell, bidirectional):
+    """The oracle: torch's own packed path, which never reads padding, on a batch of mixed lengths — forward and
+    gradients; padded steps come out zero."""
+    torch.manual_seed(0)
+    net = RecurrentNet(3, vocab_size=30, embed_dim=6, cell=cell, hidden=5, layers=3, bidirectional=bidirectional)
+    lengths = torch.tensor([7, 2, 5, 1])
+    emb = torch.randn(4, 7, 6, requires_grad=True)
+    ours = net.rnn(emb, lengths)
+    packed = nn.utils.rnn.pack_padded_sequence(emb, lengths, batch_first=True, enforce_sorted=False)
+    fused = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[cell]
+    assert isinstance(net.rnn, fused)  # same weights, names and init as torch's module
+    theirs = nn.utils.rnn.pad_packed_sequence(fused.forward(net.rnn, packed)[0], batch_first=True, total_length=7)[0]
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    weight = torch.randn_like(ours)
+    g_ours = torch.autograd.grad((ours * weight).sum(), [emb, *net.rnn.parameters()])
+    g_theirs = torch.autograd.grad((theirs * weight).sum(), [emb, *net.rnn.parameters()])
+    for a, b in zip(g_ours, g_theirs):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert (ours[1, 2:] == 0).all() and (ours[3, 1:] == 0).all()
+
+
 def test_many_to_many_and_numeric_inputs():
     x = torch.randn(4, 12, 13)  # 12 hours of the 13 Air Quality variables
     assert RecurrentNet(13, in_features=13, hidden=16, output="all")(x).shape == (4, 12, 13)

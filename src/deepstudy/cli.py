@@ -27,11 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a study (built-in name or YAML file), or resume a killed run",
                          description="Train every arm x seed of a study, evaluate on the test split, write a report.",
                          epilog="examples: deepstudy run digits-quickstart --seeds 5 | deepstudy run my.yaml --set "
-                                "train.epochs=3 --set data.augment=[crop,hflip] | deepstudy run --resume runs/x/2026-...")
+                                "train.epochs=3 --set data.augment=[crop,hflip] | deepstudy run imdb-sentiment --arms bilstm-attention | deepstudy run --resume runs/x/2026-...")
     run.add_argument("study", nargs="?", help="built-in study name (see `deepstudy list`) or path to a .yaml file")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="dotted override of the study, value parsed as YAML (repeatable): train.epochs=3")
     run.add_argument("--seeds", type=int, help="seeds per arm (overrides the study's `seeds`)")
+    run.add_argument("--arms", metavar="NAME[,NAME]", help="run only these arms of the study, in this order (default: all)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default: the study's, auto)")
     run.add_argument("--out", default="runs", help="root folder for run directories (default: runs)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run in RUN_DIR; ends bit-identical on CPU")
@@ -108,8 +109,8 @@ def cmd_run(args) -> int:
 
     with Progress() as progress:
         if args.resume:
-            if args.study or args.overrides or args.seeds or args.device:
-                raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds and --device")
+            if args.study or args.overrides or args.seeds or args.device or args.arms:
+                raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, --arms and --device")
             run_dir = study.resume(args.resume, on_event=progress.event)
         else:
             if not args.study:
@@ -119,7 +120,10 @@ def cmd_run(args) -> int:
                 overrides["seeds"] = args.seeds
             if args.device is not None:
                 overrides["train.device"] = args.device
-            cfg = config.load(args.study, overrides)
+            arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms is not None else None
+            if arms == []:
+                raise UserError("--arms names arms of the study, comma-separated: --arms bilstm-3,bilstm-attention")
+            cfg = config.load(args.study, overrides, arms=arms)
             progress.line(f"study {cfg.name}: {len(cfg.arms)} arm(s) x {cfg.seeds} seed(s), data {cfg.data.name}")
             run_dir = study.run(cfg, out_root=args.out, on_event=progress.event)
     print(f"report: {run_dir / 'report.html'}")

@@ -270,12 +270,19 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Study:
-    """Read a built-in study or a YAML file, apply dotted overrides, validate."""
+def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms: list[str] | None = None) -> Study:
+    """Read a built-in study or a YAML file, apply dotted overrides, keep only the named arms (all: None), validate."""
     path = find_study(str(name_or_path))
     raw = read_yaml(path)
     raw.setdefault("name", path.stem)
-    return validate(apply_overrides(raw, overrides or {}), source=str(path))
+    study = validate(apply_overrides(raw, overrides or {}), source=str(path))
+    if arms is None:
+        return study
+    unknown = [a for a in arms if a not in study.arms]
+    if unknown:
+        raise UserError(f"study '{study.name}' has no arm '{unknown[0]}'{closest(unknown[0], study.arms)}; "
+                        f"its arms: {', '.join(study.arms)}")
+    return study.model_copy(update={"arms": {a: study.arms[a] for a in dict.fromkeys(arms)}})
 
 
 def validate(raw: dict[str, Any], source: str = "study") -> Study:

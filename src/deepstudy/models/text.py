@@ -9,7 +9,7 @@ from deepstudy.models.transformer import TransformerEncoder
 
 
 @register("rnn", family="rnn", inputs="sequence", tiny={"embed_dim": 16, "hidden": 16},
-          description="Embedding -> RNN / LSTM / GRU (stacked, bidirectional, packed: padding-blind) -> attention "
+          description="Embedding -> RNN / LSTM / GRU (stacked, bidirectional, padding-blind) -> attention "
                       "(additive | dot | scaled-dot | argmax) or last step / mean -> linear.")
 def rnn(num_classes: int, vocab_size: int | None = None, in_features: int | None = None, embed_dim: int = 128, cell: str = "lstm", hidden: int = 128, layers: int = 1,
         bidirectional: bool = False, dropout: float = 0.0, attention: str | None = None, pooling: str = "last"):

@@ -40,6 +40,25 @@ def test_bucket_batches_cover_every_example_once_with_less_padding():
     assert [b[1].tolist() for b in batches.epoch(0)] != [b[1].tolist() for b in batches.epoch(1)]
 
 
+def test_evaluation_batches_sorted_by_length_predict_in_stored_order():
+    from deepstudy.models.rnn import RecurrentNet
+    from deepstudy.train import predict
+
+    torch.manual_seed(0)
+    lengths = torch.randint(1, 30, (50,))
+    x = torch.randint(2, 40, (50, 30)) * (torch.arange(30) < lengths.unsqueeze(1))
+    y = torch.randint(0, 3, (50,))
+    batches = BucketBatches(x, y, lengths, 8)
+    widths = [xb.shape[1] for xb, _ in batches]
+    assert widths == sorted(widths) and sum(widths) < 0.7 * 30 * len(widths)  # each batch padded to neighbours only
+    net = RecurrentNet(3, vocab_size=40, embed_dim=4, hidden=5, bidirectional=True).eval()
+    out, got_y = predict(net, batches, device=torch.device("cpu"))
+    assert torch.equal(got_y, y)
+    with torch.no_grad():
+        one_by_one = torch.cat([net(x[i:i + 1, : lengths[i]]) for i in range(50)])
+    torch.testing.assert_close(out, one_by_one, rtol=1e-5, atol=1e-6)
+
+
 def test_read_vectors(tmp_path):
     v = Vocab.build([["good", "bad", "film"]])
     f = tmp_path / "glove.txt"

@@ -48,6 +48,10 @@ class Batches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.epoch(0)
 
+    def visit_order(self) -> torch.Tensor | None:
+        """The row order unshuffled batches visit, where it is not the stored order (None: stored order)."""
+        return None
+
 
 class ImageTransform:
     """uint8 (B,C,H,W) -> float in [0,1] -> augmentation -> (x - mean) / std with train statistics.

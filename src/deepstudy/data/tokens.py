@@ -97,7 +97,8 @@ def read_vectors(path: str | Path, vocab: Vocab, dim: int | None = None, seed: i
 class BucketBatches(Batches):
     """Shuffled batches of similar length: each chunk of 50 batches is sorted by length, cut into
     batches, and each batch is trimmed to its longest member — far less padding for an RNN to read.
-    Evaluation (shuffle=False) keeps the order and only trims."""
+    Evaluation (shuffle=False) visits the rows sorted by length (``visit_order``; ``train.predict`` puts
+    its outputs back in the stored order)."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, lengths: torch.Tensor, batch_size: int, *,
                  shuffle: bool = False, seed: int = 0, chunk: int = 50):
@@ -107,7 +108,8 @@ class BucketBatches(Batches):
     def epoch(self, epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         n, b = len(self.x), self.batch_size
         if not self.shuffle:
-            starts = [torch.arange(s, min(s + b, n)) for s in range(0, n, b)]
+            order = self.visit_order()
+            starts = [order[s:s + b] for s in range(0, n, b)]
         else:
             g = generator(derive_seed(self.seed, "batches", epoch))
             order = torch.randperm(n, generator=g)
@@ -121,6 +123,10 @@ class BucketBatches(Batches):
             idx = idx.to(self.x.device)
             width = int(self.lengths[idx.cpu()].max())
             yield self.x.index_select(0, idx)[:, :width], self.y.index_select(0, idx)
+
+    def visit_order(self) -> torch.Tensor | None:
+        """Unshuffled: rows by length (stable), so each batch is padded only to its neighbours' length."""
+        return None if self.shuffle else torch.argsort(self.lengths, stable=True)
 
 
 # ---------------------------------------------------------------------------- WordPiece (MiniLM's tokenizer)

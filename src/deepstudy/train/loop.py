@@ -84,7 +84,7 @@ def _to(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Ten
 @torch.no_grad()
 def predict(model: nn.Module, batches: Batches, *, device: torch.device, precision: str = "fp32",
             channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(outputs, targets) over all batches in eval mode, as float32 on the CPU."""
+    """(outputs, targets) over all batches in eval mode, as float32 on the CPU, in the batches' stored row order."""
     model.eval()
     context, _ = autocast(precision, device)
     outs, ys = [], []
@@ -92,7 +92,13 @@ def predict(model: nn.Module, batches: Batches, *, device: torch.device, precisi
         with context():
             outs.append(model(_to(x, device, channels_last)).float().cpu())
         ys.append(y.cpu())
-    return torch.cat(outs), torch.cat(ys)
+    out, y = torch.cat(outs), torch.cat(ys)
+    order = getattr(batches, "visit_order", lambda: None)()
+    if order is None:
+        return out, y
+    stored_out, stored_y = torch.empty_like(out), torch.empty_like(y)  # e.g. text sorted by length: put rows back
+    stored_out[order], stored_y[order] = out, y
+    return stored_out, stored_y
 
 
 def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable) -> dict[str, float]:

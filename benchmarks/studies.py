@@ -30,7 +30,13 @@ def run_target(name: str, overrides: dict, arms: list[str] | None, thresholds: d
     cfg = config.load(name, overrides, arms=arms)
     t0 = time.perf_counter()
     run_dir = study.run(cfg, out_root=RESULTS.parent / "runs")
-    return summarize(run_dir, thresholds, minutes=(time.perf_counter() - t0) / 60)
+    return {**summarize(run_dir, thresholds, minutes=(time.perf_counter() - t0) / 60), "command": command(name, overrides, arms)}
+
+
+def command(name: str, overrides: dict, arms: list[str] | None) -> str:
+    """The `deepstudy run` line that makes a target's run."""
+    sets = "".join(f" --set {k}={'null' if v is None else v}" for k, v in overrides.items())
+    return f"deepstudy run {name}" + (f" --arms {','.join(arms)}" if arms else "") + sets
 
 
 def summarize(run_dir: Path, thresholds: dict, minutes: float | None = None) -> dict:
@@ -51,9 +57,9 @@ def summarize(run_dir: Path, thresholds: dict, minutes: float | None = None) -> 
 
 def _target_of(run_dir: Path) -> tuple:
     res = read_json(run_dir / "results.json")
-    for name, overrides, _, thresholds in TARGETS:
+    for name, overrides, arms, thresholds in TARGETS:
         if name == res["study"] and config.load(name, overrides).data.name == res["dataset"]["name"]:
-            return name, overrides, thresholds
+            return name, overrides, arms, thresholds
     raise SystemExit(f"{run_dir}: no target for study {res['study']} on {res['dataset']['name']}")
 
 
@@ -62,7 +68,7 @@ def main(run_dirs: list[str] | None = None) -> list[dict]:
     if not run_dirs:
         results = [run_target(*t) for t in TARGETS]
     else:
-        fresh = [summarize(Path(d), _target_of(Path(d))[3]) for d in run_dirs]
+        fresh = [{**summarize(Path(d), (t := _target_of(Path(d)))[3]), "command": command(*t[:3])} for d in run_dirs]
         path = RESULTS / "study_accuracy.json"
         kept = json.loads(path.read_text())["results"] if path.is_file() else []
         replaced = {(r["study"], r["dataset"]) for r in fresh}

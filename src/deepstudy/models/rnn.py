@@ -56,7 +56,19 @@ class _PaddingBlind:
         return torch.func.functional_call(one, weights, (x,))[0]
 
 
-_PADDING_BLIND = {name: type(f"PaddingBlind{cls.__name__}", (_PaddingBlind, cls), {}) for name, cls in _CELLS.items()}
+class PaddingBlindRNN(_PaddingBlind, nn.RNN):
+    pass
+
+
+class PaddingBlindLSTM(_PaddingBlind, nn.LSTM):
+    pass
+
+
+class PaddingBlindGRU(_PaddingBlind, nn.GRU):
+    pass
+
+
+_PADDING_BLIND = {"rnn": PaddingBlindRNN, "lstm": PaddingBlindLSTM, "gru": PaddingBlindGRU}
 
 
 # ---------------------------------------------------------------------------- the LSTM cell, written out

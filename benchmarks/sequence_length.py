@@ -5,7 +5,7 @@ Same batch (32 sequences of token ids, vocabulary 20k, embedding 128, hidden / c
 forward + backward + Adam step, median of repeated steps with the models interleaved so machine-load
 drift hits all of them. Ratios are against the 1-D CNN at the same length, measured in the same run.
 On 2 CPU cores the LSTM's time loop costs little (1.3x the CNN at 512 steps); the Transformer's
-explicit attention materializes (B, H, T, T) scores, so it grows with T^2 (29x at 512).
+explicit attention materializes (B, H, T, T) scores, so it grows with T^2 (29-36x at 512 in two runs).
 """
 from __future__ import annotations
 

@@ -189,7 +189,6 @@ class RecurrentNet(nn.Module):
         states = self.rnn(emb, lengths)  # (B, T, width)
         if self.output == "all":
             return self.head(states)  # (B, T, C)
-        steps = torch.arange(states.shape[1], device=x.device)
         last = (lengths - 1) if lengths is not None else torch.full((len(x),), states.shape[1] - 1, device=x.device)
         if self.rnn.bidirectional:  # forward direction's last real step, backward direction's first
             half = states.shape[-1] // 2
@@ -198,9 +197,8 @@ class RecurrentNet(nn.Module):
             final = states[torch.arange(len(x)), last]
         if self.attention is not None:
             pooled, self.last_attention = self.attention(final, states, pad_mask)
-        elif self.pooling == "mean":
-            keep = (steps.unsqueeze(0) <= last.unsqueeze(1)).unsqueeze(-1).to(states.dtype)
-            pooled = (states * keep).sum(1) / keep.sum(1)
+        elif self.pooling == "mean":  # the encoder's states are zero at the padded steps
+            pooled = states.sum(1) / (last + 1).unsqueeze(1).to(states.dtype)
         else:
             pooled = final
         return self.head(pooled)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from deepstudy.models.rnn import Attention, CharLM, ConvNet1d, RecurrentNet, WrittenLSTM
+from deepstudy.models.rnn import Attention, CharLM, ConvNet1d, MaskedBatchNorm1d, RecurrentNet, WrittenLSTM
 
 
 def test_written_lstm_equals_nn_lstm_forward_and_backward():
@@ -84,6 +84,45 @@ def test_padding_blind_encoder_equals_torch_on_packed_sequences(cell, bidirectio
     for a, b in zip(g_ours, g_theirs):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
     assert (ours[1, 2:] == 0).all() and (ours[3, 1:] == 0).all()
+
+
+def test_masked_batch_norm_equals_batch_norm_on_the_real_steps_only():
+    """The oracle: nn.BatchNorm1d on the real steps of every row laid end to end — outputs, running statistics
+    (two updates) and gradients; eval mode is nn.BatchNorm1d's."""
+    torch.manual_seed(0)
+    ours, ref = MaskedBatchNorm1d(4), nn.BatchNorm1d(4)
+    with torch.no_grad():
+        ours.weight.uniform_(0.5, 2), ours.bias.normal_()
+        ref.load_state_dict(ours.state_dict())
+    lengths = [7, 3, 5]
+    real = (torch.arange(7) < torch.tensor(lengths)[:, None]).unsqueeze(1)  # (3, 1, 7)
+    for _ in range(2):
+        h = (torch.randn(3, 4, 7) * 3 + 1).requires_grad_()
+        out = ours(h, real)
+        joined = torch.cat([h[i, :, :n] for i, n in enumerate(lengths)], 1).unsqueeze(0)  # (1, 4, 15)
+        expected = ref(joined)
+        torch.testing.assert_close(torch.cat([out[i, :, :n] for i, n in enumerate(lengths)], 1).unsqueeze(0), expected)
+    torch.testing.assert_close((ours.running_mean, ours.running_var), (ref.running_mean, ref.running_var))
+    g = torch.randn_like(expected)
+    ga = torch.autograd.grad((torch.cat([out[i, :, :n] for i, n in enumerate(lengths)], 1) * g[0]).sum(), [ours.weight, ours.bias])
+    gb = torch.autograd.grad((expected * g).sum(), [ref.weight, ref.bias])
+    torch.testing.assert_close(ga, gb)
+    ours.eval(), ref.eval()
+    torch.testing.assert_close(ours(h, real), ref(h))
+
+
+def test_conv_net_on_tokens_is_blind_to_padding():
+    """Each text alone gives the same outputs as in a batch padded to a longer text (eval), and a batch's training
+    step does not depend on how much padding it carries."""
+    torch.manual_seed(0)
+    net = ConvNet1d(3, vocab_size=30, embed_dim=6, channels=(8, 8), kernel_size=3, dilate=True)
+    texts = [torch.randint(1, 30, (n,)) for n in (9, 4, 1)]
+    batch = nn.utils.rnn.pad_sequence(texts, batch_first=True)  # (3, 9), padding id 0 after the real steps
+    longer = torch.cat([batch, torch.zeros(3, 5, dtype=torch.long)], 1)
+    torch.testing.assert_close(net(batch), net(longer))  # training mode: batch statistics over real steps only
+    net.eval()
+    alone = torch.cat([net(t.unsqueeze(0)) for t in texts])
+    torch.testing.assert_close(net(batch), alone, rtol=1e-5, atol=1e-6)
 
 
 def test_many_to_many_and_numeric_inputs():

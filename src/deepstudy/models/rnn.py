@@ -204,29 +204,68 @@ class RecurrentNet(nn.Module):
         return self.head(pooled)
 
 
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm1d over (B, C, T) whose training statistics (and running averages) count only the real steps
+    (``real`` (B, 1, T) bool): padding does not shift a layer's normalisation. Without ``real``, or in eval mode,
+    it is nn.BatchNorm1d (same parameters and buffers)."""
+
+    def forward(self, h: torch.Tensor, real: torch.Tensor | None = None) -> torch.Tensor:
+        if real is None or not self.training:
+            return super().forward(h)
+        w, x = real.float(), h.float()  # statistics in fp32, also under bf16 autocast
+        n = w.sum()
+        mean = (x * w).sum((0, 2)) / n  # (C,)
+        var = ((x - mean[:, None]) ** 2 * w).sum((0, 2)) / n
+        if self.track_running_stats:
+            with torch.no_grad():  # torch's update: momentum (or cumulative) average, unbiased variance
+                self.num_batches_tracked += 1
+                factor = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.lerp_(mean, factor)
+                self.running_var.lerp_(var * n / (n - 1).clamp(min=1), factor)
+        out = (x - mean[:, None]) * torch.rsqrt(var[:, None] + self.eps)
+        if self.affine:
+            out = out * self.weight[:, None] + self.bias[:, None]
+        return out.to(h.dtype)
+
+
 class ConvNet1d(nn.Module):
     """(embedding) -> [Conv1d -> BN -> ReLU -> (dilation grows 1, 2, 4, ...)] x blocks -> global max pool -> head.
-    Every step of a layer is computed at once: the parallelism an RNN's time loop does not have."""
+    Every step of a layer is computed at once: the parallelism an RNN's time loop does not have.
+    On token ids it is padding-blind (padding after the real steps, as the text batches put it): padded steps are zero
+    before every convolution, as the convolution's own zero padding past the end would be, batch norm counts only real
+    steps and the max pool reads only real steps, so a text's prediction does not depend on its batch's length."""
 
     def __init__(self, num_classes: int, *, vocab_size: int | None = None, in_features: int | None = None,
                  embed_dim: int = 128, channels: tuple[int, ...] = (128, 128), kernel_size: int = 5,
                  dilate: bool = False, dropout: float = 0.0, output: str = "last", pad_id: int = 0):
         super().__init__()
         self.embed, c = _embed(vocab_size, in_features, embed_dim, pad_id)
-        self.output = output
+        self.tokens, self.pad_id, self.output = bool(vocab_size), pad_id, output
         blocks = []
         for i, c_out in enumerate(channels):
             d = 2 ** i if dilate else 1
             blocks += [nn.Conv1d(c, c_out, kernel_size, padding=d * (kernel_size - 1) // 2, dilation=d),
-                       nn.BatchNorm1d(c_out), nn.ReLU(), nn.Dropout(dropout)]
+                       MaskedBatchNorm1d(c_out), nn.ReLU(), nn.Dropout(dropout)]
             c = c_out
         self.features = nn.Sequential(*blocks)
         self.head = nn.Linear(c, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.features(self.embed(x).transpose(1, 2))  # (B, C, T)
+        real = None
+        if self.tokens:
+            real = (x != self.pad_id).unsqueeze(1)  # (B, 1, T)
+            real[:, :, 0] = True  # an empty text still has one (padding) step to read
+            if bool(real.all()):
+                real = None  # no padding in this batch: torch's fused batch norm, no masks
+        h = self.embed(x).transpose(1, 2)  # (B, C, T)
+        for layer in self.features:
+            if isinstance(layer, nn.Conv1d) and real is not None:
+                h = h * real
+            h = layer(h, real) if isinstance(layer, MaskedBatchNorm1d) else layer(h)
         if self.output == "all":
             return self.head(h.transpose(1, 2))
+        if real is not None:
+            h = h.masked_fill(~real, torch.finfo(h.dtype).min)
         return self.head(h.amax(2))
 
 

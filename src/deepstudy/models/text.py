@@ -18,7 +18,7 @@ def rnn(num_classes: int, vocab_size: int | None = None, in_features: int | None
 
 
 @register("conv1d", family="rnn", inputs="sequence", tiny={"embed_dim": 16, "channels": (16, 16)},
-          description="Embedding -> temporal convolutions (BN, ReLU, optional growing dilation) -> global max pool -> linear.")
+          description="Embedding -> temporal convolutions (BN, ReLU, optional growing dilation) -> global max pool -> linear; padding-blind.")
 def conv1d(num_classes: int, vocab_size: int | None = None, in_features: int | None = None, embed_dim: int = 128, channels: tuple[int, ...] = (128, 128),
            kernel_size: int = 5, dilate: bool = False, dropout: float = 0.0):
     return ConvNet1d(num_classes, vocab_size=vocab_size, in_features=in_features, embed_dim=embed_dim, channels=tuple(channels),

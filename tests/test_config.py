@@ -59,6 +59,21 @@ def test_arms_selects_named_arms_in_the_given_order():
         config.load("imdb-sentiment", arms=["bilstm-atention"])
 
 
+def test_opt_in_arms_run_only_when_named(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\narms: {a: {}}\nopt_in_arms: {slow: {train.epochs: 9}}\n")
+    assert list(config.load(path).arms) == ["a"] and list(config.load(path).arm_configs()) == ["a"]
+    chosen = config.load(path, arms=["slow", "a"])
+    assert list(chosen.arms) == ["slow", "a"] and chosen.arm_configs()["slow"].train.epochs == 9
+    assert config.validate(chosen.model_dump(mode="json")).opt_in_arms == {}  # as config.yaml records it
+    with pytest.raises(UserError, match=r"no arm 'slw'.*mean: slow.*opt-in: slow"):
+        config.load(path, arms=["slw"])
+    with pytest.raises(UserError, match=r"arm 'a' is in both"):
+        config.validate({"name": "s", "arms": {"a": {}}, "opt_in_arms": {"a": {}}})
+    with pytest.raises(UserError, match=r"cannot override"):
+        config.validate({"name": "s", "opt_in_arms": {"b": {"seeds": 2}}})
+
+
 def test_bad_model_argument_is_caught_before_training():
     s = config.validate({"name": "x", "model": {"name": "mlp", "hiden": [3]}})
     with pytest.raises(UserError, match=r"no argument 'hiden'.*hidden"):
@@ -76,6 +91,8 @@ def test_every_builtin_study_is_valid(name):
     s = config.load(name)
     assert s.description, "built-in studies need a one-line description for `deepstudy list`"
     assert study.check(s)
+    if s.opt_in_arms:  # the opt-in arms are checked as carefully as the default ones
+        assert study.check(config.load(name, arms=list(s.opt_in_arms)))
     header = config.find_study(name).read_text().splitlines()[0]
     assert header.startswith(f"# {name}"), "built-in studies start with a header comment naming them"
 

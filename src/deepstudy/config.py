@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from deepstudy.errors import UserError, closest
 
@@ -171,6 +171,7 @@ class Study(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"base": {}}, description="Arm name -> dotted overrides of the base config; arms are compared side by side.")
+    opt_in_arms: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Arms run only when named with `deepstudy run STUDY --arms NAME[,NAME]` (same form as `arms`): the costly ones, kept out of the default run but one flag away.")
     seeds: int = Field(1, ge=1, le=100, description="Independent runs per arm (different initialization, data order, dropout).")
     seed: int = Field(0, ge=0, description="Base seed; every arm/seed/component seed is derived from it.")
     analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description="Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization (train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss decomposition over seeds); gradients (task scratch, model rnn: gradient norm vs time-step distance); task classify: gradcam, gradcam++, saliency, smoothgrad, integrated-gradients, occlusion (maps of test predictions with their sanity check and deletion/insertion scores, see `explain`); task forecast: saliency, smoothgrad, integrated-gradients, occlusion of the mean forecast over (lag, variable) with the same checks, feature-maps (first-layer filters, activations), gradient-flow (per-layer weight-gradient norms during training), attention (text models with attention: the weights over the words of explained examples).")
@@ -181,17 +182,24 @@ class Study(_Section):
     distill: DistillConfig = DistillConfig()
     lm: LMConfig = LMConfig()
 
-    @field_validator("arms")
+    @field_validator("arms", "opt_in_arms")
     @classmethod
-    def _arms_not_empty(cls, arms: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        if not arms:
+    def _arms_well_formed(cls, arms: dict[str, dict[str, Any]], info: ValidationInfo) -> dict[str, dict[str, Any]]:
+        if not arms and info.field_name == "arms":
             raise ValueError("a study needs at least one arm, e.g. arms: {base: {}}")
         for arm, overrides in arms.items():
             if not isinstance(overrides, dict):
                 raise ValueError(f"arm '{arm}' must map dotted keys to values, e.g. {{train.epochs: 5}}")
-            if "arms" in overrides or "seeds" in overrides:
-                raise ValueError(f"arm '{arm}' cannot override 'arms' or 'seeds'")
+            if {"arms", "opt_in_arms", "seeds"} & set(overrides):
+                raise ValueError(f"arm '{arm}' cannot override 'arms', 'opt_in_arms' or 'seeds'")
         return arms
+
+    @model_validator(mode="after")
+    def _arm_names_unique(self) -> Study:
+        both = sorted(set(self.arms) & set(self.opt_in_arms))
+        if both:
+            raise ValueError(f"arm '{both[0]}' is in both arms and opt_in_arms; rename one of them")
+        return self
 
     def arm_configs(self) -> dict[str, Study]:
         """Each arm's fully validated config (the base with the arm's overrides applied)."""
@@ -199,7 +207,7 @@ class Study(_Section):
         out = {}
         for arm, overrides in self.arms.items():
             raw = apply_overrides(base, overrides)
-            raw["arms"] = {arm: {}}
+            raw["arms"], raw["opt_in_arms"] = {arm: {}}, {}
             out[arm] = validate(raw, source=f"arm '{arm}'")
         return out
 
@@ -271,18 +279,22 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms: list[str] | None = None) -> Study:
-    """Read a built-in study or a YAML file, apply dotted overrides, keep only the named arms (all: None), validate."""
+    """Read a built-in study or a YAML file, apply dotted overrides, validate; run the named arms, in that order
+    (``arms`` or ``opt_in_arms`` of the file), or with ``arms=None`` the default ones (``arms``)."""
     path = find_study(str(name_or_path))
     raw = read_yaml(path)
     raw.setdefault("name", path.stem)
     study = validate(apply_overrides(raw, overrides or {}), source=str(path))
     if arms is None:
         return study
-    unknown = [a for a in arms if a not in study.arms]
+    every = {**study.arms, **study.opt_in_arms}
+    unknown = [a for a in arms if a not in every]
     if unknown:
-        raise UserError(f"study '{study.name}' has no arm '{unknown[0]}'{closest(unknown[0], study.arms)}; "
-                        f"its arms: {', '.join(study.arms)}")
-    return study.model_copy(update={"arms": {a: study.arms[a] for a in dict.fromkeys(arms)}})
+        opt_in = f"; opt-in: {', '.join(study.opt_in_arms)}" if study.opt_in_arms else ""
+        raise UserError(f"study '{study.name}' has no arm '{unknown[0]}'{closest(unknown[0], every)}; "
+                        f"its arms: {', '.join(study.arms)}{opt_in}")
+    chosen = {a: every[a] for a in dict.fromkeys(arms)}  # the rest of the opt-in arms stay available (config.yaml)
+    return study.model_copy(update={"arms": chosen, "opt_in_arms": {a: o for a, o in study.opt_in_arms.items() if a not in chosen}})
 
 
 def validate(raw: dict[str, Any], source: str = "study") -> Study:

@@ -82,7 +82,9 @@ def studies_markdown() -> str:
                   if line.startswith("#")]
         raw = read_yaml(path)
         arms = ", ".join(f"`{a}`" for a in raw.get("arms", {"base": {}}))
+        opt_in = ", ".join(f"`{a}`" for a in raw.get("opt_in_arms", {}))
+        opt_in = f" · opt-in arms (`--arms NAME`) {opt_in}" if opt_in else ""
         out += [f"## {name}", "", f"*{raw.get('description', '')}*", "",
-                f"Data `{raw.get('data', {}).get('name', 'digits')}` · arms {arms} · {raw.get('seeds', 1)} seed(s)", "",
+                f"Data `{raw.get('data', {}).get('name', 'digits')}` · arms {arms}{opt_in} · {raw.get('seeds', 1)} seed(s)", "",
                 "```text", *header, "```", ""]
     return "\n".join(out)

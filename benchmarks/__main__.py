@@ -6,6 +6,7 @@ python -m benchmarks scratch         # NumPy engine vs torch step time, identica
 python -m benchmarks naive-bayes     # our naive Bayes vs scikit-learn on AG News titles
 python -m benchmarks sequence        # LSTM vs 1-D CNN vs Transformer step time as sequences grow
 python -m benchmarks rnn-padding     # padding-blind BiLSTM: torch's packed sequences vs our encoder
+python -m benchmarks minilm          # pretrained MiniLM in our encoder vs the published embeddings
 python -m benchmarks som             # our batch SOM vs MiniSom: speed and quantization error
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
@@ -14,10 +15,11 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 """
 import sys
 
-from benchmarks import (nab_target, naive_bayes, rnn_padding, scratch_speed, sequence_length, som_speed, speedrun, studies,
-                        trainer_overhead)
+from benchmarks import (minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, sequence_length, som_speed,
+                        speedrun, studies, trainer_overhead)
 
-which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "som", "nab", "speedrun", "studies"]
+which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
+                         "studies"]
 if "overhead" in which:
     trainer_overhead.main()
 if "scratch" in which:
@@ -28,6 +30,8 @@ if "sequence" in which:
     sequence_length.main()
 if "rnn-padding" in which:
     rnn_padding.main()
+if "minilm" in which:
+    minilm_parity.main()
 if "som" in which:
     som_speed.main()
 if "nab" in which:

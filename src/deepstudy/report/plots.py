@@ -76,7 +76,8 @@ def epoch_panels(curves: dict[str, list[list[dict]]], panels: list[tuple[str, st
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    if axes[0].get_legend_handles_labels()[0]:  # no epochs at all (a classical arm alone): no legend to draw
+        axes[0].legend(fontsize=8)
     return _save(fig, path)
 
 

@@ -28,7 +28,6 @@ TARGETS = [
     # issue 5: test R² (mean over the 12 variables) of the best trained model; persistence is reported beside it
     ("air-quality-forecast", {}, None, {"": 0.80}),
 ]
-METRIC = {"forecast": "r2"}  # task -> the metric its targets are on (default: accuracy)
 
 
 def run_target(name: str, overrides: dict, arms: list[str] | None, thresholds: dict) -> dict:
@@ -60,7 +59,7 @@ def summarize(run_dir: Path, thresholds: dict, minutes: float | None = None) -> 
         minutes = sum(s["train_seconds"] + s.get("eval_seconds", 0) for a in res["arms"].values()
                       for s in a["seeds"] if s["status"] == "ok") / 60
     name, dataset = res["study"], res["dataset"]["name"]
-    metric = METRIC.get(config.read_yaml(run_dir / "config.yaml").get("task", "classify"), "accuracy")
+    metric = res["metric"]  # the study's headline metric: accuracy, R² for a forecast (study_results)
     out = {"study": name, "dataset": dataset, "metric": metric, "minutes": minutes, "run_dir": str(run_dir),
            "arms": {a: res["arms"][a]["summary"][metric] for a in res["arms"]}, "targets": {}}
     for prefix, threshold in thresholds.items():

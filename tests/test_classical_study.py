@@ -69,7 +69,7 @@ def test_tfidf_logistic_regression_beside_a_torch_arm_matches_scikit_learn(cli, 
     from sklearn.linear_model import LogisticRegression
 
     from deepstudy import data as _data
-    from deepstudy import study_classical
+    from deepstudy.tasks import classical as study_classical
     from deepstudy.config import validate
     r, run = _run(cli, tmp_path, task="classical", data={"name": "ag-news", "train_limit": 1500},
                   model={"name": "sklearn-logistic-regression", "C": 5.0},

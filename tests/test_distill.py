@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from conftest import tiny_study
 from deepstudy.fileio import read_json
-from deepstudy.study_distill import DistillationLoss
+from deepstudy.tasks.distill import DistillationLoss
 
 
 def test_distillation_loss_matches_hintons_gradient():

@@ -7,7 +7,7 @@ import pytest
 from conftest import tiny_study
 from deepstudy import config, data
 from deepstudy.fileio import read_json
-from deepstudy.study_forecast import scores
+from deepstudy.tasks.forecast import scores
 
 
 def _run_dir(out: str) -> Path:
@@ -63,7 +63,7 @@ def test_numeric_sequence_attributions_keep_time_and_variables():
     import torch
 
     from deepstudy import explain
-    from deepstudy.study_explain import ForecastOutput
+    from deepstudy.tasks.explaining import ForecastOutput
 
     torch.manual_seed(0)
     lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12 * 3, 2, bias=False))

@@ -8,7 +8,7 @@ import yaml
 
 from deepstudy.fileio import read_json
 from deepstudy.models.rnn import CharLM
-from deepstudy.study_lm import ngram_nll, stream_scores
+from deepstudy.tasks.language_model import ngram_nll, stream_scores
 
 
 def test_ngram_nll_matches_hand_counts():

@@ -9,7 +9,7 @@ from deepstudy import models
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json
 from deepstudy.models import heads
-from deepstudy.study_pretext import RotationBatches
+from deepstudy.tasks.pretrain import RotationBatches
 
 
 def test_rotation_batches_show_every_image_in_four_rotations():

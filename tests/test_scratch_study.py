@@ -57,7 +57,8 @@ def test_scratch_resume_after_kill_is_bit_identical(tmp_path):
 def test_scratch_schedules_follow_torch_curves():
     import torch
 
-    from deepstudy import config, study_scratch
+    from deepstudy import config
+    from deepstudy.tasks import scratch as study_scratch
 
     for name, ref in [("cosine", lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=40)),
                       ("step", lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=10, gamma=0.5))]:
@@ -77,7 +78,8 @@ def test_torch_model_starts_from_the_numpy_engines_weights(batch_norm):
     """train.init: numpy-engine: the torch MLP computes what the NumPy MLP of the same seed computes, before training."""
     import torch
 
-    from deepstudy import config, models, study_scratch
+    from deepstudy import config, models
+    from deepstudy.tasks import scratch as study_scratch
 
     cfg = config.validate({"name": "x", "task": "classify", "data": {"name": "digits"},
                            "model": {"name": "mlp", "hidden": [32, 16], "batch_norm": batch_norm},

@@ -14,11 +14,13 @@ Per arm, seed and file, following NAB's protocol (deepstudy.nab):
 5. For reference only, each detector's best standard-profile score over thresholds chosen *with the
    labels* (what NAB's optimizer does) — the report prints it beside, marked as tuned on labels.
 
-Files per seed: metrics.jsonl (training, summed over files), scores.npz (every detector's scores and
+Files per seed: metrics.jsonl (training, every file's epochs), files/<k>/ (a file's checkpoint, metrics and
+scores while the seed runs), scores.npz (every detector's scores and
 thresholds per file), result.json, and with ``anomaly.export`` nab-results/<detector>/<category>/<detector>_<file>.csv.
 """
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
@@ -27,11 +29,13 @@ import torch
 from torch import nn
 
 from deepstudy import data as _data
-from deepstudy import evaluate, nab, repro, study_anomaly_images, train
+from deepstudy import evaluate, nab, repro, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError
-from deepstudy.fileio import append_jsonl, atomic_write_text
+from deepstudy.fileio import atomic_write_bytes, atomic_write_text, read_jsonl, write_jsonl
 from deepstudy.models import autoencoder
+from deepstudy.rundir import RunDir
+from deepstudy.tasks import SeedContext, Size, Task, reconstruct_images
 
 METRICS = tuple(f"nab_{p}" for p in nab.PROFILES) + ("precision", "recall", "f1")
 DETECTORS = ("model", "zscore", "random")
@@ -47,15 +51,40 @@ def check(arm: str, cfg: Study) -> None:
         raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: reconstruct; remove them")
 
 
+class ReconstructTask(Task):
+    name = "reconstruct"
+
+    def check(self, arm: str, cfg: Study, study: Study) -> None:
+        check(arm, cfg)
+
+    def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
+        check_data(arm, cfg, ds)
+
+    def train_seed(self, ctx: SeedContext) -> dict:
+        return reconstruct_images.train_one(ctx) if ctx.dataset.kind == "image" else train_one(ctx)
+
+    def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
+        return ("nab_standard", METRICS) if data_info["kind"] == "nab" else ("roc_auc", reconstruct_images.METRICS)
+
+    def comparison(self, metric: str) -> dict:
+        return {"scale": 1.0, "unit": "NAB points"} if metric == "nab_standard" else {}
+
+    def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
+        ae = build(cfg) if data_info["kind"] == "nab" else reconstruct_images.build(cfg, tuple(data_info["input_shape"]))
+        return Size(sum(p.numel() for p in ae.parameters()))
+
+    def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
+        return {"anomaly": summary(ok)}
+
+    def study_extras(self, study: Study, arms: dict[str, Study], out_arms: dict) -> dict:
+        return {"anomaly_config": study.anomaly.model_dump(mode="json")}
+
+
 def check_data(arm: str, cfg: Study, ds: _data.Dataset) -> None:
-    if ds.kind == "nab" and cfg.task != "reconstruct":
-        raise UserError(f"arm '{arm}': NAB series go with task: reconstruct (anomaly detection), not task: {cfg.task}")
-    if cfg.task != "reconstruct":
-        return
     if ds.kind == "image":
-        study_anomaly_images.normal_ids(cfg, ds)
+        reconstruct_images.normal_ids(cfg, ds)
         try:
-            study_anomaly_images.build(cfg, ds.input_shape)
+            reconstruct_images.build(cfg, ds.input_shape)
         except ValueError as e:
             raise UserError(f"arm '{arm}': {e}") from None
         return
@@ -83,43 +112,25 @@ def _windows(v: torch.Tensor, w: int) -> torch.Tensor:
     return v.unfold(0, w, 1)  # (T - w + 1, w): window k ends at row k + w - 1
 
 
-def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int, folder: Path, arm: str,
-              seed_index: int, on_event) -> dict:
-    """Train one autoencoder per file (a resumed run retrains an unfinished seed from its start: a few seconds)."""
-    if ds.kind == "image":
-        return study_anomaly_images.train_one(cfg, ds, device, run_seed, folder, arm, seed_index, on_event)
+def train_one(ctx: SeedContext) -> dict:
+    """One autoencoder per file, each through the epoch driver in files/<k>/ (a killed seed keeps its finished
+    files and resumes the unfinished one from its last epoch)."""
+    cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
     a, t = cfg.anomaly, cfg.train
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.jsonl").write_text("")
     scores, thresholds, rows, t0 = {}, {}, [], time.perf_counter()
     for k, s in enumerate(ds.extra["series"]):
         end_train, end_cal = _periods(len(s.values), cfg)
         mean, std = s.values[:end_train].mean(), s.values[:end_train].std() + 1e-12
         v = torch.from_numpy((s.values - mean) / std).float()
-        x_train, x_cal = _windows(v[:end_train], a.window), _windows(v[end_train - a.window + 1:end_cal], a.window)
-        seed = repro.derive_seed(run_seed, "file", k)
-        repro.seed_torch(repro.derive_seed(seed, "init"))
-        model = build(cfg).to(device)
-        opt, _ = train.from_settings(model, t)
-        batches = _data.Batches(x_train.to(device), x_train.to(device), t.batch_size, shuffle=True, seed=seed)
-        val = _data.Batches(x_cal.to(device), x_cal.to(device), t.eval_batch_size)
-        for r in train.fit(model, batches.epoch, val, optimizer=opt, scheduler=None, loss_fn=nn.MSELoss(), epochs=t.epochs,
-                           device=device, seed=seed, grad_clip=t.grad_clip):
-            row = {"file": s.key, "epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss, "train_acc": None,
-                   "val_acc": None, "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
-            append_jsonl(folder / "metrics.jsonl", row)
-            rows.append(row)
-            on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, **row})
-        model.eval()
-        with torch.no_grad():
-            all_windows = _windows(v, a.window).to(device)
-            err = torch.cat([((model(b) - b) ** 2).mean(1) for b in all_windows.split(4096)]).cpu().numpy()
-        detector_scores = {"model": np.r_[np.zeros(a.window - 1), err], "zscore": np.abs(_rolling_z(s.values, a.zscore_window, a.zscore_window)),
-                           "random": np.random.default_rng(repro.derive_seed(seed, "random-detector")).random(len(v))}
-        for name, raw in detector_scores.items():
-            sc = _rolling_z(raw, a.history, 10) if a.history else raw  # how unusual the score is lately
-            scores[(s.key, name)] = sc
-            thresholds[(s.key, name)] = float(np.quantile(sc[end_train:end_cal], a.quantile))
+        seed, part = repro.derive_seed(run_seed, "file", k), folder / "files" / str(k)
+        if not (part / "scores.npz").is_file():
+            _train_file(ctx, s, v, end_train, end_cal, seed, part)
+        with np.load(part / "scores.npz") as z:
+            for name in DETECTORS:
+                scores[(s.key, name)] = z[name]
+                thresholds[(s.key, name)] = float(z[f"threshold:{name}"])
+        rows += read_jsonl(part / "metrics.jsonl")
+    write_jsonl(folder / "metrics.jsonl", rows)
     record = _score(ds, scores, thresholds, refractory(cfg))
     record.update(status="ok", best_epoch=t.epochs - 1, epochs_run=t.epochs, stopped_early=False, precision="fp32",
                   monitor={"metric": "last", "best": None}, train_seconds=time.perf_counter() - t0,
@@ -130,6 +141,42 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
     if cfg.anomaly.export:
         _export(ds, scores, thresholds, refractory(cfg), folder / "nab-results")
     return record
+
+
+def _train_file(ctx: SeedContext, series, v: torch.Tensor, end_train: int, end_cal: int, seed: int, part: Path) -> None:
+    """Train one file's autoencoder on its standardized values ``v``; every detector's scores and threshold go to
+    ``part``/scores.npz."""
+    cfg, device = ctx.cfg, ctx.device
+    a, t = cfg.anomaly, cfg.train
+    x_train, x_cal = _windows(v[:end_train], a.window), _windows(v[end_train - a.window + 1:end_cal], a.window)
+    repro.seed_torch(repro.derive_seed(seed, "init"))
+    model = build(cfg).to(device)
+    opt, _ = train.from_settings(model, t)
+    batches = _data.Batches(x_train.to(device), x_train.to(device), t.batch_size, shuffle=True, seed=seed)
+    val = _data.Batches(x_cal.to(device), x_cal.to(device), t.eval_batch_size)
+
+    def epochs(start: int):
+        for r in train.fit(model, batches.epoch, val, optimizer=opt, scheduler=None, loss_fn=nn.MSELoss(), epochs=t.epochs,
+                           device=device, seed=seed, start_epoch=start, grad_clip=t.grad_clip):
+            yield {"file": series.key, "epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss, "train_acc": None,
+                   "val_acc": None, "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
+
+    train.drive(part, train.TorchState(model, opt), epochs, total=t.epochs, monitor=train.Monitor("last"),
+                on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index)
+    model.eval()
+    with torch.no_grad():
+        all_windows = _windows(v, a.window).to(device)
+        err = torch.cat([((model(b) - b) ** 2).mean(1) for b in all_windows.split(4096)]).cpu().numpy()
+    detector_scores = {"model": np.r_[np.zeros(a.window - 1), err],
+                       "zscore": np.abs(_rolling_z(series.values, a.zscore_window, a.zscore_window)),
+                       "random": np.random.default_rng(repro.derive_seed(seed, "random-detector")).random(len(v))}
+    out = {}
+    for name, raw in detector_scores.items():
+        sc = _rolling_z(raw, a.history, 10) if a.history else raw  # how unusual the score is lately
+        out[name], out[f"threshold:{name}"] = sc, np.float64(np.quantile(sc[end_train:end_cal], a.quantile))
+    buf = io.BytesIO()
+    np.savez(buf, **out)
+    atomic_write_bytes(part / "scores.npz", buf.getvalue())  # last: its presence marks the file done
 
 
 def refractory(cfg: Study) -> int:
@@ -183,11 +230,11 @@ def _export(ds: _data.Dataset, scores: dict, thresholds: dict, quiet: int, root:
 
 
 def summary(ok: list[dict]) -> dict:
-    """Baselines over seeds, and per file the model's NAB score (images: study_anomaly_images.summary)."""
+    """Baselines over seeds, and per file the model's NAB score (images: reconstruct_images.summary)."""
     if not ok:
         return {}
     if "per_file" not in ok[0]["test"]:
-        return study_anomaly_images.summary(ok)
+        return reconstruct_images.summary(ok)
     base = {d: {m: evaluate.describe([s["baselines"][d][m] for s in ok]) for m in METRICS} for d in DETECTORS[1:]}
     tuned = {d: {p: evaluate.describe([(s["test"] if d == "model" else s["baselines"][d])["tuned_on_labels"][p] for s in ok])
                  for p in nab.PROFILES} for d in DETECTORS}

@@ -28,6 +28,7 @@ from deepstudy.config import Study
 from deepstudy.data.splits import stratified_split
 from deepstudy.errors import UserError, closest
 from deepstudy.fileio import write_jsonl
+from deepstudy.tasks import SeedContext, Size, Task
 
 # model -> its keyword arguments and defaults (logistic regression also reads train.optimizer.lr and train.epochs);
 # features / ngrams / min_df describe text features and apply to text datasets only
@@ -37,6 +38,36 @@ MODELS = {"logistic-regression": {"l2": 0.0}, "naive-bayes": {"alpha": 1.0, **_T
           "sklearn-logistic-regression": {"C": 10.0, **_TEXT, "features": "tfidf", "min_df": 2}}
 _FEATURES = ("counts", "tfidf")
 _CV_SEED = 20261121  # folds must not move when a study changes its seed
+
+
+class ClassicalTask(Task):
+    """Deterministic learners: a seed is a fold or a bootstrap sample; no epochs, so no checkpoint within a seed."""
+
+    name = "classical"
+    predictions = True
+
+    def check(self, arm: str, cfg: Study, study: Study) -> None:
+        # a deterministic learner may repeat its seeds beside arms that vary with the seed: its spread is then a true 0
+        varies = any(c.task != "classical" or c.data.cv_folds or c.data.resample != "none"
+                     for c in study.arm_configs().values())
+        check(arm, cfg, study.seeds, beside_varying=varies)
+
+    def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
+        check_data(arm, cfg, ds)
+
+    def train_seed(self, ctx: SeedContext) -> dict:
+        return train_one(ctx.cfg, ctx.dataset, ctx.run_seed, ctx.seed.path, ctx.index)
+
+    def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
+        return Size(ok[0]["params"] if ok else None)
+
+    def data_notes(self, arms: dict[str, Study], info: dict) -> list[str]:
+        folds = next((c.data.cv_folds for c in arms.values() if c.task == "classical" and c.data.cv_folds), None)
+        if not folds:
+            return []
+        return [f"{folds}-fold stratified cross-validation over all {sum(info['sizes'].values())} labelled rows "
+                "(fixed folds): seed i is tested on fold i and trained on the others — the sizes above "
+                "describe the default split, which cross-validation does not use"]
 
 
 def check(arm: str, cfg: Study, seeds: int, beside_varying: bool = False) -> None:

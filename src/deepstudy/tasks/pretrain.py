@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import nn
@@ -32,6 +30,7 @@ from deepstudy.config import DataConfig, Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl, write_jsonl
 from deepstudy.models import heads
+from deepstudy.rundir import RunDir
 
 
 _SOURCES: dict[tuple, _data.Dataset] = {}  # source datasets of this process, loaded once
@@ -122,11 +121,11 @@ def _rotation_batches(ds: _data.Dataset, p, device: torch.device, run_seed: int)
             RotationBatches(pool[order[:n_val]].to(device), transform, 1024, run_seed, shuffle=False), 4)
 
 
-def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, run_seed: int, run_dir: Path,
+def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, run_seed: int, run: RunDir,
              seed_index: int, on_event) -> list[dict]:
     """Pretraining in place (or its cached result); the head is then replaced for the real classes."""
     p = cfg.pretrain
-    cache = run_dir / "pretrained" / _cache_key(cfg, seed_index)
+    cache = run.pretrained(_cache_key(cfg, seed_index))
     weights, log = cache.with_suffix(".safetensors"), cache.with_suffix(".jsonl")
     src = source(cfg) if p.task == "supervised" else None
     if weights.is_file() and log.is_file():

@@ -17,6 +17,7 @@ from deepstudy import evaluate, explain
 from deepstudy.config import EXPLANATIONS, Study
 from deepstudy.errors import UserError, closest
 from deepstudy.fileio import read_json, read_jsonl, write_json
+from deepstudy.rundir import RunDir
 
 SCORES = ("deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random")
 
@@ -118,9 +119,13 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
     def plain(cfg: Study) -> tuple[str, str]:
         return cfg.model.model_dump_json(), cfg.data.model_copy(update={"permute_labels": False}).model_dump_json()
 
+    def permuted(cfg: Study) -> bool:
+        return cfg.task == "classify" and cfg.data.permute_labels
+
     for arm, cfg in arms.items():
-        reference = next((a for a, c in arms.items() if not c.data.permute_labels and plain(c) == plain(cfg)), None)
-        if not cfg.data.permute_labels or reference is None or not wanted(cfg):
+        reference = next((a for a, c in arms.items() if c.task == "classify" and not permuted(c) and plain(c) == plain(cfg)),
+                         None)
+        if not permuted(cfg) or reference is None or not wanted(cfg):
             continue
         ds = datasets[arm]
         n = cfg.explain.sanity_examples
@@ -128,7 +133,7 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
         transform = ds.transform()
         x = (transform(raw, torch.Generator()) if transform is not None else raw).to(device)
         for i in range(seeds):
-            folders = [run_dir / "arms" / a / f"seed-{i}" for a in (reference, arm)]
+            folders = [RunDir(run_dir).seed(a, i).path for a in (reference, arm)]
             if not all((f / "best.safetensors").is_file() for f in folders):
                 continue
             nets = []
@@ -147,6 +152,16 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
                 flat[m] = bool((maps[1].flatten(1).std(1) == 0).all())  # a control that learned nothing: no ranking
             write_json(folders[0] / "data_randomization.json",
                        {"control_arm": arm, "examples": n, "spearman": rho, "control_constant": flat})
+
+
+def arm_summary(study: Study, arm_dir) -> dict:
+    """The explanation keys of an arm in results.json: "explain" and "gradient_flow", where analysed."""
+    out = {}
+    if wanted(study) or "attention" in study.analyses:
+        out["explain"] = summarize(arm_dir, study.seeds)
+    if "gradient-flow" in study.analyses:
+        out["gradient_flow"] = gradient_flow(arm_dir, study.seeds)
+    return out
 
 
 def summarize(arm_dir, seeds: int) -> dict | None:
@@ -201,3 +216,37 @@ def gradient_flow(arm_dir, seeds: int) -> dict | None:
     out["ratio"] = {k: evaluate.describe([g[names[0]] / max(g[names[-1]], 1e-30) for g in v]) for k, v in stages.items()}
     out["first_layer"] = {k: evaluate.describe([g[names[0]] for g in v]) for k, v in stages.items()}
     return out
+
+
+def with_methods(run: RunDir, methods: list[str], examples: int | None, layer: str | None) -> Study:
+    """The finished run's study with explanation ``methods`` (and settings) added."""
+    from deepstudy import config
+
+    raw = config.read_yaml(run.config)
+    extra = {"analyses": list(dict.fromkeys([*raw.get("analyses", ()), *methods]))}
+    if examples is not None:
+        extra["explain.examples"] = examples
+    if layer is not None:
+        extra["explain.layer"] = layer
+    return config.validate(config.apply_overrides(raw, extra), source=f"{run.config} with --method")
+
+
+def explain_run(run: RunDir, study: Study, arms: dict[str, Study], datasets: dict, device: torch.device) -> None:
+    """Explain every finished seed's best weights (``deepstudy explain``); config.yaml gains the methods."""
+    from deepstudy import config, models, train
+    from deepstudy.fileio import atomic_write_text
+
+    info = read_json(run.data)
+    shape, n_classes = tuple(info["input_shape"]), len(info["classes"])
+    for arm, cfg in arms.items():
+        for i in range(study.seeds):
+            seed = run.seed(arm, i)
+            if read_json(seed.result)["status"] != "ok":
+                continue
+            model = models.build(cfg.model.name, shape, n_classes, vocab_size=info.get("vocab_size"),
+                                 **cfg.model.kwargs()).to(device)
+            train.checkpoint.load_weights(model, seed.best)
+            explain_seed(model, datasets[arm], cfg, device, seed.path, np.load(seed / "predictions.npy"),
+                         methods=wanted(study))
+    data_randomization(arms, datasets=datasets, run_dir=run.path, seeds=study.seeds, device=device)
+    atomic_write_text(run.config, config.to_yaml(study))

@@ -14,8 +14,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from deepstudy.errors import UserError
 from deepstudy.fileio import atomic_write_text, read_json
-from deepstudy.report import tasks
-from deepstudy.report.figures import learning_figures, roc_points
+from deepstudy.report import sections, tasks
+from deepstudy.report.figures import roc_points
 from deepstudy.report.formats import ci, human, pm
 
 __all__ = ["ci", "explain_rows", "human", "pm", "roc_points", "write"]
@@ -23,8 +23,8 @@ __all__ = ["ci", "explain_rows", "human", "pm", "roc_points", "write"]
 _TEMPLATES = Path(__file__).parent / "templates"
 
 
-def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
-    """The per-arm scores, then the task's own figures."""
+def _figures(run_dir: Path, results: dict, wanted: set[str], section: sections.Section) -> list[dict]:
+    """The per-arm scores, then the section's own figures."""
     from deepstudy.report import plots
 
     metric = results.get("metric", "accuracy")
@@ -34,11 +34,7 @@ def _figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
             "caption": f"Test {'R²' if metric == 'r2' else metric.replace('_', ' ')} per arm: each dot is one seed, "
                        "the black mark is the mean ± std. Overlapping spreads mean the ranking may not survive another "
                        "set of seeds — read the conclusions above for the tests."}]
-    if results["task"] == "som":
-        return out + tasks.som_figures(run_dir, results, wanted)
-    if results["task"] == "generate":
-        return out + tasks.gan_figures(run_dir, results)
-    return out + learning_figures(run_dir, results, wanted)
+    return out + section.figures(run_dir, results, wanted)
 
 
 def explain_rows(results: dict) -> list[dict]:
@@ -114,15 +110,14 @@ def write(run_dir: str | Path) -> Path:
     results = read_json(run_dir / "results.json")
     wanted = set(results.get("analyses", ("curves", "confusion", "samples")))
     dataset_figs = _dataset_figures(run_dir, results["dataset"], wanted)
-    figs = _figures(run_dir, results, wanted)
-    env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html", "j2"]),
+    section = sections.get(results["task"])
+    figs = _figures(run_dir, results, wanted, section)
+    folders = [_TEMPLATES, *([Path(section.templates)] if section.templates else [])]
+    env = Environment(loader=FileSystemLoader(folders), autoescape=select_autoescape(["html", "j2"]),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pm=pm, ci=ci, human=human)
-    persistence, verdicts = tasks.forecast_verdicts(results)
-    context = {"r": results, "figures": figs, "explain_rows": explain_rows(results), "persistence": persistence,
-               "forecast_verdicts": verdicts, "anomaly_verdicts": tasks.anomaly_verdicts(results),
-               "gan_verdicts": tasks.gan_verdicts(results), "starting_points": tasks.starting_points(results),
-               "lm_verdict": tasks.lm_verdict(results),
+    context = {**section.context(results), "r": results, "section": section, "figures": figs,
+               "explain_rows": explain_rows(results), "starting_points": tasks.starting_points(results),
                "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}
     html = env.get_template("report.html.j2").render(**context, embed=_embed)

@@ -1,4 +1,4 @@
-"""The report's task-specific parts (forecast, som, reconstruct, generate): figures and verdict sentences."""
+"""The report's task-specific parts: figures and verdict sentences (sections.py says which task uses which)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -159,7 +159,7 @@ def _pct(d: dict) -> str:
 def lm_verdict(results: dict) -> str:
     """Does the best language model beat the best count-based n-gram model on the same test text?"""
     ngram, best = results.get("ngram"), results["comparison"].get("best")
-    if not ngram or not best or results["task"] != "language-model":
+    if not ngram or not best:
         return ""
     order, base = min(ngram.items(), key=lambda kv: kv[1]["val_perplexity"])  # chosen on validation, as k
     ppl = results["arms"][best]["summary"]["perplexity"]

@@ -8,12 +8,12 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "deepstudy"
 
 # The layers, top to bottom. A module imports only from layers below it (or its own component):
 #   top           cli, docs, __main__       parse, print, exit codes
-#   orchestrator  study, study_results      config -> data -> arms x seeds through the task registry -> results
+#   orchestrator  study, study_data,        config -> data -> arms x seeds through the task registry -> results
 #   tasks         tasks/*                   one module per task (+ the parts they compose); only the orchestrator
 #                                           imports them, they never import the orchestrator or anything above it
 #   core          everything else, with the rules of CORE below (e.g. models never see a config or a file)
 TOP = {"cli", "docs", "__main__"}
-ORCHESTRATOR = {"study", "study_results"}
+ORCHESTRATOR = {"study", "study_data", "study_results"}
 TASKS = {"tasks"}
 # core component -> the core components it may import (besides itself). Anything else is a layering bug.
 CORE = {

@@ -10,12 +10,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import repro, study_results, tasks, train
+from deepstudy import repro, study_data, study_results, tasks, train
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
@@ -23,13 +22,6 @@ from deepstudy.fileio import read_json, write_json
 from deepstudy.rundir import RunDir
 
 Event = Callable[[dict], None]
-# data that only one task can read, and the task that reads it
-_OWNER = {"series": ("forecast", "time-series data goes with task: forecast"),
-          "nab": ("reconstruct", "NAB series go with task: reconstruct (anomaly detection)"),
-          "corpus": ("language-model", "a text corpus (a stream of characters without labels) goes with task: "
-                                       "language-model")}
-
-
 def _quiet(event: dict) -> None:
     pass
 
@@ -53,42 +45,10 @@ def check(study: Study) -> dict[str, Study]:
     return arms
 
 
-def load_data(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
-    """Each arm's dataset as its task reads it; arms with the same data share one object (loaded once)."""
-    raw: dict[str, _data.Dataset] = {}
-    prepared: dict[str, _data.Dataset] = {}
-    out = {}
-    for arm, cfg in arms.items():
-        task = tasks.get(cfg.task)
-        plain = f"{cfg.task}|{task.data_key(cfg)}"
-        permuted = getattr(cfg.data, "permute_labels", False)  # the data-randomization control: it can only memorize
-        key = plain + ("|permuted" if permuted else "")
-        if plain not in prepared:
-            raw_key = _raw_key(cfg)
-            if raw_key not in raw:
-                raw[raw_key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
-            prepared[plain] = task.prepare(raw[raw_key], cfg)
-        if key not in prepared:
-            prepared[key] = _data.permute_labels(prepared[plain], repro.derive_seed(cfg.seed, "permute-labels"))
-        ds = out[arm] = prepared[key]
-        ds.transform(cfg.data.augment)  # checks that data and model fit (e.g. no augmentation of a table) before writing
-        owner = _OWNER.get(ds.kind)
-        if owner and cfg.task != owner[0]:
-            raise UserError(f"arm '{arm}': dataset '{ds.name}' is {ds.kind}: {owner[1]}, not task: {cfg.task}")
-        task.check_data(arm, cfg, ds)
-    return out
-
-
-def _raw_key(cfg: Study) -> str:
-    """The data as read from disk: what a task adds on top of it (augmentation, permuted labels, vectors) aside."""
-    unread = {"augment": (), "permute_labels": False, "word_vectors": None}
-    return cfg.data.model_copy(update={k: v for k, v in unread.items() if k in type(cfg.data).model_fields}).model_dump_json()
-
-
 def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet) -> Path:
     """Run a study in a new run directory; returns its path."""
     arms = check(study)
-    datasets = load_data(arms)
+    datasets = study_data.load(arms)
     run_dir = RunDir.create(Path(out_root), study.name)
     run_dir.config.write_text(_config.to_yaml(study))
     return _execute(study, arms, datasets, run_dir, on_event)
@@ -99,21 +59,14 @@ def resume(run_dir: str | Path, on_event: Event = _quiet) -> Path:
     run = RunDir.existing(run_dir)
     study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
     arms = check(study)
-    return _execute(study, arms, load_data(arms), run, on_event)
+    return _execute(study, arms, study_data.load(arms), run, on_event)
 
 
 def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dataset], run: RunDir,
              on_event: Event) -> Path:
     device = repro.resolve_device(study.train.device)
     determinism = repro.set_deterministic(device)
-    first = datasets[next(iter(arms))]
-    info = first.summary()
-    for task in {tasks.get(c.task) for c in arms.values()}:
-        info["notes"] += task.data_notes(arms, info)
-    write_json(run.data, info)
-    np.save(run.test_labels, np.asarray(first.y_test))
-    if first.kind == "image":
-        _save_samples(first, run.samples)
+    study_results.write_data(run, arms, datasets)
     nondeterministic: set[str] = set()
     seeds_used: dict[str, dict[str, int]] = {}
     failures = []
@@ -141,7 +94,7 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
             write_json(seed.result, result)
     study_results.write_env(run, study, device, determinism, datasets, seeds_used, nondeterministic,
                             time.perf_counter() - t_start)
-    for task in {tasks.get(c.task) for c in arms.values()}:
+    for task in dict.fromkeys(tasks.get(c.task) for c in arms.values()):
         task.after_seeds(study, arms, datasets, run, device)
     write_json(run.results, study_results.aggregate(study, arms, run))
     from deepstudy import report
@@ -154,12 +107,6 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
     return run.path
 
 
-def _save_samples(dataset: _data.Dataset, path: Path, per_class: int = 8) -> None:
-    picks = [torch.nonzero(dataset.y_test == c).flatten()[:per_class] for c in range(dataset.num_classes)]
-    idx = torch.cat(picks)
-    np.savez_compressed(path, images=dataset.x_test[idx].numpy(), labels=dataset.y_test[idx].numpy())
-
-
 def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = None, layer: str | None = None) -> Path:
     """Add explanations to a finished run: every arm and seed's best weights explain the same kind of test
     examples; config.yaml and results.json gain the methods; the report is re-rendered."""
@@ -168,7 +115,7 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
     run = RunDir.existing(run_dir, finished=True)
     study = explaining.with_methods(run, methods, examples, layer)
     arms = check(study)
-    datasets = load_data(arms)
+    datasets = study_data.load(arms)
     explaining.explain_run(run, study, arms, datasets, repro.resolve_device(study.train.device))
     write_json(run.results, study_results.aggregate(study, arms, run))
     from deepstudy import report

@@ -9,6 +9,7 @@ import json
 import os
 
 import numpy as np
+import torch
 
 from deepstudy import evaluate, repro, tasks
 from deepstudy.config import Study
@@ -70,6 +71,20 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
 
 def _folds(cfg: Study) -> int | None:
     return getattr(cfg.data, "cv_folds", None)
+
+
+def write_data(run: RunDir, arms: dict[str, Study], datasets: dict) -> None:
+    """data.json (what the data is and how each task uses it), the test labels, and sample images."""
+    first = datasets[next(iter(arms))]
+    info = first.summary()
+    for task in dict.fromkeys(tasks.get(c.task) for c in arms.values()):
+        info["notes"] += task.data_notes(arms, info)
+    write_json(run.data, info)
+    np.save(run.test_labels, np.asarray(first.y_test))
+    if first.kind == "image":  # a few test images per class
+        idx = np.concatenate([np.flatnonzero(np.asarray(first.y_test) == c)[:8] for c in range(first.num_classes)])
+        pick = torch.from_numpy(idx)
+        np.savez_compressed(run.samples, images=first.x_test[pick].numpy(), labels=first.y_test[pick].numpy())
 
 
 def write_env(run: RunDir, study: Study, device, determinism: dict, datasets: dict, seeds_used: dict,

@@ -115,8 +115,7 @@ def _windows(v: torch.Tensor, w: int) -> torch.Tensor:
 def train_one(ctx: SeedContext) -> dict:
     """One autoencoder per file, each through the epoch driver in files/<k>/ (a killed seed keeps its finished
     files and resumes the unfinished one from its last epoch)."""
-    cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
-    a, t = cfg.anomaly, cfg.train
+    cfg, ds, run_seed, folder, t = ctx.cfg, ctx.dataset, ctx.run_seed, ctx.seed.path, ctx.cfg.train
     scores, thresholds, rows, t0 = {}, {}, [], time.perf_counter()
     for k, s in enumerate(ds.extra["series"]):
         end_train, end_cal = _periods(len(s.values), cfg)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from deepstudy import data as _data
-from deepstudy import evaluate, repro, scratch, train
+from deepstudy import evaluate, scratch, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError, closest
 from deepstudy.fileio import atomic_write_bytes, read_json, read_jsonl, write_json

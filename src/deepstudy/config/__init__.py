@@ -25,7 +25,7 @@ from deepstudy.errors import UserError, closest
 
 __all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillConfig", "EarlyStoppingConfig",
            "ExplainConfig", "LMConfig", "ModelConfig", "OptimizerConfig", "PretrainConfig", "SomConfig", "Task",
-           "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "STUDY_TYPES", "Study", "ClassifyStudy", "ForecastStudy",
+           "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study", "ClassifyStudy", "ForecastStudy",
            "ScratchStudy", "ClassicalStudy", "SomStudy", "ReconstructStudy", "GenerateStudy", "LanguageModelStudy",
            "AnyStudy", "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
            "validate", "json_schema", "arm_config", "check_task_model", "to_yaml"]
@@ -185,7 +185,7 @@ def _explain(error: ValidationError, task: str) -> str:
     path = ".".join(loc)
     more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
     if first["type"] == "union_tag_invalid":
-        return f"unknown task {task}{closest(task, STUDY_TYPES)}; tasks: {', '.join(STUDY_TYPES)}"
+        return f"unknown task '{task}'{closest(task, STUDY_TYPES)}; tasks: {', '.join(STUDY_TYPES)}"
     if first["type"] == "extra_forbidden":
         valid, every = _field_names(STUDY_TYPES[task], loc[:-1]), _field_names(None, loc[:-1])
         section = f" {'.'.join(loc[:-1])}" if len(loc) > 1 else ""

@@ -28,7 +28,7 @@ __all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillCo
            "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study", "ClassifyStudy", "ForecastStudy",
            "ScratchStudy", "ClassicalStudy", "SomStudy", "ReconstructStudy", "GenerateStudy", "LanguageModelStudy",
            "AnyStudy", "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
-           "validate", "json_schema", "arm_config", "check_task_model", "to_yaml"]
+           "validate", "json_schema", "arm_config", "for_task", "check_task_model", "to_yaml"]
 
 
 def _task_of(raw: Any) -> str:
@@ -130,9 +130,7 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms
 def validate(raw: dict[str, Any], source: str = "study") -> Study:
     """``raw`` as its task's study class (``STUDY_TYPES``); a problem is a UserError of one line."""
     if _task_of(raw) in STUDY_TYPES and _flat_dump(raw):
-        raw = _project(raw, STUDY_TYPES[_task_of(raw)])
-        if _task_of(raw) == "generate":  # the flat model's default, adamw, never ran: the DCGAN trains with Adam
-            raw["train"].get("optimizer", {}).pop("name", None)
+        raw = for_task(raw, _task_of(raw))
     try:
         return _ADAPTER.validate_python(raw)
     except ValidationError as e:
@@ -148,7 +146,7 @@ def _flat_dump(raw: dict[str, Any]) -> bool:
 
 def json_schema() -> dict[str, Any]:
     """The JSON schema of a study file: one branch per task (`deepstudy schema`)."""
-    return _ADAPTER.json_schema()
+    return {"title": "Study", **_ADAPTER.json_schema()}
 
 
 def arm_config(study: Study, arm: str, overrides: dict[str, Any]) -> Study:
@@ -157,10 +155,19 @@ def arm_config(study: Study, arm: str, overrides: dict[str, Any]) -> Study:
     base = study.model_dump(mode="json")
     task = overrides.get("task", study.task)
     if task != study.task and task in STUDY_TYPES:
-        base = _project(base, STUDY_TYPES[task])
+        base = for_task(base, task)
     raw = apply_overrides(base, overrides)
     raw["arms"], raw["opt_in_arms"] = {arm: {}}, {}
     return validate(raw, source=f"arm '{arm}'")
+
+
+def for_task(raw: dict[str, Any], task: str) -> dict[str, Any]:
+    """``raw`` cut down to the keys ``task`` reads (the rest would be refused as ignored settings)."""
+    out = _project(raw, STUDY_TYPES[task])
+    optimizer = (out.get("train") or {}).get("optimizer") or {}
+    if task == "generate" and optimizer.get("name") not in (None, "adam"):  # the DCGAN trains with Adam, always
+        optimizer.pop("name")
+    return {**out, "task": task}
 
 
 def _project(raw: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:

@@ -25,7 +25,8 @@ from deepstudy.errors import UserError, closest
 
 __all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillConfig", "EarlyStoppingConfig",
            "ExplainConfig", "LMConfig", "ModelConfig", "OptimizerConfig", "PretrainConfig", "SomConfig", "Task",
-           "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study", "ClassifyStudy", "ForecastStudy",
+           "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study", "ClassifyStudy",
+           "ForecastStudy",
            "ScratchStudy", "ClassicalStudy", "SomStudy", "ReconstructStudy", "GenerateStudy", "LanguageModelStudy",
            "AnyStudy", "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
            "validate", "json_schema", "arm_config", "for_task", "check_task_model", "to_yaml"]

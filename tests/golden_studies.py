@@ -71,7 +71,7 @@ def tiny(raw: dict) -> dict:
     for dotted, value in _TINY[task].items():
         _set(out, dotted, value)
     _set(out, "train.epochs", 20 if task == "classical" else 2)  # classical: full-batch steps
-    if (raw.get("data") or {}).get("name") in _TEXT:
+    if (raw.get("data") or {}).get("name") in _TEXT and task == "classify":  # token ids: task classify only
         _set(out, "data.max_length", 24)
     if "pretrain" in raw:
         _set(out, "pretrain.epochs", 1)

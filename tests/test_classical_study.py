@@ -114,7 +114,7 @@ def test_text_and_cross_validation_are_refused_by_other_tasks(cli, tmp_path, sha
     r, _ = _run(cli, tmp_path, data={"name": "ag-news"}, arms={"a": {}}, seeds=1)  # an MLP cannot read token ids
     assert r.code == 2 and "does not read text" in r.err and "rnn, conv1d or transformer" in r.err
     r, _ = _run(cli, tmp_path, data={"name": "digits", "cv_folds": 2}, arms={"a": {}}, seeds=2)
-    assert r.code == 2 and "classical only" in r.err
+    assert r.code == 2 and "'data.cv_folds' is not used by task: classify" in r.err
 
 
 def test_rnn_gradient_analysis(cli, tmp_path, shared_data):

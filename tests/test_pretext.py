@@ -65,7 +65,7 @@ def test_rotation_pretext_bad_inputs(cli, tmp_path):
     assert r.code == 2 and "pretrain.task rotation" in r.err
     r = cli("run", str(tiny_study(tmp_path, task="som", model={"name": "som"}, arms={"a": {}}, **{"train.freeze_backbone": True})),
             "--out", str(tmp_path / "r"))
-    assert r.code == 2 and "task: classify" in r.err
+    assert r.code == 2 and "'train.freeze_backbone' is not used by task: som" in r.err
 
 
 def test_summary_counts_the_attention_products():

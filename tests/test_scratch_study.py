@@ -30,7 +30,7 @@ def test_scratch_study_end_to_end(cli, tmp_path):
 
 def test_scratch_rejects_what_it_cannot_do(cli, tmp_path):
     r = cli("run", str(_study(tmp_path)), "--set", "train.precision=bf16", "--out", str(tmp_path / "runs"))
-    assert r.code == 2 and "NumPy engine" in r.err
+    assert r.code == 2 and "'train.precision' is not used by task: scratch" in r.err  # refused by its config
     r = cli("run", str(_study(tmp_path)), "--set", "model.hiden=[3]", "--out", str(tmp_path / "runs"))
     assert r.code == 2 and "hidden" in r.err
     r = cli("run", str(_study(tmp_path, arms={"x": {"model.name": "resnet"}})), "--out", str(tmp_path / "runs"))
@@ -102,7 +102,7 @@ def test_numpy_engine_init_in_a_study_and_its_bad_uses(cli, tmp_path):
     assert "torch: starts from the initial weights of the NumPy engine" in (run / "report.md").read_text()
     torch_arm = {"task": "classify", "train.init": "numpy-engine"}
     bad = {"cnn": ({"torch": {**torch_arm, "model": {"name": "cnn", "channels": [4]}}}, "no model 'cnn'"),
-           "scratch": ({"numpy": {"train.init": "numpy-engine"}}, "apply to task: classify"),
+           "scratch": ({"numpy": {"train.init": "numpy-engine"}}, "'train.init' is not used by task: scratch"),
            "gelu": ({"torch": {**torch_arm, "model.activation": "gelu"}}, "activation must be one of"),
            "pretrain": ({"torch": {**torch_arm, "pretrain.task": "rotation"}}, "keep one of them")}
     for name, (arms, message) in bad.items():

@@ -231,7 +231,7 @@ def cmd_summary(args) -> int:
 def cmd_schema(args) -> int:
     import json
 
-    from deepstudy.config import Study
+    from deepstudy.config import json_schema
     from deepstudy.docs import models_markdown, schema_markdown, studies_markdown
 
     if args.studies:
@@ -239,7 +239,7 @@ def cmd_schema(args) -> int:
     elif args.models:
         print(models_markdown(), end="")
     else:
-        print(schema_markdown() if args.markdown else json.dumps(Study.model_json_schema(), indent=2))
+        print(schema_markdown() if args.markdown else json.dumps(json_schema(), indent=2))
     return 0
 
 

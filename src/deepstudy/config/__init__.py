@@ -18,7 +18,7 @@ from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
                                        EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
                                        PretrainConfig, SomConfig, Task, TrainConfig)
-from deepstudy.config.tasks import (DATA_KEYS, FULL_SECTIONS, OPTIONAL_SECTIONS, STUDY_TYPES, TRAIN_KEYS,
+from deepstudy.config.tasks import (DATA_KEYS, define, FULL_SECTIONS, OPTIONAL_SECTIONS, STUDY_TYPES, TRAIN_KEYS,
                                     ClassicalStudy, ClassifyStudy, ForecastStudy, GenerateStudy, LanguageModelStudy,
                                     ReconstructStudy, ScratchStudy, SomStudy, Study)
 from deepstudy.errors import UserError, closest
@@ -29,7 +29,7 @@ __all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillCo
            "ForecastStudy",
            "ScratchStudy", "ClassicalStudy", "SomStudy", "ReconstructStudy", "GenerateStudy", "LanguageModelStudy",
            "AnyStudy", "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
-           "validate", "json_schema", "arm_config", "for_task", "check_task_model", "to_yaml"]
+           "validate", "define", "json_schema", "arm_config", "for_task", "check_task_model", "to_yaml"]
 
 
 def _task_of(raw: Any) -> str:
@@ -37,10 +37,22 @@ def _task_of(raw: Any) -> str:
     return task if isinstance(task, str) else repr(task)
 
 
-# a study file validated as its task's class (the tag: `task`, classify when absent)
-AnyStudy = Annotated[Union[tuple(Annotated[cls, Tag(task)] for task, cls in STUDY_TYPES.items())],  # noqa: UP007
+def _union() -> Any:
+    """A study file validated as its task's class (the tag: `task`, classify when absent)."""
+    return Annotated[Union[tuple(Annotated[cls, Tag(task)] for task, cls in STUDY_TYPES.items())],  # noqa: UP007
                      Discriminator(_task_of)]
-_ADAPTER: TypeAdapter[Study] = TypeAdapter(AnyStudy)
+
+
+AnyStudy = _union()
+_ADAPTERS: dict[tuple[str, ...], TypeAdapter] = {tuple(STUDY_TYPES): TypeAdapter(AnyStudy)}
+
+
+def _adapter() -> TypeAdapter:
+    """The validator of the union, rebuilt when a task was registered since (deepstudy.tasks.register)."""
+    key = tuple(STUDY_TYPES)
+    if key not in _ADAPTERS:
+        _ADAPTERS[key] = TypeAdapter(_union())
+    return _ADAPTERS[key]
 
 
 def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +145,7 @@ def validate(raw: dict[str, Any], source: str = "study") -> Study:
     if _task_of(raw) in STUDY_TYPES and _flat_dump(raw):
         raw = for_task(raw, _task_of(raw))
     try:
-        return _ADAPTER.validate_python(raw)
+        return _adapter().validate_python(raw)
     except ValidationError as e:
         raise UserError(f"{source}: {_explain(e, _task_of(raw))}") from None
 
@@ -147,7 +159,7 @@ def _flat_dump(raw: dict[str, Any]) -> bool:
 
 def json_schema() -> dict[str, Any]:
     """The JSON schema of a study file: one branch per task (`deepstudy schema`)."""
-    return {"title": "Study", **_ADAPTER.json_schema()}
+    return {"title": "Study", **_adapter().json_schema()}
 
 
 def arm_config(study: Study, arm: str, overrides: dict[str, Any]) -> Study:

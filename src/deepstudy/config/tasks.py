@@ -244,6 +244,16 @@ GenerateStudy = _study("generate", "Generate", "generate: a DCGAN (model dcgan) 
 LanguageModelStudy = _study("language-model", "LanguageModel", "language-model: a character-level recurrent "
                             "model (model char-rnn) on a text corpus, beside n-gram baselines (see `lm`).")
 
+def define(task: str, *, train: tuple[str, ...], data: tuple[str, ...], sections: tuple[str, ...] = (),
+           doc: str = "") -> type[Study]:
+    """The study class of a task added from outside the package (deepstudy.tasks.register): the train and data
+    keys its code reads (every other key is refused) and its sections of OPTIONAL_SECTIONS."""
+    TRAIN_KEYS[task], DATA_KEYS[task], SECTIONS[task] = (*_RUN, *train), (*_SOURCE, *data), sections
+    title = "".join(part.title() for part in task.replace("_", "-").split("-"))
+    STUDY_TYPES[task] = _study(task, title, doc or f"{task}: a task registered by a plugin.")
+    return STUDY_TYPES[task]
+
+
 STUDY_TYPES: dict[str, type[Study]] = {c.TASK: c for c in (
     ClassifyStudy, ForecastStudy, ScratchStudy, ClassicalStudy, SomStudy, ReconstructStudy, GenerateStudy,
     LanguageModelStudy)}

@@ -72,7 +72,9 @@ class Task:
     name: str = ""
     lower_is_better: bool = False
     predictions: bool = False  # writes predictions.npy of class labels: confusion, per-class scores, McNemar
-    explains: frozenset[str] = frozenset()  # analyses of deepstudy.explain this task runs
+    # a task from outside the package: the keys its config accepts, {"train": (...), "data": (...), "sections": (...)}
+    # (see config.define; the built-in tasks have theirs in config/tasks.py)
+    config_keys: dict | None = None
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         pass
@@ -126,7 +128,14 @@ _BUILTIN = {
 
 
 def register(task: Task) -> Task:
-    """Make ``task`` available as ``task: <task.name>`` in study files (replaces one of the same name)."""
+    """Make ``task`` available as ``task: <task.name>`` in study files (replaces one of the same name); a task new
+    to the config gets its study class from ``task.config_keys``."""
+    from deepstudy import config
+
+    if task.name not in config.STUDY_TYPES:
+        if task.config_keys is None:
+            raise ValueError(f"task '{task.name}' needs config_keys (the train and data keys it reads)")
+        config.define(task.name, **task.config_keys, doc=(task.__doc__ or "").strip().splitlines()[0])
     _REGISTRY[task.name] = task
     return task
 

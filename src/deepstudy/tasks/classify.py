@@ -35,8 +35,6 @@ def build(cfg: Study, ds: _data.Dataset | dict) -> nn.Module:
 class ClassifyTask(Task):
     name = "classify"
     predictions = True
-    explains = frozenset({"gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion",
-                          "feature-maps", "gradient-flow", "attention"})
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         models.check_kwargs(cfg.model.name, cfg.model.kwargs())

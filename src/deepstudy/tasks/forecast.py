@@ -31,7 +31,6 @@ class ForecastTask(ClassifyTask):
 
     name = "forecast"
     predictions = False
-    explains = frozenset({"saliency", "smoothgrad", "integrated-gradients", "occlusion", "feature-maps", "attention"})
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         super().check(arm, cfg, study)

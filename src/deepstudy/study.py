@@ -101,9 +101,9 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
 
     report.write(run.path)
     if failures:
-        raise UserError(f"{len(failures)} run(s) stopped on a non-finite loss ({failures[0]}); the last good checkpoint "
-                        f"is kept and the report is at {run / 'report.html'}; lower train.optimizer.lr or set "
-                        "train.grad_clip")
+        raise UserError(f"{len(failures)} run(s) stopped on a non-finite loss ({failures[0]}); the last good "
+                        f"checkpoint is kept and the report is at {run / 'report.html'}; lower train.optimizer.lr or "
+                        f"set train.grad_clip")
     return run.path
 
 

@@ -32,7 +32,7 @@ def load(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         if key not in prepared:
             prepared[key] = _data.permute_labels(prepared[plain], repro.derive_seed(cfg.seed, "permute-labels"))
         ds = out[arm] = prepared[key]
-        ds.transform(cfg.data.augment)  # checks that data and model fit (e.g. no augmentation of a table) before writing
+        ds.transform(cfg.data.augment)  # data and augmentation fit (e.g. no augmentation of a table), before writing
         owner = _OWNER.get(ds.kind)
         if owner and cfg.task != owner[0]:
             raise UserError(f"arm '{arm}': dataset '{ds.name}' is {ds.kind}: {owner[1]}, not task: {cfg.task}")
@@ -43,4 +43,5 @@ def load(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
 def _raw_key(cfg: Study) -> str:
     """The data as read from disk: what a task adds on top of it (augmentation, permuted labels, vectors) aside."""
     unread = {"augment": (), "permute_labels": False, "word_vectors": None}
-    return cfg.data.model_copy(update={k: v for k, v in unread.items() if k in type(cfg.data).model_fields}).model_dump_json()
+    return cfg.data.model_copy(update={k: v for k,
+                                       v in unread.items() if k in type(cfg.data).model_fields}).model_dump_json()

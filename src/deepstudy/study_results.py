@@ -48,10 +48,12 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
         summary["generalization_gap"] = evaluate.describe([s["train_accuracy"] - s["test"][gap_of] for s in ok])
         plain = ok and task.predictions
         confusion = np.sum([s["test"]["confusion"] for s in ok], axis=0).tolist() if plain else None
-        per_class = {c: {m: evaluate.describe([s["test"]["per_class"][c][m] for s in ok]) for m in ("precision", "recall", "f1")}
+        per_class = {c: {m: evaluate.describe([s["test"]["per_class"][c][m] for s in ok]) for m in ("precision",
+                                                                                                    "recall", "f1")}
                      for c in data_info["classes"]} if plain else {}
         out_arms[arm] = {"model": {"name": cfg.model.name, **cfg.model.kwargs()}, "overrides": study.arms[arm],
-                         "params": size.params, "trainable_params": size.trainable, "macs": size.macs, "summary": summary,
+                         "params": size.params, "trainable_params": size.trainable, "macs": size.macs,
+                         "summary": summary,
                          "confusion": confusion, "per_class": per_class, "seeds": seeds,
                          **task.summarize(study, cfg, run, arm, ok, data_info)}
         if "teacher" in out_arms[arm]:  # the same student without a teacher
@@ -62,7 +64,8 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
     groups = _sample_size_groups(arms)
     return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
             "sample_size": groups, "sample_size_gaps": _sample_size_gaps(groups, scores),
-            "analyses": list(study.analyses), "explain": study.explain.model_dump(mode="json") if hasattr(study, "explain")
+            "analyses": list(study.analyses),
+            "explain": study.explain.model_dump(mode="json") if hasattr(study, "explain")
             else None, "metric": metric, "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(_folds(c) for c in arms.values()),
                                                 lower_better=lead.lower_is_better, **lead.comparison(metric)),

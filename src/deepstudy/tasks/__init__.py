@@ -123,7 +123,8 @@ _REGISTRY: dict[str, Task] = {}
 # the built-in tasks: module -> the class implementing the protocol (one line per task)
 _BUILTIN = {
     "classify": "ClassifyTask", "forecast": "ForecastTask", "scratch": "ScratchTask", "classical": "ClassicalTask",
-    "som": "SomTask", "reconstruct": "ReconstructTask", "generate": "GenerateTask", "language_model": "LanguageModelTask",
+    "som": "SomTask", "reconstruct": "ReconstructTask", "generate": "GenerateTask",
+            "language_model": "LanguageModelTask",
 }
 
 

@@ -41,7 +41,8 @@ class ClassifyTask(Task):
         distill.check(arm, cfg)
 
     def data_key(self, cfg: Study) -> str:
-        key = cfg.data.model_copy(update={"augment": (), "permute_labels": False, "word_vectors": None}).model_dump_json()
+        key = cfg.data.model_copy(update={"augment": (), "permute_labels": False,
+                                          "word_vectors": None}).model_dump_json()
         return key + ("|tokens" if _data.is_text(cfg.data) else "")  # torch models read token ids
 
     def prepare(self, ds: _data.Dataset, cfg: Study) -> _data.Dataset:
@@ -76,7 +77,8 @@ class ClassifyTask(Task):
         teacher, taught = distill.trained_teacher(ctx, self.train_seed) if self._distills(cfg) else (None, None)
         if t.channels_last:
             model = model.to(memory_format=torch.channels_last)
-        train_batches = ds.batches("train", t.batch_size, train=True, augment=cfg.data.augment, seed=run_seed, device=device)
+        train_batches = ds.batches("train", t.batch_size, train=True, augment=cfg.data.augment, seed=run_seed,
+                                   device=device)
         val_batches = ds.batches("val", t.eval_batch_size, device=device)
         if t.freeze_backbone and not t.unfreeze_after:
             heads.freeze_backbone(model)  # before the optimizer: a linear probe's optimizer holds the head alone
@@ -99,7 +101,8 @@ class ClassifyTask(Task):
                 write_json(ctx.seed / "grad_init.json", train.gradient_norms(model, x0, y0, loss_fn))
             for r in train.fit(model, train_batches.epoch, val_batches, optimizer=optimizer, scheduler=scheduler,
                                loss_fn=loss_fn, epochs=t.epochs, device=device, seed=run_seed, start_epoch=start,
-                               precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip, scaler=scaler,
+                               precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip,
+                               scaler=scaler,
                                grad_norms="gradient-flow" in cfg.analyses,
                                step=None if teacher is None else distill.step(teacher, loss_fn)):
                 row = {"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
@@ -107,8 +110,10 @@ class ClassifyTask(Task):
                        "steps": r.steps}
                 yield {**row, "grad_norms": r.grad_norms} if r.grad_norms else row
 
-        driven = train.drive(ctx.seed.path, train.TorchState(model, optimizer, scheduler, scaler), epochs, total=t.epochs,
-                             monitor=monitor, on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index, on_resume=lambda start, _: unfreeze_from(start),
+        driven = train.drive(ctx.seed.path, train.TorchState(model, optimizer, scheduler, scaler), epochs,
+                             total=t.epochs,
+                             monitor=monitor, on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index,
+                             on_resume=lambda start, _: unfreeze_from(start),
                              after_epoch=lambda e: unfreeze_from(e + 1))
         train.checkpoint.load_weights(model, ctx.seed.best)
         result = self.test(model, ctx, monitor, driven.stopped_early, precision_used)

@@ -58,7 +58,8 @@ def check(arm: str, cfg: Study) -> None:
     if teacher is None:
         return
     if cfg.task != "classify":
-        raise UserError(f"arm '{arm}': distill.teacher distills classifiers (task: classify); remove it for task: {cfg.task}")
+        raise UserError(f"arm '{arm}': distill.teacher distills classifiers (task: classify); remove it for task: "
+                        f"{cfg.task}")
     models.check_kwargs(teacher.name, teacher.kwargs())
 
 

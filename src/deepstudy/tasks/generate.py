@@ -63,9 +63,11 @@ class Judge:
     def __init__(self, ds: _data.Dataset, run_dir: Path, seed: int, device: torch.device):
         self.mean, self.std = ds.mean.view(1, -1, 1, 1).to(device), ds.std.view(1, -1, 1, 1).to(device)
         self.device, folder = device, run_dir / "judge"
-        repro.seed_torch(repro.derive_seed(seed, "judge-init"))  # before the build: torch's own seed differs per process
+        repro.seed_torch(repro.derive_seed(seed,
+                                           "judge-init"))  # before the build: torch's own seed differs per process
         # a LeNet-like CNN (~99 % on MNIST after 3 epochs); features = its 128-unit hidden layer, as FID's pool3 layer
-        self.net = models.build("cnn", ds.input_shape, ds.num_classes, channels=[32, 64], batch_norm=True, global_pool=False,
+        self.net = models.build("cnn", ds.input_shape, ds.num_classes, channels=[32, 64], batch_norm=True,
+                                global_pool=False,
                                 hidden=[128]).to(device)
         if (folder / "judge.json").is_file():
             train.checkpoint.load_weights(self.net, folder / "judge.safetensors")
@@ -73,11 +75,14 @@ class Judge:
         else:
             opt = train.build_optimizer(self.net, "adamw", lr=2e-3)
             batches = ds.batches("train", 128, train=True, seed=repro.derive_seed(seed, "judge"), device=device)
-            for _ in train.fit(self.net, batches.epoch, ds.batches("val", 1024, device=device), optimizer=opt, scheduler=None,
-                               loss_fn=nn.CrossEntropyLoss(), epochs=3, device=device, seed=repro.derive_seed(seed, "judge")):
+            for _ in train.fit(self.net, batches.epoch, ds.batches("val", 1024, device=device), optimizer=opt,
+                               scheduler=None,
+                               loss_fn=nn.CrossEntropyLoss(), epochs=3, device=device,
+                               seed=repro.derive_seed(seed, "judge")):
                 pass
             logits, y = train.predict(self.net, ds.batches("test", 1024, device=device), device=device)
-            self.info = {"model": "cnn [32, 64] + a 128-unit hidden layer (the features), batch norm, 3 epochs on the training split",
+            self.info = {"model": "cnn [32, 64] + a 128-unit hidden layer (the features), batch norm, 3 epochs on the "
+                                  "training split",
                          "test_accuracy": float((logits.argmax(1) == y).float().mean())}
             folder.mkdir(parents=True, exist_ok=True)
             train.checkpoint.save_weights(self.net, folder / "judge.safetensors")
@@ -110,7 +115,8 @@ class Judge:
     def score(self, images: torch.Tensor) -> dict:
         feats, p = self.features(images)
         mu, cov = feats.mean(0), np.cov(feats, rowvar=False)
-        with warnings.catch_warnings():  # a collapsed generator gives a singular covariance: handled below, as pytorch-fid
+        # a collapsed generator gives a singular covariance: handled below, as pytorch-fid does
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", (linalg.LinAlgWarning, RuntimeWarning))
             root = linalg.sqrtm(cov @ self.real_cov)
             if not np.isfinite(root).all():
@@ -213,7 +219,8 @@ def train_one(ctx: SeedContext) -> dict:
         final = judge.score(torch.cat([g_net(z) for z in _latents(repro.derive_seed(cfg.seed, "final-z"), 5000,
                                                                       g_net.latent, device).split(1000)]))
     rows = read_jsonl(ctx.seed.metrics)
-    record = evaluate.run_record(rows, best_epoch=t.epochs - 1, monitor={"metric": "last", "best": None}, stopped_early=False,
+    record = evaluate.run_record(rows, best_epoch=t.epochs - 1, monitor={"metric": "last", "best": None},
+                                 stopped_early=False,
                                  precision="fp32", test_seconds=0.0, train_accuracy=rows[-1]["d_real"], test=final)
     record["judge"] = judge.info
     record["final_losses"] = {"d_loss": rows[-1]["d_loss"], "g_loss": rows[-1]["g_loss"]}
@@ -226,7 +233,8 @@ def summary(arm_dir: Path, ok: list[dict]) -> dict:
     from scipy import stats
 
     rows = [r for s in ok for r in read_jsonl(arm_dir / f"seed-{s['seed']}" / "metrics.jsonl")]
-    rho = stats.spearmanr([r["g_loss"] for r in rows], [r["frechet_distance"] for r in rows]).statistic if len(rows) > 2 else None
+    rho = stats.spearmanr([r["g_loss"] for r in rows],
+                          [r["frechet_distance"] for r in rows]).statistic if len(rows) > 2 else None
     return {"loss_quality_spearman": None if rho is None or not np.isfinite(rho) else float(rho),
             "g_loss": evaluate.describe([s["final_losses"]["g_loss"] for s in ok]),
             "d_loss": evaluate.describe([s["final_losses"]["d_loss"] for s in ok]),

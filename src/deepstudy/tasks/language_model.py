@@ -68,11 +68,13 @@ def build(cfg: Study, vocab_size: int) -> CharLM:
 # ---------------------------------------------------------------------------- n-gram baselines
 
 
-def ngram_nll(train_ids: np.ndarray, eval_ids: np.ndarray, history: np.ndarray, order: int, k: float, vocab: int) -> float:
+def ngram_nll(train_ids: np.ndarray, eval_ids: np.ndarray, history: np.ndarray, order: int, k: float,
+              vocab: int) -> float:
     """Mean NLL (nats/char) of ``eval_ids`` under an add-k smoothed order-n model counted on ``train_ids``:
     P(c | ctx) = (count(ctx c) + k) / (count(ctx) + k V), ctx the n-1 characters before c (``history`` supplies
     them for the first characters of ``eval_ids``)."""
-    seq = np.concatenate([history[len(history) - (order - 1):] if order > 1 else history[:0], eval_ids]).astype(np.int64)
+    seq = np.concatenate([history[len(history) - (order - 1):] if order > 1 else history[:0],
+                          eval_ids]).astype(np.int64)
 
     def codes(ids: np.ndarray, n: int) -> np.ndarray:  # each length-n window as one integer, base V
         out = np.zeros(len(ids) - n + 1, dtype=np.int64)
@@ -141,7 +143,8 @@ def stream_scores(model: CharLM, ids: torch.Tensor, seq_len: int, precision: str
         hits += int((logits.argmax(-1) == y).sum())
         n += y.numel()
     loss = nll / max(n, 1)
-    return {"loss": loss, "perplexity": math.exp(loss), "bits_per_char": loss / math.log(2), "accuracy": hits / max(n, 1),
+    return {"loss": loss, "perplexity": math.exp(loss), "bits_per_char": loss / math.log(2),
+            "accuracy": hits / max(n, 1),
             "characters": n}
 
 
@@ -215,8 +218,10 @@ def train_one(ctx: SeedContext) -> dict:
         return {"val_loss": val["loss"], "val_acc": val["accuracy"], "val_perplexity": val["perplexity"]}
 
     def epochs(start: int):
-        for r in train.fit(model, windows, None, optimizer=optimizer, scheduler=scheduler, loss_fn=None, epochs=t.epochs,
-                           device=device, seed=run_seed, start_epoch=start, precision=t.precision, grad_clip=t.grad_clip,
+        for r in train.fit(model, windows, None, optimizer=optimizer, scheduler=scheduler, loss_fn=None,
+                           epochs=t.epochs,
+                           device=device, seed=run_seed, start_epoch=start, precision=t.precision,
+                           grad_clip=t.grad_clip,
                            scaler=scaler, step=_lm_step, validate=validate):
             for sample in _samples(model, ds, cfg, r.epoch, run_seed):
                 append_jsonl(folder / "samples.jsonl", sample)
@@ -231,7 +236,8 @@ def train_one(ctx: SeedContext) -> dict:
     test = stream_scores(model, ds.x_test, lm.seq_len, t.precision)
     on_train = stream_scores(model, ds.x_train[:len(ds.x_test)], lm.seq_len, t.precision)  # as much text as the test
     record = evaluate.run_record(read_jsonl(ctx.seed.metrics), best_epoch=monitor.best_epoch,
-                                 monitor={"metric": monitor.metric, "best": monitor.best}, stopped_early=monitor.should_stop,
+                                 monitor={"metric": monitor.metric, "best": monitor.best},
+                                 stopped_early=monitor.should_stop,
                                  precision=precision_used, test_seconds=time.perf_counter() - t2,
                                  train_accuracy=on_train["accuracy"], test=test)
     record["train_perplexity"] = on_train["perplexity"]

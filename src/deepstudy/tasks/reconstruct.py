@@ -48,7 +48,8 @@ def check(arm: str, cfg: Study) -> None:
         raise UserError(f"arm '{arm}': {e}") from None
     extra = set(cfg.analyses) - {"curves", "samples", "confusion"}
     if extra:
-        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: reconstruct; remove them")
+        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: reconstruct; remove "
+                        "them")
 
 
 class ReconstructTask(Task):
@@ -70,7 +71,8 @@ class ReconstructTask(Task):
         return {"scale": 1.0, "unit": "NAB points"} if metric == "nab_standard" else {}
 
     def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
-        ae = build(cfg) if data_info["kind"] == "nab" else reconstruct_images.build(cfg, tuple(data_info["input_shape"]))
+        ae = build(cfg) if data_info["kind"] == "nab" else reconstruct_images.build(cfg,
+                                                                                    tuple(data_info["input_shape"]))
         return Size(sum(p.numel() for p in ae.parameters()))
 
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
@@ -89,13 +91,13 @@ def check_data(arm: str, cfg: Study, ds: _data.Dataset) -> None:
             raise UserError(f"arm '{arm}': {e}") from None
         return
     if ds.kind != "nab":
-        raise UserError(f"arm '{arm}': task: reconstruct goes with NAB series (data.name: nab, or data.format: nab with "
-                        f"data.path) or images (with anomaly.normal_classes); dataset '{ds.name}' is {ds.kind}")
+        raise UserError(f"arm '{arm}': task: reconstruct goes with NAB series (data.name: nab, or data.format: nab "
+                        f"with data.path) or images (with anomaly.normal_classes); dataset '{ds.name}' is {ds.kind}")
     for s in ds.extra["series"]:
         train_rows = _periods(len(s.values), cfg)[0]
         if train_rows < cfg.anomaly.window + 10:
-            raise UserError(f"{s.key}: its probationary period leaves {train_rows} training rows, too few for windows of "
-                            f"{cfg.anomaly.window}; lower anomaly.window or anomaly.calibration")
+            raise UserError(f"{s.key}: its probationary period leaves {train_rows} training rows, too few for "
+                            f"windows of {cfg.anomaly.window}; lower anomaly.window or anomaly.calibration")
 
 
 def build(cfg: Study) -> nn.Module:
@@ -155,9 +157,11 @@ def _train_file(ctx: SeedContext, series, v: torch.Tensor, end_train: int, end_c
     val = _data.Batches(x_cal.to(device), x_cal.to(device), t.eval_batch_size)
 
     def epochs(start: int):
-        for r in train.fit(model, batches.epoch, val, optimizer=opt, scheduler=None, loss_fn=nn.MSELoss(), epochs=t.epochs,
+        for r in train.fit(model, batches.epoch, val, optimizer=opt, scheduler=None, loss_fn=nn.MSELoss(),
+                           epochs=t.epochs,
                            device=device, seed=seed, start_epoch=start, grad_clip=t.grad_clip):
-            yield {"file": series.key, "epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss, "train_acc": None,
+            yield {"file": series.key, "epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss,
+                   "train_acc": None,
                    "val_acc": None, "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
 
     train.drive(part, train.TorchState(model, opt), epochs, total=t.epochs, monitor=train.Monitor("last"),
@@ -200,10 +204,12 @@ def _score(ds: _data.Dataset, scores: dict, thresholds: dict, quiet: int) -> dic
     for d in DETECTORS:
         files = [(scores[(s.key, d)], s.windows) for s in ds.extra["series"]]
         detected = [nab.alarms(sc, thresholds[(s.key, d)], quiet) for s, (sc, _) in zip(ds.extra["series"], files)]
-        res = {f"nab_{p}": nab.normalized([nab.raw_score(x, w, p) for x, (_, w) in zip(detected, files)], p) for p in nab.PROFILES}
+        res = {f"nab_{p}": nab.normalized([nab.raw_score(x, w, p) for x, (_, w) in zip(detected, files)],
+                                          p) for p in nab.PROFILES}
         res.update(nab.f1([nab.event_scores(x, w) for x, (_, w) in zip(detected, files)]))
         standard = [nab.raw_score(x, s.windows) for s, x in zip(ds.extra["series"], detected)]
-        res["per_file"] = {s.key: {**r, "nab_standard": nab.normalized([r], "standard")} for s, r in zip(ds.extra["series"], standard)}
+        res["per_file"] = {s.key: {**r, "nab_standard": nab.normalized([r], "standard")} for s,
+                           r in zip(ds.extra["series"], standard)}
         res["tuned_on_labels"] = {p: nab.best_threshold(files, p, refractory=quiet)[1] for p in nab.PROFILES}
         out[d] = res
     return {"test": out["model"], "baselines": {d: out[d] for d in DETECTORS[1:]}}
@@ -222,7 +228,8 @@ def _export(ds: _data.Dataset, scores: dict, thresholds: dict, quiet: int, root:
             sc = np.clip(0.5 * (raw - raw.min()) / max(thr - raw.min(), 1e-12), 0, 0.49)
             sc[nab.alarms(raw, thr, quiet)] = 1.0
             lines = ["timestamp,value,anomaly_score,label"]
-            lines += [f"{str(t).replace('T', ' ')},{v:g},{x:.6f},{y}" for t, v, x, y in zip(s.times, s.values, sc, label)]
+            lines += [f"{str(t).replace('T', ' ')},{v:g},{x:.6f},{y}" for t, v, x,
+                      y in zip(s.times, s.values, sc, label)]
             path = root / f"deepstudy-{d}" / category / f"deepstudy-{d}_{name}"
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(path, "\n".join(lines) + "\n")
@@ -235,14 +242,17 @@ def summary(ok: list[dict]) -> dict:
     if "per_file" not in ok[0]["test"]:
         return reconstruct_images.summary(ok)
     base = {d: {m: evaluate.describe([s["baselines"][d][m] for s in ok]) for m in METRICS} for d in DETECTORS[1:]}
-    tuned = {d: {p: evaluate.describe([(s["test"] if d == "model" else s["baselines"][d])["tuned_on_labels"][p] for s in ok])
+    tuned = {d: {p: evaluate.describe([(s["test"] if d == "model" else s["baselines"][d])["tuned_on_labels"][p]
+                                       for s in ok])
                  for p in nab.PROFILES} for d in DETECTORS}
     files = list(ok[0]["test"]["per_file"])
     def file_score(s: dict, d: str, f: str) -> float:
         return (s["test"] if d == "model" else s["baselines"][d])["per_file"][f]["nab_standard"]
 
     per_file = {f: {**{d: evaluate.describe([file_score(s, d, f) for s in ok]) for d in DETECTORS},
-                    "beats": {d: sum(file_score(s, "model", f) > file_score(s, d, f) for s in ok) for d in DETECTORS[1:]}}
+                    "beats": {d: sum(file_score(s, "model", f) > file_score(s, d,
+                                                                            f) for s in ok) for d in DETECTORS[1:]}}
                 for f in files}
     beats = {d: sum(s["test"]["nab_standard"] > s["baselines"][d]["nab_standard"] for s in ok) for d in DETECTORS[1:]}
-    return {"baselines": base, "tuned_on_labels": tuned, "per_file": per_file, "beats": beats, "n": len(ok), "metric": "nab_standard"}
+    return {"baselines": base, "tuned_on_labels": tuned, "per_file": per_file, "beats": beats, "n": len(ok),
+            "metric": "nab_standard"}

@@ -72,11 +72,12 @@ def copy_weights(numpy_model: scratch.Module, torch_model: nn.Module) -> int:
                          f"({', '.join(type(m).__name__ for m in theirs)}) differ layer by layer")
     with torch.no_grad():
         for o, t in pairs:
-            tensors = ((o.gamma, t.weight), (o.beta, t.bias)) if isinstance(o, scratch.BatchNorm) else ((o.W, t.weight), (o.b, t.bias))
+            tensors = ((o.gamma, t.weight), (o.beta, t.bias)) if isinstance(o, scratch.BatchNorm) else ((o.W, t.weight),
+                                                                                                        (o.b, t.bias))
             for src, dst in tensors:
                 if (src is None) != (dst is None) or (src is not None and tuple(src.data.shape) != tuple(dst.shape)):
-                    raise ValueError(f"a {type(o).__name__} of the NumPy model does not match torch's {type(t).__name__} "
-                                     "in shape or bias")
+                    raise ValueError(f"a {type(o).__name__} of the NumPy model does not match torch's "
+                                     f"{type(t).__name__} in shape or bias")
                 if src is not None:
                     dst.copy_(torch.from_numpy(src.data))
     return len(pairs)
@@ -95,7 +96,8 @@ def copy_initial_weights(model: nn.Module, cfg: Study, input_shape: tuple[int, .
         copied = copy_weights(build(cfg, input_shape, num_classes, run_seed), model)
     except ValueError as e:
         raise UserError(f"train.init: numpy-engine: {e} for model '{cfg.model.name}'; remove train.init") from None
-    return {"what": "the initial weights of the NumPy engine", "source": f"those task: scratch draws for the same seed, "
+    return {"what": "the initial weights of the NumPy engine",
+            "source": f"those task: scratch draws for the same seed, "
             f"{copied} layers copied (train.init: numpy-engine)"}
 
 
@@ -219,24 +221,28 @@ def train_one(ctx: SeedContext) -> dict:
         raise train.NonFiniteLoss(e.epoch, e.value) from None
     state.load_best(folder / "best.npz")
     if "gradients" in cfg.analyses:
-        write_json(folder / "gradients.json", {**read_json(folder / "gradients.json"), "trained": _gradient_norms(model, xv, yv)})
+        write_json(folder / "gradients.json",
+                   {**read_json(folder / "gradients.json"), "trained": _gradient_norms(model, xv, yv)})
     xt, yt = arrays(dataset, "test")
     t0 = time.perf_counter()
     logits = scratch.predict(model, xt, t.eval_batch_size)
     test_seconds = time.perf_counter() - t0
     evaluate.save_predictions(folder, logits)
     if "boundary" in cfg.analyses and ctx.index == 0 and x.shape[1:] == (2,):
-        evaluate.save_boundary(folder, x, y, xt, yt, lambda q: evaluate.softmax(scratch.predict(model, q, t.eval_batch_size)))
+        evaluate.save_boundary(folder, x, y, xt, yt,
+                               lambda q: evaluate.softmax(scratch.predict(model, q, t.eval_batch_size)))
     idx = evaluate.probe_indices(len(x))
     train_accuracy = float((scratch.predict(model, x[idx], t.eval_batch_size).argmax(1) == y[idx]).mean())
     return evaluate.run_record(
-        read_jsonl(ctx.seed.metrics), best_epoch=monitor.best_epoch, monitor={"metric": monitor.metric, "best": monitor.best},
+        read_jsonl(ctx.seed.metrics), best_epoch=monitor.best_epoch,
+                               monitor={"metric": monitor.metric, "best": monitor.best},
         stopped_early=driven.stopped_early, precision="fp32 (NumPy engine)", test_seconds=test_seconds,
         train_accuracy=train_accuracy, test=evaluate.classification_metrics(logits, yt, dataset.classes))
 
 
 def _gradient_norms(model: scratch.Module, x: np.ndarray, y: np.ndarray, n: int = 512) -> list[float]:
-    """Batch-mean ||dL/dh_t|| for t = last step, last - 1, ... (index = distance from the loss), on n validation examples."""
+    """Batch-mean ||dL/dh_t|| for t = last step, last - 1, ... (index = distance from the loss), on n validation
+    examples."""
     model.eval()
     _, grad = scratch.softmax_cross_entropy(model.forward(x[:n]), y[:n])
     model.backward(grad)
@@ -253,5 +259,7 @@ def gradient_summary(arm_dir: Path, seeds: int) -> dict | None:
     runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "gradients.json").is_file()]
     if not runs:
         return None
-    return {when: {"mean": np.mean([r[when] for r in runs], 0).tolist(), "min": np.min([r[when] for r in runs], 0).tolist(),
-                   "max": np.max([r[when] for r in runs], 0).tolist()} for when in ("init", "trained") if all(when in r for r in runs)}
+    return {when: {"mean": np.mean([r[when] for r in runs], 0).tolist(),
+                   "min": np.min([r[when] for r in runs], 0).tolist(),
+                   "max": np.max([r[when] for r in runs], 0).tolist()}
+            for when in ("init", "trained") if all(when in r for r in runs)}

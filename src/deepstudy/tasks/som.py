@@ -14,7 +14,8 @@ the test rows how well it reproduces them (ROC-AUC of agreement — not of fraud
 row by its probability (ranking.csv). Without true fraud labels none of this measures fraud:
 the report says so, and shows how stable the flags are across seeds instead.
 
-Files per seed: metrics.jsonl, checkpoint/, som.safetensors (the final map), maps.npz (U-matrix, hits, weights, unit labels),
+Files per seed: metrics.jsonl, checkpoint/, som.safetensors (the final map), maps.npz (U-matrix, hits, weights,
+unit labels),
 outliers.npz, ranking.csv (with hybrid), result.json.
 """
 from __future__ import annotations
@@ -49,18 +50,20 @@ def check(arm: str, cfg: Study) -> None:
         raise UserError(f"arm '{arm}': {e}") from None
     extra = set(cfg.analyses) - {"curves", "confusion", "samples"}
     if extra:
-        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: som (its report always "
-                        "shows the U-matrix, hit map, component planes and outliers); remove them")
+        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: som (its report "
+                        f"always shows the U-matrix, hit map, component planes and outliers); remove them")
 
 
 def check_data(arm: str, ds: _data.Dataset) -> None:
     if ds.kind not in ("table", "image"):
-        raise UserError(f"arm '{arm}': task: som maps numeric vectors (tables, small images); dataset '{ds.name}' is {ds.kind}")
+        raise UserError(f"arm '{arm}': task: som maps numeric vectors (tables, small images); dataset '{ds.name}' is "
+                        f"{ds.kind}")
 
 
 def build(cfg: Study, in_features: int) -> SOM:
     kw = cfg.model.kwargs()
-    return SOM(int(kw.get("rows", 10)), int(kw.get("cols", 10)), in_features, neighborhood=kw.get("neighborhood", "gaussian"))
+    return SOM(int(kw.get("rows", 10)), int(kw.get("cols", 10)), in_features,
+               neighborhood=kw.get("neighborhood", "gaussian"))
 
 
 def vectors(ds: _data.Dataset, split: str) -> torch.Tensor:
@@ -121,7 +124,8 @@ def train_one(ctx: SeedContext) -> dict:
             else:
                 sigma_now = decay(s.decay, sig, step, total, sigma=True)
                 lr_now = decay(s.decay, s.learning_rate, step, total, sigma=False)
-                order = torch.randperm(len(x["train"]), generator=repro.generator(repro.derive_seed(run_seed, "batches", epoch)))
+                order = torch.randperm(len(x["train"]),
+                                       generator=repro.generator(repro.derive_seed(run_seed, "batches", epoch)))
                 step = som.online_epoch(x["train"], order, step, total, s.learning_rate, sig, s.decay, s.decay)
             seconds = time.perf_counter() - t0
             t1 = time.perf_counter()
@@ -136,7 +140,8 @@ def train_one(ctx: SeedContext) -> dict:
     t0 = time.perf_counter()
     units = {split: som.bmu(v) for split, v in x.items()}  # each row's best unit, once
     label_scores, unit_labels = _label_scores(som, units, ds)
-    test = {"quantization_error": som.quantization_error(x["test"]), "topographic_error": som.topographic_error(x["test"]),
+    test = {"quantization_error": som.quantization_error(x["test"]),
+            "topographic_error": som.topographic_error(x["test"]),
             **label_scores}
     test_seconds = time.perf_counter() - t0
     metrics = read_jsonl(ctx.seed.metrics)
@@ -179,12 +184,15 @@ def _outliers(som: SOM, x: dict, units_of: dict, ds: _data.Dataset, cfg: Study, 
     threshold = float(score[top].min())
     split_of = np.concatenate([[s] * len(x[s]) for s in splits])
     ids = ds.extra.get("ids")
-    row_ids = np.concatenate([ids[s] for s in splits]) if ids else np.asarray([f"{s}:{i}" for s in splits for i in range(len(x[s]))])
+    row_ids = np.concatenate([ids[s] for s in splits]) if ids else np.asarray([f"{s}:{i}" for s in splits
+                                                                               for i in range(len(x[s]))])
     hits = torch.bincount(units_of["train"], minlength=len(som.weight)).reshape(som.rows, som.cols)
-    np.savez_compressed(folder / "maps.npz", umatrix=umatrix.cpu().numpy(), unit_labels=unit_labels.reshape(som.rows, som.cols),
+    np.savez_compressed(folder / "maps.npz", umatrix=umatrix.cpu().numpy(),
+                        unit_labels=unit_labels.reshape(som.rows, som.cols),
                         hits=hits.cpu().numpy(), weight=som.weight.reshape(som.rows, som.cols, -1).cpu().numpy(),
                         class_hits=np.stack([np.bincount(units.cpu().numpy()[labels == c], minlength=len(som.weight))
-                                             for c in range(ds.num_classes)]).reshape(ds.num_classes, som.rows, som.cols))
+                                             for c in range(ds.num_classes)]).reshape(ds.num_classes, som.rows,
+                                                                                      som.cols))
     out = {"threshold": threshold, "flagged": int(flagged.sum()), "rows": int(len(flagged)),
            "flagged_label_share": [float((labels[flagged] == c).mean()) for c in range(ds.num_classes)],
            "label_share": [float((labels == c).mean()) for c in range(ds.num_classes)]}
@@ -245,10 +253,12 @@ def summary(arm_dir: Path, ok: list[dict]) -> dict:
     order = np.argsort(-(mean_prob if mean_prob is not None else times + np.mean([z["mid"] for z in found], 0) * 1e-9),
                        kind="stable")[:15]
     top = [{"id": str(ids[i]), "split": str(found[0]["split"][i]), "flagged_in": int(times[i]),
-            "probability": None if mean_prob is None else float(mean_prob[i]), "label": int(found[0]["label"][i])} for i in order]
+            "probability": None if mean_prob is None else float(mean_prob[i]),
+            "label": int(found[0]["label"][i])} for i in order]
     return {"jaccard": evaluate.describe(pairs), "flagged_every_seed": int((times == len(found)).sum()),
             "flagged_any_seed": int((times > 0).sum()), "rows": int(len(ids)), "seeds": len(found), "top": top,
-            "agreement_auc": evaluate.describe([s["som"]["hybrid"]["agreement_auc"] for s in ok if s["som"].get("hybrid")]),
+            "agreement_auc": evaluate.describe([s["som"]["hybrid"]["agreement_auc"] for s in ok
+                                                if s["som"].get("hybrid")]),
             "flagged_label_share": np.mean([s["som"]["flagged_label_share"] for s in ok], 0).tolist(),
             "label_share": ok[0]["som"]["label_share"]}
 

@@ -3,8 +3,8 @@
 A refactor of the orchestration (issue 18: tasks, per-task config, one epoch driver, RunDir) must leave
 every number bit-identical. This script runs each built-in study shrunk to 1 seed, 1-2 epochs and small
 data limits (``tiny``), each in its own process, and keeps the per-seed records of results.json without
-timings. Floats are compared exactly: they are the same only on the same CPU kind and torch build, so a
-golden file is recorded per CPU signature (``signature()``) and a test on another CPU kind skips.
+timings. Floats are compared exactly: they are the same only on the same CPU kind and torch build, so the
+records live in tests/golden/<CPU signature>/<study>.json (``signature()``) and a test on another CPU kind skips.
 
     python tests/golden_studies.py --record [STUDY ...]   # from the code as it is now (before a refactor)
     python tests/golden_studies.py --check [STUDY ...]    # compare (also tests/test_golden.py)
@@ -67,7 +67,8 @@ def _set(raw: dict, dotted: str, value, cap: bool = True) -> None:
 def tiny(raw: dict) -> dict:
     """The study shrunk: 1 seed, at most 2 epochs, small data; arms keep what they vary, capped the same way."""
     task = raw.get("task", "classify")
-    out = {**raw, "seeds": 1, "opt_in_arms": {}}
+    folds = (raw.get("data") or {}).get("cv_folds")  # one seed per cross-validation fold
+    out = {**raw, "seeds": folds or 1, "opt_in_arms": {}}
     for dotted, value in _TINY[task].items():
         _set(out, dotted, value)
     _set(out, "train.epochs", 20 if task == "classical" else 2)  # classical: full-batch steps
@@ -113,8 +114,8 @@ def run_study(name: str, out_root: Path) -> dict:
     return {arm: [_clean(s) for s in a["seeds"]] for arm, a in results["arms"].items()}
 
 
-def golden_path() -> Path:
-    return GOLDEN / f"{signature()}.json"
+def golden_path(name: str) -> Path:
+    return GOLDEN / signature() / f"{name}.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,24 +125,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("studies", nargs="*")
     args = parser.parse_args(argv)
     names = args.studies or sorted(p.stem for p in STUDIES.glob("*.yaml"))
-    path = golden_path()
-    golden = json.loads(path.read_text()) if path.is_file() else {}
     failed = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            got = run_study(name, Path(tmp))
+            try:
+                got = json.loads(json.dumps(run_study(name, Path(tmp))))  # as stored: tuples become lists
+            except RuntimeError as e:
+                failed.append(name)
+                print(f"FAILED {name}: {e}", flush=True)
+                continue
+            path = golden_path(name)
             if args.record:
-                golden[name] = got
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
                 print(f"recorded {name}", flush=True)
-            elif got != golden.get(name):
+            elif not path.is_file():
+                print(f"no golden record for {name} on {signature()}", flush=True)
+            elif got != json.loads(path.read_text()):
                 failed.append(name)
                 print(f"DIFFERS {name}", flush=True)
             else:
                 print(f"same {name}", flush=True)
-    if args.record:
-        GOLDEN.mkdir(exist_ok=True)
-        path.write_text(json.dumps(dict(sorted(golden.items())), indent=1, sort_keys=True) + "\n")
-        print(f"wrote {path}")
     return 1 if failed else 0
 
 

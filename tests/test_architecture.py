@@ -26,7 +26,8 @@ CORE = {
     "data": {"config", "errors", "nab", "repro"},  # nab: the benchmark's probation rule
     "models": {"errors"},  # never a config, a device or a file
     "train": {"errors", "fileio", "repro"},  # gets a module and iterables, never models/ or data/
-    "evaluate": set(),
+    "records": set(),  # the typed result records (torch-free)
+    "evaluate": {"records"},
     "report": {"errors", "fileio", "rundir"},  # files only, so a report re-renders anywhere
     "progress": set(),
     "explain": {"errors"},  # gets a module and tensors, like train
@@ -42,7 +43,7 @@ ALLOWED = {
     "docs": {"config", "models"},  # generated reference pages
     "__main__": {"cli"},
 }
-NO_TORCH = {"report", "config", "errors", "fileio", "evaluate", "progress", "scratch"}
+NO_TORCH = {"report", "config", "errors", "fileio", "evaluate", "progress", "scratch", "records", "rundir"}
 
 
 def _component(path: Path) -> str:

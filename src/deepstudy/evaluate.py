@@ -16,6 +16,8 @@ import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
+from deepstudy.records import SeedResult
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
@@ -97,16 +99,14 @@ def probe_indices(n: int, size: int = 10_000) -> np.ndarray:
 
 
 def run_record(rows: list[dict], *, best_epoch: int, monitor: dict, stopped_early: bool, precision: str,
-               test_seconds: float, train_accuracy: float, test: dict) -> dict:
-    """The result.json of one arm/seed, the same for every engine (the report reads these keys)."""
-    return {
-        "status": "ok", "best_epoch": best_epoch, "epochs_run": len(rows), "stopped_early": stopped_early,
-        "monitor": monitor, "precision": precision,
-        "train_seconds": sum(r["seconds"] for r in rows),
-        "eval_seconds": sum(r["eval_seconds"] for r in rows) + test_seconds,  # validation each epoch + one test pass
-        "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else None,
-        "train_accuracy": train_accuracy, "test": test,
-    }
+               test_seconds: float, train_accuracy: float, test: dict) -> SeedResult:
+    """The result.json of one arm/seed from its metrics rows, the same for every engine (the report reads it)."""
+    return SeedResult(
+        test=test, best_epoch=best_epoch, epochs_run=len(rows), stopped_early=stopped_early, monitor=monitor,
+        precision=precision, train_seconds=sum(r["seconds"] for r in rows),
+        eval_seconds=sum(r["eval_seconds"] for r in rows) + test_seconds,  # validation each epoch + one test pass
+        seconds_per_epoch=float(np.mean([r["seconds"] for r in rows])) if rows else None,
+        train_accuracy=train_accuracy)
 
 
 def describe(values: list[float]) -> dict:

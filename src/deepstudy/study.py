@@ -19,6 +19,7 @@ from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, write_json
+from deepstudy.records import Failure
 from deepstudy.rundir import RunDir
 
 Event = Callable[[dict], None]
@@ -89,9 +90,9 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
                 try:
                     result = task.train_seed(tasks.SeedContext(cfg, datasets[arm], device, run_seed, seed, on_event))
                 except train.NonFiniteLoss as e:
-                    result = {"status": "diverged", "message": str(e)}
+                    result = Failure(str(e))
                     failures.append(f"arm '{arm}' seed {i}: {e}")
-            write_json(seed.result, result)
+            write_json(seed.result, result.to_json())
     study_results.write_env(run, study, device, determinism, datasets, seeds_used, nondeterministic,
                             time.perf_counter() - t_start)
     for task in dict.fromkeys(tasks.get(c.task) for c in arms.values()):

@@ -14,6 +14,7 @@ import torch
 from deepstudy import evaluate, repro, tasks
 from deepstudy.config import Study
 from deepstudy.fileio import read_json, write_json
+from deepstudy.records import ArmSummary
 from deepstudy.rundir import RunDir
 
 
@@ -51,11 +52,10 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
         per_class = {c: {m: evaluate.describe([s["test"]["per_class"][c][m] for s in ok]) for m in ("precision",
                                                                                                     "recall", "f1")}
                      for c in data_info["classes"]} if plain else {}
-        out_arms[arm] = {"model": {"name": cfg.model.name, **cfg.model.kwargs()}, "overrides": study.arms[arm],
-                         "params": size.params, "trainable_params": size.trainable, "macs": size.macs,
-                         "summary": summary,
-                         "confusion": confusion, "per_class": per_class, "seeds": seeds,
-                         **task.summarize(study, cfg, run, arm, ok, data_info)}
+        out_arms[arm] = ArmSummary(
+            model={"name": cfg.model.name, **cfg.model.kwargs()}, overrides=study.arms[arm], params=size.params,
+            trainable_params=size.trainable, macs=size.macs, summary=summary, confusion=confusion,
+            per_class=per_class, seeds=seeds, extras=task.summarize(study, cfg, run, arm, ok, data_info)).to_json()
         if "teacher" in out_arms[arm]:  # the same student without a teacher
             alone = [b for b, c in arms.items() if _same(c, cfg, "distill")]
             out_arms[arm]["teacher"]["student_alone"] = alone[0] if alone else None

@@ -11,6 +11,7 @@ import numpy as np
 from deepstudy.fileio import read_json, read_jsonl
 from deepstudy.report import tasks
 from deepstudy.report.formats import pm
+from deepstudy.rundir import RunDir
 
 
 def learning_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
@@ -20,7 +21,7 @@ def learning_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
     fig_dir, ds, arms, out = run_dir / "figures", results["dataset"], results["arms"], []
     best = results["comparison"].get("best")
     if "curves" in wanted:
-        curves = {a: [read_jsonl(run_dir / "arms" / a / f"seed-{s['seed']}" / "metrics.jsonl") for s in info["seeds"]]
+        curves = {a: [read_jsonl(RunDir(run_dir).seed(a, s["seed"]).metrics) for s in info["seeds"]]
                   for a, info in arms.items()}
         out.append({"path": plots.learning_curves(curves, fig_dir / "curves.png"),
                     "caption": "Learning curves, mean over seeds with the min-max band. A validation loss that rises "

@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 
 from deepstudy.fileio import read_jsonl
+from deepstudy.rundir import RunDir
 
 
 def seed_dirs(run_dir: Path, arm: str, info: dict) -> list[Path]:
-    return [run_dir / "arms" / arm / f"seed-{s['seed']}" for s in info["seeds"] if s["status"] == "ok"]
+    return [RunDir(run_dir).seed(arm, s["seed"]).path for s in info["seeds"] if s["status"] == "ok"]
 
 
 def som_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:

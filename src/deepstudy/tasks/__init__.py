@@ -5,8 +5,8 @@ The orchestrator (``deepstudy.study``) knows no task by name: it asks the regist
 - ``check(arm, cfg, study)``: refuses settings it cannot honour, before any data is read;
 - ``prepare(ds, cfg)`` / ``data_key(cfg)``: the task's view of the loaded data (e.g. text as token ids);
 - ``check_data(arm, cfg, ds)``: the data fits (kind, shapes, model arguments), before the run directory exists;
-- ``train_seed(ctx) -> dict``: trains one (arm, seed) in ``ctx.seed`` (resuming from its checkpoint) and
-  returns its result record (``evaluate.run_record`` plus the task's own keys);
+- ``train_seed(ctx) -> SeedResult``: trains one (arm, seed) in ``ctx.seed`` (resuming from its checkpoint) and
+  returns its result record (``evaluate.run_record``, the task's own keys in ``extras``);
 - ``headline(data_info) -> (metric, metrics)``: the metric arms are ranked by and the ones summarized;
   ``lower_is_better``;
 - ``size(cfg, data_info, ok) -> Size``: parameters (and MACs) for the results table;
@@ -29,6 +29,7 @@ import torch
 from deepstudy import data as _data
 from deepstudy.config import Study
 from deepstudy.errors import UserError, closest
+from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir, SeedDir
 
 Event = Callable[[dict], None]
@@ -88,7 +89,7 @@ class Task:
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
         pass
 
-    def train_seed(self, ctx: SeedContext) -> dict:
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
         raise NotImplementedError
 
     def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:

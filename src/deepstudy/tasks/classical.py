@@ -28,6 +28,7 @@ from deepstudy.config import Study
 from deepstudy.data.splits import stratified_split
 from deepstudy.errors import UserError, closest
 from deepstudy.fileio import write_jsonl
+from deepstudy.records import SeedResult
 from deepstudy.tasks import SeedContext, Size, Task
 
 # model -> its keyword arguments and defaults (logistic regression also reads train.optimizer.lr and train.epochs);
@@ -55,7 +56,7 @@ class ClassicalTask(Task):
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
         check_data(arm, cfg, ds)
 
-    def train_seed(self, ctx: SeedContext) -> dict:
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
         return train_one(ctx.cfg, ctx.dataset, ctx.run_seed, ctx.seed.path, ctx.index)
 
     def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
@@ -183,7 +184,7 @@ def _loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(-_log(p[np.arange(len(y)), y]).mean())
 
 
-def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, seed_index: int) -> dict:
+def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, seed_index: int) -> SeedResult:
     folder.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_va, y_va, x_te, y_te = splits(cfg, dataset, seed_index, run_seed)
     f_tr, f_va, f_te = _features(cfg, dataset, x_tr, x_va, x_te)
@@ -219,4 +220,5 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, s
                                  stopped_early=False, precision="float64 (NumPy)", test_seconds=test_seconds,
                                  train_accuracy=train_accuracy,
                                  test=evaluate.classification_metrics(logits, y_te, dataset.classes))
-    return {**record, "params": int(n_params), "train_rows": len(y_tr), "features": int(f_tr.shape[1])}
+    record.extras.update(params=int(n_params), train_rows=len(y_tr), features=int(f_tr.shape[1]))
+    return record

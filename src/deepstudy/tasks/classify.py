@@ -19,6 +19,7 @@ from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl, write_json
 from deepstudy.models import heads
+from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
 from deepstudy.tasks import SeedContext, Size, Task, distill, explaining, pretrain, scratch
 
@@ -64,7 +65,7 @@ class ClassifyTask(Task):
     def loss(self, cfg: Study) -> nn.Module:
         return nn.CrossEntropyLoss(label_smoothing=cfg.train.label_smoothing)
 
-    def train_seed(self, ctx: SeedContext) -> dict:
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
         cfg, ds, device, run_seed, t = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.cfg.train
         repro.seed_torch(repro.derive_seed(run_seed, "init"))
         model = build(cfg, ds).to(device)
@@ -118,7 +119,8 @@ class ClassifyTask(Task):
         train.checkpoint.load_weights(model, ctx.seed.best)
         result = self.test(model, ctx, monitor, driven.stopped_early, precision_used)
         extras = {"pretext": pretext, "teacher": taught, "word_vectors": vectors, "pretrained": loaded}
-        return {**result, **{k: v for k, v in extras.items() if v}}
+        result.extras.update({k: v for k, v in extras.items() if v})
+        return result
 
     @staticmethod
     def _pretrains(cfg: Study) -> bool:
@@ -167,7 +169,7 @@ class ClassifyTask(Task):
         return Size(n_params, macs, trainable if trainable != n_params else None)
 
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
-        out = explaining.arm_summary(study, run.arm(arm))
+        out = explaining.arm_summary(study, run, arm)
         if any("teacher" in s for s in ok):
             out["teacher"] = {**ok[0]["teacher"], "temperature": cfg.distill.temperature, "alpha": cfg.distill.alpha,
                               "accuracy": evaluate.describe([s["teacher"]["test_accuracy"] for s in ok]),

@@ -114,7 +114,7 @@ def trained_teacher(ctx, train_seed: Callable) -> tuple[nn.Module, dict]:
         ctx.on_event({"kind": "start", "arm": f"teacher of {arm}", "seed": seed_index, "seeds": None,
                       "epochs": tcfg.train.epochs})
         teacher_seed = SeedDir(seed.path, f"teacher of {arm}", seed_index)
-        result = train_seed(replace(ctx, cfg=tcfg, seed=teacher_seed))
+        result = train_seed(replace(ctx, cfg=tcfg, seed=teacher_seed)).to_json()
         write_json(seed.result, result)
         ctx.on_event({"kind": "start", "arm": arm, "seed": seed_index, "seeds": None, "epochs": cfg.train.epochs})
     model = models.build(tcfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=dataset.vocab_size,

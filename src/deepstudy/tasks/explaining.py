@@ -162,24 +162,24 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
                        {"control_arm": arm, "examples": n, "spearman": rho, "control_constant": flat})
 
 
-def arm_summary(study: Study, arm_dir) -> dict:
+def arm_summary(study: Study, run: RunDir, arm: str) -> dict:
     """The explanation keys of an arm in results.json: "explain" and "gradient_flow", where analysed."""
     out = {}
     if wanted(study) or "attention" in study.analyses:
-        out["explain"] = summarize(arm_dir, study.seeds)
+        out["explain"] = summarize(run, arm, study.seeds)
     if "gradient-flow" in study.analyses:
-        out["gradient_flow"] = gradient_flow(arm_dir, study.seeds)
+        out["gradient_flow"] = gradient_flow(run, arm, study.seeds)
     return out
 
 
-def summarize(arm_dir, seeds: int) -> dict | None:
+def summarize(run: RunDir, arm: str, seeds: int) -> dict | None:
     """Per method, mean ± std over seeds of each AUC and of the randomization correlations."""
-    runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "explain.json").is_file()]
+    runs = [read_json(p) for i in range(seeds) if (p := run.seed(arm, i) / "explain.json").is_file()]
     if not runs:
         return None
     out = {"layer": runs[0]["layer"], "skipped": runs[0]["skipped"], "flag_at": explain.FLAG_AT, "methods": {}}
     controls = [read_json(p) for i in range(seeds)
-                if (p := arm_dir / f"seed-{i}" / "data_randomization.json").is_file()]
+                if (p := run.seed(arm, i) / "data_randomization.json").is_file()]
     for method in runs[0]["scores"]:
         rows = [r["scores"][method] for r in runs if method in r["scores"]]
         m = {k: evaluate.describe([r[k] for r in rows]) for k in SCORES}
@@ -202,18 +202,18 @@ def summarize(arm_dir, seeds: int) -> dict | None:
     return out
 
 
-def gradient_flow(arm_dir, seeds: int) -> dict | None:
+def gradient_flow(run: RunDir, arm: str, seeds: int) -> dict | None:
     """Per weight (in the model's order), the mean over seeds of ||dL/dW|| at initialization (one batch) and in
     the first and last epoch; and per stage, over seeds, the first layer's norm and the first-to-last ratio
     ||dL/dW_first layer|| / ||dL/dW_last layer|| (seed 003 reads 1e-8 for a plain deep net against 1e-2 for a
     ResNet)."""
     runs, inits = [], []
     for i in range(seeds):
-        p = arm_dir / f"seed-{i}" / "metrics.jsonl"
+        p = run.seed(arm, i).metrics
         rows = [r for r in read_jsonl(p) if r.get("grad_norms")] if p.is_file() else []
         if rows:
             runs.append(rows)
-            init = arm_dir / f"seed-{i}" / "grad_init.json"
+            init = run.seed(arm, i) / "grad_init.json"
             if init.is_file():
                 inits.append(read_json(init))
     if not runs:

@@ -60,7 +60,7 @@ class ForecastTask(ClassifyTask):
         return "r2", METRICS
 
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
-        return {**explaining.arm_summary(study, run.arm(arm)), "forecast": summary(ok, data_info["classes"])}
+        return {**explaining.arm_summary(study, run, arm), "forecast": summary(ok, data_info["classes"])}
 
     def after_seeds(self, study, arms, datasets, run, device) -> None:
         pass  # the data-randomization check explains classifiers
@@ -93,7 +93,7 @@ def test(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, 
                                  precision=precision, test_seconds=test_seconds,
                                  train_accuracy=scores(tr_pred.numpy(), tr_y.numpy(), ds)["r2"],
                                  test=scores(pred.numpy(), y.numpy(), ds))
-    record["persistence"] = scores(ds.extra["persistence"]["test"], ds.y_test.numpy(), ds)
+    record.extras["persistence"] = scores(ds.extra["persistence"]["test"], ds.y_test.numpy(), ds)
     if explaining.wanted(cfg):
         explaining.explain_forecast(model, ds, cfg, device, folder)
     return record

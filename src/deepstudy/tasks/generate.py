@@ -33,6 +33,7 @@ from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, read_jsonl, write_json
 from deepstudy.models import gan, heads
+from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
 from deepstudy.tasks import SeedContext, Size, Task
 
@@ -143,7 +144,7 @@ class GenerateTask(Task):
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
         check_data(arm, ds)
 
-    def train_seed(self, ctx: SeedContext) -> dict:
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
         return train_one(ctx)
 
     def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
@@ -153,10 +154,10 @@ class GenerateTask(Task):
         return Size(sum(p.numel() for m in build(cfg, data_info["input_shape"][0]) for p in m.parameters()))
 
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
-        return {"gan": summary(run.arm(arm), ok)}
+        return {"gan": summary(run, arm, ok)}
 
 
-def train_one(ctx: SeedContext) -> dict:
+def train_one(ctx: SeedContext) -> SeedResult:
     cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
     t, o = cfg.train, cfg.train.optimizer
     judge = Judge(ds, ctx.run.path, cfg.seed, device)
@@ -222,17 +223,16 @@ def train_one(ctx: SeedContext) -> dict:
     record = evaluate.run_record(rows, best_epoch=t.epochs - 1, monitor={"metric": "last", "best": None},
                                  stopped_early=False,
                                  precision="fp32", test_seconds=0.0, train_accuracy=rows[-1]["d_real"], test=final)
-    record["judge"] = judge.info
-    record["final_losses"] = {"d_loss": rows[-1]["d_loss"], "g_loss": rows[-1]["g_loss"]}
+    record.extras.update(judge=judge.info, final_losses={"d_loss": rows[-1]["d_loss"], "g_loss": rows[-1]["g_loss"]})
     return record
 
 
-def summary(arm_dir: Path, ok: list[dict]) -> dict:
+def summary(run: RunDir, arm: str, ok: list[dict]) -> dict:
     """Does the generator's loss track image quality? Spearman rho between g_loss and the Fréchet distance
     over every epoch of every seed; the final losses beside the final quality."""
     from scipy import stats
 
-    rows = [r for s in ok for r in read_jsonl(arm_dir / f"seed-{s['seed']}" / "metrics.jsonl")]
+    rows = [r for s in ok for r in read_jsonl(run.seed(arm, s["seed"]).metrics)]
     rho = stats.spearmanr([r["g_loss"] for r in rows],
                           [r["frechet_distance"] for r in rows]).statistic if len(rows) > 2 else None
     return {"loss_quality_spearman": None if rho is None or not np.isfinite(rho) else float(rho),

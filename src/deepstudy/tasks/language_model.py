@@ -31,6 +31,7 @@ from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
 from deepstudy.fileio import append_jsonl, read_json, read_jsonl, write_json
 from deepstudy.models.rnn import CharLM
+from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
 from deepstudy.tasks import SeedContext, Size, Task
 
@@ -170,7 +171,7 @@ class LanguageModelTask(Task):
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
         check_data(arm, cfg, ds)
 
-    def train_seed(self, ctx: SeedContext) -> dict:
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
         return train_one(ctx)
 
     def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
@@ -183,7 +184,7 @@ class LanguageModelTask(Task):
         return Size(sum(p.numel() for p in build(cfg, data_info["vocab_size"]).parameters()))
 
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
-        return {"lm": summary(run.arm(arm), ok)}
+        return {"lm": summary(run, arm, ok)}
 
     def study_extras(self, study: Study, arms: dict[str, Study], out_arms: dict) -> dict:
         return {"ngram": next((s["ngram"] for a in out_arms.values() for s in a["seeds"] if s.get("ngram")), None)}
@@ -197,7 +198,7 @@ def _lm_step(model: CharLM, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Ten
     return loss, logits
 
 
-def train_one(ctx: SeedContext) -> dict:
+def train_one(ctx: SeedContext) -> SeedResult:
     cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
     t, lm = cfg.train, cfg.lm
     baselines = ngram_baselines(ds, lm.ngram_orders, ctx.run.path)
@@ -240,15 +241,14 @@ def train_one(ctx: SeedContext) -> dict:
                                  stopped_early=monitor.should_stop,
                                  precision=precision_used, test_seconds=time.perf_counter() - t2,
                                  train_accuracy=on_train["accuracy"], test=test)
-    record["train_perplexity"] = on_train["perplexity"]
-    record["ngram"] = baselines
+    record.extras.update(train_perplexity=on_train["perplexity"], ngram=baselines)
     return record
 
 
-def summary(arm_dir: Path, ok: list[dict]) -> dict:
+def summary(run: RunDir, arm: str, ok: list[dict]) -> dict:
     """Train perplexity (overfitting shows as train far below test) and seed 0's samples over epochs."""
     first = next(iter(ok), None)
-    samples = read_jsonl(arm_dir / f"seed-{first['seed']}" / "samples.jsonl") if first else []
+    samples = read_jsonl(run.seed(arm, first["seed"]) / "samples.jsonl") if first else []
     epochs = sorted({s["epoch"] for s in samples})
     shown = sorted({epochs[0], epochs[len(epochs) // 2], epochs[-1]}) if epochs else []
     return {"train_perplexity": evaluate.describe([s["train_perplexity"] for s in ok]),

@@ -34,6 +34,7 @@ from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import atomic_write_bytes, atomic_write_text, read_jsonl, write_jsonl
 from deepstudy.models import autoencoder
+from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
 from deepstudy.tasks import SeedContext, Size, Task, reconstruct_images
 
@@ -61,7 +62,7 @@ class ReconstructTask(Task):
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
         check_data(arm, cfg, ds)
 
-    def train_seed(self, ctx: SeedContext) -> dict:
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
         return reconstruct_images.train_one(ctx) if ctx.dataset.kind == "image" else train_one(ctx)
 
     def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
@@ -114,7 +115,7 @@ def _windows(v: torch.Tensor, w: int) -> torch.Tensor:
     return v.unfold(0, w, 1)  # (T - w + 1, w): window k ends at row k + w - 1
 
 
-def train_one(ctx: SeedContext) -> dict:
+def train_one(ctx: SeedContext) -> SeedResult:
     """One autoencoder per file, each through the epoch driver in files/<k>/ (a killed seed keeps its finished
     files and resumes the unfinished one from its last epoch)."""
     cfg, ds, run_seed, folder, t = ctx.cfg, ctx.dataset, ctx.run_seed, ctx.seed.path, ctx.cfg.train
@@ -132,11 +133,12 @@ def train_one(ctx: SeedContext) -> dict:
                 thresholds[(s.key, name)] = float(z[f"threshold:{name}"])
         rows += read_jsonl(part / "metrics.jsonl")
     write_jsonl(folder / "metrics.jsonl", rows)
-    record = _score(ds, scores, thresholds, refractory(cfg))
-    record.update(status="ok", best_epoch=t.epochs - 1, epochs_run=t.epochs, stopped_early=False, precision="fp32",
-                  monitor={"metric": "last", "best": None}, train_seconds=time.perf_counter() - t0,
-                  seconds_per_epoch=float(np.mean([r["seconds"] for r in rows])), eval_seconds=0.0,
-                  train_accuracy=float(np.mean([r["train_loss"] for r in rows if r["epoch"] == t.epochs - 1])))
+    scored = _score(ds, scores, thresholds, refractory(cfg))
+    record = SeedResult(best_epoch=t.epochs - 1, epochs_run=t.epochs, stopped_early=False, precision="fp32",
+                        monitor={"metric": "last", "best": None}, train_seconds=time.perf_counter() - t0,
+                        seconds_per_epoch=float(np.mean([r["seconds"] for r in rows])), eval_seconds=0.0,
+                        train_accuracy=float(np.mean([r["train_loss"] for r in rows if r["epoch"] == t.epochs - 1])),
+                        test=scored["test"], extras={"baselines": scored["baselines"]})
     np.savez_compressed(folder / "scores.npz", **{f"{d}:{key}": sc for (key, d), sc in scores.items()},
                         **{f"threshold:{d}:{key}": np.float64(v) for (key, d), v in thresholds.items()})
     if cfg.anomaly.export:

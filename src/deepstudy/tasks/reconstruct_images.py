@@ -22,6 +22,7 @@ from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl
 from deepstudy.models import autoencoder
+from deepstudy.records import SeedResult
 from deepstudy.tasks import SeedContext
 
 METRICS = ("roc_auc", "average_precision", "precision", "recall", "f1")
@@ -62,7 +63,7 @@ def _scores(score: np.ndarray, anomalous: np.ndarray, threshold: float) -> dict:
             "precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "threshold": threshold}
 
 
-def train_one(ctx: SeedContext) -> dict:
+def train_one(ctx: SeedContext) -> SeedResult:
     cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
     normal, t = normal_ids(cfg, ds), cfg.train
     keep = {s: np.isin(np.asarray(ds.split(s)[1]), normal) for s in ("train", "val")}
@@ -101,8 +102,8 @@ def train_one(ctx: SeedContext) -> dict:
                                  stopped_early=False,
                                  precision="fp32", test_seconds=0.0, train_accuracy=rows[-1]["train_loss"],
                                  test=out["model"])
-    record["train_seconds"] = time.perf_counter() - t0
-    record["baselines"] = {d: out[d] for d in DETECTORS[1:]}
+    record.train_seconds = time.perf_counter() - t0
+    record.extras["baselines"] = {d: out[d] for d in DETECTORS[1:]}
     return record
 
 

@@ -21,6 +21,7 @@ from deepstudy import evaluate, scratch, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError, closest
 from deepstudy.fileio import atomic_write_bytes, read_json, read_jsonl, write_json
+from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
 from deepstudy.scratch.models import BUILDERS
 from deepstudy.tasks import SeedContext, Size, Task
@@ -188,17 +189,17 @@ class ScratchTask(Task):
                             "(rnn, conv1d, transformer) or task: classical (naive-bayes, logistic-regression)")
         build(cfg, ds.input_shape, ds.num_classes, 0)
 
-    def train_seed(self, ctx: SeedContext) -> dict:
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
         return train_one(ctx)
 
     def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
         return Size(size(cfg, tuple(data_info["input_shape"]), len(data_info["classes"])))
 
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
-        return {"gradients": gradient_summary(run.arm(arm), study.seeds)} if "gradients" in study.analyses else {}
+        return {"gradients": gradient_summary(run, arm, study.seeds)} if "gradients" in study.analyses else {}
 
 
-def train_one(ctx: SeedContext) -> dict:
+def train_one(ctx: SeedContext) -> SeedResult:
     cfg, dataset, run_seed, folder, t = ctx.cfg, ctx.dataset, ctx.run_seed, ctx.seed.path, ctx.cfg.train
     x, y = arrays(dataset, "train")
     xv, yv = arrays(dataset, "val")
@@ -254,9 +255,9 @@ def size(cfg: Study, input_shape: tuple[int, ...], num_classes: int) -> int:
     return sum(p.data.size for p in build(cfg, input_shape, num_classes, 0).params())
 
 
-def gradient_summary(arm_dir: Path, seeds: int) -> dict | None:
+def gradient_summary(run: RunDir, arm: str, seeds: int) -> dict | None:
     """Mean over seeds of ||dL/dh_t|| by distance from the last step, at initialization and after training."""
-    runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "gradients.json").is_file()]
+    runs = [read_json(p) for i in range(seeds) if (p := run.seed(arm, i) / "gradients.json").is_file()]
     if not runs:
         return None
     return {when: {"mean": np.mean([r[when] for r in runs], 0).tolist(),

@@ -34,6 +34,7 @@ from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
 from deepstudy.fileio import atomic_write_text, read_jsonl
 from deepstudy.models.som import SOM, decay
+from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
 from deepstudy.tasks import SeedContext, Size, Task
 
@@ -86,7 +87,7 @@ class SomTask(Task):
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
         check_data(arm, ds)
 
-    def train_seed(self, ctx: SeedContext) -> dict:
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
         return train_one(ctx)
 
     def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
@@ -96,13 +97,13 @@ class SomTask(Task):
         return Size(build(cfg, int(np.prod(data_info["input_shape"]))).weight.numel())
 
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
-        return {"som": summary(run.arm(arm), ok)}
+        return {"som": summary(run, arm, ok)}
 
     def study_extras(self, study: Study, arms: dict[str, Study], out_arms: dict) -> dict:
         return {"som_config": study.som.model_dump(mode="json"), "arm_rules": {a: c.som.rule for a, c in arms.items()}}
 
 
-def train_one(ctx: SeedContext) -> dict:
+def train_one(ctx: SeedContext) -> SeedResult:
     """Fit one map through the epoch driver (a killed seed resumes from its last epoch's map)."""
     cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
     s, epochs = cfg.som, cfg.train.epochs
@@ -148,7 +149,7 @@ def train_one(ctx: SeedContext) -> dict:
     record = evaluate.run_record(metrics, best_epoch=epochs - 1, monitor={"metric": "last", "best": None},
                                  stopped_early=False, precision="fp32", test_seconds=test_seconds,
                                  train_accuracy=metrics[-1]["train_loss"], test=test)  # the final map's training QE
-    record["som"] = _outliers(som, x, units, ds, cfg, folder, run_seed, device, unit_labels)
+    record.extras["som"] = _outliers(som, x, units, ds, cfg, folder, run_seed, device, unit_labels)
     return record
 
 
@@ -238,10 +239,10 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def summary(arm_dir: Path, ok: list[dict]) -> dict:
+def summary(run: RunDir, arm: str, ok: list[dict]) -> dict:
     """Across seeds: how stable the flagged set is (mean pairwise Jaccard), the rows flagged most often, and the
     hybrid's agreement with the SOM on held-out rows."""
-    found = [_read_npz(arm_dir / f"seed-{s['seed']}" / "outliers.npz") for s in ok]
+    found = [_read_npz(run.seed(arm, s["seed"]) / "outliers.npz") for s in ok]
     if not found:
         return {}
     ids = found[0]["ids"]

@@ -121,11 +121,15 @@ class Task:
 
 
 _REGISTRY: dict[str, Task] = {}
-# the built-in tasks: module -> the class implementing the protocol (one line per task)
-_BUILTIN = {
-    "classify": "ClassifyTask", "forecast": "ForecastTask", "scratch": "ScratchTask", "classical": "ClassicalTask",
-    "som": "SomTask", "reconstruct": "ReconstructTask", "generate": "GenerateTask",
-            "language_model": "LanguageModelTask",
+_BUILTIN = {  # the built-in tasks: module of deepstudy.tasks -> its class (one line per task)
+    "classify": "ClassifyTask",
+    "forecast": "ForecastTask",
+    "scratch": "ScratchTask",
+    "classical": "ClassicalTask",
+    "som": "SomTask",
+    "reconstruct": "ReconstructTask",
+    "generate": "GenerateTask",
+    "language_model": "LanguageModelTask",
 }
 
 

@@ -93,14 +93,16 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
     classes = classes or [str(i) for i in range(n_classes)]
     if len(classes) < n_classes:
         raise UserError(f"labels go up to {n_classes - 1} but only {len(classes)} class names are known")
-    parts = [torch.from_numpy(np.ascontiguousarray(a)) for a in _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)]
+    parts = [torch.from_numpy(np.ascontiguousarray(a))
+             for a in _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)]
     x_train = parts[0]
     if cfg.imagenet_input:  # the statistics the published weights were trained with, not this dataset's
         if x_train.shape[1] not in (1, 3):
-            raise UserError(f"data.imagenet_input needs grey or RGB images; '{cfg.name}' has {x_train.shape[1]} channels")
+            raise UserError(f"data.imagenet_input needs grey or RGB images; '{cfg.name}' has {x_train.shape[1]} "
+                            "channels")
         mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
-        notes.append(f"ImageNet inputs: grey repeated to 3 channels, resized to {cfg.imagenet_input}x{cfg.imagenet_input} "
-                     "(bilinear, per batch), ImageNet mean and std")
+        notes.append("ImageNet inputs: grey repeated to 3 channels, resized to "
+                     f"{cfg.imagenet_input}x{cfg.imagenet_input} (bilinear, per batch), ImageNet mean and std")
     elif cfg.normalize:  # per-channel statistics of the training split only
         flat = x_train.float().div_(255.0).transpose(0, 1).reshape(x_train.shape[1], -1)
         mean, std = flat.mean(1), flat.std(1).clamp_min(1e-6)
@@ -116,14 +118,16 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
 
 def _hold_out_test(x: np.ndarray, y: np.ndarray, fraction: float, notes: list[str]):
     keep, test = stratified_split(y, fraction, _TEST_SPLIT_SEED)
-    notes.append(f"no published test split: a stratified {fraction:.0%} hold-out (fixed seed {_TEST_SPLIT_SEED}) is the test set")
+    notes.append(f"no published test split: a stratified {fraction:.0%} hold-out (fixed seed {_TEST_SPLIT_SEED}) "
+                 "is the test set")
     return x[keep], y[keep], x[test], y[test]
 
 
 def _limit(y: np.ndarray, limit: int, seed: int, notes: list[str]) -> np.ndarray:
     idx = stratified_subset(y, limit, derive_seed(seed, "train-limit"))
     if len(idx) < len(y):
-        notes.append(f"training data limited to a stratified subset of {len(idx)} of {len(y)} examples (data.train_limit)")
+        notes.append(f"training data limited to a stratified subset of {len(idx)} of {len(y)} examples "
+                     "(data.train_limit)")
     return idx
 
 
@@ -136,11 +140,13 @@ def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_s
             raise UserError(f"data.path '{path}' is a folder with {len(csvs)} CSV files; point data.path at one file")
         path = csvs[0]
     raw = table.read_csv(path)
-    encoder = table.TableEncoder(raw, cfg.target or options.get("target"), tuple(cfg.drop) or tuple(options.get("drop", ())))
+    encoder = table.TableEncoder(raw, cfg.target or options.get("target"),
+                                 tuple(cfg.drop) or tuple(options.get("drop", ())))
     y, values = encoder.labels()
     notes: list[str] = []
     keep, test = stratified_split(y, cfg.test_fraction, _TEST_SPLIT_SEED)
-    notes.append(f"no published test split: a stratified {cfg.test_fraction:.0%} hold-out (fixed seed {_TEST_SPLIT_SEED}) is the test set")
+    notes.append(f"no published test split: a stratified {cfg.test_fraction:.0%} hold-out "
+                 f"(fixed seed {_TEST_SPLIT_SEED}) is the test set")
     if cfg.train_limit:
         keep = keep[_limit(y[keep], cfg.train_limit, split_seed, notes)]
     tr, va = stratified_split(y[keep], cfg.val_fraction, derive_seed(split_seed, "val-split"))
@@ -157,7 +163,8 @@ def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_s
     extra = {}
     if "id" in options and options["id"] in raw.columns:  # row identifiers (e.g. customers to rank), never a feature
         col = raw.columns.index(options["id"])
-        extra["ids"] = {s: [raw.rows[i][col] for i in r] for s, r in (("train", train_rows), ("val", val_rows), ("test", test))}
+        extra["ids"] = {s: [raw.rows[i][col] for i in r]
+                        for s, r in (("train", train_rows), ("val", val_rows), ("test", test))}
     return Dataset(cfg.name, "table", classes, t(train_rows), torch.from_numpy(y[train_rows]),
                    t(val_rows), torch.from_numpy(y[val_rows]), t(test), torch.from_numpy(y[test]),
                    source=source, notes=notes, feature_names=encoder.feature_names(), extra=extra)
@@ -183,7 +190,8 @@ def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_se
     fields = _TEXT_FIELDS[spec.name]
     field_name = cfg.text_field or fields[0]
     if field_name not in fields:
-        raise UserError(f"data.text_field '{field_name}' does not exist in {spec.name}; choose one of {', '.join(fields)}")
+        raise UserError(f"data.text_field '{field_name}' does not exist in {spec.name}; "
+                        f"choose one of {', '.join(fields)}")
     notes = [f"text field: {field_name}"]
     if spec.name == "ag-news":
         titles, descriptions, y, classes = text.read_ag_news(folder)
@@ -211,13 +219,16 @@ def _load_series(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, source
     path = folder / o["file"] if spec else folder
     s = series.read_csv_series(path, missing=tuple(o.get("missing", ())), drop=cfg.drop)
     test_series = series.read_csv_series(folder / o["test_file"], drop=cfg.drop) if o.get("test_file") else None
-    whole = series.chronological_split(len(s.values), val=cfg.val_fraction, test=0.0 if test_series else cfg.test_fraction)
+    whole = series.chronological_split(len(s.values), val=cfg.val_fraction,
+                                       test=0.0 if test_series else cfg.test_fraction)
     s = series.drop_sparse(s, whole["train"])
     if test_series is not None:
-        test_series = series.Series(test_series.times, test_series.values[:, [test_series.columns.index(c) for c in s.columns]],
+        test_series = series.Series(test_series.times,
+                                    test_series.values[:, [test_series.columns.index(c) for c in s.columns]],
                                     s.columns)
-    a = series.forecasting_arrays(s, lookback=cfg.lookback, horizon=cfg.horizon, stride=cfg.stride, targets=list(cfg.targets),
-                                  val=cfg.val_fraction, test=cfg.test_fraction, test_series=test_series)
+    a = series.forecasting_arrays(s, lookback=cfg.lookback, horizon=cfg.horizon, stride=cfg.stride,
+                                  targets=list(cfg.targets), val=cfg.val_fraction, test=cfg.test_fraction,
+                                  test_series=test_series)
     notes = [*s.notes, f"chronological split: train from {a['starts']['train']}, validation from {a['starts']['val']}, "
              f"test from {a['starts']['test']}" + (" (the published test file)" if test_series else ""),
              "missing values: linear interpolation in time within each period (never across a split), ends copied "
@@ -235,13 +246,15 @@ def _load_nab(cfg: DataConfig, folder: Path, source: dict) -> Dataset:
     """NAB series (kind "nab"): the files live in ``extra["series"]``; a detector scores every row of each file."""
     found = nab.read(folder, tuple(cfg.series))
     empty = torch.zeros(0, 1)
-    notes = [f"{s.key}: {len(s.values):,} rows {s.times[0]} to {s.times[-1]}, {len(s.windows)} labelled window(s)" for s in found]
-    notes.append("NAB protocol: the first 15 % of each file (at most 750 rows) is probationary — the detector learns and "
-                 "calibrates there and is never scored; every later row is scored against the labelled windows (sizes: "
-                 "train = probationary rows, test = scored rows)")
+    notes = [f"{s.key}: {len(s.values):,} rows {s.times[0]} to {s.times[-1]}, {len(s.windows)} labelled window(s)"
+             for s in found]
+    notes.append("NAB protocol: the first 15 % of each file (at most 750 rows) is probationary — the detector learns "
+                 "and calibrates there and is never scored; every later row is scored against the labelled windows "
+                 "(sizes: train = probationary rows, test = scored rows)")
     probation = sum(nab_scoring.probation(len(s.values)) for s in found)
     return Dataset(cfg.name, "nab", ["normal", "anomaly window"], empty, torch.zeros(0, dtype=torch.long), empty,
-                   torch.zeros(0, dtype=torch.long), empty, torch.zeros(0, dtype=torch.long), source=source, notes=notes,
+                   torch.zeros(0, dtype=torch.long), empty, torch.zeros(0, dtype=torch.long), source=source,
+                   notes=notes,
                    extra={"series": found, "sizes": {"train": probation, "val": 0,
                                                      "test": sum(len(s.values) for s in found) - probation}})
 
@@ -251,11 +264,13 @@ def _load_synthetic(cfg: DataConfig, spec: DatasetSpec | None, split_seed: int, 
     from sklearn import datasets as skd
 
     if spec is None:
-        raise UserError(f"data.format 'synthetic' needs a registered generator ({', '.join(n for n, s in REGISTRY.items() if s.format == 'synthetic')})")
+        raise UserError("data.format 'synthetic' needs a registered generator "
+                        f"({', '.join(n for n, s in REGISTRY.items() if s.format == 'synthetic')})")
     o = spec.options
     make = skd.make_moons if o["generator"] == "moons" else lambda **kw: skd.make_circles(factor=0.5, **kw)
     x, y = make(n_samples=o["n"], noise=o["noise"], random_state=_TEST_SPLIT_SEED)
-    notes = [f"{o['n']} points from sklearn.datasets.make_{o['generator']}(noise={o['noise']}, random_state={_TEST_SPLIT_SEED})"]
+    notes = [f"{o['n']} points from sklearn.datasets.make_{o['generator']}(noise={o['noise']}, "
+             f"random_state={_TEST_SPLIT_SEED})"]
     x, y, x_test, y_test = _hold_out_test(x.astype(np.float32), y.astype(np.int64), cfg.test_fraction, notes)
     x_tr, y_tr, x_va, y_va, x_te, y_te = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
     if cfg.normalize:  # standardized with training statistics, as tables are

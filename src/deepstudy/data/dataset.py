@@ -18,7 +18,8 @@ from deepstudy.errors import UserError
 @dataclass
 class Dataset:
     name: str
-    kind: str  # "image" | "table" | "text" (x: NumPy arrays of strings) | "tokens" | "series" | "nab" | "corpus" (x: (N,) character ids)
+    kind: str  # "image" | "table" | "text" (x: NumPy arrays of strings) | "tokens" | "series" | "nab" |
+    #            "corpus" (x: (N,) character ids)
     classes: list[str]
     x_train: torch.Tensor
     y_train: torch.Tensor
@@ -64,7 +65,8 @@ class Dataset:
         """The per-batch transform: images -> float, (augmented), normalized; tables need none."""
         if self.kind != "image":
             if augment:
-                raise UserError(f"data.augment applies to images; dataset '{self.name}' is {self.kind} — remove data.augment")
+                raise UserError(f"data.augment applies to images; dataset '{self.name}' is {self.kind} — "
+                                "remove data.augment")
             return None
         return ImageTransform(self.mean, self.std, _augment.compose(_augment.parse(augment)) if augment else None,
                               size=self.extra.get("model_input", (None,) * 3)[-1])
@@ -80,7 +82,8 @@ class Dataset:
         return {
             "name": self.name, "kind": self.kind, "classes": self.classes, "input_shape": list(self.input_shape),
             "sizes": self.extra.get("sizes") or {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
-            "class_counts": None if self.kind in ("series", "corpus") else {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
+            "class_counts": None if self.kind in ("series", "corpus") else {s: counts(getattr(self, f"y_{s}"))
+                                                                             for s in ("train", "val", "test")},
             "source": self.source, "notes": self.notes, "feature_names": self.feature_names,
             **({"vocab_size": self.vocab_size} if self.vocab else {}),
         }
@@ -89,7 +92,8 @@ class Dataset:
 def permute_labels(ds: Dataset, seed: int) -> Dataset:
     """The same inputs with training and validation labels shuffled (Zhang et al., 2017; Adebayo et al., 2018)."""
     g = np.random.default_rng(seed)
-    y_train, y_val = np.asarray(ds.y_train)[g.permutation(len(ds.y_train))], np.asarray(ds.y_val)[g.permutation(len(ds.y_val))]
+    y_train, y_val = (np.asarray(ds.y_train)[g.permutation(len(ds.y_train))],
+                      np.asarray(ds.y_val)[g.permutation(len(ds.y_val))])
     t = torch.as_tensor
     return replace(ds, y_train=t(y_train), y_val=t(y_val), notes=[*ds.notes, "training and validation labels permuted "
                    "at random (test labels kept): the model can only memorize — a control, not a result"])
@@ -104,10 +108,10 @@ def tokenize(ds: Dataset, cfg: DataConfig) -> Dataset:
     enc = {s: _tokens.encode(d, vocab, cfg.max_length) for s, d in docs.items()}
     n_train = np.asarray([len(d) for d in docs["train"]])
     unk = float((enc["test"][0] == 1).sum() / enc["test"][1].sum())
-    notes = [*ds.notes, f"tokens: lower-cased words and ! ?, HTML stripped; vocabulary of {len(vocab):,} from the training "
-             f"split only (min frequency {cfg.vocab_min_freq}); {unk:.1%} of test tokens are <unk>; first {cfg.max_length} "
-             f"tokens kept ({(n_train > cfg.max_length).mean():.1%} of training documents truncated; median length "
-             f"{int(np.median(n_train))})"]
+    notes = [*ds.notes, f"tokens: lower-cased words and ! ?, HTML stripped; vocabulary of {len(vocab):,} from the "
+             f"training split only (min frequency {cfg.vocab_min_freq}); {unk:.1%} of test tokens are <unk>; "
+             f"first {cfg.max_length} tokens kept ({(n_train > cfg.max_length).mean():.1%} of training documents "
+             f"truncated; median length {int(np.median(n_train))})"]
     return Dataset(ds.name, "tokens", ds.classes, enc["train"][0], torch.as_tensor(ds.y_train), enc["val"][0],
                    torch.as_tensor(ds.y_val), enc["test"][0], torch.as_tensor(ds.y_test), source=ds.source, notes=notes,
                    lengths={s: e[1] for s, e in enc.items()}, vocab=vocab.itos)
@@ -116,9 +120,10 @@ def tokenize(ds: Dataset, cfg: DataConfig) -> Dataset:
 def _wordpiece(ds: Dataset, cfg: DataConfig) -> Dataset:
     enc = {s: _tokens.wordpiece(list(getattr(ds, f"x_{s}")), cfg.max_length) for s in ("train", "val", "test")}
     lengths = enc["train"][1].numpy()
-    notes = [*ds.notes, f"tokens: MiniLM's WordPiece tokenizer ([CLS] pieces [SEP], lower-cased, {len(enc['train'][2]):,}-piece "
-             f"vocabulary fixed by the pretrained model); first {cfg.max_length} pieces kept "
-             f"({(lengths >= cfg.max_length).mean():.1%} of training documents reach it; median length {int(np.median(lengths))})"]
+    notes = [*ds.notes, "tokens: MiniLM's WordPiece tokenizer ([CLS] pieces [SEP], lower-cased, "
+             f"{len(enc['train'][2]):,}-piece vocabulary fixed by the pretrained model); first {cfg.max_length} "
+             f"pieces kept ({(lengths >= cfg.max_length).mean():.1%} of training documents reach it; median length "
+             f"{int(np.median(lengths))})"]
     return Dataset(ds.name, "tokens", ds.classes, enc["train"][0], torch.as_tensor(ds.y_train), enc["val"][0],
                    torch.as_tensor(ds.y_val), enc["test"][0], torch.as_tensor(ds.y_test), source=ds.source, notes=notes,
                    lengths={s: e[1] for s, e in enc.items()}, vocab=enc["train"][2])

@@ -77,7 +77,8 @@ class Attention(nn.Module):
             raise ValueError(f"attention must be one of {', '.join(self.KINDS)}, got {kind!r}")
         self.kind = kind
         if kind == "additive":
-            self.w_query, self.w_key, self.v = nn.Linear(dim, dim, bias=False), nn.Linear(dim, dim), nn.Linear(dim, 1, bias=False)
+            self.w_query, self.w_key, self.v = (nn.Linear(dim, dim, bias=False), nn.Linear(dim, dim),
+                                                nn.Linear(dim, 1, bias=False))
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, pad_mask: torch.Tensor | None = None):
         """query (B, H), keys (B, T, H), pad_mask (B, T) -> (context (B, H), weights (B, T))."""
@@ -117,7 +118,8 @@ class RecurrentNet(nn.Module):
                  pooling: str = "last", output: str = "last", pad_id: int = 0):
         super().__init__()
         if cell not in _CELLS or pooling not in ("last", "mean") or output not in ("last", "all"):
-            raise ValueError(f"cell in {list(_CELLS)}, pooling in [last, mean], output in [last, all]; got {cell}, {pooling}, {output}")
+            raise ValueError(f"cell in {list(_CELLS)}, pooling in [last, mean], output in [last, all]; "
+                             f"got {cell}, {pooling}, {output}")
         self.embed, size = _embed(vocab_size, in_features, embed_dim, pad_id)
         self.tokens, self.pad_id, self.pooling, self.output = bool(vocab_size), pad_id, pooling, output
         self.rnn = _PADDING_BLIND[cell](size, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
@@ -225,7 +227,8 @@ class CharLM(nn.Module):
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {', '.join(_CELLS)}, got {cell!r}")
         self.embed = nn.Embedding(vocab_size, embed_dim)
-        self.rnn = _CELLS[cell](embed_dim, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.rnn = _CELLS[cell](embed_dim, hidden, num_layers=layers, batch_first=True,
+                                dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab_size)
 

@@ -91,16 +91,19 @@ def models_markdown() -> str:
 
     out = ["# Model zoo", "",
            "Generated from the registry (`make docs`). Parameters and MACs per example are for a 1×28×28 input (text "
-           "models: 256 tokens, a 30,000-word vocabulary) and 10 classes at default arguments; `deepstudy summary NAME --input CxHxW --arg key=value` gives the per-layer "
+           "models: 256 tokens, a 30,000-word vocabulary) and 10 classes at default arguments; "
+           "`deepstudy summary NAME --input CxHxW --arg key=value` gives the per-layer "
            "view for any input. Every keyword argument below can be set under `model:` in a study file.", "",
-           "| name | family | input | parameters | MACs | description | keyword arguments |", "|---|---|---|---:|---:|---|---|"]
+           "| name | family | input | parameters | MACs | description | keyword arguments |",
+           "|---|---|---|---:|---:|---|---|"]
     for name in models.names():
         entry = models.entry(name)
         shape = {"image": (1, 28, 28), "tokens": (256,), "sequence": (256,)}.get(entry.inputs, (784,))
         vocab = 30000 if entry.inputs in ("tokens", "sequence") else None
         _, params, macs = models.summarize(models.build(name, shape, 10, vocab_size=vocab), models.example(name, shape))
         derived = {"in_channels", "in_features", "num_classes", "input_size", "input_shape", "vocab_size"}
-        kwargs = [f"`{p.name}={p.default!r}`" for p in inspect.signature(entry.fn).parameters.values() if p.name not in derived]
+        kwargs = [f"`{p.name}={p.default!r}`" for p in inspect.signature(entry.fn).parameters.values()
+                  if p.name not in derived]
         out.append(f"| `{name}` | {entry.family} | {entry.inputs} | {params:,} | {macs:,} | {entry.description} | "
                    f"{', '.join(kwargs) or '—'} |")
     return "\n".join(out) + "\n"
@@ -122,6 +125,7 @@ def studies_markdown() -> str:
         opt_in = ", ".join(f"`{a}`" for a in raw.get("opt_in_arms", {}))
         opt_in = f" · opt-in arms (`--arms NAME`) {opt_in}" if opt_in else ""
         out += [f"## {name}", "", f"*{raw.get('description', '')}*", "",
-                f"Data `{raw.get('data', {}).get('name', 'digits')}` · arms {arms}{opt_in} · {raw.get('seeds', 1)} seed(s)", "",
+                f"Data `{raw.get('data', {}).get('name', 'digits')}` · arms {arms}{opt_in} · "
+                f"{raw.get('seeds', 1)} seed(s)", "",
                 "```text", *header, "```", ""]
     return "\n".join(out)

@@ -72,7 +72,8 @@ def bias_variance(predictions: list[np.ndarray], y: np.ndarray) -> dict:
     disagree = (p != main).mean(0)
     n = len(y)
     return {"loss": float((p != y).mean()), "bias": float(wrong_main.mean()), "variance": float(disagree.mean()),
-            "unbiased_variance": float(disagree[~wrong_main].sum() / n), "biased_variance": float(disagree[wrong_main].sum() / n),
+            "unbiased_variance": float(disagree[~wrong_main].sum() / n),
+            "biased_variance": float(disagree[wrong_main].sum() / n),
             "models": len(predictions)}
 
 
@@ -214,11 +215,14 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
     elif len(beyond) == len(others):
         summary = f"{best} is the best arm, and its lead over every other arm is larger than seed-to-seed noise"
     elif beyond:
-        summary = (f"{best} has the {'lowest' if lower_better else 'highest'} mean; it is reliably better than {', '.join(beyond)}, but its lead over "
+        summary = (f"{best} has the {'lowest' if lower_better else 'highest'} mean; it is reliably better than "
+                   f"{', '.join(beyond)}, but its lead over "
                    f"{', '.join(o for o in others if o not in beyond)} is within noise")
     else:
-        summary = f"{best} has the {'lowest' if lower_better else 'highest'} mean, but no gap between arms is larger than seed-to-seed noise"
+        summary = (f"{best} has the {'lowest' if lower_better else 'highest'} mean, but no gap between arms is larger "
+                   "than seed-to-seed noise")
     if others:  # the margin that decides the ranking: best vs the runner-up
         nearest = min(comparisons, key=lambda c: c["gap"])
-        summary += f" (runner-up: {nearest['other']}, {amount(nearest['gap'])} {'higher' if lower_better else 'behind'})"
+        summary += (f" (runner-up: {nearest['other']}, {amount(nearest['gap'])} "
+                    f"{'higher' if lower_better else 'behind'})")
     return {"best": best, "metric": metric, "comparisons": comparisons, "summary": summary}

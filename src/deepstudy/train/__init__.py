@@ -8,5 +8,6 @@ from deepstudy.train.loop import EpochResult, Monitor, NonFiniteLoss, fit, gradi
 from deepstudy.train.optim import build_optimizer, build_schedule, from_settings, param_groups
 from deepstudy.train.precision import autocast, cpu_supports_bf16, grad_scaler
 
-__all__ = ["drive", "Driven", "Optimizers", "State", "TorchState", "fit", "gradient_norms", "predict", "EpochResult", "Monitor", "NonFiniteLoss", "build_optimizer", "build_schedule", "from_settings",
+__all__ = ["drive", "Driven", "Optimizers", "State", "TorchState", "fit", "gradient_norms", "predict", "EpochResult",
+           "Monitor", "NonFiniteLoss", "build_optimizer", "build_schedule", "from_settings",
            "param_groups", "autocast", "grad_scaler", "cpu_supports_bf16", "checkpoint"]

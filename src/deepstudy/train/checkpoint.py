@@ -34,7 +34,8 @@ def load_weights(model: nn.Module, path: Path) -> None:
     except (OSError, safetensors.SafetensorError, RuntimeError) as e:
         raise UserError(f"cannot load weights from {path} ({e}); the file is damaged or from another model") from None
     if missing or unexpected:
-        raise UserError(f"weights in {path} do not fit this model (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+        raise UserError(f"weights in {path} do not fit this model (missing {sorted(missing)[:3]}, "
+                        f"unexpected {sorted(unexpected)[:3]})")
 
 
 def save(folder: Path, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scaler,
@@ -64,7 +65,8 @@ def load(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, sched
         state = torch.load(folder / pointer["state"], map_location="cpu", weights_only=True)
     except Exception as e:  # any parse failure of a damaged file (UnpicklingError, ValueError, OSError ...)
         reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise UserError(f"checkpoint in {folder} is unreadable ({reason}); delete that folder to restart this arm from scratch") from None
+        raise UserError(f"checkpoint in {folder} is unreadable ({reason}); delete that folder to restart this arm "
+                        "from scratch") from None
     load_weights(model, folder / pointer["weights"])
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])

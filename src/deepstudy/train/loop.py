@@ -188,6 +188,7 @@ def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: 
         )
 
 
-def _plain_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+def _plain_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                loss_fn: Callable) -> tuple[torch.Tensor, torch.Tensor]:
     out = model(x)
     return loss_fn(out, y), out

@@ -6,12 +6,12 @@ Heavy imports (torch) happen inside the commands that need them: ``report`` and 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from pathlib import Path
 
 from deepstudy.config import EXPLANATIONS
+from deepstudy.cli.doctor import cmd_doctor
+from deepstudy.cli.presence import presence
 from deepstudy.errors import UserError
 
 EXPLAIN_METHODS = (*EXPLANATIONS, "feature-maps")
@@ -176,7 +176,7 @@ def cmd_data(args) -> int:
 
     if args.data_command == "list":
         for name, spec in sorted(registry.REGISTRY.items()):
-            print(f"{name:<14} {spec.format:<10} {_presence(spec):<28} {spec.description}")
+            print(f"{name:<14} {spec.format:<10} {presence(spec):<28} {spec.description}")
     elif args.data_command == "info":
         spec = registry.get(args.name)
         print(f"{spec.name}: {spec.description}\n  license: {spec.license}\n  format: {spec.format}\n"
@@ -187,7 +187,7 @@ def cmd_data(args) -> int:
                 print(f"    {url}")
         if spec.how_to_get:
             print(f"  how to get: {spec.how_to_get}")
-        print(f"  status: {_presence(spec)}")
+        print(f"  status: {presence(spec)}")
     elif args.data_command == "fetch":
         spec = registry.get(args.name)
         root = Path(args.dir) if args.dir else registry.data_roots()[0]
@@ -198,29 +198,13 @@ def cmd_data(args) -> int:
         names = [args.name] if args.name else sorted(registry.REGISTRY)
         bad = 0
         for name in names:
-            state = _presence(registry.get(name))
+            state = presence(registry.get(name))
             bad += state.startswith("checksum")
             print(f"{name:<14} {state}")
         if bad:
             raise UserError(f"{bad} dataset(s) failed verification; delete the damaged files and "
                             "`deepstudy data fetch NAME`")
     return 0
-
-
-def _presence(spec) -> str:
-    from deepstudy.data import registry
-
-    if not spec.files:
-        return "bundled"
-    try:
-        folder = registry.locate(spec)
-    except UserError:
-        return "missing"
-    try:
-        registry.verify(spec, folder)
-    except UserError:
-        return "checksum MISMATCH"
-    return f"verified in {folder.parent}"
 
 
 def cmd_summary(args) -> int:
@@ -257,50 +241,6 @@ def cmd_schema(args) -> int:
     else:
         print(schema_markdown() if args.markdown else json.dumps(json_schema(), indent=2))
     return 0
-
-
-def cmd_doctor(args) -> int:
-    import torch
-
-    from deepstudy.data import registry
-    from deepstudy.train import cpu_supports_bf16
-
-    ok = True
-    print(f"torch {torch.__version__} · {torch.get_num_threads()} threads · "
-          f"CUDA {'yes: ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no'}"
-          f" · CPU bf16 {'yes' if cpu_supports_bf16() else 'no'}")
-    roots = registry.data_roots()
-    print("data roots, in order: " + ", ".join(f"{r} ({'exists' if r.is_dir() else 'absent'})" for r in roots))
-    if not os.environ.get("DEEPSTUDY_DATA"):
-        print("  DEEPSTUDY_DATA is not set: datasets are looked for in the cache only")
-    for name, spec in sorted(registry.REGISTRY.items()):
-        state = _presence(spec)
-        ok &= not state.startswith("checksum")
-        print(f"  {name:<14} {state}")
-    t0 = time.perf_counter()
-    acc = _tiny_training()
-    print(f"tiny training (MLP on digits, 2 epochs): test accuracy {acc:.3f} in {time.perf_counter() - t0:.1f} s")
-    ok &= acc > 0.5
-    print("all good" if ok else "problems found (see above)")
-    return 0 if ok else 1
-
-
-def _tiny_training() -> float:
-    import torch
-
-    from deepstudy import data, models, train
-    from deepstudy.config import DataConfig
-
-    ds = data.load(DataConfig(name="digits"), split_seed=0)
-    torch.manual_seed(0)
-    model = models.build("mlp", ds.input_shape, ds.num_classes, hidden=[64])
-    opt = train.build_optimizer(model, "adamw", lr=3e-3)
-    batches = ds.batches("train", 64, train=True)
-    for _ in train.fit(model, batches.epoch, ds.batches("val", 512), optimizer=opt, scheduler=None,
-                       loss_fn=torch.nn.CrossEntropyLoss(), epochs=2, device=torch.device("cpu"), seed=0):
-        pass
-    logits, y = train.predict(model, ds.batches("test", 512), device=torch.device("cpu"))
-    return float((logits.argmax(1) == y).float().mean())
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "explain": cmd_explain, "data": cmd_data,

@@ -74,8 +74,8 @@ def test_tfidf_logistic_regression_beside_a_torch_arm_matches_scikit_learn(cli, 
     r, run = _run(cli, tmp_path, task="classical", data={"name": "ag-news", "train_limit": 1500},
                   model={"name": "sklearn-logistic-regression", "C": 5.0},
                   arms={"tfidf": {}, "gru": {"task": "classify", "model": {"name": "rnn", "cell": "gru", "embed_dim": 16,
-                                                                            "hidden": 16}}},
-                  train={"epochs": 1, "batch_size": 64}, seeds=2, analyses=["confusion"])
+                                                                            "hidden": 16}, "train.batch_size": 64}},
+                  train={"epochs": 1}, seeds=2, analyses=["confusion"])  # batch size: the torch arm's (classical has none)
     assert r.code == 0, r.err
     res = read_json(run / "results.json")
     acc = res["arms"]["tfidf"]["summary"]["accuracy"]

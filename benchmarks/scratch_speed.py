@@ -18,7 +18,7 @@ from deepstudy import scratch
 from deepstudy.config import DataConfig
 from deepstudy.data import load
 from deepstudy.scratch.models import lenet, mlp
-from deepstudy.study_scratch import copy_weights
+from deepstudy.tasks.scratch import copy_weights
 
 
 def torch_twin(model: scratch.Sequential) -> nn.Sequential:

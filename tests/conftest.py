@@ -70,6 +70,10 @@ def tiny_study(tmp_path: Path, **overrides) -> Path:
         "arms": {"small": {}, "wide": {"model.hidden": [64]}},
         "seeds": 2,
     }
+    from deepstudy import config
+
+    if overrides.get("task", "classify") in config.STUDY_TYPES:  # the base keys that task reads (as an arm does)
+        study = config.for_task(study, overrides.get("task", "classify"))
     for key, value in overrides.items():
         node = study
         *parents, leaf = key.split(".")

@@ -69,13 +69,13 @@ def test_tfidf_logistic_regression_beside_a_torch_arm_matches_scikit_learn(cli, 
     from sklearn.linear_model import LogisticRegression
 
     from deepstudy import data as _data
-    from deepstudy import study_classical
+    from deepstudy.tasks import classical as study_classical
     from deepstudy.config import validate
     r, run = _run(cli, tmp_path, task="classical", data={"name": "ag-news", "train_limit": 1500},
                   model={"name": "sklearn-logistic-regression", "C": 5.0},
                   arms={"tfidf": {}, "gru": {"task": "classify", "model": {"name": "rnn", "cell": "gru", "embed_dim": 16,
-                                                                            "hidden": 16}}},
-                  train={"epochs": 1, "batch_size": 64}, seeds=2, analyses=["confusion"])
+                                                                            "hidden": 16}, "train.batch_size": 64}},
+                  train={"epochs": 1}, seeds=2, analyses=["confusion"])  # batch size: the torch arm's (classical has none)
     assert r.code == 0, r.err
     res = read_json(run / "results.json")
     acc = res["arms"]["tfidf"]["summary"]["accuracy"]
@@ -114,7 +114,7 @@ def test_text_and_cross_validation_are_refused_by_other_tasks(cli, tmp_path, sha
     r, _ = _run(cli, tmp_path, data={"name": "ag-news"}, arms={"a": {}}, seeds=1)  # an MLP cannot read token ids
     assert r.code == 2 and "does not read text" in r.err and "rnn, conv1d or transformer" in r.err
     r, _ = _run(cli, tmp_path, data={"name": "digits", "cv_folds": 2}, arms={"a": {}}, seeds=2)
-    assert r.code == 2 and "classical only" in r.err
+    assert r.code == 2 and "'data.cv_folds' is not used by task: classify" in r.err
 
 
 def test_rnn_gradient_analysis(cli, tmp_path, shared_data):

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from conftest import tiny_study
 from deepstudy.fileio import read_json
-from deepstudy.study_distill import DistillationLoss
+from deepstudy.tasks.distill import DistillationLoss
 
 
 def test_distillation_loss_matches_hintons_gradient():
@@ -53,7 +53,8 @@ def test_distillation_study_trains_one_teacher_per_seed(cli, tmp_path):
 
 
 @pytest.mark.parametrize("bad, message", [
-    ({"task": "som", "model": {"name": "som"}, "arms": {"a": {}}, "distill.teacher": {"name": "mlp"}}, "distills classifiers"),
+    ({"task": "som", "model": {"name": "som"}, "arms": {"a": {}}, "distill.teacher": {"name": "mlp"}},
+     "'distill' is not used by task: som"),
     ({"distill.teacher": {"name": "nope"}}, "nope"),
     ({"distill.teacher": {"name": "cnn", "channels": "x"}}, "channels"),
 ])

@@ -7,7 +7,7 @@ import pytest
 from conftest import tiny_study
 from deepstudy import config, data
 from deepstudy.fileio import read_json
-from deepstudy.study_forecast import scores
+from deepstudy.tasks.forecast import scores
 
 
 def _run_dir(out: str) -> Path:
@@ -63,7 +63,7 @@ def test_numeric_sequence_attributions_keep_time_and_variables():
     import torch
 
     from deepstudy import explain
-    from deepstudy.study_explain import ForecastOutput
+    from deepstudy.tasks.explaining import ForecastOutput
 
     torch.manual_seed(0)
     lin = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12 * 3, 2, bias=False))
@@ -85,6 +85,12 @@ def test_forecast_study_explains_lags_and_variables(cli, tmp_path, shared_data):
                        model={"name": "rnn", "cell": "gru", "hidden": 16}, arms={"gru": {}}, seeds=1,
                        analyses=["curves", "saliency", "integrated-gradients", "occlusion", "gradcam"],
                        explain={"examples": 8, "sanity_examples": 4, "steps": 16}, **{"train.epochs": 2})
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))  # Grad-CAM needs a spatial layer: refused at load
+    assert r.code == 2 and "gradcam" in r.err and "task: forecast" in r.err and not (tmp_path / "runs").exists()
+    study = tiny_study(tmp_path, task="forecast", data={"name": "air-quality", "lookback": 12, "stride": 4, "targets": ["T"]},
+                       model={"name": "rnn", "cell": "gru", "hidden": 16}, arms={"gru": {}}, seeds=1,
+                       analyses=["curves", "saliency", "integrated-gradients", "occlusion"],
+                       explain={"examples": 8, "sanity_examples": 4, "steps": 16}, **{"train.epochs": 2})
     r = cli("run", str(study), "--out", str(tmp_path / "runs"))
     assert r.code == 0, r.err
     run = _run_dir(r.out)
@@ -95,7 +101,7 @@ def test_forecast_study_explains_lags_and_variables(cli, tmp_path, shared_data):
     with np.load(seed / "explain.npz") as z:
         assert z["map:integrated-gradients"].shape == z["windows"].shape == (8, 12, variables)
     e = res["arms"]["gru"]["explain"]
-    assert set(e["methods"]) == {"saliency", "integrated-gradients", "occlusion"} and "gradcam" in e["skipped"]
+    assert set(e["methods"]) == {"saliency", "integrated-gradients", "occlusion"}
     assert e["methods"]["integrated-gradients"]["n"] == 1
     assert (run / "figures" / "explain-gru.png").is_file()
     assert "Can the explanations be trusted?" in (run / "report.html").read_text()

@@ -22,7 +22,7 @@ def test_dcgan_shapes_range_and_init():
 
 
 def test_frechet_distance_matches_the_formula():
-    from deepstudy.study_gan import Judge
+    from deepstudy.tasks.generate import Judge
 
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(500, 4)), rng.normal(1.0, 2.0, size=(500, 4))

@@ -8,7 +8,7 @@ import yaml
 
 from deepstudy.fileio import read_json
 from deepstudy.models.rnn import CharLM
-from deepstudy.study_lm import ngram_nll, stream_scores
+from deepstudy.tasks.language_model import ngram_nll, stream_scores
 
 
 def test_ngram_nll_matches_hand_counts():
@@ -90,6 +90,7 @@ def test_language_model_bad_inputs(cli, tmp_path):
     study = yaml.safe_load(_study(tmp_path).read_text())
     study["task"] = "classify"
     study["model"], study["arms"] = {"name": "mlp"}, {"a": {}}
+    study.pop("lm", None)  # a section task classify does not read: refused before the data are
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(study))
     r = cli("run", str(tmp_path / "c.yaml"), "--out", str(tmp_path / "r"))
     assert r.code == 2 and "task: language-model" in r.err

@@ -9,7 +9,7 @@ from deepstudy import models
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json
 from deepstudy.models import heads
-from deepstudy.study_pretext import RotationBatches
+from deepstudy.tasks.pretrain import RotationBatches
 
 
 def test_rotation_batches_show_every_image_in_four_rotations():
@@ -65,7 +65,7 @@ def test_rotation_pretext_bad_inputs(cli, tmp_path):
     assert r.code == 2 and "pretrain.task rotation" in r.err
     r = cli("run", str(tiny_study(tmp_path, task="som", model={"name": "som"}, arms={"a": {}}, **{"train.freeze_backbone": True})),
             "--out", str(tmp_path / "r"))
-    assert r.code == 2 and "task: classify" in r.err
+    assert r.code == 2 and "'train.freeze_backbone' is not used by task: som" in r.err
 
 
 def test_summary_counts_the_attention_products():

@@ -30,7 +30,7 @@ def test_scratch_study_end_to_end(cli, tmp_path):
 
 def test_scratch_rejects_what_it_cannot_do(cli, tmp_path):
     r = cli("run", str(_study(tmp_path)), "--set", "train.precision=bf16", "--out", str(tmp_path / "runs"))
-    assert r.code == 2 and "NumPy engine" in r.err
+    assert r.code == 2 and "'train.precision' is not used by task: scratch" in r.err  # refused by its config
     r = cli("run", str(_study(tmp_path)), "--set", "model.hiden=[3]", "--out", str(tmp_path / "runs"))
     assert r.code == 2 and "hidden" in r.err
     r = cli("run", str(_study(tmp_path, arms={"x": {"model.name": "resnet"}})), "--out", str(tmp_path / "runs"))
@@ -57,7 +57,8 @@ def test_scratch_resume_after_kill_is_bit_identical(tmp_path):
 def test_scratch_schedules_follow_torch_curves():
     import torch
 
-    from deepstudy import config, study_scratch
+    from deepstudy import config
+    from deepstudy.tasks import scratch as study_scratch
 
     for name, ref in [("cosine", lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=40)),
                       ("step", lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=10, gamma=0.5))]:
@@ -77,7 +78,8 @@ def test_torch_model_starts_from_the_numpy_engines_weights(batch_norm):
     """train.init: numpy-engine: the torch MLP computes what the NumPy MLP of the same seed computes, before training."""
     import torch
 
-    from deepstudy import config, models, study_scratch
+    from deepstudy import config, models
+    from deepstudy.tasks import scratch as study_scratch
 
     cfg = config.validate({"name": "x", "task": "classify", "data": {"name": "digits"},
                            "model": {"name": "mlp", "hidden": [32, 16], "batch_norm": batch_norm},
@@ -100,7 +102,7 @@ def test_numpy_engine_init_in_a_study_and_its_bad_uses(cli, tmp_path):
     assert "torch: starts from the initial weights of the NumPy engine" in (run / "report.md").read_text()
     torch_arm = {"task": "classify", "train.init": "numpy-engine"}
     bad = {"cnn": ({"torch": {**torch_arm, "model": {"name": "cnn", "channels": [4]}}}, "no model 'cnn'"),
-           "scratch": ({"numpy": {"train.init": "numpy-engine"}}, "apply to task: classify"),
+           "scratch": ({"numpy": {"train.init": "numpy-engine"}}, "'train.init' is not used by task: scratch"),
            "gelu": ({"torch": {**torch_arm, "model.activation": "gelu"}}, "activation must be one of"),
            "pretrain": ({"torch": {**torch_arm, "pretrain.task": "rotation"}}, "keep one of them")}
     for name, (arms, message) in bad.items():

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from deepstudy.config import Study
+from deepstudy.config import STUDY_TYPES, Study
+from deepstudy.config.sections import DataConfig, TrainConfig
+from deepstudy.config.tasks import OPTIONAL_SECTIONS, SECTIONS
 
 
 def _type_name(annotation) -> str:
@@ -13,9 +15,9 @@ def _type_name(annotation) -> str:
     return f"{text[9:-1]} | null" if text.startswith("Optional[") else text
 
 
-def _section(model: type[BaseModel], prefix: str, out: list[str]) -> None:
+def _section(model: type[BaseModel], prefix: str, out: list[str], title: str = "") -> None:
     nested = []
-    out.append(f"\n## `{prefix or 'top level'}`\n")
+    out.append(f"\n## `{prefix or 'top level'}`{title}\n")
     if model.__doc__ and prefix:
         out.append(model.__doc__.strip() + "\n")
     out.append("| key | type | default | meaning |\n|---|---|---|---|")
@@ -32,15 +34,50 @@ def _section(model: type[BaseModel], prefix: str, out: list[str]) -> None:
         _section(ann, key, out)
 
 
+def _keys(model: type[BaseModel], full: type[BaseModel]) -> str:
+    """A task's keys of one section: every key, or the list (nested sections with theirs)."""
+    if list(model.model_fields) == list(full.model_fields):
+        return "every key"
+    out = []
+    for name, field in model.model_fields.items():
+        ann = field.annotation
+        sub = full.model_fields[name].annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel) and isinstance(sub, type) and ann is not sub:
+            fixed = {k: f.default for k, f in ann.model_fields.items() if str(f.annotation).startswith("typing.Literal")
+                     and f.annotation != sub.model_fields[k].annotation}
+            keys = [f"{k} ({fixed[k]} only)" if k in fixed else k for k in ann.model_fields]
+            out.append(f"`{name}` ({', '.join(keys)})")
+        else:
+            out.append(f"`{name}`")
+    return ", ".join(out)
+
+
 def schema_markdown() -> str:
     out = ["# Study file reference",
            "",
            "Generated from the code (`deepstudy schema --markdown`; `make docs` rewrites this file). A study file "
            "is YAML; every key below can also be set from the command line with `--set key=value` and varied "
            "per arm (`arms: {name: {key: value}}`). Unknown keys are rejected with the closest valid names. "
-           "`deepstudy schema` prints the JSON schema for editor completion.",
-           ]
-    _section(Study, "", out)
+           "`deepstudy schema` prints the JSON schema for editor completion (one branch per task).",
+           "",
+           "Each task reads its own part of the file: the keys common to every task (`top level` below), the "
+           "`train:` and `data:` keys of its row in the table, and its own sections. A key the study's task "
+           "does not read is refused with the task named (it would be silently ignored), e.g. `train.grad_clip` "
+           "for `task: som`. An arm may change `task:`; it then starts from the keys of the base that its task "
+           "reads.",
+           "",
+           "| task | its sections | `train:` keys it reads | `data:` keys it reads |",
+           "|---|---|---|---|"]
+    for task, cls in STUDY_TYPES.items():
+        own = ", ".join(f"`{s}`" for s in SECTIONS[task]) or "—"
+        out.append(f"| `{task}` | {own} | {_keys(cls.model_fields['train'].annotation, TrainConfig)} | "
+                   f"{_keys(cls.model_fields['data'].annotation, DataConfig)} |")
+    out.append("")
+    out += [f"- {cls.__doc__.strip()}" for cls in STUDY_TYPES.values()]
+    _section(Study, "", out, " (every task)")
+    for name, section in OPTIONAL_SECTIONS.items():
+        tasks = ", ".join(t for t, s in SECTIONS.items() if name in s)
+        _section(section, name, out, f" (task: {tasks})")
     out.append("\nUnder `model:`, `model.name` picks a registered model; every other key under `model:` is a keyword "
                "argument of that model's constructor (checked before training starts). See docs/models.md.")
     return "\n".join(out) + "\n"
@@ -54,16 +91,19 @@ def models_markdown() -> str:
 
     out = ["# Model zoo", "",
            "Generated from the registry (`make docs`). Parameters and MACs per example are for a 1×28×28 input (text "
-           "models: 256 tokens, a 30,000-word vocabulary) and 10 classes at default arguments; `deepstudy summary NAME --input CxHxW --arg key=value` gives the per-layer "
+           "models: 256 tokens, a 30,000-word vocabulary) and 10 classes at default arguments; "
+           "`deepstudy summary NAME --input CxHxW --arg key=value` gives the per-layer "
            "view for any input. Every keyword argument below can be set under `model:` in a study file.", "",
-           "| name | family | input | parameters | MACs | description | keyword arguments |", "|---|---|---|---:|---:|---|---|"]
+           "| name | family | input | parameters | MACs | description | keyword arguments |",
+           "|---|---|---|---:|---:|---|---|"]
     for name in models.names():
         entry = models.entry(name)
         shape = {"image": (1, 28, 28), "tokens": (256,), "sequence": (256,)}.get(entry.inputs, (784,))
         vocab = 30000 if entry.inputs in ("tokens", "sequence") else None
         _, params, macs = models.summarize(models.build(name, shape, 10, vocab_size=vocab), models.example(name, shape))
         derived = {"in_channels", "in_features", "num_classes", "input_size", "input_shape", "vocab_size"}
-        kwargs = [f"`{p.name}={p.default!r}`" for p in inspect.signature(entry.fn).parameters.values() if p.name not in derived]
+        kwargs = [f"`{p.name}={p.default!r}`" for p in inspect.signature(entry.fn).parameters.values()
+                  if p.name not in derived]
         out.append(f"| `{name}` | {entry.family} | {entry.inputs} | {params:,} | {macs:,} | {entry.description} | "
                    f"{', '.join(kwargs) or '—'} |")
     return "\n".join(out) + "\n"
@@ -85,6 +125,7 @@ def studies_markdown() -> str:
         opt_in = ", ".join(f"`{a}`" for a in raw.get("opt_in_arms", {}))
         opt_in = f" · opt-in arms (`--arms NAME`) {opt_in}" if opt_in else ""
         out += [f"## {name}", "", f"*{raw.get('description', '')}*", "",
-                f"Data `{raw.get('data', {}).get('name', 'digits')}` · arms {arms}{opt_in} · {raw.get('seeds', 1)} seed(s)", "",
+                f"Data `{raw.get('data', {}).get('name', 'digits')}` · arms {arms}{opt_in} · "
+                f"{raw.get('seeds', 1)} seed(s)", "",
                 "```text", *header, "```", ""]
     return "\n".join(out)

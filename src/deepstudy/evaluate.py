@@ -16,6 +16,8 @@ import numpy as np
 from scipy import stats
 from sklearn import metrics as skm
 
+from deepstudy.records import SeedResult
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)
@@ -70,7 +72,8 @@ def bias_variance(predictions: list[np.ndarray], y: np.ndarray) -> dict:
     disagree = (p != main).mean(0)
     n = len(y)
     return {"loss": float((p != y).mean()), "bias": float(wrong_main.mean()), "variance": float(disagree.mean()),
-            "unbiased_variance": float(disagree[~wrong_main].sum() / n), "biased_variance": float(disagree[wrong_main].sum() / n),
+            "unbiased_variance": float(disagree[~wrong_main].sum() / n),
+            "biased_variance": float(disagree[wrong_main].sum() / n),
             "models": len(predictions)}
 
 
@@ -97,16 +100,14 @@ def probe_indices(n: int, size: int = 10_000) -> np.ndarray:
 
 
 def run_record(rows: list[dict], *, best_epoch: int, monitor: dict, stopped_early: bool, precision: str,
-               test_seconds: float, train_accuracy: float, test: dict) -> dict:
-    """The result.json of one arm/seed, the same for every engine (the report reads these keys)."""
-    return {
-        "status": "ok", "best_epoch": best_epoch, "epochs_run": len(rows), "stopped_early": stopped_early,
-        "monitor": monitor, "precision": precision,
-        "train_seconds": sum(r["seconds"] for r in rows),
-        "eval_seconds": sum(r["eval_seconds"] for r in rows) + test_seconds,  # validation each epoch + one test pass
-        "seconds_per_epoch": float(np.mean([r["seconds"] for r in rows])) if rows else None,
-        "train_accuracy": train_accuracy, "test": test,
-    }
+               test_seconds: float, train_accuracy: float, test: dict) -> SeedResult:
+    """The result.json of one arm/seed from its metrics rows, the same for every engine (the report reads it)."""
+    return SeedResult(
+        test=test, best_epoch=best_epoch, epochs_run=len(rows), stopped_early=stopped_early, monitor=monitor,
+        precision=precision, train_seconds=sum(r["seconds"] for r in rows),
+        eval_seconds=sum(r["eval_seconds"] for r in rows) + test_seconds,  # validation each epoch + one test pass
+        seconds_per_epoch=float(np.mean([r["seconds"] for r in rows])) if rows else None,
+        train_accuracy=train_accuracy)
 
 
 def describe(values: list[float]) -> dict:
@@ -214,11 +215,14 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
     elif len(beyond) == len(others):
         summary = f"{best} is the best arm, and its lead over every other arm is larger than seed-to-seed noise"
     elif beyond:
-        summary = (f"{best} has the {'lowest' if lower_better else 'highest'} mean; it is reliably better than {', '.join(beyond)}, but its lead over "
+        summary = (f"{best} has the {'lowest' if lower_better else 'highest'} mean; it is reliably better than "
+                   f"{', '.join(beyond)}, but its lead over "
                    f"{', '.join(o for o in others if o not in beyond)} is within noise")
     else:
-        summary = f"{best} has the {'lowest' if lower_better else 'highest'} mean, but no gap between arms is larger than seed-to-seed noise"
+        summary = (f"{best} has the {'lowest' if lower_better else 'highest'} mean, but no gap between arms is larger "
+                   "than seed-to-seed noise")
     if others:  # the margin that decides the ranking: best vs the runner-up
         nearest = min(comparisons, key=lambda c: c["gap"])
-        summary += f" (runner-up: {nearest['other']}, {amount(nearest['gap'])} {'higher' if lower_better else 'behind'})"
+        summary += (f" (runner-up: {nearest['other']}, {amount(nearest['gap'])} "
+                    f"{'higher' if lower_better else 'behind'})")
     return {"best": best, "metric": metric, "comparisons": comparisons, "summary": summary}

@@ -150,7 +150,8 @@ def best_threshold(files: list[tuple[np.ndarray, list[tuple[int, int]]]], profil
     best = (float("inf"), -float("inf"))
     weights = [row_weights(len(s), w) for s, w in files]  # per file, not per threshold
     for t in grid:
-        value = normalized([raw_score(alarms(s, t, refractory), w, profile, rw) for (s, w), rw in zip(files, weights)], profile)
+        value = normalized([raw_score(alarms(s, t, refractory), w, profile, rw) for (s, w), rw in zip(files, weights)],
+                           profile)
         if value > best[1]:
             best = (float(t), value)
     return best

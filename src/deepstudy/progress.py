@@ -42,8 +42,9 @@ class Progress:
             if self.rich is not None and self.task is not None:
                 self.rich.update(self.task, completed=e["epoch"])
         elif e["kind"] == "epoch":
-            acc = f"  val_acc {e['val_acc']:.4f}" if e.get("val_acc") is not None else ""
-            info = f"loss {e['train_loss']:.4f}  val_loss {e['val_loss']:.4f}{acc}  {e['seconds']:.1f} s/epoch"
+            shown = [f"{name} {e[key]:.4f}" for key, name in (("train_loss", "loss"), ("val_loss", "val_loss"),
+                                                               ("val_acc", "val_acc")) if e.get(key) is not None]
+            info = "  ".join([*shown, f"{e['seconds']:.1f} s/epoch"])
             if self.rich is not None and self.task is not None:
                 self.rich.update(self.task, completed=e["epoch"] + 1, info=info)
             elif (e["epoch"] + 1) % max(1, e["epochs"] // 10) == 0 or e["epoch"] + 1 == e["epochs"]:

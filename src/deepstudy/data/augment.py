@@ -69,7 +69,8 @@ def random_erasing(p: float, area: tuple[float, float] = (0.02, 0.25)) -> Op:
         left = (_rand(b, g, x.device) * (w - ew + 1)).long()
         r = torch.arange(h, device=x.device)[None, :, None]
         c = torch.arange(w, device=x.device)[None, None, :]
-        box = (r >= top[:, None, None]) & (r < (top + eh)[:, None, None]) & (c >= left[:, None, None]) & (c < (left + ew)[:, None, None])
+        box = ((r >= top[:, None, None]) & (r < (top + eh)[:, None, None])
+               & (c >= left[:, None, None]) & (c < (left + ew)[:, None, None]))
         return x.masked_fill((box & apply[:, None, None])[:, None], 0.0)
     return op
 
@@ -90,7 +91,8 @@ def parse(specs: tuple[str, ...] | list[str]) -> list[Op]:
     for spec in specs:
         name, _, value = str(spec).partition(":")
         if name not in _OPS:
-            raise UserError(f"unknown augmentation '{spec}'{closest(name, _OPS)}; choose from {', '.join(_OPS)} (e.g. crop:4, rotate:10)")
+            raise UserError(f"unknown augmentation '{spec}'{closest(name, _OPS)}; choose from {', '.join(_OPS)} "
+                            "(e.g. crop:4, rotate:10)")
         make, default = _OPS[name]
         try:
             ops.append(make(float(value) if value else default))

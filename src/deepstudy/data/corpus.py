@@ -27,8 +27,8 @@ def read(folder: Path, train_limit: int | None = None) -> tuple[dict[str, torch.
                         "take 5 % each)")
     n_train, n_val = int(len(raw) * CORPUS_SPLIT[0]), int(len(raw) * CORPUS_SPLIT[1])
     parts = {"train": raw[:n_train], "val": raw[n_train:n_train + n_val], "test": raw[n_train + n_val:]}
-    notes = [f"split by position: the first {CORPUS_SPLIT[0]:.0%} of the characters train, the next {CORPUS_SPLIT[1]:.0%} "
-             f"validate, the last {CORPUS_SPLIT[2]:.0%} test"]
+    notes = [f"split by position: the first {CORPUS_SPLIT[0]:.0%} of the characters train, "
+             f"the next {CORPUS_SPLIT[1]:.0%} validate, the last {CORPUS_SPLIT[2]:.0%} test"]
     if train_limit is not None and train_limit < n_train:
         parts["train"] = parts["train"][:train_limit]
         notes.append(f"data.train_limit: only the first {train_limit:,} training characters are used")

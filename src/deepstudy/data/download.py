@@ -61,7 +61,8 @@ def fetch(spec: DatasetSpec, folder: Path, *, timeout: float = 60.0,
             status[f.name] = "present"
             continue
         if not f.urls:
-            raise UserError(f"{spec.name}: {f.name} has no published download URL; {spec.how_to_get} and put it in {folder}/")
+            raise UserError(f"{spec.name}: {f.name} has no published download URL; {spec.how_to_get} "
+                            f"and put it in {folder}/")
         status[f.name] = _fetch_one(spec, f, dest, timeout, log)
     return status
 

@@ -59,7 +59,8 @@ class ImageTransform:
     ``size`` (ImageNet inputs): after augmentation, grey images are repeated to 3 channels and every batch
     is resized to size x size (bilinear) — on the fly, so 60,000 images never exist at 224 px in memory."""
 
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor, augment: Transform | None = None, size: int | None = None):
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor, augment: Transform | None = None,
+                 size: int | None = None):
         self.mean, self.std, self.augment, self.size = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1), augment, size
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -67,5 +68,6 @@ class ImageTransform:
         if self.augment is not None:
             x = self.augment(x, g)
         if self.size is not None:
-            x = F.interpolate(x.expand(-1, 3, -1, -1), size=(self.size, self.size), mode="bilinear", align_corners=False)
+            x = F.interpolate(x.expand(-1, 3, -1, -1), size=(self.size, self.size), mode="bilinear",
+                              align_corners=False)
         return (x - self.mean.to(x.device)) / self.std.to(x.device)

@@ -49,7 +49,8 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
             times.append(_time(row[0]))
             values.append(float(row[1]))
         except (ValueError, IndexError):
-            raise UserError(f"{path}: line {line}: expected 'YYYY-MM-DD HH:MM:SS,number', got {','.join(row)!r}") from None
+            raise UserError(f"{path}: line {line}: expected 'YYYY-MM-DD HH:MM:SS,number', "
+                            f"got {','.join(row)!r}") from None
     t = np.asarray(times)
     if len(t) < 50 or np.any(np.diff(t) <= np.timedelta64(0, "s")):
         raise UserError(f"{path}: needs at least 50 rows with strictly increasing timestamps")

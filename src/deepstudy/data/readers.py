@@ -24,7 +24,8 @@ def read_idx(path: Path) -> np.ndarray:
     try:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as e:
-        raise UserError(f"{path} is not a readable (gzip) IDX file ({e}); the file is truncated or corrupt — {_REFETCH}") from None
+        raise UserError(f"{path} is not a readable (gzip) IDX file ({e}); the file is truncated or corrupt — "
+                        f"{_REFETCH}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise UserError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()}); {_REFETCH}")
     dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
@@ -52,7 +53,8 @@ def read_idx_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     """Any MNIST-format folder (MNIST, Fashion-MNIST, KMNIST, ...): train and test images/labels."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise UserError(f"IDX data folder '{folder}' does not exist; set data.path to the folder holding the *-idx3-ubyte files")
+        raise UserError(f"IDX data folder '{folder}' does not exist; set data.path to the folder holding the "
+                        "*-idx3-ubyte files")
     found = {
         "train images": _one(folder, ["train-images*idx3*", "train*images*"], "train images"),
         "train labels": _one(folder, ["train-labels*idx1*", "train*labels*"], "train labels"),
@@ -81,10 +83,12 @@ def read_image_folder(folder: Path, *, image_size: tuple[int, int] | None, grays
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise UserError(f"image folder '{folder}' does not exist; set data.path to a folder with one sub-folder per class")
+        raise UserError(f"image folder '{folder}' does not exist; set data.path to a folder with one sub-folder "
+                        "per class")
     classes = classes or sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
-        raise UserError(f"image folder '{folder}' needs one sub-folder per class (found {len(classes)}); e.g. {folder}/cat/1.png, {folder}/dog/2.png")
+        raise UserError(f"image folder '{folder}' needs one sub-folder per class (found {len(classes)}); "
+                        f"e.g. {folder}/cat/1.png, {folder}/dog/2.png")
     images, labels = [], []
     for label, name in enumerate(classes):
         for file in sorted((folder / name).iterdir()) if (folder / name).is_dir() else []:

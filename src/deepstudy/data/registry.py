@@ -63,7 +63,8 @@ REGISTRY: dict[str, DatasetSpec] = {
             "mnist", "mnist", "idx",
             "Handwritten digits, 60,000 train / 10,000 test, 28x28 grey (LeCun, Cortes & Burges).",
             "no formal license; commonly cited as CC BY-SA 3.0",
-            _mirrored(_MNIST_FILES, ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")),
+            _mirrored(_MNIST_FILES, ("https://ossci-datasets.s3.amazonaws.com/mnist/",
+                                     "http://yann.lecun.com/exdb/mnist/")),
             classes=tuple(str(i) for i in range(10)),
         ),
         DatasetSpec(
@@ -74,51 +75,63 @@ REGISTRY: dict[str, DatasetSpec] = {
                 "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
                 "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
             )),
-            classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+            classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                     "Ankle boot"),
         ),
         DatasetSpec(
             "churn", "dl-az", "csv-table",
             "Bank customers (10,000 rows, 10 features): did the customer leave? (Deep Learning A-Z; ~20% positive).",
             "not stated by the course (synthetic data, also published on Kaggle)",
-            (FileSpec("Churn_Modelling.csv", "3996cd1fa372e0db0cd9c0ebac35bbd4e8e3c65fb942bb010c826e7b1eeef0a0", 684858),),
+            (FileSpec("Churn_Modelling.csv", "3996cd1fa372e0db0cd9c0ebac35bbd4e8e3c65fb942bb010c826e7b1eeef0a0",
+                      684858),),
             classes=("stayed", "exited"),
             options={"file": "Churn_Modelling.csv", "target": "Exited", "drop": ("RowNumber", "CustomerId", "Surname")},
-            how_to_get="download Churn_Modelling.csv from the Deep Learning A-Z course material (superdatascience.com/pages/deep-learning)",
+            how_to_get="download Churn_Modelling.csv from the Deep Learning A-Z course material "
+                       "(superdatascience.com/pages/deep-learning)",
         ),
         DatasetSpec(
             "credit-card-applications", "dl-az", "csv-table",
             "Australian credit card applications (UCI Statlog, Quinlan; 690 customers, 14 anonymised attributes, "
             "Class = approved) with a CustomerID column, as the Deep Learning A-Z SOM fraud exercise uses it.",
             "CC BY 4.0 (UCI Statlog Australian Credit Approval, id 143)",
-            (FileSpec("Credit_Card_Applications.csv", "21d498deae83f510e94bf9ba6f1e6339d04232f2101910d5d2c1b07b08d5647e", 35643),),
+            (FileSpec("Credit_Card_Applications.csv",
+                      "21d498deae83f510e94bf9ba6f1e6339d04232f2101910d5d2c1b07b08d5647e", 35643),),
             classes=("not approved", "approved"),
-            options={"file": "Credit_Card_Applications.csv", "target": "Class", "drop": ("CustomerID",), "id": "CustomerID"},
-            how_to_get="download Credit_Card_Applications.csv from the Deep Learning A-Z SOM section (superdatascience.com/pages/deep-learning)",
+            options={"file": "Credit_Card_Applications.csv", "target": "Class", "drop": ("CustomerID",),
+                     "id": "CustomerID"},
+            how_to_get="download Credit_Card_Applications.csv from the Deep Learning A-Z SOM section "
+                       "(superdatascience.com/pages/deep-learning)",
         ),
         DatasetSpec(
             "ag-news", "ag-news", "text-csv",
-            "AG News topic classification (Zhang et al., 2015): the 7,600-row test split, 4 balanced classes; titles + descriptions.",
+            "AG News topic classification (Zhang et al., 2015): the 7,600-row test split, 4 balanced classes; "
+            "titles + descriptions.",
             "research / non-commercial use (readme.txt); no formal license",
             (FileSpec("test.csv.gz", "3c277beb6ce3dd635407635cb90a7c5ceaf87168fabb3be218e39aa2b097f706", 748824),
              FileSpec("classes.txt", "612dbfa932f07a6ed837295a7d5746ce7412e7bb4bc32ba919fdb3cda3a1b9b5", 31)),
             classes=("World", "Sports", "Business", "Sci/Tech"),
-            how_to_get="take test.csv from the torchtext AG_NEWS mirror (md5 d52ea96a97a2d943681189a97654912d), gzip it, add classes.txt",
+            how_to_get="take test.csv from the torchtext AG_NEWS mirror (md5 d52ea96a97a2d943681189a97654912d), "
+                       "gzip it, add classes.txt",
         ),
         DatasetSpec(
             "20newsgroups", "20newsgroups", "text-csv",
-            "20 Newsgroups, 'bydate' split (Lang; Rennie): 11,314 train / 7,532 test Usenet posts from 1993, 20 groups.",
+            "20 Newsgroups, 'bydate' split (Lang; Rennie): 11,314 train / 7,532 test Usenet posts from 1993, "
+            "20 groups.",
             "none stated; each author keeps the copyright in their post — research and benchmarking only",
-            (FileSpec("20news-bydate-train.csv.gz", "79a2efb3f50c61495781503b5d53e277362d8a2bf5cfb581d9854f8ccb96f2b7", 8183769),
-             FileSpec("20news-bydate-test.csv.gz", "bfa7d7ae7065dec14c9cab14c0af53e54892e339a7fda29ca66fe41139352bbb", 5218966)),
-            how_to_get="rebuild the two CSVs from http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz as described "
-                       "in shared/data/20newsgroups/SOURCE.md (header group,text; latin-1)",
+            (FileSpec("20news-bydate-train.csv.gz", "79a2efb3f50c61495781503b5d53e277362d8a2bf5cfb581d9854f8ccb96f2b7",
+                      8183769),
+             FileSpec("20news-bydate-test.csv.gz", "bfa7d7ae7065dec14c9cab14c0af53e54892e339a7fda29ca66fe41139352bbb",
+                      5218966)),
+            how_to_get="rebuild the two CSVs from http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz "
+                       "as described in shared/data/20newsgroups/SOURCE.md (header group,text; latin-1)",
         ),
         DatasetSpec(
             "air-quality", "air-quality", "time-series",
             "UCI Air Quality (De Vito et al., 2008): 9,357 hourly readings of 13 sensor and reference variables, "
             "March 2004 - April 2005; -200 marks a missing value.",
             "CC BY 4.0 (UCI Machine Learning Repository, id 360)",
-            (FileSpec("AirQualityUCI.csv", "13277ae5d8581e80b7be09d47c7d3d06fe9b8e957078f2cf6e859f955e62f996", 785065),),
+            (FileSpec("AirQualityUCI.csv", "13277ae5d8581e80b7be09d47c7d3d06fe9b8e957078f2cf6e859f955e62f996",
+                      785065),),
             options={"file": "AirQualityUCI.csv", "missing": (-200,)},
             how_to_get="unzip AirQualityUCI.csv from https://archive.ics.uci.edu/static/public/360/air+quality.zip",
         ),
@@ -127,10 +140,13 @@ REGISTRY: dict[str, DatasetSpec] = {
             "Daily Google (GOOG) prices, 1,258 trading days 2012-2016 (train file) + January 2017 (test file), from "
             "the Deep Learning A-Z course; Close is not split-adjusted, Open is the usual target.",
             "not stated by the course (public daily quotes)",
-            (FileSpec("Google_Stock_Price_Train.csv", "dee298aab581f96206ed0a2df65fa900adbea2d38f9362c7b90beb3a8b683707", 63491),
-             FileSpec("Google_Stock_Price_Test.csv", "2eb7b5acd8aa4872f93fb091925dfc073cca8e2e0422d93f0518e7cec99fbf3f", 1032)),
+            (FileSpec("Google_Stock_Price_Train.csv",
+                      "dee298aab581f96206ed0a2df65fa900adbea2d38f9362c7b90beb3a8b683707", 63491),
+             FileSpec("Google_Stock_Price_Test.csv", "2eb7b5acd8aa4872f93fb091925dfc073cca8e2e0422d93f0518e7cec99fbf3f",
+                      1032)),
             options={"file": "Google_Stock_Price_Train.csv", "test_file": "Google_Stock_Price_Test.csv"},
-            how_to_get="download the two CSVs of the Deep Learning A-Z RNN section (superdatascience.com/pages/deep-learning)",
+            how_to_get="download the two CSVs of the Deep Learning A-Z RNN section "
+                       "(superdatascience.com/pages/deep-learning)",
         ),
         DatasetSpec(
             "imdb", "imdb", "text-csv",
@@ -139,23 +155,26 @@ REGISTRY: dict[str, DatasetSpec] = {
             (FileSpec("train.csv.gz", "73d4dabaecd075212466f1442646a314414e17bb561b6bf563b817a4af3e8da6", 12902083),
              FileSpec("test.csv.gz", "93f1216024979e6b61e5bad4a07f9b33aee57db65b75541b99fae67dde432fcc", 12598395)),
             classes=("negative", "positive"),
-            how_to_get="repackage aclImdb_v1.tar.gz (ai.stanford.edu/~amaas/data/sentiment/) as the two CSVs described in "
-                       "shared/data/imdb/SOURCE.md (header id,rating,label,text)",
+            how_to_get="repackage aclImdb_v1.tar.gz (ai.stanford.edu/~amaas/data/sentiment/) as the two CSVs "
+                       "described in shared/data/imdb/SOURCE.md (header id,rating,label,text)",
         ),
         DatasetSpec(
             "nab", "nab", "nab",
             "Numenta Anomaly Benchmark (Lavin & Ahmad, 2015), realKnownCause subset: NYC taxi passengers (30 min), a "
             "machine-room temperature (hourly), an AWS CPU metric (5 min), with NAB's labelled anomaly windows.",
             "MIT (numenta/NAB); data credited to NYC TLC, Amazon CloudWatch and others (NAB data README)",
-            _mirrored({"data/realKnownCause/nyc_taxi.csv": ("d8fa6f7f0734bf5c8be12c52a94e20a82664c397d9dec4449156bd453d32856d", 265771),
+            _mirrored({"data/realKnownCause/nyc_taxi.csv":
+                           ("d8fa6f7f0734bf5c8be12c52a94e20a82664c397d9dec4449156bd453d32856d", 265771),
                        "data/realKnownCause/ambient_temperature_system_failure.csv":
                            ("230b68ccca20f59d562afd5d24ad52939c9b784386bed0054018358bf9120581", 233321),
                        "data/realKnownCause/cpu_utilization_asg_misconfiguration.csv":
                            ("58ba65dc0737cfbac11b51514476d50c438d44011232144bb8d93f392df58f9f", 539274),
-                       "labels/combined_windows.json": ("1e1fbc4601321aad8d0f8b3784c8134299379f68f6c1f7777565f8ffd57ab6b1", 15359)},
+                       "labels/combined_windows.json":
+                           ("1e1fbc4601321aad8d0f8b3784c8134299379f68f6c1f7777565f8ffd57ab6b1", 15359)},
                       ("https://raw.githubusercontent.com/numenta/NAB/master/",)),
             classes=("normal", "anomaly window"),
-            how_to_get="copy data/ and labels/ from https://github.com/numenta/NAB (any NAB-format folder works with data.path)",
+            how_to_get="copy data/ and labels/ from https://github.com/numenta/NAB "
+                       "(any NAB-format folder works with data.path)",
         ),
         DatasetSpec(
             "tinyshakespeare", "tinyshakespeare", "text-corpus",
@@ -167,7 +186,8 @@ REGISTRY: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             "moons", "", "synthetic",
-            "Two interleaving half circles (scikit-learn make_moons), 1,000 points, Gaussian noise 0.3: not linearly separable.",
+            "Two interleaving half circles (scikit-learn make_moons), 1,000 points, Gaussian noise 0.3: "
+            "not linearly separable.",
             "BSD-3-Clause (generated by scikit-learn)",
             classes=("upper moon", "lower moon"), options={"generator": "moons", "n": 1000, "noise": 0.3},
         ),
@@ -189,8 +209,8 @@ REGISTRY: dict[str, DatasetSpec] = {
 
 def get(name: str) -> DatasetSpec:
     if name not in REGISTRY:
-        raise UserError(f"unknown dataset '{name}'{closest(name, REGISTRY)}; `deepstudy data list` shows the registered ones, "
-                        "or give `data.format` and `data.path` to read your own files")
+        raise UserError(f"unknown dataset '{name}'{closest(name, REGISTRY)}; `deepstudy data list` shows the "
+                        "registered ones, or give `data.format` and `data.path` to read your own files")
     return REGISTRY[name]
 
 
@@ -212,7 +232,8 @@ def locate(spec: DatasetSpec, path: str | None = None) -> Path:
         folder = Path(path).expanduser()
         missing = [f.name for f in spec.files if not (folder / f.name).is_file()]
         if missing:
-            raise UserError(f"data.path '{folder}' lacks {', '.join(missing)} of dataset '{spec.name}'; point data.path at the folder that holds them")
+            raise UserError(f"data.path '{folder}' lacks {', '.join(missing)} of dataset '{spec.name}'; "
+                            "point data.path at the folder that holds them")
         return folder
     looked = []
     for root in data_roots():
@@ -246,7 +267,8 @@ def verify(spec: DatasetSpec, folder: Path) -> dict[str, str]:
     for f in spec.files:
         digest = sha256_of(folder / f.name)
         if digest != f.sha256:
-            raise UserError(f"checksum mismatch for {folder / f.name}: expected sha256 {f.sha256[:12]}…, got {digest[:12]}…; "
-                            f"the file is damaged or another version — delete it and run `deepstudy data fetch {spec.name}`")
+            raise UserError(f"checksum mismatch for {folder / f.name}: expected sha256 {f.sha256[:12]}…, "
+                            f"got {digest[:12]}…; the file is damaged or another version — delete it and run "
+                            f"`deepstudy data fetch {spec.name}`")
         out[f.name] = digest
     return out

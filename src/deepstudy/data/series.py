@@ -63,7 +63,8 @@ def read_csv_series(path: str | Path, *, missing: tuple[float, ...] = (), drop: 
         raise UserError(f"cannot read time series {path} ({e})") from None
     first = text.split("\n", 1)[0]
     sep, decimal = (";", ",") if first.count(";") > first.count(",") else (",", ".")
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if any(c.strip() for c in r)]  # Air Quality ends in empty rows
+    # Air Quality ends in empty rows
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if any(c.strip() for c in r)]
     if len(rows) < 3:
         raise UserError(f"{path}: fewer than two data rows")
     header = [h.strip() for h in rows[0]]
@@ -104,7 +105,8 @@ def chronological_split(n: int, val: float, test: float) -> dict[str, slice]:
     n_test, n_val = int(round(n * test)), int(round(n * val))
     if n - n_test - n_val < 2:
         raise UserError(f"{n} time steps leave no training period with val {val} and test {test}")
-    return {"train": slice(0, n - n_val - n_test), "val": slice(n - n_val - n_test, n - n_test), "test": slice(n - n_test, n)}
+    return {"train": slice(0, n - n_val - n_test), "val": slice(n - n_val - n_test, n - n_test),
+            "test": slice(n - n_test, n)}
 
 
 def drop_sparse(s: Series, train: slice, max_missing: float = 0.5) -> Series:
@@ -112,7 +114,8 @@ def drop_sparse(s: Series, train: slice, max_missing: float = 0.5) -> Series:
     share = np.isnan(s.values[train]).mean(0)
     gone = [c for c, f in zip(s.columns, share) if f > max_missing]
     keep = share <= max_missing
-    notes = [*s.notes] + ([f"dropped {', '.join(gone)}: more than {max_missing:.0%} missing in the training period"] if gone else [])
+    notes = [*s.notes] + ([f"dropped {', '.join(gone)}: more than {max_missing:.0%} missing in the training period"]
+                          if gone else [])
     return Series(s.times, s.values[:, keep], [c for c, k in zip(s.columns, keep) if k], notes)
 
 

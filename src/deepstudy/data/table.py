@@ -40,7 +40,8 @@ def read_csv(path: Path) -> RawTable:
         raise UserError(f"CSV table {path} has no header or no rows; the first line must name the columns")
     bad = next((i for i, r in enumerate(rows) if len(r) != len(header)), None)
     if bad is not None:
-        raise UserError(f"{path}: row {bad + 2} has {len(rows[bad])} fields but the header has {len(header)}; fix the file")
+        raise UserError(f"{path}: row {bad + 2} has {len(rows[bad])} fields but the header has {len(header)}; "
+                        "fix the file")
     return RawTable(header, rows)
 
 

@@ -29,7 +29,8 @@ def read_ag_news(folder: Path, split: str = "test") -> tuple[list[str], list[str
     if path is None:
         raise UserError(f"AG News {split}.csv(.gz) not found in {folder}; put the published file there")
     classes_file = folder / "classes.txt"
-    classes = classes_file.read_text().split() if classes_file.is_file() else ["World", "Sports", "Business", "Sci/Tech"]
+    classes = (classes_file.read_text().split() if classes_file.is_file()
+               else ["World", "Sports", "Business", "Sci/Tech"])
     rows = _read_csv_gz(path, "utf-8")
     bad = next((i for i, r in enumerate(rows) if len(r) != 3 or not r[0].isdigit()), None)
     if bad is not None:
@@ -44,7 +45,8 @@ def _read_csv_gz(path: Path, encoding: str) -> list[list[str]]:
         raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
         return list(csv.reader(io.StringIO(raw.decode(encoding), newline="")))
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as e:
-        raise UserError(f"cannot read {path} ({e}); the file is damaged — replace it with the published one") from None
+        raise UserError(f"cannot read {path} ({e}); the file is damaged — replace it with the published "
+                        "one") from None
 
 
 def read_imdb(folder: Path, split: str = "train") -> tuple[list[str], np.ndarray, list[str]]:
@@ -52,10 +54,13 @@ def read_imdb(folder: Path, split: str = "train") -> tuple[list[str], np.ndarray
     The text is kept as published, HTML line breaks included: the tokenizer strips them."""
     path = Path(folder) / f"{split}.csv.gz"
     if not path.is_file():
-        raise UserError(f"IMDB file {path.name} not found in {folder}; put the published file there (shared/data/imdb/SOURCE.md)")
+        raise UserError(f"IMDB file {path.name} not found in {folder}; put the published file there "
+                        "(shared/data/imdb/SOURCE.md)")
     rows = _read_csv_gz(path, "utf-8")
-    if not rows or rows[0] != ["id", "rating", "label", "text"] or any(len(r) != 4 or r[2] not in ("0", "1") for r in rows[1:]):
-        raise UserError(f"{path}: expected a CSV with header 'id,rating,label,text' and label 0/1 (the IMDB format of SOURCE.md)")
+    if (not rows or rows[0] != ["id", "rating", "label", "text"]
+            or any(len(r) != 4 or r[2] not in ("0", "1") for r in rows[1:])):
+        raise UserError(f"{path}: expected a CSV with header 'id,rating,label,text' and label 0/1 "
+                        "(the IMDB format of SOURCE.md)")
     return [r[3] for r in rows[1:]], np.asarray([int(r[2]) for r in rows[1:]], dtype=np.int64), ["negative", "positive"]
 
 
@@ -76,7 +81,8 @@ def read_20newsgroups(folder: Path, split: str = "train") -> tuple[list[str], np
         raise UserError(f"20 Newsgroups file {path.name} not found in {folder}; put the published file there")
     rows = _read_csv_gz(path, "latin-1")
     if not rows or rows[0] != ["group", "text"] or any(len(r) != 2 for r in rows[1:]):
-        raise UserError(f"{path}: expected a CSV with header 'group,text' and two fields per row (20 Newsgroups format)")
+        raise UserError(f"{path}: expected a CSV with header 'group,text' and two fields per row "
+                        "(20 Newsgroups format)")
     groups = sorted({r[0] for r in rows[1:]})
     index = {g: i for i, g in enumerate(groups)}
     return [r[1] for r in rows[1:]], np.asarray([index[r[0]] for r in rows[1:]], dtype=np.int64), groups

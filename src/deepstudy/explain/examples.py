@@ -14,8 +14,8 @@ from deepstudy.explain.sanity import randomization_test
 
 
 def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods: list[str], *,
-                     layer: str | None = None, features: bool = False, attention: bool = False, sanity_n: int = 8, steps: int = 50,
-                     seed: int = 0, regression: bool = False) -> dict:
+                     layer: str | None = None, features: bool = False, attention: bool = False, sanity_n: int = 8,
+                     steps: int = 50, seed: int = 0, regression: bool = False) -> dict:
     """Maps of the *predicted* class for each method (what the model used, right or wrong), their
     deletion/insertion AUCs over all of ``x`` and the randomization test on the first ``sanity_n``.
     ``regression``: the model has one output, explained as it is (a forecast; see faithfulness.py)."""
@@ -24,7 +24,8 @@ def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods
     with torch.no_grad():
         preds = model(x).argmax(1)
     layer = layer or target_layer(model, x)
-    out: dict = {"layer": layer, "labels": y.cpu().numpy(), "preds": preds.cpu().numpy(), "maps": {}, "scores": {}, "skipped": {}}
+    out: dict = {"layer": layer, "labels": y.cpu().numpy(), "preds": preds.cpu().numpy(), "maps": {}, "scores": {},
+                 "skipped": {}}
     for method in methods:
         if method in NEEDS_CONV and layer is None:
             out["skipped"][method] = "the model has no convolution with a spatial output: input attributions only"

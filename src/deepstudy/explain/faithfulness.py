@@ -32,10 +32,12 @@ def _blur(x: torch.Tensor, time_major: bool = False) -> torch.Tensor:
 @torch.no_grad()
 def _curve(model: nn.Module, start: torch.Tensor, end: torch.Tensor, order: torch.Tensor, target: torch.Tensor,
            steps: int, batch: int, probabilities: bool = True, time_major: bool = False) -> torch.Tensor:
-    """(N, steps+1) probability of ``target`` (or its raw output) while the first k of ``order`` move from start to end."""
+    """(N, steps+1) probability of ``target`` (or its raw output) while the first k of ``order`` move from start
+    to end."""
     n, positions = order.shape
     rank = torch.empty_like(order)
-    rank.scatter_(1, order, torch.arange(positions, device=order.device).expand(n, -1))  # rank of each position in the order
+    # rank of each position in the order
+    rank.scatter_(1, order, torch.arange(positions, device=order.device).expand(n, -1))
     # images and channels-first signals: a position is every channel at once; time-major (N, T, F): one value
     shape = (n, 1, *start.shape[2:]) if start.dim() > 2 and not time_major else (n, *start.shape[1:])
     probs = []
@@ -57,7 +59,8 @@ def deletion_insertion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, 
                        probabilities: bool = True) -> dict:
     """Mean AUCs over examples for the map's order and for random orders, plus the mean curves."""
     model.eval()
-    x = x.detach().float() if x.is_floating_point() else x.detach()  # token ids: deleted = <pad>, inserted into all-<pad>
+    # token ids: deleted = <pad>, inserted into all-<pad>
+    x = x.detach().float() if x.is_floating_point() else x.detach()
     n = len(x)
     flat = maps.detach().float().reshape(n, -1)
     if not probabilities and bool((flat < 0).any()):  # signed maps of an output that fell below its all-deleted value:

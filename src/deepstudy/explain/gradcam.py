@@ -48,7 +48,8 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: str,
     """(N, *spatial of x) non-negative maps; zero grads are left in (a dead map is informative)."""
     a, g = _activations_and_grads(model, module_named(model, layer), x, target)
     if a.dim() < 3:
-        raise ValueError(f"layer '{layer}' outputs {tuple(a.shape)}: Grad-CAM needs a (N, C, length) or (N, C, H, W) map")
+        raise ValueError(f"layer '{layer}' outputs {tuple(a.shape)}: Grad-CAM needs a (N, C, length) or (N, C, H, W) "
+                         "map")
     space = tuple(range(2, a.dim()))
     if plus_plus:
         g2, g3 = g.pow(2), g.pow(3)

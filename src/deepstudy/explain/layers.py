@@ -13,11 +13,13 @@ def module_named(model: nn.Module, name: str) -> nn.Module:
     names = dict(model.named_modules())
     if name not in names:
         convs = [n for n, m in names.items() if isinstance(m, _CONV)]
-        raise UserError(f"the model has no layer '{name}'{closest(name, names)}; convolutions: {', '.join(convs[-6:]) or 'none'}")
+        raise UserError(f"the model has no layer '{name}'{closest(name, names)}; "
+                        f"convolutions: {', '.join(convs[-6:]) or 'none'}")
     return names[name]
 
 
-def forward_order(model: nn.Module, x: torch.Tensor, leaves: bool = True) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
+def forward_order(model: nn.Module, x: torch.Tensor,
+                  leaves: bool = True) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
     """Modules in the order their forward passes finish (a block after its last layer): (name, module,
     output shape), each once; only leaf modules unless ``leaves`` is False (the root is never listed)."""
     seen: list[tuple[str, nn.Module, tuple[int, ...]]] = []
@@ -55,9 +57,11 @@ def target_layer(model: nn.Module, x: torch.Tensor) -> str | None:
     def positions(shape: tuple[int, ...]) -> int:
         return int(torch.tensor(shape[2:]).prod()) if len(shape) >= 3 else 0
 
-    most = positions(order[last_conv][2])  # no later module may add positions (VGG's adaptive pool resamples 2x2 to 7x7)
+    # no later module may add positions (VGG's adaptive pool resamples 2x2 to 7x7)
+    most = positions(order[last_conv][2])
     passthrough = (nn.Identity, nn.Dropout, nn.Dropout2d, nn.Dropout1d)  # the same tensor under another name in eval
-    spatial = [name for name, m, shape in order[last_conv:] if 1 < positions(shape) <= most and not isinstance(m, passthrough)]
+    spatial = [name for name, m, shape in order[last_conv:]
+               if 1 < positions(shape) <= most and not isinstance(m, passthrough)]
     return spatial[-1] if spatial else None
 
 

@@ -2,8 +2,8 @@
 
 Every method returns one map per example with the input's positions: (N, H, W) for images,
 (N, L) for token sequences and channels-first 1-D signals (N, C, L), (N, T, F) for models that declare
-``time_major = True`` (a forecaster's (time x variable) input window: both axes kept), (N, F) for tables. How the channels are folded, and each baseline, is
-stated here because it changes what the map means:
+``time_major = True`` (a forecaster's (time x variable) input window: both axes kept), (N, F) for tables. How the
+channels are folded, and each baseline, is stated here because it changes what the map means:
   saliency       |dy/dx| max over channels (Simonyan et al., 2014)
   smoothgrad     saliency averaged over noisy copies, sigma = 15% of the input range (Smilkov et al., 2017)
   integrated-gradients   signed, summed over channels; baseline all zeros = the training mean
@@ -86,7 +86,8 @@ def _token_attribution(model: nn.Module, ids: torch.Tensor, target: torch.Tensor
 
     embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
     if embedding is None or method == "smoothgrad":
-        raise ValueError(f"{method} on token ids needs an nn.Embedding layer (smoothgrad's input noise has no meaning for ids)")
+        raise ValueError(f"{method} on token ids needs an nn.Embedding layer (smoothgrad's input noise has no meaning "
+                         "for ids)")
     if method == "saliency":
         grads = LayerGradientXActivation(model, embedding, multiply_by_inputs=False).attribute(ids, target=target)
         return grads.detach().norm(dim=-1)

@@ -51,7 +51,8 @@ class ConvAE1d(nn.Module):
             nn.Conv1d(c1, c2, kernel_size, stride=2, padding=pad), nn.ReLU(),  # (N, c2, W/4)
         )
         self.decoder = nn.Sequential(
-            nn.ConvTranspose1d(c2, c2, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(), nn.Dropout(dropout),
+            nn.ConvTranspose1d(c2, c2, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(),
+            nn.Dropout(dropout),
             nn.ConvTranspose1d(c2, c1, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(),  # (N, c1, W)
             nn.ConvTranspose1d(c1, 1, kernel_size, padding=pad),  # (N, 1, W)
         )
@@ -70,7 +71,8 @@ class ConvAE2d(nn.Module):
             nn.Conv2d(c1, c2, kernel_size, stride=2, padding=pad), nn.ReLU(),  # H/4
         )
         self.decoder = nn.Sequential(
-            nn.ConvTranspose2d(c2, c1, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(), nn.Dropout(dropout),
+            nn.ConvTranspose2d(c2, c1, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(),
+            nn.Dropout(dropout),
             nn.ConvTranspose2d(c1, c1, kernel_size, stride=2, padding=pad, output_padding=1), nn.ReLU(),  # H
             nn.Conv2d(c1, in_channels, kernel_size, padding=pad),
         )
@@ -95,7 +97,8 @@ FAMILIES = {"dense-ae": DenseAE, "conv-ae": ConvAE1d}
 
 def create(name: str, window: int, **kwargs) -> nn.Module:
     if name not in FAMILIES:
-        raise ValueError(f"task: reconstruct trains an autoencoder: model.name must be one of {', '.join(FAMILIES)}, got '{name}'")
+        raise ValueError(f"task: reconstruct trains an autoencoder: model.name must be one of {', '.join(FAMILIES)}, "
+                         f"got '{name}'")
     try:
         return FAMILIES[name](window, **kwargs)
     except TypeError as e:

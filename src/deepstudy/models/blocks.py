@@ -31,7 +31,8 @@ class ConvNormAct(nn.Sequential):
     def __init__(self, c_in: int, c_out: int, kernel: int = 3, stride: int = 1, groups: int = 1, dilation: int = 1,
                  activation: Callable[[], nn.Module] | None = nn.ReLU, bn_eps: float = 1e-5, bn_momentum: float = 0.1):
         layers: list[nn.Module] = [
-            nn.Conv2d(c_in, c_out, kernel, stride, (kernel - 1) // 2 * dilation, dilation=dilation, groups=groups, bias=False),
+            nn.Conv2d(c_in, c_out, kernel, stride, (kernel - 1) // 2 * dilation, dilation=dilation, groups=groups,
+                      bias=False),
             nn.BatchNorm2d(c_out, eps=bn_eps, momentum=bn_momentum),
         ]
         if activation is not None:

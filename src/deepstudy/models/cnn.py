@@ -66,7 +66,8 @@ class CNN(nn.Module):
         if pool not in ("max", "avg", None):
             raise ValueError(f"pool must be 'max', 'avg' or null, got {pool!r}")
         if inception and (stride != 1 or dilation != 1 or act != "relu"):
-            raise ValueError("inception blocks keep the size with ReLU units: they take stride 1, dilation 1, activation relu")
+            raise ValueError("inception blocks keep the size with ReLU units: they take stride 1, dilation 1, "
+                             "activation relu")
         blocks, c, (h, w) = [], in_channels, input_size
         for c_out in channels:
             use_pool = pool if min(h, w) >= 2 * stride else None  # never pool a 1-pixel map away
@@ -94,13 +95,16 @@ class CNN(nn.Module):
 
 
 @register("cnn", family="cnn", inputs="image",
-          description="Configurable CNN: channels per block, kernel, stride, dilation, pooling, BN, dropout, 1x1 convs, Inception modules.")
+          description="Configurable CNN: channels per block, kernel, stride, dilation, pooling, BN, dropout, "
+                      "1x1 convs, Inception modules.")
 def cnn(in_channels: int, num_classes: int, input_size: tuple[int, int] = (28, 28), channels: Sequence[int] = (32, 64),
         convs_per_block: int = 1, kernel_size: int = 3, stride: int = 1, dilation: int = 1, pool: str | None = "max",
         batch_norm: bool = False, dropout: float = 0.0, conv1x1: bool = False, global_pool: bool = True,
-        hidden: Sequence[int] = (), head_dropout: float = 0.0, activation: str = "relu", inception: bool = False) -> CNN:
+        hidden: Sequence[int] = (), head_dropout: float = 0.0, activation: str = "relu",
+        inception: bool = False) -> CNN:
     return CNN(in_channels, num_classes, tuple(input_size), tuple(channels), convs_per_block, kernel_size, stride,
-               dilation, pool, batch_norm, dropout, conv1x1, global_pool, tuple(hidden), head_dropout, activation, inception)
+               dilation, pool, batch_norm, dropout, conv1x1, global_pool, tuple(hidden), head_dropout, activation,
+               inception)
 
 
 @register("lenet5", family="cnn", inputs="image",

@@ -3,8 +3,10 @@ strided (transposed) convolutions instead of pooling, batch norm in both network
 generator's output or the discriminator's input), ReLU in the generator with tanh at its output,
 LeakyReLU(0.2) in the discriminator, weights from N(0, 0.02).
 
-Generator:     z (B, Z) -> Linear -> (B, 2W, 7, 7) -> ConvT stride 2 -> (B, W, 14, 14) -> ConvT stride 2 -> (B, C, 28, 28) in [-1, 1]
-Discriminator: (B, C, 28, 28) -> Conv stride 2 -> (B, W, 14, 14) -> Conv stride 2 -> (B, 2W, 7, 7) -> Linear -> (B,) logit
+Generator:     z (B, Z) -> Linear -> (B, 2W, 7, 7) -> ConvT stride 2 -> (B, W, 14, 14) -> ConvT stride 2
+               -> (B, C, 28, 28) in [-1, 1]
+Discriminator: (B, C, 28, 28) -> Conv stride 2 -> (B, W, 14, 14) -> Conv stride 2 -> (B, 2W, 7, 7) -> Linear
+               -> (B,) logit
 """
 from __future__ import annotations
 
@@ -31,7 +33,8 @@ class Generator(nn.Module):
         norm2 = nn.BatchNorm2d(width) if batch_norm else nn.Identity()
         self.project = nn.Sequential(nn.Linear(latent, 2 * width * 49, bias=not batch_norm), norm1, nn.ReLU())
         self.up = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=not batch_norm), norm2, nn.ReLU(),  # 14 x 14
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=not batch_norm), norm2,  # 14 x 14
+            nn.ReLU(),
             nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1), nn.Tanh(),  # 28 x 28
         )
         dcgan_init(self)
@@ -55,7 +58,8 @@ class Discriminator(nn.Module):
         return self.logit(self.features(x).flatten(1)).squeeze(1)
 
 
-def create(latent: int = 64, width: int = 64, batch_norm: bool = True, channels: int = 1) -> tuple[Generator, Discriminator]:
+def create(latent: int = 64, width: int = 64, batch_norm: bool = True,
+           channels: int = 1) -> tuple[Generator, Discriminator]:
     """The pair; ``model: {name: dcgan, latent, width, batch_norm}`` in a study (batch_norm applies to both)."""
     if latent < 1 or width < 1:
         raise ValueError(f"latent and width must be positive, got {latent}, {width}")

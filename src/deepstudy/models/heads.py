@@ -48,8 +48,8 @@ def unfreeze(model: nn.Module, learnable: set[int]) -> None:
 def token_embedding(model: nn.Module) -> nn.Embedding | None:
     """The word-embedding table of a text model (RecurrentNet / ConvNet1d: ``embed``; TransformerEncoder:
     ``embeddings.tokens``), or None."""
-    return next((m for n, m in model.named_modules() if isinstance(m, nn.Embedding) and n.split(".")[-1] in ("embed", "tokens")),
-                None)
+    return next((m for n, m in model.named_modules()
+                 if isinstance(m, nn.Embedding) and n.split(".")[-1] in ("embed", "tokens")), None)
 
 
 def trainable(model: nn.Module, freeze_backbone: bool = False, freeze_embeddings: bool = False) -> int:

@@ -79,5 +79,6 @@ class SmallGoogLeNet(nn.Module):
 
 @register("googlenet_small", tiny={"width": 0.125}, family="inception", inputs="image",
           description="Small GoogLeNet: a 3x3 stem and four Inception (v1) modules (3a, 3b, 4a, 4b) scaled by width.")
-def googlenet_small(in_channels: int = 3, num_classes: int = 10, width: float = 0.5, dropout: float = 0.2) -> SmallGoogLeNet:
+def googlenet_small(in_channels: int = 3, num_classes: int = 10, width: float = 0.5,
+                    dropout: float = 0.2) -> SmallGoogLeNet:
     return SmallGoogLeNet(in_channels, num_classes, width, dropout)

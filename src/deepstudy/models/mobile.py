@@ -19,7 +19,8 @@ from deepstudy.models.registry import register
 
 
 class InvertedResidual(nn.Module):
-    """MobileNetV3 block: (expand) -> depthwise -> (SE, hard-sigmoid gate) -> project; residual if stride 1 and c_in = c_out."""
+    """MobileNetV3 block: (expand) -> depthwise -> (SE, hard-sigmoid gate) -> project; residual if stride 1 and
+    c_in = c_out."""
 
     def __init__(self, c_in: int, kernel: int, expanded: int, c_out: int, use_se: bool, act: type[nn.Module],
                  stride: int, bn: dict):
@@ -73,7 +74,8 @@ class MobileNetV3(nn.Module):
         first = ch(16 * width)
         layers: list[nn.Module] = [ConvNormAct(in_channels, first, 3, stem_stride, activation=nn.Hardswish, **bn)]
         for (c_in, k, exp, c_out, se, act, _), s in zip(_V3_LARGE, strides):
-            layers.append(InvertedResidual(ch(c_in * width), k, ch(exp * width), ch(c_out * width), se, acts[act], s, bn))
+            layers.append(InvertedResidual(ch(c_in * width), k, ch(exp * width), ch(c_out * width), se, acts[act], s,
+                                           bn))
         last_in = ch(160 * width)
         layers.append(ConvNormAct(last_in, 6 * last_in, 1, activation=nn.Hardswish, **bn))
         self.features = nn.Sequential(*layers)
@@ -104,7 +106,8 @@ class MBConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.block(x)
-        return x + out if self.use_res_connect else out  # (torchvision adds stochastic depth here; not needed to train small nets)
+        # (torchvision adds stochastic depth here; not needed to train small nets)
+        return x + out if self.use_res_connect else out
 
 
 # (expand ratio, kernel, stride, in, out, repeats) — Table 1 of Tan & Le (2019), B0
@@ -123,7 +126,8 @@ class EfficientNet(nn.Module):
             strides = _small_strides(strides, input_size, stem_stride)
         layers: list[nn.Module] = [ConvNormAct(in_channels, ch(32 * width), 3, stem_stride, activation=nn.SiLU)]
         for (ratio, k, _, c_in, c_out, n), s in zip(_B0, strides):
-            stage = [MBConv(ch(c_in * width) if i == 0 else ch(c_out * width), ch(c_out * width), k, s if i == 0 else 1, ratio)
+            stage = [MBConv(ch(c_in * width) if i == 0 else ch(c_out * width), ch(c_out * width), k,
+                            s if i == 0 else 1, ratio)
                      for i in range(n)]
             layers.append(nn.Sequential(*stage))
         last_in = ch(320 * width)
@@ -138,14 +142,16 @@ class EfficientNet(nn.Module):
 
 
 @register("mobilenet_v3_large", tiny={"width": 0.25}, family="mobile", inputs="image",
-          description="MobileNetV3-Large: inverted residuals, squeeze-excitation, hard-swish; stem 'auto' | 'imagenet' | 'small'; width.")
+          description="MobileNetV3-Large: inverted residuals, squeeze-excitation, hard-swish; "
+                      "stem 'auto' | 'imagenet' | 'small'; width.")
 def mobilenet_v3_large(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224),
                        stem: str = "auto", width: float = 1.0, dropout: float = 0.2) -> MobileNetV3:
     return MobileNetV3(num_classes, in_channels, width, stem_for(stem, input_size), input_size, dropout)
 
 
 @register("efficientnet_b0", tiny={"width": 0.25}, family="mobile", inputs="image",
-          description="EfficientNet-B0: MBConv blocks with SiLU and squeeze-excitation; stem 'auto' | 'imagenet' | 'small'; width.")
+          description="EfficientNet-B0: MBConv blocks with SiLU and squeeze-excitation; "
+                      "stem 'auto' | 'imagenet' | 'small'; width.")
 def efficientnet_b0(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224),
                     stem: str = "auto", width: float = 1.0, dropout: float = 0.2) -> EfficientNet:
     return EfficientNet(num_classes, in_channels, width, stem_for(stem, input_size), input_size, dropout)

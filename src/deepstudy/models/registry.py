@@ -74,7 +74,8 @@ def example(name: str, input_shape: tuple[int, ...], batch: int = 1) -> torch.Te
     return torch.zeros(batch, *input_shape)
 
 
-def build(name: str, input_shape: tuple[int, ...], num_classes: int, vocab_size: int | None = None, **kwargs) -> nn.Module:
+def build(name: str, input_shape: tuple[int, ...], num_classes: int, vocab_size: int | None = None,
+          **kwargs) -> nn.Module:
     """``create`` with in_channels / in_features / input_size / num_classes (and a text dataset's
     vocab_size) taken from the data."""
     params = inspect.signature(entry(name).fn).parameters
@@ -102,5 +103,6 @@ def build(name: str, input_shape: tuple[int, ...], num_classes: int, vocab_size:
         if key in params and key not in given:
             given[key] = value
     if entry(name).inputs == "image" and len(input_shape) != 3:
-        raise UserError(f"model '{name}' needs images (C, H, W) but the data has shape {tuple(input_shape)}; use an MLP for tables")
+        raise UserError(f"model '{name}' needs images (C, H, W) but the data has shape {tuple(input_shape)}; "
+                        "use an MLP for tables")
     return create(name, **given)

@@ -142,28 +142,32 @@ class ResNet(nn.Module):
 _DOC = "stem 'auto' (small below 64 px) | 'imagenet' | 'small'; width scales channels"
 
 
-@register("resnet18", tiny={"width": 0.125}, family="resnet", inputs="image", description=f"ResNet-18 (basic blocks 2-2-2-2); {_DOC}.")
+@register("resnet18", tiny={"width": 0.125}, family="resnet", inputs="image",
+          description=f"ResNet-18 (basic blocks 2-2-2-2); {_DOC}.")
 def resnet18(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), stem: str = "auto",
              width: float = 1.0, zero_init_residual: bool = False) -> ResNet:
     return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_channels, stem_for(stem, input_size), width,
                   zero_init_residual=zero_init_residual)
 
 
-@register("resnet34", tiny={"width": 0.125}, family="resnet", inputs="image", description=f"ResNet-34 (basic blocks 3-4-6-3); {_DOC}.")
+@register("resnet34", tiny={"width": 0.125}, family="resnet", inputs="image",
+          description=f"ResNet-34 (basic blocks 3-4-6-3); {_DOC}.")
 def resnet34(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), stem: str = "auto",
              width: float = 1.0, zero_init_residual: bool = False) -> ResNet:
     return ResNet(BasicBlock, (3, 4, 6, 3), num_classes, in_channels, stem_for(stem, input_size), width,
                   zero_init_residual=zero_init_residual)
 
 
-@register("resnet50", tiny={"width": 0.0625}, family="resnet", inputs="image", description=f"ResNet-50 (bottlenecks 3-4-6-3); {_DOC}.")
+@register("resnet50", tiny={"width": 0.0625}, family="resnet", inputs="image",
+          description=f"ResNet-50 (bottlenecks 3-4-6-3); {_DOC}.")
 def resnet50(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), stem: str = "auto",
              width: float = 1.0, zero_init_residual: bool = False) -> ResNet:
     return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels, stem_for(stem, input_size), width,
                   zero_init_residual=zero_init_residual)
 
 
-@register("resnet101", tiny={"width": 0.0625}, family="resnet", inputs="image", description=f"ResNet-101 (bottlenecks 3-4-23-3); {_DOC}.")
+@register("resnet101", tiny={"width": 0.0625}, family="resnet", inputs="image",
+          description=f"ResNet-101 (bottlenecks 3-4-23-3); {_DOC}.")
 def resnet101(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), stem: str = "auto",
               width: float = 1.0, zero_init_residual: bool = False) -> ResNet:
     return ResNet(Bottleneck, (3, 4, 23, 3), num_classes, in_channels, stem_for(stem, input_size), width,
@@ -171,7 +175,8 @@ def resnet101(in_channels: int = 3, num_classes: int = 1000, input_size: Sequenc
 
 
 @register("resnext50_32x4d", tiny={"width": 0.25, "groups": 4}, family="resnet", inputs="image",
-          description=f"ResNeXt-50 32x4d: ResNet-50 with 32 groups of 4 channels in each 3x3 (Xie et al., 2017); {_DOC}.")
+          description=f"ResNeXt-50 32x4d: ResNet-50 with 32 groups of 4 channels in each 3x3 (Xie et al., 2017); "
+                      f"{_DOC}.")
 def resnext50_32x4d(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224),
                     stem: str = "auto", width: float = 1.0, groups: int = 32, width_per_group: int = 4) -> ResNet:
     return ResNet(Bottleneck, (3, 4, 6, 3), num_classes, in_channels, stem_for(stem, input_size), width,

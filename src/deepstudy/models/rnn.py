@@ -13,62 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # torch's fused (cuDNN on GPU) modules
-
-# ---------------------------------------------------------------------------- encoders that never read padding
-
-
-class _PaddingBlind:
-    """Mixin for torch's fused nn.RNN / nn.LSTM / nn.GRU (same weights, names and init): forward(x (B, T, F),
-    lengths (B,) or None) -> states (B, T, H * directions), zero at the padded steps, which no state has read.
-
-    Padding comes after the real steps, so a forward direction's states there are exact as they are; a backward
-    direction runs on each sequence reversed within its length, one layer at a time. Not packed
-    (pack_padded_sequence): torch's CPU kernel for packed batches of mixed lengths is several times slower than the
-    one for a plain padded batch (benchmarks: `python -m benchmarks rnn-padding`)."""
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        if lengths is None:
-            return super().forward(x)[0]
-        steps = torch.arange(x.shape[1], device=x.device)
-        lengths = lengths.to(x.device).unsqueeze(1)
-        real = (steps < lengths).unsqueeze(-1)  # (B, T, 1)
-        if not self.bidirectional:
-            return super().forward(x)[0] * real
-        flip = torch.where(real[..., 0], lengths - 1 - steps, steps)  # (B, T): reversed within length, its own inverse
-        reverse = lambda t: t.gather(1, flip.unsqueeze(-1).expand_as(t))  # noqa: E731
-        h = x
-        for k in range(self.num_layers):
-            h = torch.cat([self._layer(k, h, ""), reverse(self._layer(k, reverse(h), "_reverse"))], -1) * real
-            if k < self.num_layers - 1:
-                h = F.dropout(h, self.dropout, self.training)  # between layers, as the fused module's dropout
-        return h
-
-    def _layer(self, k: int, x: torch.Tensor, direction: str) -> torch.Tensor:
-        """Layer k in one direction ('' or '_reverse') on the fused one-layer kernel, with this module's weights."""
-        if not hasattr(self, "_one_layer"):  # shapes only: meta device (no memory, no random draws), not a child
-            fused = next(c for c in type(self).__mro__ if c in _CELLS.values())
-            extra = {"nonlinearity": self.nonlinearity} if fused is nn.RNN else {}
-            self._one_layer = [fused(self.input_size if i == 0 else 2 * self.hidden_size, self.hidden_size,
-                                     batch_first=True, device="meta", **extra) for i in range(self.num_layers)]
-        one = self._one_layer[k]
-        weights = {n: getattr(self, n.replace("_l0", f"_l{k}{direction}")) for n in one._flat_weights_names}
-        return torch.func.functional_call(one, weights, (x,))[0]
-
-
-class PaddingBlindRNN(_PaddingBlind, nn.RNN):
-    pass
-
-
-class PaddingBlindLSTM(_PaddingBlind, nn.LSTM):
-    pass
-
-
-class PaddingBlindGRU(_PaddingBlind, nn.GRU):
-    pass
-
-
-_PADDING_BLIND = {"rnn": PaddingBlindRNN, "lstm": PaddingBlindLSTM, "gru": PaddingBlindGRU}
+from deepstudy.models.padding import _CELLS, _PADDING_BLIND
+from deepstudy.models.padding import PaddingBlindGRU, PaddingBlindLSTM, PaddingBlindRNN, _PaddingBlind  # noqa: F401
 
 
 # ---------------------------------------------------------------------------- the LSTM cell, written out
@@ -131,7 +77,8 @@ class Attention(nn.Module):
             raise ValueError(f"attention must be one of {', '.join(self.KINDS)}, got {kind!r}")
         self.kind = kind
         if kind == "additive":
-            self.w_query, self.w_key, self.v = nn.Linear(dim, dim, bias=False), nn.Linear(dim, dim), nn.Linear(dim, 1, bias=False)
+            self.w_query, self.w_key, self.v = (nn.Linear(dim, dim, bias=False), nn.Linear(dim, dim),
+                                                nn.Linear(dim, 1, bias=False))
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, pad_mask: torch.Tensor | None = None):
         """query (B, H), keys (B, T, H), pad_mask (B, T) -> (context (B, H), weights (B, T))."""
@@ -171,7 +118,8 @@ class RecurrentNet(nn.Module):
                  pooling: str = "last", output: str = "last", pad_id: int = 0):
         super().__init__()
         if cell not in _CELLS or pooling not in ("last", "mean") or output not in ("last", "all"):
-            raise ValueError(f"cell in {list(_CELLS)}, pooling in [last, mean], output in [last, all]; got {cell}, {pooling}, {output}")
+            raise ValueError(f"cell in {list(_CELLS)}, pooling in [last, mean], output in [last, all]; "
+                             f"got {cell}, {pooling}, {output}")
         self.embed, size = _embed(vocab_size, in_features, embed_dim, pad_id)
         self.tokens, self.pad_id, self.pooling, self.output = bool(vocab_size), pad_id, pooling, output
         self.rnn = _PADDING_BLIND[cell](size, hidden, num_layers=layers, batch_first=True, bidirectional=bidirectional,
@@ -279,7 +227,8 @@ class CharLM(nn.Module):
         if cell not in _CELLS:
             raise ValueError(f"cell must be one of {', '.join(_CELLS)}, got {cell!r}")
         self.embed = nn.Embedding(vocab_size, embed_dim)
-        self.rnn = _CELLS[cell](embed_dim, hidden, num_layers=layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.rnn = _CELLS[cell](embed_dim, hidden, num_layers=layers, batch_first=True,
+                                dropout=dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab_size)
 

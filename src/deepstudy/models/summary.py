@@ -71,7 +71,8 @@ def summarize(model: nn.Module, example: torch.Tensor) -> tuple[list[Row], int, 
 
     for name, module in model.named_modules():
         is_leaf = next(module.children(), None) is None
-        if is_leaf or next(module.parameters(recurse=False), None) is not None or type(module).__name__ == "MultiHeadAttention":
+        if (is_leaf or next(module.parameters(recurse=False), None) is not None
+                or type(module).__name__ == "MultiHeadAttention"):
             hooks.append(module.register_forward_hook(hook(name)))
     was_training = model.training
     model.eval()

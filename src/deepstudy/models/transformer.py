@@ -36,7 +36,8 @@ class MultiHeadAttention(nn.Module):
             return y.view(b, t, self.heads, dim // self.heads).transpose(1, 2)
 
         q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
-        scores = (q / math.sqrt(dim // self.heads)) @ k.transpose(-2, -1)  # (B, H, T, T); scaling q is T/d times cheaper
+        # (B, H, T, T); scaling q is T/d times cheaper
+        scores = (q / math.sqrt(dim // self.heads)) @ k.transpose(-2, -1)
         if pad_mask is not None:  # padded keys get no weight; finite fill keeps all-padding rows NaN-free
             scores = scores.masked_fill(pad_mask[:, None, None, :], torch.finfo(scores.dtype).min)
         weights = scores.softmax(-1)
@@ -57,7 +58,8 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, dim: int, heads: int, hidden: int, *, dropout: float = 0.1, act: str = "gelu",
                  norm_first: bool = False, eps: float = 1e-5, attention_dropout: float | None = None):
-        super().__init__()  # attention_dropout: on the (B, H, T, T) weights, BERT's attention_probs_dropout (default: dropout)
+        # attention_dropout: on the (B, H, T, T) weights, BERT's attention_probs_dropout (default: dropout)
+        super().__init__()
         self.attention = MultiHeadAttention(dim, heads, dropout if attention_dropout is None else attention_dropout)
         self.attention_norm = nn.LayerNorm(dim, eps=eps)
         self.feed_forward = FeedForward(dim, hidden, act)
@@ -92,7 +94,8 @@ class Embeddings(nn.Module):
     encoder, and the vocabulary table costs V·E + E·D instead of V·D."""
 
     def __init__(self, vocab_size: int, dim: int, max_len: int, *, positions: str = "sinusoidal", segments: int = 0,
-                 norm: bool = False, eps: float = 1e-5, dropout: float = 0.1, pad_id: int = 0, embed_dim: int | None = None):
+                 norm: bool = False, eps: float = 1e-5, dropout: float = 0.1, pad_id: int = 0,
+                 embed_dim: int | None = None):
         super().__init__()
         if positions not in ("sinusoidal", "learned"):
             raise ValueError(f"positions must be 'sinusoidal' or 'learned', got {positions!r}")
@@ -130,8 +133,9 @@ class TransformerEncoder(nn.Module):
         self.pooling, self.pad_id = pooling, pad_id
         self.embeddings = Embeddings(vocab_size, dim, max_len, positions=positions, segments=segments,
                                      norm=embedding_norm, eps=eps, dropout=dropout, pad_id=pad_id, embed_dim=embed_dim)
-        self.layers = nn.ModuleList(EncoderLayer(dim, heads, hidden or 4 * dim, dropout=dropout, act=act, norm_first=norm_first,
-                                                 eps=eps, attention_dropout=attention_dropout) for _ in range(depth))
+        self.layers = nn.ModuleList(EncoderLayer(dim, heads, hidden or 4 * dim, dropout=dropout, act=act,
+                                                 norm_first=norm_first, eps=eps, attention_dropout=attention_dropout)
+                                    for _ in range(depth))
         self.final_norm = nn.LayerNorm(dim, eps=eps) if norm_first else nn.Identity()  # pre-LN ends un-normalized
         self.head = nn.Linear(dim, num_classes)
 

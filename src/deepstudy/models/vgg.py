@@ -90,21 +90,23 @@ def vgg(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int]
     return VGG(features, c, num_classes, head, hidden, dropout)
 
 
-@register("vgg16", tiny={"width": 0.125, "dropout": 0.0}, family="vgg", inputs="image", description="VGG-16 (configuration D), torchvision-compatible keys.")
+@register("vgg16", tiny={"width": 0.125, "dropout": 0.0}, family="vgg", inputs="image",
+          description="VGG-16 (configuration D), torchvision-compatible keys.")
 def vgg16(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), width: float = 1.0,
           head: str = "auto", dropout: float = 0.5) -> VGG:
     return vgg(in_channels, num_classes, input_size, "D", False, width, head, dropout)
 
 
-@register("vgg16_bn", tiny={"width": 0.125, "dropout": 0.0}, family="vgg", inputs="image", description="VGG-16 with batch norm, torchvision-compatible keys.")
+@register("vgg16_bn", tiny={"width": 0.125, "dropout": 0.0}, family="vgg", inputs="image",
+          description="VGG-16 with batch norm, torchvision-compatible keys.")
 def vgg16_bn(in_channels: int = 3, num_classes: int = 1000, input_size: Sequence[int] = (224, 224), width: float = 1.0,
              head: str = "auto", dropout: float = 0.5) -> VGG:
     return vgg(in_channels, num_classes, input_size, "D", True, width, head, dropout)
 
 
 @register("vgg_deep", tiny={"depth": 6}, family="vgg", inputs="image",
-          description="A plain VGG-style stack of `depth` 3x3 convolutions in three stages (16/32/64 channels x width), "
-                      "no shortcuts: the network whose gradients vanish with depth.")
+          description="A plain VGG-style stack of `depth` 3x3 convolutions in three stages (16/32/64 channels x "
+                      "width), no shortcuts: the network whose gradients vanish with depth.")
 def vgg_deep(in_channels: int = 3, num_classes: int = 10, input_size: Sequence[int] = (32, 32), depth: int = 20,
              batch_norm: bool = False, width: float = 1.0) -> VGG:
     if depth < 3:

@@ -57,8 +57,9 @@ class VisionTransformer(nn.Module):
 
 
 @register("vit", family="transformer", inputs="image", tiny={"dim": 16, "depth": 1, "heads": 2, "patch": 4},
-          description="Small vision transformer: P x P patches -> linear embedding + [CLS] + learned positions -> N pre-LN "
-                      "encoder layers (shared with the text Transformer) -> LayerNorm -> [CLS] or mean -> linear.")
+          description="Small vision transformer: P x P patches -> linear embedding + [CLS] + learned positions -> "
+                      "N pre-LN encoder layers (shared with the text Transformer) -> LayerNorm -> [CLS] or mean -> "
+                      "linear.")
 def vit(in_channels: int, num_classes: int, input_size: tuple[int, int], patch: int = 4, dim: int = 64, depth: int = 4,
         heads: int = 4, hidden: int | None = None, dropout: float = 0.1, pooling: str = "cls") -> VisionTransformer:
     return VisionTransformer(in_channels, num_classes, input_size, patch=patch, dim=dim, depth=depth, heads=heads,

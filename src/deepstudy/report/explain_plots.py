@@ -138,7 +138,8 @@ def token_heatmaps(words: list[list[str]], maps: dict[str, np.ndarray], labels: 
     wrong = np.flatnonzero(preds != labels)
     order = np.r_[wrong[: rows // 2], np.flatnonzero(preds == labels)][:rows]
     names = list(maps)
-    fig, axes = plt.subplots(len(order) * len(names), 1, figsize=(13, 0.42 * len(order) * len(names) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(order) * len(names), 1, figsize=(13, 0.42 * len(order) * len(names) + 0.4),
+                             squeeze=False)
     cmap = plt.get_cmap("bwr")
     for r, i in enumerate(order):
         n = len(words[i])

@@ -9,7 +9,8 @@ from deepstudy.report.plots import _save, epoch_panels, plt
 
 
 def curves(rows: dict[str, list[list[dict]]], path: Path) -> Path:
-    """Both losses beside the judge's Fréchet distance and inception score, per epoch, mean over seeds (min-max band)."""
+    """Both losses beside the judge's Fréchet distance and inception score, per epoch, mean over seeds (min-max
+    band)."""
     return epoch_panels(rows, [("d_loss", "discriminator loss"), ("g_loss", "generator loss"),
                                ("frechet_distance", "Fréchet distance (judge features) ↓"),
                                ("inception_score", "inception score (judge) ↑")], path, figsize=(16, 3.3))

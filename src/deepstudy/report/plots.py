@@ -96,9 +96,11 @@ def arm_scores(scores: dict[str, list[float]], metric: str, path: Path) -> Path:
         if len(v) == 0:
             continue
         ax.errorbar(k, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="o", color="black", capsize=6, ms=7)
-        ax.scatter(np.full(len(v), k) + np.linspace(-0.12, 0.12, len(v)), v, color=_COLORS[k % len(_COLORS)], alpha=0.7, s=18)
+        ax.scatter(np.full(len(v), k) + np.linspace(-0.12, 0.12, len(v)), v, color=_COLORS[k % len(_COLORS)], alpha=0.7,
+                   s=18)
     ax.set_xticks(range(len(arms)), arms, rotation=20, ha="right")
-    ax.set_ylabel({"r2": "test R² (x100)", "quantization_error": "test quantization error"}.get(metric, f"test {metric} (%)"))
+    ax.set_ylabel({"r2": "test R² (x100)", "quantization_error": "test quantization error"}.get(metric,
+                                                                                                f"test {metric} (%)"))
     ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)
 
@@ -176,7 +178,8 @@ def boundaries(panels: dict[str, dict[str, np.ndarray]], classes: list[str], pat
         cmap = plt.get_cmap("RdBu_r" if probs.shape[-1] == 2 else "tab10")
         norm = max(probs.shape[-1] - 1, 1)
         ax.scatter(*b["x_train"].T, c=[cmap(int(c) / norm) for c in b["y_train"]], s=3, alpha=0.5)
-        ax.scatter(*b["x_test"].T, c=[cmap(int(c) / norm) for c in b["y_test"]], s=14, edgecolors="black", linewidths=0.4)
+        ax.scatter(*b["x_test"].T, c=[cmap(int(c) / norm) for c in b["y_test"]], s=14, edgecolors="black",
+                   linewidths=0.4)
         ax.set_title(arm, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])

@@ -12,7 +12,8 @@ def curves(rows: dict[str, list[list[dict]]], path: Path) -> Path:
     """Quantization error (training and validation inputs) and topographic error per epoch, mean over seeds."""
     return epoch_panels(rows, [("train_loss", "quantization error, training inputs"),
                                ("val_loss", "quantization error, validation inputs"),
-                               ("val_topographic_error", "topographic error, validation inputs")], path, figsize=(13, 3.3))
+                               ("val_topographic_error", "topographic error, validation inputs")], path,
+                        figsize=(13, 3.3))
 
 
 def umatrix(maps: dict[str, np.ndarray], outliers: dict[str, np.ndarray], classes: list[str], path: Path) -> Path:
@@ -27,10 +28,12 @@ def umatrix(maps: dict[str, np.ndarray], outliers: dict[str, np.ndarray], classe
     markers = "os^Dv<>p*hx+"
     for c, name in enumerate(classes[:len(markers)]):
         r, k = np.nonzero((majority == c) & (hits > 0))
-        axes[0].scatter(k, r, marker=markers[c], facecolors="none", edgecolors=_COLORS[c % len(_COLORS)], s=40, label=name)
+        axes[0].scatter(k, r, marker=markers[c], facecolors="none", edgecolors=_COLORS[c % len(_COLORS)], s=40,
+                        label=name)
     flagged_units = np.unique(outliers["unit"][outliers["flagged"]])
     for unit in flagged_units:
-        axes[0].add_patch(plt.Rectangle((unit % cols - 0.5, unit // cols - 0.5), 1, 1, fill=False, edgecolor="red", lw=2))
+        axes[0].add_patch(plt.Rectangle((unit % cols - 0.5, unit // cols - 0.5), 1, 1, fill=False, edgecolor="red",
+                                        lw=2))
     axes[0].set_title("U-matrix; red squares: units whose rows are flagged", fontsize=9)
     axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.25, 1.0))
     im = axes[1].imshow(hits, cmap="viridis", origin="upper")

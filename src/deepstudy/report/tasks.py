@@ -1,4 +1,4 @@
-"""The report's task-specific parts (forecast, som, reconstruct, generate): figures and verdict sentences."""
+"""The report's task-specific parts: figures and verdict sentences (sections.py says which task uses which)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +6,11 @@ from pathlib import Path
 import numpy as np
 
 from deepstudy.fileio import read_jsonl
+from deepstudy.rundir import RunDir
 
 
 def seed_dirs(run_dir: Path, arm: str, info: dict) -> list[Path]:
-    return [run_dir / "arms" / arm / f"seed-{s['seed']}" for s in info["seeds"] if s["status"] == "ok"]
+    return [RunDir(run_dir).seed(arm, s["seed"]).path for s in info["seeds"] if s["status"] == "ok"]
 
 
 def som_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
@@ -19,10 +20,11 @@ def som_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
     if "curves" in wanted:
         rows = {a: [read_jsonl(d / "metrics.jsonl") for d in seed_dirs(run_dir, a, i)] for a, i in arms.items()}
         out.append({"path": som_plots.curves(rows, fig_dir / "curves.png"),
-                    "caption": "Map quality per epoch (mean over seeds, min-max band). Quantization error: mean distance "
-                               "of an input to its best unit (lower: the map covers the data more closely). Topographic "
-                               "error: share of inputs whose two best units are not neighbours (lower: the map keeps the "
-                               "data's neighbourhoods). A map can trade one for the other as the neighbourhood shrinks."})
+                    "caption": "Map quality per epoch (mean over seeds, min-max band). Quantization error: mean "
+                               "distance of an input to its best unit (lower: the map covers the data more closely). "
+                               "Topographic error: share of inputs whose two best units are not neighbours (lower: the "
+                               "map keeps the data's neighbourhoods). A map can trade one for the other as the "
+                               "neighbourhood shrinks."})
     best = results["comparison"].get("best")
     d = next(iter(seed_dirs(run_dir, best, arms[best])), None) if best else None
     if d is None or not (d / "maps.npz").is_file():
@@ -31,14 +33,15 @@ def som_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
         maps, outliers = {k: m[k] for k in m.files}, {k: o[k] for k in o.files}
     out.append({"path": som_plots.umatrix(maps, outliers, results["dataset"]["classes"], fig_dir / "umatrix.png"),
                 "caption": f"{best}, seed 0. Left: the U-matrix — each unit's mean distance to its neighbours; light "
-                           "cells separate clusters, and rows won by the lightest units are the outliers (red squares). "
-                           "Markers: the most common label among each unit's rows (labels are not used to train the "
-                           "map). Right: how many rows each unit wins."})
+                           "cells separate clusters, and rows won by the lightest units are the outliers (red "
+                           "squares). Markers: the most common label among each unit's rows (labels are not used to "
+                           "train the map). Right: how many rows each unit wins."})
     out.append({"path": som_plots.component_planes(maps["weight"], results["dataset"].get("feature_names") or [],
                                                    fig_dir / "components.png"),
                 "caption": f"{best}, seed 0: component planes — one panel per input feature, its value in every unit "
                            "(standardized; red high, blue low). Features whose planes look alike are correlated; a "
-                           "plane that lights up where the U-matrix does tells which feature makes those rows unusual."})
+                           "plane that lights up where the U-matrix does tells which feature makes those rows "
+                           "unusual."})
     return out
 
 
@@ -48,9 +51,9 @@ def gan_figures(run_dir: Path, results: dict) -> list[dict]:
     fig_dir, arms = run_dir / "figures", results["arms"]
     rows = {a: [read_jsonl(d / "metrics.jsonl") for d in seed_dirs(run_dir, a, i)] for a, i in arms.items()}
     out = [{"path": gan_plots.curves(rows, fig_dir / "curves.png"),
-            "caption": "Per epoch, mean over seeds (min-max band): both losses, and the judge's view of 2,000 images from "
-                       "fixed latent vectors. Losses that settle tell that the two networks are balanced, not that the "
-                       "images are good: read the Fréchet distance and the inception score for that."}]
+            "caption": "Per epoch, mean over seeds (min-max band): both losses, and the judge's view of 2,000 images "
+                       "from fixed latent vectors. Losses that settle tell that the two networks are balanced, not "
+                       "that the images are good: read the Fréchet distance and the inception score for that."}]
     grids = {}
     for a, i in arms.items():
         d = next(iter(seed_dirs(run_dir, a, i)), None)
@@ -72,8 +75,9 @@ def gan_verdicts(results: dict) -> list[str]:
         for b, j in arms[k + 1:]:
             ga, gb = i["gan"]["g_loss"]["mean"], j["gan"]["g_loss"]["mean"]
             fa, fb = i["summary"]["frechet_distance"]["mean"], j["summary"]["frechet_distance"]["mean"]
-            lines.append(f"{a} vs {b}: final generator loss {ga:.3f} vs {gb:.3f} ({abs(ga - gb) / max(abs(ga), abs(gb), 1e-12):.0%} "
-                         f"apart); Fréchet distance {fa:.2f} vs {fb:.2f} ({abs(fa - fb) / max(fa, fb, 1e-12):.0%} apart)")
+            lines.append(f"{a} vs {b}: final generator loss {ga:.3f} vs {gb:.3f} "
+                         f"({abs(ga - gb) / max(abs(ga), abs(gb), 1e-12):.0%} apart); Fréchet distance {fa:.2f} vs "
+                         f"{fb:.2f} ({abs(fa - fb) / max(fa, fb, 1e-12):.0%} apart)")
     return lines
 
 
@@ -92,15 +96,17 @@ def forecast_verdicts(results: dict) -> tuple[dict | None, list[str]]:
         verdict = ("beats" if r2_wins == mae_wins == n else "does not beat" if r2_wins == mae_wins == 0
                    else "does not reliably beat")
         lines.append(f"{arm} {verdict} the persistence forecast: test R² {np.mean([t['r2'] for t in ok]):.3f} vs "
-                     f"{base['r2']:.3f} (higher in {r2_wins} of {n} seeds), MAE {np.mean([t['mae'] for t in ok]):.3f} vs "
-                     f"{base['mae']:.3f} training-std units (lower in {mae_wins} of {n})")
+                     f"{base['r2']:.3f} (higher in {r2_wins} of {n} seeds), MAE {np.mean([t['mae'] for t in ok]):.3f} "
+                     f"vs {base['mae']:.3f} training-std units (lower in {mae_wins} of {n})")
     return base, lines
 
 
 def anomaly_verdicts(results: dict) -> list[str]:
-    """Per arm and baseline: does the autoencoder beat it (NAB: standard-profile score; images: ROC-AUC) on every seed?"""
+    """Per arm and baseline: does the autoencoder beat it (NAB: standard-profile score; images: ROC-AUC) on every
+    seed?"""
     lines = []
-    names = {"zscore": "the rolling z-score", "random": "the random detector", "mean-image": "the distance to the mean image"}
+    names = {"zscore": "the rolling z-score", "random": "the random detector",
+             "mean-image": "the distance to the mean image"}
     for arm, a in results["arms"].items():
         s = a.get("anomaly")
         if not s:
@@ -120,11 +126,13 @@ def starting_points(results: dict) -> list[str]:
     for arm, info in arms.items():
         t, p, w = info.get("teacher"), info.get("pretext"), info.get("word_vectors")
         if info.get("pretrained"):
-            lines.append(f"{arm}: starts from {info['pretrained'].get('what', 'pretrained weights')} — {info['pretrained']['source']}")
+            lines.append(f"{arm}: starts from {info['pretrained'].get('what', 'pretrained weights')} — "
+                         f"{info['pretrained']['source']}")
         if w:
             lines.append(f"{arm}: word embeddings start from {'MiniLM' if w['source'] == 'minilm' else w['source']} "
-                         f"({w['vocabulary_covered']:.0%} of the vocabulary {'is whole MiniLM tokens' if w['source'] == 'minilm' else 'found'})"
-                         f", {'kept frozen' if w['frozen'] else 'fine-tuned'}")
+                         f"({w['vocabulary_covered']:.0%} of the vocabulary "
+                         f"{'is whole MiniLM tokens' if w['source'] == 'minilm' else 'found'}), "
+                         f"{'kept frozen' if w['frozen'] else 'fine-tuned'}")
         if t:
             kwargs = ", ".join(f"{k} {v}" for k, v in t["model"].items() if k != "name")
             line = (f"{arm}: distilled from a {t['model']['name']}{f' ({kwargs})' if kwargs else ''} teacher trained "
@@ -133,14 +141,15 @@ def starting_points(results: dict) -> list[str]:
             alone = t.get("student_alone")
             if alone and arms[alone]["summary"]["accuracy"]["n"] and info["summary"]["accuracy"]["n"]:
                 gain = (info["summary"]["accuracy"]["mean"] - arms[alone]["summary"]["accuracy"]["mean"]) * 100
-                line += (f"; the same student without a teacher ({alone}) scores {_pct(arms[alone]['summary']['accuracy'])}: "
-                         f"a {gain:+.2f}-point difference of means (the conclusions say whether it is beyond seed noise)")
+                line += (f"; the same student without a teacher ({alone}) scores "
+                         f"{_pct(arms[alone]['summary']['accuracy'])}: a {gain:+.2f}-point difference of means (the "
+                         f"conclusions say whether it is beyond seed noise)")
             lines.append(line)
         if p:
             what = (f"the classes of {p['source']}" if p["task"] == "supervised"
                     else "to predict rotations of the unlabelled images")
-            lines.append(f"{arm}: pretrained {what} (pretraining validation accuracy {_pct(p['val_accuracy'])}), then a "
-                         "fresh head")
+            lines.append(f"{arm}: pretrained {what} (pretraining validation accuracy {_pct(p['val_accuracy'])}), "
+                         "then a fresh head")
     return lines
 
 
@@ -151,14 +160,15 @@ def _pct(d: dict) -> str:
 def lm_verdict(results: dict) -> str:
     """Does the best language model beat the best count-based n-gram model on the same test text?"""
     ngram, best = results.get("ngram"), results["comparison"].get("best")
-    if not ngram or not best or results["task"] != "language-model":
+    if not ngram or not best:
         return ""
     order, base = min(ngram.items(), key=lambda kv: kv[1]["val_perplexity"])  # chosen on validation, as k
     ppl = results["arms"][best]["summary"]["perplexity"]
     better = ppl["mean"] < base["test_perplexity"]
-    return (f"The best arm, {best}, reaches a test perplexity of {ppl['mean']:.3f} (± {ppl['std']:.3f}, n={ppl['n']}); the "
-            f"best n-gram model on the validation text ({order}-gram) scores {base['test_perplexity']:.3f} on the same test "
-            f"text — the network is {'better' if better else 'NOT better'} than counting which characters follow which"
+    return (f"The best arm, {best}, reaches a test perplexity of {ppl['mean']:.3f} (± {ppl['std']:.3f}, n={ppl['n']}); "
+            f"the best n-gram model on the validation text ({order}-gram) scores {base['test_perplexity']:.3f} on the "
+            f"same test text — the network is {'better' if better else 'NOT better'} than counting which characters "
+            f"follow which"
             + (f" ({(1 - ppl['mean'] / base['test_perplexity']):.0%} lower perplexity)." if better else "."))
 
 

@@ -15,7 +15,8 @@ from deepstudy.scratch.rnn import LSTM, RNN
 from deepstudy.scratch.train import NonFiniteLoss, fit, predict
 
 __all__ = ["Module", "Param", "Sequential", "Dense", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax",
-           "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "AvgPool2D", "ToChannelsLast", "im2col", "col2im", "softmax_cross_entropy",
-           "bce_with_logits", "mse", "l1_penalty", "l2_penalty", "SGD", "RMSProp", "Adam", "AdamW", "RNN", "LSTM",
+           "Dropout", "BatchNorm", "Conv2D", "MaxPool2D", "AvgPool2D", "ToChannelsLast", "im2col", "col2im",
+           "softmax_cross_entropy", "bce_with_logits", "mse", "l1_penalty", "l2_penalty", "SGD", "RMSProp", "Adam",
+           "AdamW", "RNN", "LSTM",
            "check_layer", "numerical_grad", "relative_error", "LogisticRegression", "MultinomialNB", "KNN",
            "fit", "predict", "NonFiniteLoss"]

@@ -18,7 +18,8 @@ class LogisticRegression:
         self.history: list[float] = []
 
     def fit(self, x: np.ndarray, y: np.ndarray, callback=None) -> LogisticRegression:
-        """``callback(step)`` runs after every update (e.g. to log validation loss); ``history`` holds the training loss."""
+        """``callback(step)`` runs after every update (e.g. to log validation loss); ``history`` holds the training
+        loss."""
         n, d = x.shape
         self.w, self.b = np.zeros(d, x.dtype), 0.0
         self.history = []

@@ -9,7 +9,8 @@ from deepstudy.scratch.core import Module, Param, kaiming_uniform
 class Dense(Module):
     """y = x W^T + b, W of shape (out, in) as in torch.nn.Linear (so weights copy across)."""
 
-    def __init__(self, in_features: int, out_features: int, rng: np.random.Generator, dtype=np.float32, bias: bool = True):
+    def __init__(self, in_features: int, out_features: int, rng: np.random.Generator, dtype=np.float32,
+                 bias: bool = True):
         self.W = Param(kaiming_uniform(rng, (out_features, in_features), in_features, dtype))
         self.b = Param(kaiming_uniform(rng, (out_features,), in_features, dtype)) if bias else None
 

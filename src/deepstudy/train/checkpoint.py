@@ -34,7 +34,8 @@ def load_weights(model: nn.Module, path: Path) -> None:
     except (OSError, safetensors.SafetensorError, RuntimeError) as e:
         raise UserError(f"cannot load weights from {path} ({e}); the file is damaged or from another model") from None
     if missing or unexpected:
-        raise UserError(f"weights in {path} do not fit this model (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]})")
+        raise UserError(f"weights in {path} do not fit this model (missing {sorted(missing)[:3]}, "
+                        f"unexpected {sorted(unexpected)[:3]})")
 
 
 def save(folder: Path, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scaler,
@@ -43,7 +44,7 @@ def save(folder: Path, epoch: int, model: nn.Module, optimizer: torch.optim.Opti
     stem = f"epoch-{epoch:04d}"
     save_weights(model, folder / f"{stem}.safetensors")
     buf = io.BytesIO()
-    torch.save({"epoch": epoch, "optimizer": optimizer.state_dict(),
+    torch.save({"epoch": epoch, "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "scaler": scaler.state_dict(), "extra": extra}, buf)
     atomic_write_bytes(folder / f"{stem}.state.pt", buf.getvalue())
@@ -64,9 +65,11 @@ def load(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, sched
         state = torch.load(folder / pointer["state"], map_location="cpu", weights_only=True)
     except Exception as e:  # any parse failure of a damaged file (UnpicklingError, ValueError, OSError ...)
         reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise UserError(f"checkpoint in {folder} is unreadable ({reason}); delete that folder to restart this arm from scratch") from None
+        raise UserError(f"checkpoint in {folder} is unreadable ({reason}); delete that folder to restart this arm "
+                        "from scratch") from None
     load_weights(model, folder / pointer["weights"])
-    optimizer.load_state_dict(state["optimizer"])
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
     scaler.load_state_dict(state["scaler"])

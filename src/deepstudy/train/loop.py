@@ -19,6 +19,7 @@ from deepstudy.repro import derive_seed, seed_torch
 from deepstudy.train.precision import autocast, grad_scaler
 
 Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+Step = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -39,6 +40,7 @@ class EpochResult:
     eval_seconds: float
     steps: int
     grad_norms: dict[str, float] | None = None  # weight name -> mean over the epoch's steps of ||dL/dW||
+    extra: dict | None = None  # what a task's ``validate`` measured beside val_loss / val_acc
 
 
 @dataclass
@@ -118,13 +120,20 @@ def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: 
     return out
 
 
-def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: Batches, *,
-        optimizer: torch.optim.Optimizer, scheduler, loss_fn: Callable, epochs: int, device: torch.device,
+def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: Batches | None, *,
+        optimizer: torch.optim.Optimizer, scheduler, loss_fn: Callable | None, epochs: int, device: torch.device,
         seed: int, start_epoch: int = 0, precision: str = "fp32", channels_last: bool = False,
         grad_clip: float | None = None, scaler: torch.amp.GradScaler | None = None,
-        grad_norms: bool = False, teacher: nn.Module | None = None) -> Iterator[EpochResult]:
-    """With a ``teacher`` (knowledge distillation), ``loss_fn(out, y, teacher_out)`` also gets the teacher's
-    logits for the same (augmented) batch; validation calls ``loss_fn(out, y)``."""
+        grad_norms: bool = False, step: Step | None = None,
+        validate: Callable[[nn.Module], dict] | None = None) -> Iterator[EpochResult]:
+    """One :class:`EpochResult` per epoch from ``start_epoch`` on.
+
+    ``step(model, x, y) -> (loss, outputs)`` is one batch's forward pass and loss, under autocast (default:
+    ``loss_fn(model(x), y)``; knowledge distillation and language models bring their own). ``validate(model)``
+    replaces the default validation (``loss_fn`` over ``val_batches``): it returns val_loss, val_acc and any
+    other values, which land in ``EpochResult.extra``.
+    """
+    step = step or (lambda m, x, y: _plain_step(m, x, y, loss_fn))
     context, _ = autocast(precision, device)
     scaler = scaler or grad_scaler(precision, device)
     # gradient flow (Glorot & Bengio, 2010): the norm of each weight's gradient, layer by layer
@@ -136,13 +145,7 @@ def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: 
         for x, y in train_batches(epoch):
             x, y = _to(x, device, channels_last), y.to(device, non_blocking=True)
             with context():
-                out = model(x)
-                if teacher is None:
-                    loss = loss_fn(out, y)
-                else:
-                    with torch.no_grad():
-                        teacher_out = teacher(x)
-                    loss = loss_fn(out, y, teacher_out)
+                loss, out = step(model, x, y)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if grad_clip is not None or tracked:
@@ -169,13 +172,23 @@ def fit(model: nn.Module, train_batches: Callable[[int], Batches], val_batches: 
         if not math.isfinite(train_loss):
             raise NonFiniteLoss(epoch, train_loss)
         t1 = time.perf_counter()
-        out, y = predict(model, val_batches, device=device, precision=precision, channels_last=channels_last)
-        val_loss = float(loss_fn(out, y))
-        classify = out.dim() == 2 and y.dim() == 1
+        if validate is None:
+            out, y = predict(model, val_batches, device=device, precision=precision, channels_last=channels_last)
+            classify = out.dim() == 2 and y.dim() == 1
+            val = {"val_loss": float(loss_fn(out, y)), "val_acc": float((out.argmax(1) == y).float().mean()) if classify
+                   else None}
+        else:
+            val = validate(model)
         yield EpochResult(
             epoch=epoch, train_loss=train_loss, train_acc=float(torch.cat(hits).float().mean()) if hits else None,
-            val_loss=val_loss, val_acc=float((out.argmax(1) == y).float().mean()) if classify else None,
+            val_loss=val.pop("val_loss"), val_acc=val.pop("val_acc"),
             lr=optimizer.param_groups[0]["lr"], seconds=seconds, eval_seconds=time.perf_counter() - t1, steps=steps,
             grad_norms={n.removesuffix(".weight"): v for (n, _), v in zip(tracked, torch.stack(norms).mean(0).tolist())}
-            if norms else None,
+            if norms else None, extra=val or None,
         )
+
+
+def _plain_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                loss_fn: Callable) -> tuple[torch.Tensor, torch.Tensor]:
+    out = model(x)
+    return loss_fn(out, y), out

@@ -17,6 +17,7 @@ from deepstudy import evaluate, explain
 from deepstudy.config import EXPLANATIONS, Study
 from deepstudy.errors import UserError, closest
 from deepstudy.fileio import read_json, read_jsonl, write_json
+from deepstudy.rundir import RunDir
 
 SCORES = ("deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random")
 
@@ -30,7 +31,8 @@ def check_layer(arm: str, cfg: Study, model: nn.Module) -> None:
     layer = cfg.explain.layer
     if layer and set(wanted(cfg)) & {"gradcam", "gradcam++"} and layer not in dict(model.named_modules()):
         convs = [n for n, m in model.named_modules() if isinstance(m, (nn.Conv1d, nn.Conv2d))]
-        raise UserError(f"arm '{arm}': explain.layer '{layer}' is not a layer of {cfg.model.name}{closest(layer, convs)}; "
+        raise UserError(f"arm '{arm}': explain.layer '{layer}' is not a layer of "
+                        f"{cfg.model.name}{closest(layer, convs)}; "
                         f"its convolutions: {', '.join(convs) or 'none'} (see `deepstudy summary {cfg.model.name}`)")
 
 
@@ -41,7 +43,8 @@ def pick_examples(predictions: np.ndarray, labels: np.ndarray, n: int) -> np.nda
     return np.sort(np.r_[wrong, right]).astype(np.int64)
 
 
-def explain_seed(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder, predictions: np.ndarray,
+def explain_seed(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder,
+                 predictions: np.ndarray,
                  methods: list[str] | None = None) -> None:
     """Explain ``cfg.explain.examples`` test predictions of a trained model; writes explain.json/.npz."""
     methods = wanted(cfg) if methods is None else methods
@@ -55,7 +58,8 @@ def explain_seed(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: t
     e = cfg.explain
     try:
         found = explain.explain_examples(model, x.to(device), dataset.y_test[idx].to(device), methods, layer=e.layer,
-                                         features=features, attention=attention, sanity_n=e.sanity_examples, steps=e.steps,
+                                         features=features, attention=attention, sanity_n=e.sanity_examples,
+                                         steps=e.steps,
                                          seed=cfg.seed)
     except ValueError as err:  # e.g. a named layer without a spatial output
         raise UserError(f"explain: {err}") from None
@@ -94,16 +98,19 @@ def explain_forecast(model: nn.Module, dataset: _data.Dataset, cfg: Study, devic
     skipped = {m: "no convolution over an image: input attributions only" for m in wanted(cfg) if m not in methods}
     if not methods and not skipped:
         return
-    idx = np.linspace(0, len(dataset.x_test) - 1, min(cfg.explain.examples, len(dataset.x_test))).round().astype(np.int64)
+    idx = np.linspace(0, len(dataset.x_test) - 1,
+                      min(cfg.explain.examples, len(dataset.x_test))).round().astype(np.int64)
     x = dataset.x_test[idx].float().to(device)
     e = cfg.explain
-    found = explain.explain_examples(ForecastOutput(model).eval(), x, torch.zeros(len(idx), dtype=torch.long, device=device),
+    found = explain.explain_examples(ForecastOutput(model).eval(), x,
+                                     torch.zeros(len(idx), dtype=torch.long, device=device),
                                      methods, sanity_n=e.sanity_examples, steps=e.steps, seed=cfg.seed, regression=True)
     found["skipped"].update(skipped)
     np.savez_compressed(folder / "explain.npz", windows=x.cpu().numpy(), indices=idx,
                         **{f"map:{m}": v for m, v in found["maps"].items()})
     write_json(folder / "explain.json", {"layer": None, "scores": found["scores"], "skipped": found["skipped"],
-                                         "examples": len(idx), "explained": "the mean of the forecast outputs (scaled units)",
+                                         "examples": len(idx),
+                                         "explained": "the mean of the forecast outputs (scaled units)",
                                          "features": dataset.feature_names})
 
 
@@ -118,9 +125,14 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
     def plain(cfg: Study) -> tuple[str, str]:
         return cfg.model.model_dump_json(), cfg.data.model_copy(update={"permute_labels": False}).model_dump_json()
 
+    def permuted(cfg: Study) -> bool:
+        return cfg.task == "classify" and cfg.data.permute_labels
+
     for arm, cfg in arms.items():
-        reference = next((a for a, c in arms.items() if not c.data.permute_labels and plain(c) == plain(cfg)), None)
-        if not cfg.data.permute_labels or reference is None or not wanted(cfg):
+        reference = next((a for a,
+                          c in arms.items() if c.task == "classify" and not permuted(c) and plain(c) == plain(cfg)),
+                         None)
+        if not permuted(cfg) or reference is None or not wanted(cfg):
             continue
         ds = datasets[arm]
         n = cfg.explain.sanity_examples
@@ -128,7 +140,7 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
         transform = ds.transform()
         x = (transform(raw, torch.Generator()) if transform is not None else raw).to(device)
         for i in range(seeds):
-            folders = [run_dir / "arms" / a / f"seed-{i}" for a in (reference, arm)]
+            folders = [RunDir(run_dir).seed(a, i).path for a in (reference, arm)]
             if not all((f / "best.safetensors").is_file() for f in folders):
                 continue
             nets = []
@@ -142,20 +154,32 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
             for m in wanted(cfg):
                 if m in ("gradcam", "gradcam++") and layer is None or m == "smoothgrad" and not x.is_floating_point():
                     continue
-                maps = [explain.attribute(net, x, y, m, layer=layer, steps=cfg.explain.steps, seed=cfg.seed) for net in nets]
+                maps = [explain.attribute(net, x, y, m, layer=layer, steps=cfg.explain.steps,
+                                          seed=cfg.seed) for net in nets]
                 rho[m] = rank_correlation(*maps, None if x.is_floating_point() else x != 0)
                 flat[m] = bool((maps[1].flatten(1).std(1) == 0).all())  # a control that learned nothing: no ranking
             write_json(folders[0] / "data_randomization.json",
                        {"control_arm": arm, "examples": n, "spearman": rho, "control_constant": flat})
 
 
-def summarize(arm_dir, seeds: int) -> dict | None:
+def arm_summary(study: Study, run: RunDir, arm: str) -> dict:
+    """The explanation keys of an arm in results.json: "explain" and "gradient_flow", where analysed."""
+    out = {}
+    if wanted(study) or "attention" in study.analyses:
+        out["explain"] = summarize(run, arm, study.seeds)
+    if "gradient-flow" in study.analyses:
+        out["gradient_flow"] = gradient_flow(run, arm, study.seeds)
+    return out
+
+
+def summarize(run: RunDir, arm: str, seeds: int) -> dict | None:
     """Per method, mean ± std over seeds of each AUC and of the randomization correlations."""
-    runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "explain.json").is_file()]
+    runs = [read_json(p) for i in range(seeds) if (p := run.seed(arm, i) / "explain.json").is_file()]
     if not runs:
         return None
     out = {"layer": runs[0]["layer"], "skipped": runs[0]["skipped"], "flag_at": explain.FLAG_AT, "methods": {}}
-    controls = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "data_randomization.json").is_file()]
+    controls = [read_json(p) for i in range(seeds)
+                if (p := run.seed(arm, i) / "data_randomization.json").is_file()]
     for method in runs[0]["scores"]:
         rows = [r["scores"][method] for r in runs if method in r["scores"]]
         m = {k: evaluate.describe([r[k] for r in rows]) for k in SCORES}
@@ -178,17 +202,18 @@ def summarize(arm_dir, seeds: int) -> dict | None:
     return out
 
 
-def gradient_flow(arm_dir, seeds: int) -> dict | None:
+def gradient_flow(run: RunDir, arm: str, seeds: int) -> dict | None:
     """Per weight (in the model's order), the mean over seeds of ||dL/dW|| at initialization (one batch) and in
     the first and last epoch; and per stage, over seeds, the first layer's norm and the first-to-last ratio
-    ||dL/dW_first layer|| / ||dL/dW_last layer|| (seed 003 reads 1e-8 for a plain deep net against 1e-2 for a ResNet)."""
+    ||dL/dW_first layer|| / ||dL/dW_last layer|| (seed 003 reads 1e-8 for a plain deep net against 1e-2 for a
+    ResNet)."""
     runs, inits = [], []
     for i in range(seeds):
-        p = arm_dir / f"seed-{i}" / "metrics.jsonl"
+        p = run.seed(arm, i).metrics
         rows = [r for r in read_jsonl(p) if r.get("grad_norms")] if p.is_file() else []
         if rows:
             runs.append(rows)
-            init = arm_dir / f"seed-{i}" / "grad_init.json"
+            init = run.seed(arm, i) / "grad_init.json"
             if init.is_file():
                 inits.append(read_json(init))
     if not runs:
@@ -198,6 +223,41 @@ def gradient_flow(arm_dir, seeds: int) -> dict | None:
     if len(inits) == len(runs):
         stages["init"] = inits
     out = {"layers": names, **{k: np.mean([[g[n] for n in names] for g in v], 0).tolist() for k, v in stages.items()}}
-    out["ratio"] = {k: evaluate.describe([g[names[0]] / max(g[names[-1]], 1e-30) for g in v]) for k, v in stages.items()}
+    out["ratio"] = {k: evaluate.describe([g[names[0]] / max(g[names[-1]], 1e-30) for g in v]) for k,
+                    v in stages.items()}
     out["first_layer"] = {k: evaluate.describe([g[names[0]] for g in v]) for k, v in stages.items()}
     return out
+
+
+def with_methods(run: RunDir, methods: list[str], examples: int | None, layer: str | None) -> Study:
+    """The finished run's study with explanation ``methods`` (and settings) added."""
+    from deepstudy import config
+
+    raw = config.read_yaml(run.config)
+    extra = {"analyses": list(dict.fromkeys([*raw.get("analyses", ()), *methods]))}
+    if examples is not None:
+        extra["explain.examples"] = examples
+    if layer is not None:
+        extra["explain.layer"] = layer
+    return config.validate(config.apply_overrides(raw, extra), source=f"{run.config} with --method")
+
+
+def explain_run(run: RunDir, study: Study, arms: dict[str, Study], datasets: dict, device: torch.device) -> None:
+    """Explain every finished seed's best weights (``deepstudy explain``); config.yaml gains the methods."""
+    from deepstudy import config, models, train
+    from deepstudy.fileio import atomic_write_text
+
+    info = read_json(run.data)
+    shape, n_classes = tuple(info["input_shape"]), len(info["classes"])
+    for arm, cfg in arms.items():
+        for i in range(study.seeds):
+            seed = run.seed(arm, i)
+            if read_json(seed.result)["status"] != "ok":
+                continue
+            model = models.build(cfg.model.name, shape, n_classes, vocab_size=info.get("vocab_size"),
+                                 **cfg.model.kwargs()).to(device)
+            train.checkpoint.load_weights(model, seed.best)
+            explain_seed(model, datasets[arm], cfg, device, seed.path, np.load(seed / "predictions.npy"),
+                         methods=wanted(study))
+    data_randomization(arms, datasets=datasets, run_dir=run.path, seeds=study.seeds, device=device)
+    atomic_write_text(run.config, config.to_yaml(study))

@@ -10,7 +10,6 @@ threshold rule: the distance to the mean normal training image, and random score
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,8 +20,10 @@ from deepstudy import data as _data
 from deepstudy import evaluate, repro, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError
-from deepstudy.fileio import append_jsonl
+from deepstudy.fileio import read_jsonl
 from deepstudy.models import autoencoder
+from deepstudy.records import SeedResult
+from deepstudy.tasks import SeedContext
 
 METRICS = ("roc_auc", "average_precision", "precision", "recall", "f1")
 DETECTORS = ("model", "mean-image", "random")
@@ -30,8 +31,8 @@ DETECTORS = ("model", "mean-image", "random")
 
 def normal_ids(cfg: Study, ds: _data.Dataset) -> list[int]:
     if not cfg.anomaly.normal_classes:
-        raise UserError(f"task: reconstruct on images needs anomaly.normal_classes: the class(es) the autoencoder learns "
-                        f"as normal (of {', '.join(ds.classes)}); every other class is an anomaly at test time")
+        raise UserError(f"task: reconstruct on images needs anomaly.normal_classes: the class(es) the autoencoder "
+                        f"learns as normal (of {', '.join(ds.classes)}); every other class is an anomaly at test time")
     ids = []
     for c in cfg.anomaly.normal_classes:
         if str(c) not in ds.classes:
@@ -49,19 +50,21 @@ def build(cfg: Study, input_shape: tuple[int, ...]) -> nn.Module:
 def _errors(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
     with torch.no_grad():
-        return torch.cat([((model(b) - b) ** 2).flatten(1).mean(1) for b in x.split(1024)]).cpu().numpy().astype(np.float64)
+        return torch.cat([((model(b) - b) ** 2).flatten(1).mean(1)
+                          for b in x.split(1024)]).cpu().numpy().astype(np.float64)
 
 
 def _scores(score: np.ndarray, anomalous: np.ndarray, threshold: float) -> dict:
     hit = score >= threshold
     tp, fp, fn = int((hit & anomalous).sum()), int((hit & ~anomalous).sum()), int((~hit & anomalous).sum())
     p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    return {"roc_auc": float(roc_auc_score(anomalous, score)), "average_precision": float(average_precision_score(anomalous, score)),
+    return {"roc_auc": float(roc_auc_score(anomalous, score)),
+            "average_precision": float(average_precision_score(anomalous, score)),
             "precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "threshold": threshold}
 
 
-def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int, folder: Path, arm: str,
-              seed_index: int, on_event) -> dict:
+def train_one(ctx: SeedContext) -> SeedResult:
+    cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
     normal, t = normal_ids(cfg, ds), cfg.train
     keep = {s: np.isin(np.asarray(ds.split(s)[1]), normal) for s in ("train", "val")}
     x = {s: ds.float_inputs(ds.split(s)[0][torch.from_numpy(keep[s])]).to(device) for s in ("train", "val")}
@@ -71,30 +74,36 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
     model = build(cfg, ds.input_shape).to(device)
     opt, _ = train.from_settings(model, t)
     batches = _data.Batches(x["train"], x["train"], t.batch_size, shuffle=True, seed=run_seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.jsonl").write_text("")
-    rows, t0 = [], time.perf_counter()
-    for r in train.fit(model, batches.epoch, _data.Batches(x["val"], x["val"], t.eval_batch_size), optimizer=opt,
-                       scheduler=None, loss_fn=nn.MSELoss(), epochs=t.epochs, device=device, seed=run_seed, grad_clip=t.grad_clip):
-        row = {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss, "train_acc": None, "val_acc": None,
-               "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
-        append_jsonl(folder / "metrics.jsonl", row)
-        rows.append(row)
-        on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, **row})
+    t0 = time.perf_counter()
+
+    def epochs(start: int):
+        for r in train.fit(model, batches.epoch, _data.Batches(x["val"], x["val"], t.eval_batch_size), optimizer=opt,
+                           scheduler=None, loss_fn=nn.MSELoss(), epochs=t.epochs, device=device, seed=run_seed,
+                           start_epoch=start, grad_clip=t.grad_clip):
+            yield {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss, "train_acc": None,
+                   "val_acc": None,
+                   "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
+
+    train.drive(folder, train.TorchState(model, opt), epochs, total=t.epochs, monitor=train.Monitor("last"),
+                on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index)  # best.safetensors: the last epoch's weights
+    rows = read_jsonl(ctx.seed.metrics)
     mean_image = x["train"].mean(0, keepdim=True)
     rng = np.random.default_rng(repro.derive_seed(run_seed, "random-detector"))
     detectors = {
         "model": (_errors(model, x["val"]), _errors(model, x_test)),
-        "mean-image": tuple(((v - mean_image) ** 2).flatten(1).mean(1).cpu().numpy().astype(np.float64) for v in (x["val"], x_test)),
+        "mean-image": tuple(((v - mean_image) ** 2).flatten(1).mean(1).cpu().numpy().astype(np.float64)
+                            for v in (x["val"], x_test)),
         "random": (rng.random(len(x["val"])), rng.random(len(x_test))),
     }
-    out = {d: _scores(test, anomalous, float(np.quantile(val, cfg.anomaly.quantile))) for d, (val, test) in detectors.items()}
+    out = {d: _scores(test, anomalous, float(np.quantile(val, cfg.anomaly.quantile))) for d,
+           (val, test) in detectors.items()}
     np.savez_compressed(folder / "scores.npz", anomalous=anomalous, **{d: test for d, (_, test) in detectors.items()})
-    train.checkpoint.save_weights(model, folder / "best.safetensors")
-    record = evaluate.run_record(rows, best_epoch=t.epochs - 1, monitor={"metric": "last", "best": None}, stopped_early=False,
-                                 precision="fp32", test_seconds=0.0, train_accuracy=rows[-1]["train_loss"], test=out["model"])
-    record["train_seconds"] = time.perf_counter() - t0
-    record["baselines"] = {d: out[d] for d in DETECTORS[1:]}
+    record = evaluate.run_record(rows, best_epoch=t.epochs - 1, monitor={"metric": "last", "best": None},
+                                 stopped_early=False,
+                                 precision="fp32", test_seconds=0.0, train_accuracy=rows[-1]["train_loss"],
+                                 test=out["model"])
+    record.train_seconds = time.perf_counter() - t0
+    record.extras["baselines"] = {d: out[d] for d in DETECTORS[1:]}
     return record
 
 

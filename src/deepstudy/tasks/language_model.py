@@ -29,8 +29,11 @@ from deepstudy import data as _data
 from deepstudy import evaluate, repro, train
 from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
-from deepstudy.fileio import append_jsonl, keep_jsonl, read_json, read_jsonl, write_json
+from deepstudy.fileio import append_jsonl, read_json, read_jsonl, write_json
 from deepstudy.models.rnn import CharLM
+from deepstudy.records import SeedResult
+from deepstudy.rundir import RunDir
+from deepstudy.tasks import SeedContext, Size, Task
 
 METRICS = ("perplexity", "bits_per_char", "accuracy")
 _MODEL_KEYS = ("cell", "dropout", "embed_dim", "hidden", "layers")
@@ -66,11 +69,13 @@ def build(cfg: Study, vocab_size: int) -> CharLM:
 # ---------------------------------------------------------------------------- n-gram baselines
 
 
-def ngram_nll(train_ids: np.ndarray, eval_ids: np.ndarray, history: np.ndarray, order: int, k: float, vocab: int) -> float:
+def ngram_nll(train_ids: np.ndarray, eval_ids: np.ndarray, history: np.ndarray, order: int, k: float,
+              vocab: int) -> float:
     """Mean NLL (nats/char) of ``eval_ids`` under an add-k smoothed order-n model counted on ``train_ids``:
     P(c | ctx) = (count(ctx c) + k) / (count(ctx) + k V), ctx the n-1 characters before c (``history`` supplies
     them for the first characters of ``eval_ids``)."""
-    seq = np.concatenate([history[len(history) - (order - 1):] if order > 1 else history[:0], eval_ids]).astype(np.int64)
+    seq = np.concatenate([history[len(history) - (order - 1):] if order > 1 else history[:0],
+                          eval_ids]).astype(np.int64)
 
     def codes(ids: np.ndarray, n: int) -> np.ndarray:  # each length-n window as one integer, base V
         out = np.zeros(len(ids) - n + 1, dtype=np.int64)
@@ -139,7 +144,8 @@ def stream_scores(model: CharLM, ids: torch.Tensor, seq_len: int, precision: str
         hits += int((logits.argmax(-1) == y).sum())
         n += y.numel()
     loss = nll / max(n, 1)
-    return {"loss": loss, "perplexity": math.exp(loss), "bits_per_char": loss / math.log(2), "accuracy": hits / max(n, 1),
+    return {"loss": loss, "perplexity": math.exp(loss), "bits_per_char": loss / math.log(2),
+            "accuracy": hits / max(n, 1),
             "characters": n}
 
 
@@ -155,85 +161,94 @@ def _samples(model: CharLM, ds: _data.Dataset, cfg: Study, epoch: int, seed: int
     return out
 
 
-def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int, folder: Path, arm: str,
-              seed_index: int, on_event) -> dict:
+class LanguageModelTask(Task):
+    name = "language-model"
+    lower_is_better = True
+
+    def check(self, arm: str, cfg: Study, study: Study) -> None:
+        check(arm, cfg)
+
+    def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
+        check_data(arm, cfg, ds)
+
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
+        return train_one(ctx)
+
+    def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
+        return "perplexity", METRICS
+
+    def gap_metric(self, metric: str) -> str:
+        return "accuracy"  # next-character accuracy, train vs test text
+
+    def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
+        return Size(sum(p.numel() for p in build(cfg, data_info["vocab_size"]).parameters()))
+
+    def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
+        return {"lm": summary(run, arm, ok)}
+
+    def study_extras(self, study: Study, arms: dict[str, Study], out_arms: dict) -> dict:
+        return {"ngram": next((s["ngram"] for a in out_arms.values() for s in a["seeds"] if s.get("ngram")), None)}
+
+
+def _lm_step(model: CharLM, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """train.fit's step: every next character, the loss in float32 outside autocast."""
+    logits, _ = model(x)
+    with torch.autocast(x.device.type, enabled=False):
+        loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+    return loss, logits
+
+
+def train_one(ctx: SeedContext) -> SeedResult:
+    cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
     t, lm = cfg.train, cfg.lm
-    baselines = ngram_baselines(ds, lm.ngram_orders, folder.parents[2])
+    baselines = ngram_baselines(ds, lm.ngram_orders, ctx.run.path)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     model = build(cfg, len(ds.vocab)).to(device)
     steps = lm.steps_per_epoch or max(1, len(ds.x_train) // (t.batch_size * lm.seq_len))
     optimizer, scheduler = train.from_settings(model, t, steps)
     scaler = train.grad_scaler(t.precision, device)
-    context, precision_used = train.autocast(t.precision, device)
+    _, precision_used = train.autocast(t.precision, device)
     monitor = train.Monitor(t.early_stopping.monitor, t.early_stopping.patience, t.early_stopping.min_delta)
-    ckpt, metrics = folder / "checkpoint", folder / "metrics.jsonl"
-    folder.mkdir(parents=True, exist_ok=True)
-    start = 0
-    if train.checkpoint.exists(ckpt):  # a resumed run: the epoch seeds make the rest identical
-        state = train.checkpoint.load(ckpt, model, optimizer, scheduler, scaler)
-        monitor.load_state_dict(state["extra"]["monitor"])
-        start = state["epoch"] + 1
-        keep_jsonl(metrics, state["epoch"])
-        keep_jsonl(folder / "samples.jsonl", state["epoch"])
-        on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
-    else:
-        metrics.write_text("")
-        (folder / "samples.jsonl").write_text("")
     x_train = ds.x_train.to(device)
-    for epoch in range(start, t.epochs):
-        if monitor.should_stop:
-            break
-        repro.seed_torch(repro.derive_seed(run_seed, "epoch", epoch))  # dropout
-        model.train()
-        losses, t0 = [], time.perf_counter()
-        for x, y in _windows(x_train, t.batch_size, lm.seq_len, steps, repro.derive_seed(run_seed, "batches", epoch)):
-            with context():
-                logits, _ = model(x)
-            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if t.grad_clip is not None:  # exploding gradients through time (Pascanu et al., 2013)
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            if scheduler is not None:
-                scheduler.step()
-            losses.append(loss.detach())
-        train_loss = float(torch.stack(losses).mean())
-        seconds = time.perf_counter() - t0
-        if not math.isfinite(train_loss):
-            raise train.NonFiniteLoss(epoch, train_loss)
-        t1 = time.perf_counter()
-        val = stream_scores(model, ds.x_val, lm.seq_len, t.precision)
-        row = {"epoch": epoch, "train_loss": train_loss, "train_acc": None, "val_loss": val["loss"],
-               "val_acc": val["accuracy"], "val_perplexity": val["perplexity"], "lr": optimizer.param_groups[0]["lr"],
-               "seconds": seconds, "eval_seconds": time.perf_counter() - t1, "steps": steps}
-        if monitor.update(row.get(monitor.metric), epoch):  # val_acc: next-character accuracy
-            train.checkpoint.save_weights(model, folder / "best.safetensors")
-        for sample in _samples(model, ds, cfg, epoch, run_seed):
-            append_jsonl(folder / "samples.jsonl", sample)
-        append_jsonl(metrics, row)
-        train.checkpoint.save(ckpt, epoch, model, optimizer, scheduler, scaler, {"monitor": monitor.state_dict()})
-        on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, **row})
-        repro.fault_point(epoch)
-    train.checkpoint.load_weights(model, folder / "best.safetensors")
+
+    def windows(epoch: int):
+        return _windows(x_train, t.batch_size, lm.seq_len, steps, repro.derive_seed(run_seed, "batches", epoch))
+
+    def validate(net: CharLM) -> dict:
+        val = stream_scores(net, ds.x_val, lm.seq_len, t.precision)
+        return {"val_loss": val["loss"], "val_acc": val["accuracy"], "val_perplexity": val["perplexity"]}
+
+    def epochs(start: int):
+        for r in train.fit(model, windows, None, optimizer=optimizer, scheduler=scheduler, loss_fn=None,
+                           epochs=t.epochs,
+                           device=device, seed=run_seed, start_epoch=start, precision=t.precision,
+                           grad_clip=t.grad_clip,
+                           scaler=scaler, step=_lm_step, validate=validate):
+            for sample in _samples(model, ds, cfg, r.epoch, run_seed):
+                append_jsonl(folder / "samples.jsonl", sample)
+            yield {"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": None, "val_loss": r.val_loss,
+                   "val_acc": r.val_acc, "val_perplexity": r.extra["val_perplexity"], "lr": r.lr, "seconds": r.seconds,
+                   "eval_seconds": r.eval_seconds, "steps": r.steps}
+
+    train.drive(folder, train.TorchState(model, optimizer, scheduler, scaler), epochs, total=t.epochs, monitor=monitor,
+                on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index, logs=("samples.jsonl",))
+    train.checkpoint.load_weights(model, ctx.seed.best)
     t2 = time.perf_counter()
     test = stream_scores(model, ds.x_test, lm.seq_len, t.precision)
     on_train = stream_scores(model, ds.x_train[:len(ds.x_test)], lm.seq_len, t.precision)  # as much text as the test
-    record = evaluate.run_record(read_jsonl(metrics), best_epoch=monitor.best_epoch,
-                                 monitor={"metric": monitor.metric, "best": monitor.best}, stopped_early=monitor.should_stop,
+    record = evaluate.run_record(read_jsonl(ctx.seed.metrics), best_epoch=monitor.best_epoch,
+                                 monitor={"metric": monitor.metric, "best": monitor.best},
+                                 stopped_early=monitor.should_stop,
                                  precision=precision_used, test_seconds=time.perf_counter() - t2,
                                  train_accuracy=on_train["accuracy"], test=test)
-    record["train_perplexity"] = on_train["perplexity"]
-    record["ngram"] = baselines
+    record.extras.update(train_perplexity=on_train["perplexity"], ngram=baselines)
     return record
 
 
-def summary(arm_dir: Path, ok: list[dict]) -> dict:
+def summary(run: RunDir, arm: str, ok: list[dict]) -> dict:
     """Train perplexity (overfitting shows as train far below test) and seed 0's samples over epochs."""
     first = next(iter(ok), None)
-    samples = read_jsonl(arm_dir / f"seed-{first['seed']}" / "samples.jsonl") if first else []
+    samples = read_jsonl(run.seed(arm, first["seed"]) / "samples.jsonl") if first else []
     epochs = sorted({s["epoch"] for s in samples})
     shown = sorted({epochs[0], epochs[len(epochs) // 2], epochs[-1]}) if epochs else []
     return {"train_perplexity": evaluate.describe([s["train_perplexity"] for s in ok]),

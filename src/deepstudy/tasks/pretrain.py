@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
-
 import numpy as np
 import torch
 from torch import nn
@@ -32,6 +30,7 @@ from deepstudy.config import DataConfig, Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl, write_jsonl
 from deepstudy.models import heads
+from deepstudy.rundir import RunDir
 
 
 _SOURCES: dict[tuple, _data.Dataset] = {}  # source datasets of this process, loaded once
@@ -51,7 +50,8 @@ def source(cfg: Study) -> _data.Dataset:
 def check(arm: str, cfg: Study, ds: _data.Dataset) -> None:
     p = cfg.pretrain
     if cfg.data.imagenet_input and ds.kind != "image":
-        raise UserError(f"arm '{arm}': data.imagenet_input resizes images; dataset '{ds.name}' is {ds.kind} — remove it")
+        raise UserError(f"arm '{arm}': data.imagenet_input resizes images; dataset '{ds.name}' is {ds.kind} — remove "
+                        "it")
     if p.task == "none":
         return
     if cfg.task != "classify" or ds.kind != "image":
@@ -60,13 +60,14 @@ def check(arm: str, cfg: Study, ds: _data.Dataset) -> None:
     if p.task == "imagenet":
         name, kw = cfg.model.name, cfg.model.kwargs()
         if name not in weights.WEIGHTS:
-            raise UserError(f"arm '{arm}': pretrain.task imagenet loads torchvision's published weights, which exist for "
-                            f"{', '.join(weights.WEIGHTS)} — not '{name}'")
+            raise UserError(f"arm '{arm}': pretrain.task imagenet loads torchvision's published weights, which exist "
+                            f"for {', '.join(weights.WEIGHTS)} — not '{name}'")
         if not cfg.data.imagenet_input:
             raise UserError(f"arm '{arm}': ImageNet weights expect 3-channel images of ImageNet's statistics; set "
                             "data.imagenet_input: 224 (or smaller, e.g. 112, on a CPU)")
         if kw.get("width", 1.0) != 1.0 or kw.get("stem", "auto") == "small" or kw.get("head", "auto") == "small":
-            raise UserError(f"arm '{arm}': ImageNet weights fit the full network: remove model.width / stem / head overrides")
+            raise UserError(f"arm '{arm}': ImageNet weights fit the full network: remove model.width / stem / head "
+                            "overrides")
         weights.present(name)  # offline without the file: what to fetch, before the run directory exists
         return
     if p.task == "supervised":
@@ -75,9 +76,9 @@ def check(arm: str, cfg: Study, ds: _data.Dataset) -> None:
                             "(e.g. fashion-mnist; `deepstudy data list` shows the names)")
         src = source(cfg)
         if src.kind != "image" or src.input_shape != ds.input_shape:
-            raise UserError(f"arm '{arm}': the source dataset '{src.name}' has inputs {src.input_shape} ({src.kind}) but "
-                            f"'{ds.name}' has {ds.input_shape}; pick a source of the same image shape (image folders: "
-                            "set data.image_size and data.grayscale to match)")
+            raise UserError(f"arm '{arm}': the source dataset '{src.name}' has inputs {src.input_shape} ({src.kind}) "
+                            f"but '{ds.name}' has {ds.input_shape}; pick a source of the same image shape (image "
+                            f"folders: set data.image_size and data.grayscale to match)")
         return
     if ds.input_shape[1] != ds.input_shape[2]:
         raise UserError(f"arm '{arm}': rotation by 90 degrees needs square images; these are {ds.input_shape[1]}x"
@@ -122,11 +123,11 @@ def _rotation_batches(ds: _data.Dataset, p, device: torch.device, run_seed: int)
             RotationBatches(pool[order[:n_val]].to(device), transform, 1024, run_seed, shuffle=False), 4)
 
 
-def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, run_seed: int, run_dir: Path,
+def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, run_seed: int, run: RunDir,
              seed_index: int, on_event) -> list[dict]:
     """Pretraining in place (or its cached result); the head is then replaced for the real classes."""
     p = cfg.pretrain
-    cache = run_dir / "pretrained" / _cache_key(cfg, seed_index)
+    cache = run.pretrained(_cache_key(cfg, seed_index))
     weights, log = cache.with_suffix(".safetensors"), cache.with_suffix(".jsonl")
     src = source(cfg) if p.task == "supervised" else None
     if weights.is_file() and log.is_file():
@@ -136,7 +137,8 @@ def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.devi
         if src is None:
             batches, val, n_out = _rotation_batches(ds, p, device, run_seed)
         else:
-            batches = src.batches("train", p.batch_size, train=True, seed=repro.derive_seed(run_seed, "pretrain-batches"),
+            batches = src.batches("train", p.batch_size, train=True,
+                                  seed=repro.derive_seed(run_seed, "pretrain-batches"),
                                   device=device)
             val, n_out = src.batches("val", 1024, device=device), src.num_classes
         repro.seed_torch(repro.derive_seed(run_seed, "pretext-init"))
@@ -148,7 +150,8 @@ def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.devi
                            epochs=p.epochs, device=device, seed=repro.derive_seed(run_seed, "pretext")):
             rows.append({"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
                          "val_acc": r.val_acc, "seconds": r.seconds})
-            on_event({"kind": "epoch", "arm": f"pretrain ({p.task})", "seed": seed_index, "epochs": p.epochs, **rows[-1]})
+            on_event({"kind": "epoch", "arm": f"pretrain ({p.task})", "seed": seed_index, "epochs": p.epochs,
+                      **rows[-1]})
         cache.parent.mkdir(parents=True, exist_ok=True)
         train.checkpoint.save_weights(model, weights)
         write_jsonl(log, rows)

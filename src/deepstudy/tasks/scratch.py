@@ -17,11 +17,14 @@ import torch
 from torch import nn
 
 from deepstudy import data as _data
-from deepstudy import evaluate, repro, scratch, train
+from deepstudy import evaluate, scratch, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError, closest
-from deepstudy.fileio import append_jsonl, atomic_write_bytes, keep_jsonl, read_json, read_jsonl, write_json
+from deepstudy.fileio import atomic_write_bytes, read_json, read_jsonl, write_json
+from deepstudy.records import SeedResult
+from deepstudy.rundir import RunDir
 from deepstudy.scratch.models import BUILDERS
+from deepstudy.tasks import SeedContext, Size, Task
 
 _DERIVED = {"in_features", "in_channels", "input_size", "num_classes", "rng", "dtype"}
 
@@ -70,11 +73,12 @@ def copy_weights(numpy_model: scratch.Module, torch_model: nn.Module) -> int:
                          f"({', '.join(type(m).__name__ for m in theirs)}) differ layer by layer")
     with torch.no_grad():
         for o, t in pairs:
-            tensors = ((o.gamma, t.weight), (o.beta, t.bias)) if isinstance(o, scratch.BatchNorm) else ((o.W, t.weight), (o.b, t.bias))
+            tensors = ((o.gamma, t.weight), (o.beta, t.bias)) if isinstance(o, scratch.BatchNorm) else ((o.W, t.weight),
+                                                                                                        (o.b, t.bias))
             for src, dst in tensors:
                 if (src is None) != (dst is None) or (src is not None and tuple(src.data.shape) != tuple(dst.shape)):
-                    raise ValueError(f"a {type(o).__name__} of the NumPy model does not match torch's {type(t).__name__} "
-                                     "in shape or bias")
+                    raise ValueError(f"a {type(o).__name__} of the NumPy model does not match torch's "
+                                     f"{type(t).__name__} in shape or bias")
                 if src is not None:
                     dst.copy_(torch.from_numpy(src.data))
     return len(pairs)
@@ -93,7 +97,8 @@ def copy_initial_weights(model: nn.Module, cfg: Study, input_shape: tuple[int, .
         copied = copy_weights(build(cfg, input_shape, num_classes, run_seed), model)
     except ValueError as e:
         raise UserError(f"train.init: numpy-engine: {e} for model '{cfg.model.name}'; remove train.init") from None
-    return {"what": "the initial weights of the NumPy engine", "source": f"those task: scratch draws for the same seed, "
+    return {"what": "the initial weights of the NumPy engine",
+            "source": f"those task: scratch draws for the same seed, "
             f"{copied} layers copied (train.init: numpy-engine)"}
 
 
@@ -143,66 +148,102 @@ def _load(path: Path) -> dict[str, dict[str, np.ndarray]]:
         raise UserError(f"checkpoint {path} is unreadable ({e}); delete it to restart this arm from scratch") from None
 
 
-def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, arm: str, seed_index: int,
-              on_event) -> dict:
-    t = cfg.train
+class NumpyState:
+    """The NumPy engine's checkpoint for the epoch driver: .npz files (read with allow_pickle=False), atomic."""
+
+    def __init__(self, model: scratch.Module, optimizer):
+        self.model, self.optimizer = model, optimizer
+
+    def exists(self, folder: Path) -> bool:
+        return folder.with_suffix(".npz").is_file()
+
+    def save(self, folder: Path, epoch: int, extra: dict) -> None:
+        _save(folder.with_suffix(".npz"), model=self.model.state_dict(), optim=self.optimizer.state_dict(),
+              meta={"epoch": np.asarray(epoch), "monitor": np.asarray(json.dumps(extra["monitor"]))})
+
+    def load(self, folder: Path) -> tuple[int, dict]:
+        state = _load(folder.with_suffix(".npz"))
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optim"])
+        return int(state["meta"]["epoch"]), {"monitor": json.loads(str(state["meta"]["monitor"]))}
+
+    def save_best(self, path: Path) -> None:
+        _save(path, model=self.model.state_dict())
+
+    def load_best(self, path: Path) -> None:
+        self.model.load_state_dict(_load(path)["model"])
+
+
+class ScratchTask(Task):
+    """The study machinery (arms, seeds, checkpoints, resume, report) on the NumPy engine."""
+
+    name = "scratch"
+    predictions = True
+
+    def check(self, arm: str, cfg: Study, study: Study) -> None:
+        check(arm, cfg)
+
+    def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
+        if ds.kind == "text":
+            raise UserError(f"dataset '{ds.name}' is text: the NumPy engine has no text models; use task: classify "
+                            "(rnn, conv1d, transformer) or task: classical (naive-bayes, logistic-regression)")
+        build(cfg, ds.input_shape, ds.num_classes, 0)
+
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
+        return train_one(ctx)
+
+    def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
+        return Size(size(cfg, tuple(data_info["input_shape"]), len(data_info["classes"])))
+
+    def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
+        return {"gradients": gradient_summary(run, arm, study.seeds)} if "gradients" in study.analyses else {}
+
+
+def train_one(ctx: SeedContext) -> SeedResult:
+    cfg, dataset, run_seed, folder, t = ctx.cfg, ctx.dataset, ctx.run_seed, ctx.seed.path, ctx.cfg.train
     x, y = arrays(dataset, "train")
     xv, yv = arrays(dataset, "val")
     model = build(cfg, dataset.input_shape, dataset.num_classes, run_seed)
     optimizer = _optimizer(cfg, model)
     monitor = train.Monitor(t.early_stopping.monitor, t.early_stopping.patience, t.early_stopping.min_delta)
-    folder.mkdir(parents=True, exist_ok=True)
-    ckpt, metrics_path, start = folder / "checkpoint.npz", folder / "metrics.jsonl", 0
-    if ckpt.is_file():
-        state = _load(ckpt)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optim"])
-        monitor.load_state_dict(json.loads(str(state["meta"]["monitor"])))
-        start = int(state["meta"]["epoch"]) + 1
-        keep_jsonl(metrics_path, start - 1)
-        on_event({"kind": "resumed", "arm": arm, "seed": seed_index, "epoch": start})
-    else:
-        metrics_path.write_text("")
-        if "gradients" in cfg.analyses:
+
+    def epochs(start: int):
+        if start == 0 and "gradients" in cfg.analyses:
             write_json(folder / "gradients.json", {"init": _gradient_norms(model, xv, yv)})
-    stopped_early = monitor.should_stop
+        yield from scratch.fit(model, optimizer, x, y, xv, yv, epochs=t.epochs, batch_size=t.batch_size,
+                               seed=run_seed % 2**63, start_epoch=start, eval_batch_size=t.eval_batch_size,
+                               lr_at=schedule(cfg, -(-len(x) // t.batch_size)))
+
+    state = NumpyState(model, optimizer)
     try:
-        for row in ([] if stopped_early else scratch.fit(model, optimizer, x, y, xv, yv, epochs=t.epochs, batch_size=t.batch_size,
-                                                           seed=run_seed % 2**63, start_epoch=start,
-                                                           eval_batch_size=t.eval_batch_size,
-                                                           lr_at=schedule(cfg, -(-len(x) // t.batch_size)))):
-            if monitor.update(row.get(monitor.metric), row["epoch"]):
-                _save(folder / "best.npz", model=model.state_dict())
-            append_jsonl(metrics_path, row)
-            _save(ckpt, model=model.state_dict(), optim=optimizer.state_dict(),
-                  meta={"epoch": np.asarray(row["epoch"]), "monitor": np.asarray(json.dumps(monitor.state_dict()))})
-            on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, **row})
-            repro.fault_point(row["epoch"])
-            if monitor.should_stop:
-                stopped_early = True
-                break
+        driven = train.drive(folder, state, epochs, total=t.epochs, monitor=monitor, on_event=ctx.on_event, arm=ctx.arm,
+                             seed=ctx.index, best="best.npz")
     except scratch.NonFiniteLoss as e:  # the study handles both engines' divergence the same way
         raise train.NonFiniteLoss(e.epoch, e.value) from None
-    model.load_state_dict(_load(folder / "best.npz")["model"])
+    state.load_best(folder / "best.npz")
     if "gradients" in cfg.analyses:
-        write_json(folder / "gradients.json", {**read_json(folder / "gradients.json"), "trained": _gradient_norms(model, xv, yv)})
+        write_json(folder / "gradients.json",
+                   {**read_json(folder / "gradients.json"), "trained": _gradient_norms(model, xv, yv)})
     xt, yt = arrays(dataset, "test")
     t0 = time.perf_counter()
     logits = scratch.predict(model, xt, t.eval_batch_size)
     test_seconds = time.perf_counter() - t0
     evaluate.save_predictions(folder, logits)
-    if "boundary" in cfg.analyses and seed_index == 0 and x.shape[1:] == (2,):
-        evaluate.save_boundary(folder, x, y, xt, yt, lambda q: evaluate.softmax(scratch.predict(model, q, t.eval_batch_size)))
+    if "boundary" in cfg.analyses and ctx.index == 0 and x.shape[1:] == (2,):
+        evaluate.save_boundary(folder, x, y, xt, yt,
+                               lambda q: evaluate.softmax(scratch.predict(model, q, t.eval_batch_size)))
     idx = evaluate.probe_indices(len(x))
     train_accuracy = float((scratch.predict(model, x[idx], t.eval_batch_size).argmax(1) == y[idx]).mean())
     return evaluate.run_record(
-        read_jsonl(metrics_path), best_epoch=monitor.best_epoch, monitor={"metric": monitor.metric, "best": monitor.best},
-        stopped_early=stopped_early, precision="fp32 (NumPy engine)", test_seconds=test_seconds,
+        read_jsonl(ctx.seed.metrics), best_epoch=monitor.best_epoch,
+                               monitor={"metric": monitor.metric, "best": monitor.best},
+        stopped_early=driven.stopped_early, precision="fp32 (NumPy engine)", test_seconds=test_seconds,
         train_accuracy=train_accuracy, test=evaluate.classification_metrics(logits, yt, dataset.classes))
 
 
 def _gradient_norms(model: scratch.Module, x: np.ndarray, y: np.ndarray, n: int = 512) -> list[float]:
-    """Batch-mean ||dL/dh_t|| for t = last step, last - 1, ... (index = distance from the loss), on n validation examples."""
+    """Batch-mean ||dL/dh_t|| for t = last step, last - 1, ... (index = distance from the loss), on n validation
+    examples."""
     model.eval()
     _, grad = scratch.softmax_cross_entropy(model.forward(x[:n]), y[:n])
     model.backward(grad)
@@ -214,10 +255,12 @@ def size(cfg: Study, input_shape: tuple[int, ...], num_classes: int) -> int:
     return sum(p.data.size for p in build(cfg, input_shape, num_classes, 0).params())
 
 
-def gradient_summary(arm_dir: Path, seeds: int) -> dict | None:
+def gradient_summary(run: RunDir, arm: str, seeds: int) -> dict | None:
     """Mean over seeds of ||dL/dh_t|| by distance from the last step, at initialization and after training."""
-    runs = [read_json(p) for i in range(seeds) if (p := arm_dir / f"seed-{i}" / "gradients.json").is_file()]
+    runs = [read_json(p) for i in range(seeds) if (p := run.seed(arm, i) / "gradients.json").is_file()]
     if not runs:
         return None
-    return {when: {"mean": np.mean([r[when] for r in runs], 0).tolist(), "min": np.min([r[when] for r in runs], 0).tolist(),
-                   "max": np.max([r[when] for r in runs], 0).tolist()} for when in ("init", "trained") if all(when in r for r in runs)}
+    return {when: {"mean": np.mean([r[when] for r in runs], 0).tolist(),
+                   "min": np.min([r[when] for r in runs], 0).tolist(),
+                   "max": np.max([r[when] for r in runs], 0).tolist()}
+            for when in ("init", "trained") if all(when in r for r in runs)}

@@ -14,7 +14,8 @@ the test rows how well it reproduces them (ROC-AUC of agreement — not of fraud
 row by its probability (ranking.csv). Without true fraud labels none of this measures fraud:
 the report says so, and shows how stable the flags are across seeds instead.
 
-Files per seed: metrics.jsonl, som.safetensors, maps.npz (U-matrix, hits, weights, unit labels),
+Files per seed: metrics.jsonl, checkpoint/, som.safetensors (the final map), maps.npz (U-matrix, hits, weights,
+unit labels),
 outliers.npz, ranking.csv (with hybrid), result.json.
 """
 from __future__ import annotations
@@ -25,15 +26,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
 from deepstudy import data as _data
-from deepstudy import evaluate, models, repro
+from deepstudy import evaluate, models, repro, train
 from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
-from deepstudy.fileio import append_jsonl, atomic_write_text, read_jsonl
+from deepstudy.fileio import atomic_write_text, read_jsonl
 from deepstudy.models.som import SOM, decay
+from deepstudy.records import SeedResult
+from deepstudy.rundir import RunDir
+from deepstudy.tasks import SeedContext, Size, Task
 
 METRICS = ("quantization_error", "topographic_error", "accuracy", "purity")
 _MODEL_KEYS = ("rows", "cols", "neighborhood")
@@ -48,18 +51,20 @@ def check(arm: str, cfg: Study) -> None:
         raise UserError(f"arm '{arm}': {e}") from None
     extra = set(cfg.analyses) - {"curves", "confusion", "samples"}
     if extra:
-        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: som (its report always "
-                        "shows the U-matrix, hit map, component planes and outliers); remove them")
+        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: som (its report "
+                        f"always shows the U-matrix, hit map, component planes and outliers); remove them")
 
 
 def check_data(arm: str, ds: _data.Dataset) -> None:
     if ds.kind not in ("table", "image"):
-        raise UserError(f"arm '{arm}': task: som maps numeric vectors (tables, small images); dataset '{ds.name}' is {ds.kind}")
+        raise UserError(f"arm '{arm}': task: som maps numeric vectors (tables, small images); dataset '{ds.name}' is "
+                        f"{ds.kind}")
 
 
 def build(cfg: Study, in_features: int) -> SOM:
     kw = cfg.model.kwargs()
-    return SOM(int(kw.get("rows", 10)), int(kw.get("cols", 10)), in_features, neighborhood=kw.get("neighborhood", "gaussian"))
+    return SOM(int(kw.get("rows", 10)), int(kw.get("cols", 10)), in_features,
+               neighborhood=kw.get("neighborhood", "gaussian"))
 
 
 def vectors(ds: _data.Dataset, split: str) -> torch.Tensor:
@@ -72,9 +77,35 @@ def sigma0(cfg: Study, som: SOM) -> float:
     return cfg.som.sigma or max(1.0, max(som.rows, som.cols) / 4)
 
 
-def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int, folder: Path, arm: str,
-              seed_index: int, on_event) -> dict:
-    """Fit one map (fast and deterministic: a resumed run refits an unfinished seed from the start)."""
+class SomTask(Task):
+    name = "som"
+    lower_is_better = True
+
+    def check(self, arm: str, cfg: Study, study: Study) -> None:
+        check(arm, cfg)
+
+    def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
+        check_data(arm, ds)
+
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
+        return train_one(ctx)
+
+    def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
+        return "quantization_error", METRICS
+
+    def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
+        return Size(build(cfg, int(np.prod(data_info["input_shape"]))).weight.numel())
+
+    def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
+        return {"som": summary(run, arm, ok)}
+
+    def study_extras(self, study: Study, arms: dict[str, Study], out_arms: dict) -> dict:
+        return {"som_config": study.som.model_dump(mode="json"), "arm_rules": {a: c.som.rule for a, c in arms.items()}}
+
+
+def train_one(ctx: SeedContext) -> SeedResult:
+    """Fit one map through the epoch driver (a killed seed resumes from its last epoch's map)."""
+    cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
     s, epochs = cfg.som, cfg.train.epochs
     x = {split: vectors(ds, split).to(device) for split in ("train", "val", "test")}
     som = build(cfg, x["train"].shape[1]).to(device)
@@ -82,39 +113,43 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
         som.init_pca(x["train"])
     else:
         som.init_sample(x["train"], repro.generator(repro.derive_seed(run_seed, "init")))
-    folder.mkdir(parents=True, exist_ok=True)
-    metrics_path = folder / "metrics.jsonl"
-    metrics_path.write_text("")
-    sig, total, step = sigma0(cfg, som), epochs * len(x["train"]), 0
-    for epoch in range(epochs):
-        t0 = time.perf_counter()
-        if s.rule == "batch":
-            sigma_now, lr_now = decay(s.decay, sig, epoch, epochs, sigma=True), None
-            som.batch_epoch(x["train"], sigma_now)
-        else:
-            sigma_now, lr_now = decay(s.decay, sig, step, total, sigma=True), decay(s.decay, s.learning_rate, step, total, sigma=False)
-            order = torch.randperm(len(x["train"]), generator=repro.generator(repro.derive_seed(run_seed, "batches", epoch)))
-            step = som.online_epoch(x["train"], order, step, total, s.learning_rate, sig, s.decay, s.decay)
-        seconds = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        row = {"epoch": epoch, "train_loss": som.quantization_error(x["train"]), "val_loss": som.quantization_error(x["val"]),
-               "train_acc": None, "val_acc": None, "val_topographic_error": som.topographic_error(x["val"]),
-               "sigma": sigma_now, "lr": lr_now, "seconds": seconds, "eval_seconds": time.perf_counter() - t1,
-               "steps": 1 if s.rule == "batch" else len(x["train"])}
-        append_jsonl(metrics_path, row)
-        on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": epochs, **row})
-    save_file({"weight": som.weight.detach().cpu().contiguous()}, str(folder / "som.safetensors"))
+    sig, total = sigma0(cfg, som), epochs * len(x["train"])
+
+    def rows(start: int):
+        step = start * len(x["train"])  # the online rule visits every training row once per epoch
+        for epoch in range(start, epochs):
+            t0 = time.perf_counter()
+            if s.rule == "batch":
+                sigma_now, lr_now = decay(s.decay, sig, epoch, epochs, sigma=True), None
+                som.batch_epoch(x["train"], sigma_now)
+            else:
+                sigma_now = decay(s.decay, sig, step, total, sigma=True)
+                lr_now = decay(s.decay, s.learning_rate, step, total, sigma=False)
+                order = torch.randperm(len(x["train"]),
+                                       generator=repro.generator(repro.derive_seed(run_seed, "batches", epoch)))
+                step = som.online_epoch(x["train"], order, step, total, s.learning_rate, sig, s.decay, s.decay)
+            seconds = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            yield {"epoch": epoch, "train_loss": som.quantization_error(x["train"]),
+                   "val_loss": som.quantization_error(x["val"]), "train_acc": None, "val_acc": None,
+                   "val_topographic_error": som.topographic_error(x["val"]), "sigma": sigma_now, "lr": lr_now,
+                   "seconds": seconds, "eval_seconds": time.perf_counter() - t1,
+                   "steps": 1 if s.rule == "batch" else len(x["train"])}
+
+    train.drive(folder, train.TorchState(som), rows, total=epochs, monitor=train.Monitor("last"), on_event=ctx.on_event,
+                arm=ctx.arm, seed=ctx.index, best="som.safetensors")
     t0 = time.perf_counter()
     units = {split: som.bmu(v) for split, v in x.items()}  # each row's best unit, once
     label_scores, unit_labels = _label_scores(som, units, ds)
-    test = {"quantization_error": som.quantization_error(x["test"]), "topographic_error": som.topographic_error(x["test"]),
+    test = {"quantization_error": som.quantization_error(x["test"]),
+            "topographic_error": som.topographic_error(x["test"]),
             **label_scores}
     test_seconds = time.perf_counter() - t0
-    rows = read_jsonl(metrics_path)
-    record = evaluate.run_record(rows, best_epoch=epochs - 1, monitor={"metric": "last", "best": None},
+    metrics = read_jsonl(ctx.seed.metrics)
+    record = evaluate.run_record(metrics, best_epoch=epochs - 1, monitor={"metric": "last", "best": None},
                                  stopped_early=False, precision="fp32", test_seconds=test_seconds,
-                                 train_accuracy=rows[-1]["train_loss"], test=test)  # the final map's training QE
-    record["som"] = _outliers(som, x, units, ds, cfg, folder, run_seed, device, unit_labels)
+                                 train_accuracy=metrics[-1]["train_loss"], test=test)  # the final map's training QE
+    record.extras["som"] = _outliers(som, x, units, ds, cfg, folder, run_seed, device, unit_labels)
     return record
 
 
@@ -150,12 +185,15 @@ def _outliers(som: SOM, x: dict, units_of: dict, ds: _data.Dataset, cfg: Study, 
     threshold = float(score[top].min())
     split_of = np.concatenate([[s] * len(x[s]) for s in splits])
     ids = ds.extra.get("ids")
-    row_ids = np.concatenate([ids[s] for s in splits]) if ids else np.asarray([f"{s}:{i}" for s in splits for i in range(len(x[s]))])
+    row_ids = np.concatenate([ids[s] for s in splits]) if ids else np.asarray([f"{s}:{i}" for s in splits
+                                                                               for i in range(len(x[s]))])
     hits = torch.bincount(units_of["train"], minlength=len(som.weight)).reshape(som.rows, som.cols)
-    np.savez_compressed(folder / "maps.npz", umatrix=umatrix.cpu().numpy(), unit_labels=unit_labels.reshape(som.rows, som.cols),
+    np.savez_compressed(folder / "maps.npz", umatrix=umatrix.cpu().numpy(),
+                        unit_labels=unit_labels.reshape(som.rows, som.cols),
                         hits=hits.cpu().numpy(), weight=som.weight.reshape(som.rows, som.cols, -1).cpu().numpy(),
                         class_hits=np.stack([np.bincount(units.cpu().numpy()[labels == c], minlength=len(som.weight))
-                                             for c in range(ds.num_classes)]).reshape(ds.num_classes, som.rows, som.cols))
+                                             for c in range(ds.num_classes)]).reshape(ds.num_classes, som.rows,
+                                                                                      som.cols))
     out = {"threshold": threshold, "flagged": int(flagged.sum()), "rows": int(len(flagged)),
            "flagged_label_share": [float((labels[flagged] == c).mean()) for c in range(ds.num_classes)],
            "label_share": [float((labels == c).mean()) for c in range(ds.num_classes)]}
@@ -201,10 +239,10 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-def summary(arm_dir: Path, ok: list[dict]) -> dict:
+def summary(run: RunDir, arm: str, ok: list[dict]) -> dict:
     """Across seeds: how stable the flagged set is (mean pairwise Jaccard), the rows flagged most often, and the
     hybrid's agreement with the SOM on held-out rows."""
-    found = [_read_npz(arm_dir / f"seed-{s['seed']}" / "outliers.npz") for s in ok]
+    found = [_read_npz(run.seed(arm, s["seed"]) / "outliers.npz") for s in ok]
     if not found:
         return {}
     ids = found[0]["ids"]
@@ -216,10 +254,12 @@ def summary(arm_dir: Path, ok: list[dict]) -> dict:
     order = np.argsort(-(mean_prob if mean_prob is not None else times + np.mean([z["mid"] for z in found], 0) * 1e-9),
                        kind="stable")[:15]
     top = [{"id": str(ids[i]), "split": str(found[0]["split"][i]), "flagged_in": int(times[i]),
-            "probability": None if mean_prob is None else float(mean_prob[i]), "label": int(found[0]["label"][i])} for i in order]
+            "probability": None if mean_prob is None else float(mean_prob[i]),
+            "label": int(found[0]["label"][i])} for i in order]
     return {"jaccard": evaluate.describe(pairs), "flagged_every_seed": int((times == len(found)).sum()),
             "flagged_any_seed": int((times > 0).sum()), "rows": int(len(ids)), "seeds": len(found), "top": top,
-            "agreement_auc": evaluate.describe([s["som"]["hybrid"]["agreement_auc"] for s in ok if s["som"].get("hybrid")]),
+            "agreement_auc": evaluate.describe([s["som"]["hybrid"]["agreement_auc"] for s in ok
+                                                if s["som"].get("hybrid")]),
             "flagged_label_share": np.mean([s["som"]["flagged_label_share"] for s in ok], 0).tolist(),
             "label_share": ok[0]["som"]["label_share"]}
 

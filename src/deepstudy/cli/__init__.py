@@ -6,12 +6,12 @@ Heavy imports (torch) happen inside the commands that need them: ``report`` and 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from pathlib import Path
 
 from deepstudy.config import EXPLANATIONS
+from deepstudy.cli.doctor import cmd_doctor
+from deepstudy.cli.presence import presence
 from deepstudy.errors import UserError
 
 EXPLAIN_METHODS = (*EXPLANATIONS, "feature-maps")
@@ -27,12 +27,14 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a study (built-in name or YAML file), or resume a killed run",
                          description="Train every arm x seed of a study, evaluate on the test split, write a report.",
                          epilog="examples: deepstudy run digits-quickstart --seeds 5 | deepstudy run my.yaml --set "
-                                "train.epochs=3 --set data.augment=[crop,hflip] | deepstudy run imdb-sentiment --arms bilstm-attention | deepstudy run --resume runs/x/2026-...")
+                                "train.epochs=3 --set data.augment=[crop,hflip] | deepstudy run imdb-sentiment "
+                                "--arms bilstm-attention | deepstudy run --resume runs/x/2026-...")
     run.add_argument("study", nargs="?", help="built-in study name (see `deepstudy list`) or path to a .yaml file")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="dotted override of the study, value parsed as YAML (repeatable): train.epochs=3")
     run.add_argument("--seeds", type=int, help="seeds per arm (overrides the study's `seeds`)")
-    run.add_argument("--arms", metavar="NAME[,NAME]", help="run only these arms of the study, in this order (default: all)")
+    run.add_argument("--arms", metavar="NAME[,NAME]",
+                     help="run only these arms of the study, in this order (default: all)")
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default: the study's, auto)")
     run.add_argument("--out", default="runs", help="root folder for run directories (default: runs)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run in RUN_DIR; ends bit-identical on CPU")
@@ -40,10 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render report.html / report.md of a finished run (no torch needed)")
     rep.add_argument("run_dir")
 
-    exp = sub.add_parser("explain", help="add explanations (Grad-CAM, saliency, ...) with sanity and faithfulness scores to a finished run",
-                         description="Explain test predictions of every arm and seed of a finished run with their best "
-                                     "weights; the report gains the maps, the randomization test and deletion/insertion AUCs.",
-                         epilog="example: deepstudy explain runs/mlp-vs-cnn/2026-... --method gradcam --method saliency --n 16")
+    exp = sub.add_parser("explain", help="add explanations (Grad-CAM, saliency, ...) with sanity and faithfulness "
+                                         "scores to a finished run",
+                         description="Explain test predictions of every arm and seed of a finished run with their "
+                                     "best weights; the report gains the maps, the randomization test and "
+                                     "deletion/insertion AUCs.",
+                         epilog="example: deepstudy explain runs/mlp-vs-cnn/2026-... --method gradcam "
+                                "--method saliency --n 16")
     exp.add_argument("run_dir")
     exp.add_argument("--method", action="append", required=True, choices=list(EXPLAIN_METHODS),
                      help="attribution method (repeatable); feature-maps adds first-layer filters and activations")
@@ -64,19 +69,23 @@ def _parser() -> argparse.ArgumentParser:
     wts = sub.add_parser("weights", help="torchvision's ImageNet checkpoints for our compatible models: list, fetch")
     wsub = wts.add_subparsers(dest="weights_command", metavar="ACTION", required=True)
     wsub.add_parser("list", help="architectures with published weights, their ImageNet top-1 and whether present")
-    wfetch = wsub.add_parser("fetch", help="download a checkpoint from download.pytorch.org, check its sha256, load-test it")
+    wfetch = wsub.add_parser("fetch",
+                             help="download a checkpoint from download.pytorch.org, check its sha256, load-test it")
     wfetch.add_argument("name")
     wfetch.add_argument("--dir", help="data root to fetch into (default: $DEEPSTUDY_DATA, else ~/.cache/deepstudy)")
     summ = sub.add_parser("summary", help="per-layer output shape, parameters and MACs of a registered model")
     summ.add_argument("model", help="registered model name")
-    summ.add_argument("--input", default="1x28x28", help="input shape without batch, e.g. 3x32x32 or 13 (default 1x28x28)")
+    summ.add_argument("--input", default="1x28x28",
+                      help="input shape without batch, e.g. 3x32x32 or 13 (default 1x28x28)")
     summ.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
-    summ.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE", help="model keyword argument (repeatable)")
+    summ.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
+                      help="model keyword argument (repeatable)")
 
     schema = sub.add_parser("schema", help="JSON schema of the study file (for editor completion)")
     schema.add_argument("--markdown", action="store_true", help="the study-file reference as Markdown instead")
     schema.add_argument("--models", action="store_true", help="the model zoo table as Markdown instead")
-    schema.add_argument("--studies", action="store_true", help="the built-in studies and their measured results as Markdown")
+    schema.add_argument("--studies", action="store_true",
+                        help="the built-in studies and their measured results as Markdown")
     sub.add_parser("doctor", help="check torch, device, data folder and a tiny training, in seconds")
     return p
 
@@ -110,11 +119,13 @@ def cmd_run(args) -> int:
     with Progress() as progress:
         if args.resume:
             if args.study or args.overrides or args.seeds or args.device or args.arms:
-                raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, --arms and --device")
+                raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
+                                "--arms and --device")
             run_dir = study.resume(args.resume, on_event=progress.event)
         else:
             if not args.study:
-                raise UserError("name a study to run: `deepstudy run digits-quickstart` (see `deepstudy list`) or a .yaml file")
+                raise UserError("name a study to run: `deepstudy run digits-quickstart` (see `deepstudy list`) "
+                                "or a .yaml file")
             overrides = config.parse_set(args.overrides)
             if args.seeds is not None:
                 overrides["seeds"] = args.seeds
@@ -165,48 +176,35 @@ def cmd_data(args) -> int:
 
     if args.data_command == "list":
         for name, spec in sorted(registry.REGISTRY.items()):
-            print(f"{name:<14} {spec.format:<10} {_presence(spec):<28} {spec.description}")
+            print(f"{name:<14} {spec.format:<10} {presence(spec):<28} {spec.description}")
     elif args.data_command == "info":
         spec = registry.get(args.name)
-        print(f"{spec.name}: {spec.description}\n  license: {spec.license}\n  format: {spec.format}\n  folder: <data root>/{spec.folder}/")
+        print(f"{spec.name}: {spec.description}\n  license: {spec.license}\n  format: {spec.format}\n"
+              f"  folder: <data root>/{spec.folder}/")
         for f in spec.files:
             print(f"  {f.name}  {f.size} bytes  sha256 {f.sha256}")
             for url in f.urls:
                 print(f"    {url}")
         if spec.how_to_get:
             print(f"  how to get: {spec.how_to_get}")
-        print(f"  status: {_presence(spec)}")
+        print(f"  status: {presence(spec)}")
     elif args.data_command == "fetch":
         spec = registry.get(args.name)
         root = Path(args.dir) if args.dir else registry.data_roots()[0]
         status = download.fetch(spec, root / spec.folder)
-        print(f"{spec.name}: " + (", ".join(f"{k} {v}" for k, v in status.items()) or "nothing to fetch") + f" in {root / spec.folder}")
+        print(f"{spec.name}: " + (", ".join(f"{k} {v}" for k, v in status.items()) or "nothing to fetch")
+              + f" in {root / spec.folder}")
     elif args.data_command == "verify":
         names = [args.name] if args.name else sorted(registry.REGISTRY)
         bad = 0
         for name in names:
-            state = _presence(registry.get(name))
+            state = presence(registry.get(name))
             bad += state.startswith("checksum")
             print(f"{name:<14} {state}")
         if bad:
-            raise UserError(f"{bad} dataset(s) failed verification; delete the damaged files and `deepstudy data fetch NAME`")
+            raise UserError(f"{bad} dataset(s) failed verification; delete the damaged files and "
+                            "`deepstudy data fetch NAME`")
     return 0
-
-
-def _presence(spec) -> str:
-    from deepstudy.data import registry
-
-    if not spec.files:
-        return "bundled"
-    try:
-        folder = registry.locate(spec)
-    except UserError:
-        return "missing"
-    try:
-        registry.verify(spec, folder)
-    except UserError:
-        return "checksum MISMATCH"
-    return f"verified in {folder.parent}"
 
 
 def cmd_summary(args) -> int:
@@ -217,21 +215,23 @@ def cmd_summary(args) -> int:
     try:
         shape = tuple(int(s) for s in args.input.lower().split("x"))
     except ValueError:
-        raise UserError(f"--input '{args.input}' is not a shape; write it as CxHxW (1x28x28) or a feature count (13)") from None
+        raise UserError(f"--input '{args.input}' is not a shape; write it as CxHxW (1x28x28) or a feature count "
+                        "(13)") from None
     model = models.build(args.model, shape, args.classes, **config.parse_set(args.arg))
     rows, total, macs = models.summarize(model, torch.zeros(1, *shape))
     width = max(len(r.name) for r in rows)
     print(f"{'layer':<{width}}  {'type':<18} {'output shape':<20} {'params':>10} {'MACs':>12}")
     for r in rows:
         print(f"{r.name:<{width}}  {r.kind:<18} {str(list(r.output_shape[1:])):<20} {r.params:>10,} {r.macs:>12,}")
-    print(f"total: {total:,} parameters (unique tensors; equals sum(p.numel()) over model.parameters()), {macs:,} MACs per example")
+    print(f"total: {total:,} parameters (unique tensors; equals sum(p.numel()) over model.parameters()), "
+          f"{macs:,} MACs per example")
     return 0
 
 
 def cmd_schema(args) -> int:
     import json
 
-    from deepstudy.config import Study
+    from deepstudy.config import json_schema
     from deepstudy.docs import models_markdown, schema_markdown, studies_markdown
 
     if args.studies:
@@ -239,55 +239,12 @@ def cmd_schema(args) -> int:
     elif args.models:
         print(models_markdown(), end="")
     else:
-        print(schema_markdown() if args.markdown else json.dumps(Study.model_json_schema(), indent=2))
+        print(schema_markdown() if args.markdown else json.dumps(json_schema(), indent=2))
     return 0
 
 
-def cmd_doctor(args) -> int:
-    import torch
-
-    from deepstudy.data import registry
-    from deepstudy.train import cpu_supports_bf16
-
-    ok = True
-    print(f"torch {torch.__version__} · {torch.get_num_threads()} threads · CUDA {'yes: ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no'}"
-          f" · CPU bf16 {'yes' if cpu_supports_bf16() else 'no'}")
-    roots = registry.data_roots()
-    print("data roots, in order: " + ", ".join(f"{r} ({'exists' if r.is_dir() else 'absent'})" for r in roots))
-    if not os.environ.get("DEEPSTUDY_DATA"):
-        print("  DEEPSTUDY_DATA is not set: datasets are looked for in the cache only")
-    for name, spec in sorted(registry.REGISTRY.items()):
-        state = _presence(spec)
-        ok &= not state.startswith("checksum")
-        print(f"  {name:<14} {state}")
-    t0 = time.perf_counter()
-    acc = _tiny_training()
-    print(f"tiny training (MLP on digits, 2 epochs): test accuracy {acc:.3f} in {time.perf_counter() - t0:.1f} s")
-    ok &= acc > 0.5
-    print("all good" if ok else "problems found (see above)")
-    return 0 if ok else 1
-
-
-def _tiny_training() -> float:
-    import torch
-
-    from deepstudy import data, models, train
-    from deepstudy.config import DataConfig
-
-    ds = data.load(DataConfig(name="digits"), split_seed=0)
-    torch.manual_seed(0)
-    model = models.build("mlp", ds.input_shape, ds.num_classes, hidden=[64])
-    opt = train.build_optimizer(model, "adamw", lr=3e-3)
-    batches = ds.batches("train", 64, train=True)
-    for _ in train.fit(model, batches.epoch, ds.batches("val", 512), optimizer=opt, scheduler=None,
-                       loss_fn=torch.nn.CrossEntropyLoss(), epochs=2, device=torch.device("cpu"), seed=0):
-        pass
-    logits, y = train.predict(model, ds.batches("test", 512), device=torch.device("cpu"))
-    return float((logits.argmax(1) == y).float().mean())
-
-
-COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "explain": cmd_explain, "data": cmd_data, "weights": cmd_weights, "summary": cmd_summary,
-            "schema": cmd_schema, "doctor": cmd_doctor}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "explain": cmd_explain, "data": cmd_data,
+            "weights": cmd_weights, "summary": cmd_summary, "schema": cmd_schema, "doctor": cmd_doctor}
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -15,20 +15,55 @@ import torch
 from torch import nn
 
 from deepstudy import data as _data
-from deepstudy import evaluate, study_explain, train
+from deepstudy import evaluate, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl
+from deepstudy.rundir import RunDir
+from deepstudy.tasks import SeedContext, explaining
+from deepstudy.tasks.classify import ClassifyTask
 
 METRICS = ("r2", "mae", "rmse")  # r2 first: the score arms are ranked by
 
 
-def check(arm: str, cfg: Study, ds: _data.Dataset) -> None:
-    if (cfg.task == "forecast") != (ds.kind == "series"):
-        raise UserError(f"arm '{arm}': task: forecast goes with time-series data (air-quality, google-stock, "
-                        f"data.format: time-series); dataset '{ds.name}' is {ds.kind} and the task is {cfg.task}")
-    if cfg.task == "forecast" and cfg.train.early_stopping.monitor == "val_acc":
-        raise UserError(f"arm '{arm}': forecasting has no accuracy; use train.early_stopping.monitor: val_loss")
+class ForecastTask(ClassifyTask):
+    """The classify task's torch path with a squared-error loss, scored by R² beside the persistence forecast."""
+
+    name = "forecast"
+    predictions = False
+
+    def check(self, arm: str, cfg: Study, study: Study) -> None:
+        super().check(arm, cfg, study)
+        if cfg.train.early_stopping.monitor == "val_acc":
+            raise UserError(f"arm '{arm}': forecasting has no accuracy; use train.early_stopping.monitor: val_loss")
+
+    def data_key(self, cfg: Study) -> str:
+        return cfg.data.model_dump_json()
+
+    def prepare(self, ds: _data.Dataset, cfg: Study) -> _data.Dataset:
+        return ds
+
+    def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
+        if ds.kind != "series":
+            raise UserError(f"arm '{arm}': task: forecast goes with time-series data (air-quality, google-stock, "
+                            f"data.format: time-series); dataset '{ds.name}' is {ds.kind} and the task is {cfg.task}")
+        super().check_data(arm, cfg, ds)
+
+    def loss(self, cfg: Study) -> nn.Module:
+        return nn.MSELoss()
+
+    def test(self, model: nn.Module, ctx: SeedContext, monitor: train.Monitor, stopped_early: bool,
+             precision_used: str) -> dict:
+        return test(model, ctx.dataset, ctx.cfg, ctx.device, ctx.seed.path, monitor, stopped_early, precision_used)
+
+    def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
+        return "r2", METRICS
+
+    def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
+        return {**explaining.arm_summary(study, run, arm), "forecast": summary(ok, data_info["classes"])}
+
+    def after_seeds(self, study, arms, datasets, run, device) -> None:
+        pass  # the data-randomization check explains classifiers
 
 
 def scores(pred: np.ndarray, true: np.ndarray, ds: _data.Dataset) -> dict:
@@ -58,9 +93,9 @@ def test(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, 
                                  precision=precision, test_seconds=test_seconds,
                                  train_accuracy=scores(tr_pred.numpy(), tr_y.numpy(), ds)["r2"],
                                  test=scores(pred.numpy(), y.numpy(), ds))
-    record["persistence"] = scores(ds.extra["persistence"]["test"], ds.y_test.numpy(), ds)
-    if study_explain.wanted(cfg):
-        study_explain.explain_forecast(model, ds, cfg, device, folder)
+    record.extras["persistence"] = scores(ds.extra["persistence"]["test"], ds.y_test.numpy(), ds)
+    if explaining.wanted(cfg):
+        explaining.explain_forecast(model, ds, cfg, device, folder)
     return record
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +29,7 @@ from deepstudy import models, train
 from deepstudy.config import Study, validate
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, write_json
+from deepstudy.rundir import SeedDir
 
 
 class DistillationLoss:
@@ -47,18 +48,24 @@ class DistillationLoss:
         return (1 - self.alpha) * hard + self.alpha * t * t * soft
 
 
+def _teacher(cfg: Study):
+    distill = getattr(cfg, "distill", None)  # task: classify has the section
+    return distill.teacher if distill is not None else None
+
+
 def check(arm: str, cfg: Study) -> None:
-    teacher = cfg.distill.teacher
+    teacher = _teacher(cfg)
     if teacher is None:
         return
     if cfg.task != "classify":
-        raise UserError(f"arm '{arm}': distill.teacher distills classifiers (task: classify); remove it for task: {cfg.task}")
+        raise UserError(f"arm '{arm}': distill.teacher distills classifiers (task: classify); remove it for task: "
+                        f"{cfg.task}")
     models.check_kwargs(teacher.name, teacher.kwargs())
 
 
 def check_data(arm: str, cfg: Study, ds: _data.Dataset) -> None:
     """The teacher can be built for this data (e.g. an image model is not given text)."""
-    teacher = cfg.distill.teacher
+    teacher = _teacher(cfg)
     if teacher is not None:
         try:
             models.build(teacher.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size, **teacher.kwargs())
@@ -81,23 +88,39 @@ def _key(teacher: Study) -> str:
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def trained_teacher(cfg: Study, dataset: _data.Dataset, device: torch.device, run_seed: int, run_dir: Path,
-                    arm: str, seed_index: int, on_event, train_one: Callable) -> tuple[nn.Module, dict]:
-    """The teacher of this seed (trained now, or found from an earlier arm or run session) in eval mode,
-    frozen, and a record of it for the student's result."""
+def loss(cfg: Study) -> DistillationLoss:
+    return DistillationLoss(cfg.distill.temperature, cfg.distill.alpha, cfg.train.label_smoothing)
+
+
+def step(teacher: nn.Module, loss_fn: DistillationLoss) -> Callable:
+    """train.fit's step: the student's loss against the labels and the teacher's logits on the same batch."""
+    def distilled(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = model(x)
+        with torch.no_grad():
+            teacher_out = teacher(x)
+        return loss_fn(out, y, teacher_out), out
+    return distilled
+
+
+def trained_teacher(ctx, train_seed: Callable) -> tuple[nn.Module, dict]:
+    """The teacher of this seed (trained now by ``train_seed``, the classify task's, or found from an earlier arm
+    or run session) in eval mode, frozen, and a record of it for the student's result."""
+    cfg, dataset, arm, seed_index = ctx.cfg, ctx.dataset, ctx.arm, ctx.index
     tcfg = teacher_config(cfg)
-    folder = run_dir / "teachers" / _key(tcfg) / f"seed-{seed_index}"
-    if (folder / "result.json").is_file():
-        result = read_json(folder / "result.json")
+    seed = ctx.run.teacher(_key(tcfg), seed_index)
+    if seed.finished:
+        result = read_json(seed.result)
     else:
-        on_event({"kind": "start", "arm": f"teacher of {arm}", "seed": seed_index, "seeds": None, "epochs": tcfg.train.epochs})
-        result = train_one(tcfg, dataset, device, run_seed, folder, f"teacher of {arm}", seed_index, on_event)
-        write_json(folder / "result.json", result)
-        on_event({"kind": "start", "arm": arm, "seed": seed_index, "seeds": None, "epochs": cfg.train.epochs})
+        ctx.on_event({"kind": "start", "arm": f"teacher of {arm}", "seed": seed_index, "seeds": None,
+                      "epochs": tcfg.train.epochs})
+        teacher_seed = SeedDir(seed.path, f"teacher of {arm}", seed_index)
+        result = train_seed(replace(ctx, cfg=tcfg, seed=teacher_seed)).to_json()
+        write_json(seed.result, result)
+        ctx.on_event({"kind": "start", "arm": arm, "seed": seed_index, "seeds": None, "epochs": cfg.train.epochs})
     model = models.build(tcfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=dataset.vocab_size,
-                         **tcfg.model.kwargs()).to(device)
-    train.checkpoint.load_weights(model, folder / "best.safetensors")
+                         **tcfg.model.kwargs()).to(ctx.device)
+    train.checkpoint.load_weights(model, seed.best)
     model.eval().requires_grad_(False)
     record = {"model": {"name": tcfg.model.name, **tcfg.model.kwargs()}, "epochs": tcfg.train.epochs,
-              "test_accuracy": result["test"]["accuracy"], "folder": str(folder.relative_to(run_dir))}
+              "test_accuracy": result["test"]["accuracy"], "folder": str(seed.path.relative_to(ctx.run.path))}
     return model, record

@@ -28,6 +28,8 @@ from deepstudy.config import Study
 from deepstudy.data.splits import stratified_split
 from deepstudy.errors import UserError, closest
 from deepstudy.fileio import write_jsonl
+from deepstudy.records import SeedResult
+from deepstudy.tasks import SeedContext, Size, Task
 
 # model -> its keyword arguments and defaults (logistic regression also reads train.optimizer.lr and train.epochs);
 # features / ngrams / min_df describe text features and apply to text datasets only
@@ -39,16 +41,48 @@ _FEATURES = ("counts", "tfidf")
 _CV_SEED = 20261121  # folds must not move when a study changes its seed
 
 
+class ClassicalTask(Task):
+    """Deterministic learners: a seed is a fold or a bootstrap sample; no epochs, so no checkpoint within a seed."""
+
+    name = "classical"
+    predictions = True
+
+    def check(self, arm: str, cfg: Study, study: Study) -> None:
+        # a deterministic learner may repeat its seeds beside arms that vary with the seed: its spread is then a true 0
+        varies = any(c.task != "classical" or c.data.cv_folds or c.data.resample != "none"
+                     for c in study.arm_configs().values())
+        check(arm, cfg, study.seeds, beside_varying=varies)
+
+    def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
+        check_data(arm, cfg, ds)
+
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
+        return train_one(ctx.cfg, ctx.dataset, ctx.run_seed, ctx.seed.path, ctx.index)
+
+    def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
+        return Size(ok[0]["params"] if ok else None)
+
+    def data_notes(self, arms: dict[str, Study], info: dict) -> list[str]:
+        folds = next((c.data.cv_folds for c in arms.values() if c.task == "classical" and c.data.cv_folds), None)
+        if not folds:
+            return []
+        return [f"{folds}-fold stratified cross-validation over all {sum(info['sizes'].values())} labelled rows "
+                "(fixed folds): seed i is tested on fold i and trained on the others — the sizes above "
+                "describe the default split, which cross-validation does not use"]
+
+
 def check(arm: str, cfg: Study, seeds: int, beside_varying: bool = False) -> None:
     """``beside_varying``: other arms of the study vary with the seed (torch models, resampled data), so this
     deterministic arm repeating its result on every seed is the truth (spread 0), not a sample size it lacks."""
     name, d = cfg.model.name, cfg.data
     if name not in MODELS:
-        raise UserError(f"arm '{arm}': task: classical has no model '{name}'{closest(name, MODELS)}; models are {', '.join(MODELS)}")
+        raise UserError(f"arm '{arm}': task: classical has no model '{name}'{closest(name, MODELS)}; models are "
+                        f"{', '.join(MODELS)}")
     for key in cfg.model.kwargs():
         if key not in MODELS[name]:
+            takes = f" (it takes {', '.join(MODELS[name]) or 'none'})"
             raise UserError(f"arm '{arm}': classical model '{name}' has no argument '{key}'"
-                            f"{closest(key, MODELS[name]) or ' (it takes ' + (', '.join(MODELS[name]) or 'none') + ')'}")
+                            f"{closest(key, MODELS[name]) or takes}")
     if d.augment:
         raise UserError(f"arm '{arm}': data.augment is not used by task: classical; remove it")
     kw = {**MODELS[name], **cfg.model.kwargs()}
@@ -64,8 +98,8 @@ def check(arm: str, cfg: Study, seeds: int, beside_varying: bool = False) -> Non
     if d.cv_folds and seeds != d.cv_folds:
         raise UserError(f"data.cv_folds={d.cv_folds} runs one seed per fold: set seeds: {d.cv_folds} (got {seeds})")
     if seeds > 1 and not d.cv_folds and d.resample == "none" and not beside_varying:
-        raise UserError(f"arm '{arm}': {name} is deterministic given its data, so {seeds} seeds would repeat one result; "
-                        "set data.resample=bootstrap or data.cv_folds=K (seeds: K), or seeds: 1")
+        raise UserError(f"arm '{arm}': {name} is deterministic given its data, so {seeds} seeds would repeat one "
+                        f"result; set data.resample=bootstrap or data.cv_folds=K (seeds: K), or seeds: 1")
 
 
 def check_data(arm: str, cfg: Study, dataset: _data.Dataset) -> None:
@@ -77,10 +111,11 @@ def check_data(arm: str, cfg: Study, dataset: _data.Dataset) -> None:
         raise UserError(f"arm '{arm}': model.features, ngrams and min_df describe text features; "
                         f"dataset '{dataset.name}' is not text — remove them")
     if name == "logistic-regression" and dataset.num_classes != 2:
-        raise UserError(f"arm '{arm}': logistic-regression is binary; dataset '{dataset.name}' has {dataset.num_classes} classes")
+        raise UserError(f"arm '{arm}': logistic-regression is binary; dataset '{dataset.name}' has "
+                        f"{dataset.num_classes} classes")
     if "naive-bayes" in name and dataset.kind != "text" and float(dataset.x_train.min()) < 0:
-        raise UserError(f"arm '{arm}': naive Bayes needs non-negative count features; '{dataset.name}' is standardized — "
-                        "use a text dataset, or data.normalize=false for image pixel counts")
+        raise UserError(f"arm '{arm}': naive Bayes needs non-negative count features; '{dataset.name}' is "
+                        f"standardized — use a text dataset, or data.normalize=false for image pixel counts")
 
 
 def _dense(x) -> np.ndarray:
@@ -94,7 +129,8 @@ def splits(cfg: Study, dataset: _data.Dataset, seed_index: int, run_seed: int):
     x_tr, y_tr, x_va, y_va, x_te, y_te = parts
     if cfg.data.cv_folds:
         x_all, y_all = np.concatenate([x_tr, x_va, x_te]), np.concatenate([y_tr, y_va, y_te])
-        folds = StratifiedKFold(cfg.data.cv_folds, shuffle=True, random_state=_CV_SEED).split(np.zeros(len(y_all)), y_all)
+        folds = StratifiedKFold(cfg.data.cv_folds, shuffle=True, random_state=_CV_SEED).split(np.zeros(len(y_all)),
+                                                                                              y_all)
         rest, test = list(folds)[seed_index]
         tr, va = stratified_split(y_all[rest], cfg.data.val_fraction, repro.derive_seed(run_seed, "val-split"))
         return x_all[rest[tr]], y_all[rest[tr]], x_all[rest[va]], y_all[rest[va]], x_all[test], y_all[test]
@@ -108,7 +144,8 @@ def _features(cfg: Study, dataset: _data.Dataset, x_tr, x_va, x_te):
     if dataset.kind == "text":  # the vocabulary (and the IDF weights) come from the training rows only
         kw = {**MODELS[cfg.model.name], **cfg.model.kwargs()}
         common = {"lowercase": True, "ngram_range": (1, int(kw["ngrams"])), "min_df": int(kw["min_df"])}
-        vec = (TfidfVectorizer(sublinear_tf=True, **common) if kw["features"] == "tfidf"  # 1 + log tf, l2-normalized rows
+        vec = (TfidfVectorizer(sublinear_tf=True,
+                               **common) if kw["features"] == "tfidf"  # 1 + log tf, l2-normalized rows
                else CountVectorizer(**common))
         return vec.fit_transform(x_tr).astype(np.float64), vec.transform(x_va), vec.transform(x_te)
     return _dense(x_tr), _dense(x_va), _dense(x_te)
@@ -147,7 +184,7 @@ def _loss(p: np.ndarray, y: np.ndarray) -> float:
     return float(-_log(p[np.arange(len(y)), y]).mean())
 
 
-def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, seed_index: int) -> dict:
+def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, seed_index: int) -> SeedResult:
     folder.mkdir(parents=True, exist_ok=True)
     x_tr, y_tr, x_va, y_va, x_te, y_te = splits(cfg, dataset, seed_index, run_seed)
     f_tr, f_va, f_te = _features(cfg, dataset, x_tr, x_va, x_te)
@@ -181,5 +218,7 @@ def train_one(cfg: Study, dataset: _data.Dataset, run_seed: int, folder: Path, s
     train_accuracy = float((proba(f_tr[idx]).argmax(1) == y_tr[idx]).mean())
     record = evaluate.run_record(rows, best_epoch=rows[-1]["epoch"], monitor={"metric": "last", "best": None},
                                  stopped_early=False, precision="float64 (NumPy)", test_seconds=test_seconds,
-                                 train_accuracy=train_accuracy, test=evaluate.classification_metrics(logits, y_te, dataset.classes))
-    return {**record, "params": int(n_params), "train_rows": len(y_tr), "features": int(f_tr.shape[1])}
+                                 train_accuracy=train_accuracy,
+                                 test=evaluate.classification_metrics(logits, y_te, dataset.classes))
+    record.extras.update(params=int(n_params), train_rows=len(y_tr), features=int(f_tr.shape[1]))
+    return record

@@ -13,7 +13,8 @@ P6). So every epoch the generator also makes 2,000 images from a fixed stream of
 
 64 fixed latent vectors give a sample grid per epoch (samples.npz), the same vectors in every arm.
 Training follows the DCGAN paper: images in [-1, 1], Adam (the study sets lr 2e-4, betas (0.5, 0.999)),
-the non-saturating generator loss. An unfinished seed restarts from its beginning on --resume.
+the non-saturating generator loss. A killed seed resumes from its last epoch (both networks, both optimizers
+and the sample grids are checkpointed).
 """
 from __future__ import annotations
 
@@ -30,8 +31,11 @@ from deepstudy import data as _data
 from deepstudy import evaluate, models, repro, train
 from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
-from deepstudy.fileio import append_jsonl, read_json, write_json
+from deepstudy.fileio import read_json, read_jsonl, write_json
 from deepstudy.models import gan, heads
+from deepstudy.records import SeedResult
+from deepstudy.rundir import RunDir
+from deepstudy.tasks import SeedContext, Size, Task
 
 METRICS = ("frechet_distance", "inception_score", "confidence", "diversity")
 _MODEL_KEYS = ("latent", "width", "batch_norm")
@@ -60,21 +64,26 @@ class Judge:
     def __init__(self, ds: _data.Dataset, run_dir: Path, seed: int, device: torch.device):
         self.mean, self.std = ds.mean.view(1, -1, 1, 1).to(device), ds.std.view(1, -1, 1, 1).to(device)
         self.device, folder = device, run_dir / "judge"
+        repro.seed_torch(repro.derive_seed(seed,
+                                           "judge-init"))  # before the build: torch's own seed differs per process
         # a LeNet-like CNN (~99 % on MNIST after 3 epochs); features = its 128-unit hidden layer, as FID's pool3 layer
-        self.net = models.build("cnn", ds.input_shape, ds.num_classes, channels=[32, 64], batch_norm=True, global_pool=False,
+        self.net = models.build("cnn", ds.input_shape, ds.num_classes, channels=[32, 64], batch_norm=True,
+                                global_pool=False,
                                 hidden=[128]).to(device)
         if (folder / "judge.json").is_file():
             train.checkpoint.load_weights(self.net, folder / "judge.safetensors")
             self.info = read_json(folder / "judge.json")
         else:
-            repro.seed_torch(repro.derive_seed(seed, "judge-init"))
             opt = train.build_optimizer(self.net, "adamw", lr=2e-3)
             batches = ds.batches("train", 128, train=True, seed=repro.derive_seed(seed, "judge"), device=device)
-            for _ in train.fit(self.net, batches.epoch, ds.batches("val", 1024, device=device), optimizer=opt, scheduler=None,
-                               loss_fn=nn.CrossEntropyLoss(), epochs=3, device=device, seed=repro.derive_seed(seed, "judge")):
+            for _ in train.fit(self.net, batches.epoch, ds.batches("val", 1024, device=device), optimizer=opt,
+                               scheduler=None,
+                               loss_fn=nn.CrossEntropyLoss(), epochs=3, device=device,
+                               seed=repro.derive_seed(seed, "judge")):
                 pass
             logits, y = train.predict(self.net, ds.batches("test", 1024, device=device), device=device)
-            self.info = {"model": "cnn [32, 64] + a 128-unit hidden layer (the features), batch norm, 3 epochs on the training split",
+            self.info = {"model": "cnn [32, 64] + a 128-unit hidden layer (the features), batch norm, 3 epochs on the "
+                                  "training split",
                          "test_accuracy": float((logits.argmax(1) == y).float().mean())}
             folder.mkdir(parents=True, exist_ok=True)
             train.checkpoint.save_weights(self.net, folder / "judge.safetensors")
@@ -107,7 +116,8 @@ class Judge:
     def score(self, images: torch.Tensor) -> dict:
         feats, p = self.features(images)
         mu, cov = feats.mean(0), np.cov(feats, rowvar=False)
-        with warnings.catch_warnings():  # a collapsed generator gives a singular covariance: handled below, as pytorch-fid
+        # a collapsed generator gives a singular covariance: handled below, as pytorch-fid does
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", (linalg.LinAlgWarning, RuntimeWarning))
             root = linalg.sqrtm(cov @ self.real_cov)
             if not np.isfinite(root).all():
@@ -124,10 +134,33 @@ def _latents(seed: int, n: int, latent: int, device: torch.device) -> torch.Tens
     return torch.randn(n, latent, generator=repro.generator(seed)).to(device)
 
 
-def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int, folder: Path, arm: str,
-              seed_index: int, on_event) -> dict:
+class GenerateTask(Task):
+    name = "generate"
+    lower_is_better = True
+
+    def check(self, arm: str, cfg: Study, study: Study) -> None:
+        check(arm, cfg)
+
+    def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
+        check_data(arm, ds)
+
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
+        return train_one(ctx)
+
+    def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
+        return "frechet_distance", METRICS
+
+    def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
+        return Size(sum(p.numel() for m in build(cfg, data_info["input_shape"][0]) for p in m.parameters()))
+
+    def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
+        return {"gan": summary(run, arm, ok)}
+
+
+def train_one(ctx: SeedContext) -> SeedResult:
+    cfg, ds, device, run_seed, folder = ctx.cfg, ctx.dataset, ctx.device, ctx.run_seed, ctx.seed.path
     t, o = cfg.train, cfg.train.optimizer
-    judge = Judge(ds, folder.parents[2], cfg.seed, device)
+    judge = Judge(ds, ctx.run.path, cfg.seed, device)
     repro.seed_torch(repro.derive_seed(run_seed, "init"))
     g_net, d_net = (m.to(device) for m in build(cfg, ds.input_shape[0]))
     g_opt = torch.optim.Adam(g_net.parameters(), lr=o.lr, betas=o.betas)
@@ -136,66 +169,72 @@ def train_one(cfg: Study, ds: _data.Dataset, device: torch.device, run_seed: int
     fixed = _latents(repro.derive_seed(cfg.seed, "fixed-z"), 64, g_net.latent, device)  # the same in every arm and seed
     probe = _latents(repro.derive_seed(cfg.seed, "probe-z"), 2000, g_net.latent, device)
     x_all = ds.x_train.to(device)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "metrics.jsonl").write_text("")
-    grids, rows = [], []
-    for epoch in range(t.epochs):
-        repro.seed_torch(repro.derive_seed(run_seed, "epoch", epoch))
-        g_net.train()
-        d_net.train()
-        sums, steps, t0 = np.zeros(4), 0, time.perf_counter()
-        order = torch.randperm(len(x_all), generator=repro.generator(repro.derive_seed(run_seed, "batches", epoch)))
-        for idx in order.to(device).split(t.batch_size):
-            real = x_all[idx].float().div(127.5).sub(1)  # (B, C, 28, 28) in [-1, 1]
-            fake = g_net(torch.randn(len(real), g_net.latent, device=device))
-            d_real, d_fake = d_net(real), d_net(fake.detach())
-            d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
-            d_opt.zero_grad(set_to_none=True)
-            d_loss.backward()
-            d_opt.step()
-            out = d_net(fake)
-            g_loss = bce(out, torch.ones_like(out))  # non-saturating: maximize log D(G(z))
-            g_opt.zero_grad(set_to_none=True)
-            g_loss.backward()
-            g_opt.step()
-            sums += torch.stack([d_loss, g_loss, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()]).detach().tolist()
-            steps += 1
-        if not np.isfinite(sums).all():
-            raise train.NonFiniteLoss(epoch, float(sums[0] + sums[1]))
-        seconds = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        g_net.eval()
-        with torch.no_grad():
-            quality = judge.score(g_net(probe))
-            grids.append(((g_net(fixed)[:, 0] + 1) * 127.5).clamp(0, 255).round().to(torch.uint8).cpu().numpy())
-        d_loss, g_loss, d_real, d_fake = (sums / max(steps, 1)).tolist()
-        row = {"epoch": epoch, "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake, **quality,
-               "train_loss": g_loss, "val_loss": quality["frechet_distance"], "train_acc": None, "val_acc": None,
-               "seconds": seconds, "eval_seconds": time.perf_counter() - t1, "steps": steps}
-        append_jsonl(folder / "metrics.jsonl", row)
-        rows.append(row)
-        on_event({"kind": "epoch", "arm": arm, "seed": seed_index, "epochs": t.epochs, "loss": g_loss, **row})
-    np.savez_compressed(folder / "samples.npz", grids=np.stack(grids))  # (epochs, 64, 28, 28)
+    grids: list[torch.Tensor] = []  # (64, 28, 28) uint8 per epoch: the sample grid of the fixed latents
+
+    def epochs(start: int):
+        for epoch in range(start, t.epochs):
+            repro.seed_torch(repro.derive_seed(run_seed, "epoch", epoch))
+            g_net.train()
+            d_net.train()
+            sums, steps, t0 = np.zeros(4), 0, time.perf_counter()
+            order = torch.randperm(len(x_all), generator=repro.generator(repro.derive_seed(run_seed, "batches", epoch)))
+            for idx in order.to(device).split(t.batch_size):
+                real = x_all[idx].float().div(127.5).sub(1)  # (B, C, 28, 28) in [-1, 1]
+                fake = g_net(torch.randn(len(real), g_net.latent, device=device))
+                d_real, d_fake = d_net(real), d_net(fake.detach())
+                d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
+                d_opt.zero_grad(set_to_none=True)
+                d_loss.backward()
+                d_opt.step()
+                out = d_net(fake)
+                g_loss = bce(out, torch.ones_like(out))  # non-saturating: maximize log D(G(z))
+                g_opt.zero_grad(set_to_none=True)
+                g_loss.backward()
+                g_opt.step()
+                sums += torch.stack([d_loss, g_loss, torch.sigmoid(d_real).mean(), torch.sigmoid(d_fake).mean()]
+                                    ).detach().tolist()
+                steps += 1
+            if not np.isfinite(sums).all():
+                raise train.NonFiniteLoss(epoch, float(sums[0] + sums[1]))
+            seconds = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            g_net.eval()
+            with torch.no_grad():
+                quality = judge.score(g_net(probe))
+                grids.append(((g_net(fixed)[:, 0] + 1) * 127.5).clamp(0, 255).round().to(torch.uint8).cpu())
+            d_loss, g_loss, d_real, d_fake = (sums / max(steps, 1)).tolist()
+            yield {"epoch": epoch, "d_loss": d_loss, "g_loss": g_loss, "d_real": d_real, "d_fake": d_fake, **quality,
+                   "train_loss": g_loss, "val_loss": quality["frechet_distance"], "train_acc": None, "val_acc": None,
+                   "seconds": seconds, "eval_seconds": time.perf_counter() - t1, "steps": steps}
+
+    def resumed(start: int, saved: dict) -> None:
+        grids.extend(saved["grids"][:start])
+
+    nets = nn.ModuleDict({"generator": g_net, "discriminator": d_net})
+    train.drive(folder, train.TorchState(nets, train.Optimizers(generator=g_opt, discriminator=d_opt)), epochs,
+                total=t.epochs, monitor=train.Monitor("last"), on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index,
+                on_resume=resumed, extra=lambda: {"grids": torch.stack(grids)})
+    np.savez_compressed(folder / "samples.npz", grids=torch.stack(grids).numpy())  # (epochs, 64, 28, 28)
     train.checkpoint.save_weights(g_net, folder / "generator.safetensors")
     with torch.no_grad():
         final = judge.score(torch.cat([g_net(z) for z in _latents(repro.derive_seed(cfg.seed, "final-z"), 5000,
                                                                       g_net.latent, device).split(1000)]))
-    record = evaluate.run_record(rows, best_epoch=t.epochs - 1, monitor={"metric": "last", "best": None}, stopped_early=False,
+    rows = read_jsonl(ctx.seed.metrics)
+    record = evaluate.run_record(rows, best_epoch=t.epochs - 1, monitor={"metric": "last", "best": None},
+                                 stopped_early=False,
                                  precision="fp32", test_seconds=0.0, train_accuracy=rows[-1]["d_real"], test=final)
-    record["judge"] = judge.info
-    record["final_losses"] = {"d_loss": rows[-1]["d_loss"], "g_loss": rows[-1]["g_loss"]}
+    record.extras.update(judge=judge.info, final_losses={"d_loss": rows[-1]["d_loss"], "g_loss": rows[-1]["g_loss"]})
     return record
 
 
-def summary(arm_dir: Path, ok: list[dict]) -> dict:
+def summary(run: RunDir, arm: str, ok: list[dict]) -> dict:
     """Does the generator's loss track image quality? Spearman rho between g_loss and the Fréchet distance
     over every epoch of every seed; the final losses beside the final quality."""
     from scipy import stats
 
-    from deepstudy.fileio import read_jsonl
-
-    rows = [r for s in ok for r in read_jsonl(arm_dir / f"seed-{s['seed']}" / "metrics.jsonl")]
-    rho = stats.spearmanr([r["g_loss"] for r in rows], [r["frechet_distance"] for r in rows]).statistic if len(rows) > 2 else None
+    rows = [r for s in ok for r in read_jsonl(run.seed(arm, s["seed"]).metrics)]
+    rho = stats.spearmanr([r["g_loss"] for r in rows],
+                          [r["frechet_distance"] for r in rows]).statistic if len(rows) > 2 else None
     return {"loss_quality_spearman": None if rho is None or not np.isfinite(rho) else float(rho),
             "g_loss": evaluate.describe([s["final_losses"]["g_loss"] for s in ok]),
             "d_loss": evaluate.describe([s["final_losses"]["d_loss"] for s in ok]),

@@ -1,0 +1,256 @@
+"""Study files: YAML validated by pydantic (frozen, unknown keys rejected with suggestions), one class per task.
+
+One mechanism serves the YAML file, ``--set key=value``, arms and (later) tuning: a *dotted
+override* applied to the raw mapping, which is then validated again. A bad key or type stops
+here with the key's path and the closest valid names; a key the study's task does not read stops here
+too, naming the task and what it reads (deepstudy.config.tasks).
+"""
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+import yaml
+from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
+
+from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
+                                       EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
+                                       PretrainConfig, SomConfig, Task, TrainConfig)
+from deepstudy.config.tasks import (DATA_KEYS, define, FULL_SECTIONS, OPTIONAL_SECTIONS, STUDY_TYPES, TRAIN_KEYS,
+                                    ClassicalStudy, ClassifyStudy, ForecastStudy, GenerateStudy, LanguageModelStudy,
+                                    ReconstructStudy, ScratchStudy, SomStudy, Study)
+from deepstudy.errors import UserError, closest
+
+__all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillConfig", "EarlyStoppingConfig",
+           "ExplainConfig", "LMConfig", "ModelConfig", "OptimizerConfig", "PretrainConfig", "SomConfig", "Task",
+           "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study", "ClassifyStudy",
+           "ForecastStudy",
+           "ScratchStudy", "ClassicalStudy", "SomStudy", "ReconstructStudy", "GenerateStudy", "LanguageModelStudy",
+           "AnyStudy", "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
+           "validate", "define", "json_schema", "arm_config", "for_task", "check_task_model", "to_yaml"]
+
+
+def _task_of(raw: Any) -> str:
+    task = raw.get("task", "classify") if isinstance(raw, dict) else getattr(raw, "task", "classify")
+    return task if isinstance(task, str) else repr(task)
+
+
+def _union() -> Any:
+    """A study file validated as its task's class (the tag: `task`, classify when absent)."""
+    return Annotated[Union[tuple(Annotated[cls, Tag(task)] for task, cls in STUDY_TYPES.items())],  # noqa: UP007
+                     Discriminator(_task_of)]
+
+
+AnyStudy = _union()
+_ADAPTERS: dict[tuple[str, ...], TypeAdapter] = {tuple(STUDY_TYPES): TypeAdapter(AnyStudy)}
+
+
+def _adapter() -> TypeAdapter:
+    """The validator of the union, rebuilt when a task was registered since (deepstudy.tasks.register)."""
+    key = tuple(STUDY_TYPES)
+    if key not in _ADAPTERS:
+        _ADAPTERS[key] = TypeAdapter(_union())
+    return _ADAPTERS[key]
+
+
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with ``{"train.optimizer.lr": 0.1, ...}`` applied.
+
+    A dotted key sets one leaf; a key naming a whole section (``model``) replaces it, so an arm
+    can swap the model family without inheriting the base model's keyword arguments.
+    """
+    out = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        node = out
+        *parents, leaf = str(dotted).split(".")
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = copy.deepcopy(value)
+    return out
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["train.epochs=3", "data.augment=[hflip]"]`` -> dotted overrides (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set expects key=value, got '{item}' (e.g. --set train.epochs=3)")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+def builtin_studies() -> dict[str, Path]:
+    folder = resources.files("deepstudy") / "studies"
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+def find_study(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        if not path.is_file():
+            raise UserError(f"study file '{path}' does not exist (built-in studies: `deepstudy list`)")
+        return path
+    studies = builtin_studies()
+    if name_or_path not in studies:
+        raise UserError(f"unknown study '{name_or_path}'{closest(name_or_path, studies)}; `deepstudy list` shows the "
+                        "built-in studies, or pass a .yaml file")
+    return studies[name_or_path]
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise UserError(f"{path}:{where} is not valid YAML ({getattr(e, 'problem', e)}); "
+                        "fix the file's syntax") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read study file {path}: {e}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path} must be a YAML mapping with at least `name:` (see docs/study-file.md)")
+    return raw
+
+
+def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms: list[str] | None = None) -> Study:
+    """Read a built-in study or a YAML file, apply dotted overrides, validate; run the named arms, in that order
+    (``arms`` or ``opt_in_arms`` of the file), or with ``arms=None`` the default ones (``arms``)."""
+    path = find_study(str(name_or_path))
+    raw = read_yaml(path)
+    raw.setdefault("name", path.stem)
+    study = validate(apply_overrides(raw, overrides or {}), source=str(path))
+    if arms is None:
+        return study
+    every = {**study.arms, **study.opt_in_arms}
+    unknown = [a for a in arms if a not in every]
+    if unknown:
+        opt_in = f"; opt-in: {', '.join(study.opt_in_arms)}" if study.opt_in_arms else ""
+        raise UserError(f"study '{study.name}' has no arm '{unknown[0]}'{closest(unknown[0], every)}; "
+                        f"its arms: {', '.join(study.arms)}{opt_in}")
+    chosen = {a: every[a] for a in dict.fromkeys(arms)}  # the rest of the opt-in arms stay available (config.yaml)
+    rest = {a: o for a, o in study.opt_in_arms.items() if a not in chosen}
+    return study.model_copy(update={"arms": chosen, "opt_in_arms": rest})
+
+
+def validate(raw: dict[str, Any], source: str = "study") -> Study:
+    """``raw`` as its task's study class (``STUDY_TYPES``); a problem is a UserError of one line."""
+    if _task_of(raw) in STUDY_TYPES and _flat_dump(raw):
+        raw = for_task(raw, _task_of(raw))
+    try:
+        return _adapter().validate_python(raw)
+    except ValidationError as e:
+        raise UserError(f"{source}: {_explain(e, _task_of(raw))}") from None
+
+
+def _flat_dump(raw: dict[str, Any]) -> bool:
+    """A config.yaml written before the per-task classes: every section and every train and data key of every
+    task. Its run read only its task's keys, so resuming or explaining it validates just those."""
+    return (set(OPTIONAL_SECTIONS) <= set(raw) and set(raw.get("train") or ()) == set(TrainConfig.model_fields)
+            and set(raw.get("data") or ()) == set(DataConfig.model_fields))
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON schema of a study file: one branch per task (`deepstudy schema`)."""
+    return {"title": "Study", **_adapter().json_schema()}
+
+
+def arm_config(study: Study, arm: str, overrides: dict[str, Any]) -> Study:
+    """One arm: the base with the arm's overrides, validated. An arm that changes the task starts from the base
+    cut down to the keys the new task reads (the base's other settings belong to the base task)."""
+    base = study.model_dump(mode="json")
+    task = overrides.get("task", study.task)
+    if task != study.task and task in STUDY_TYPES:
+        base = for_task(base, task)
+    raw = apply_overrides(base, overrides)
+    raw["arms"], raw["opt_in_arms"] = {arm: {}}, {}
+    return validate(raw, source=f"arm '{arm}'")
+
+
+def for_task(raw: dict[str, Any], task: str) -> dict[str, Any]:
+    """``raw`` cut down to the keys ``task`` reads (the rest would be refused as ignored settings)."""
+    out = _project(raw, STUDY_TYPES[task])
+    optimizer = (out.get("train") or {}).get("optimizer") or {}
+    if task == "generate" and optimizer.get("name") not in (None, "adam"):  # the DCGAN trains with Adam, always
+        optimizer.pop("name")
+    return {**out, "task": task}
+
+
+def _project(raw: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The keys of ``raw`` that ``model`` has, section by section (a model's own keyword arguments are kept)."""
+    out = {}
+    for key, value in raw.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            continue
+        ann = field.annotation
+        section = isinstance(ann, type) and issubclass(ann, BaseModel) and ann is not ModelConfig
+        out[key] = _project(value, ann) if section and isinstance(value, dict) else value
+    return out
+
+
+def _explain(error: ValidationError, task: str) -> str:
+    """The first problem as one line, with the key's dotted path and the closest valid names."""
+    first = error.errors()[0]
+    loc = [str(p) for p in first["loc"]]
+    if loc and loc[0] == task:  # the union's tag
+        loc = loc[1:]
+    path = ".".join(loc)
+    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+    if first["type"] == "union_tag_invalid":
+        return f"unknown task '{task}'{closest(task, STUDY_TYPES)}; tasks: {', '.join(STUDY_TYPES)}"
+    if first["type"] == "extra_forbidden":
+        valid, every = _field_names(STUDY_TYPES[task], loc[:-1]), _field_names(None, loc[:-1])
+        section = f" {'.'.join(loc[:-1])}" if len(loc) > 1 else ""
+        if loc[-1] in every and valid:
+            return (f"'{path}' is not used by task: {task} (it would be silently ignored); remove it — task {task} "
+                    f"reads{section}: {', '.join(valid)}")
+        hint = closest(loc[-1], valid) or f" (valid keys: {', '.join(sorted(valid))})"
+        return f"unknown key '{path}'{hint}"
+    got = first.get("input")
+    shown = "" if isinstance(got, dict) else f", got {got!r}"
+    if first["type"] == "value_error":
+        message = str(first["ctx"]["error"]) if "ctx" in first else first["msg"]
+        return f"'{path}': {message}{more}" if path else f"{message}{more}"
+    if first["type"] == "literal_error" and task in STUDY_TYPES and loc[:3] == ["train", "optimizer", "name"]:
+        return (f"'{path}': task {task} trains with {first['ctx']['expected']} only{shown}; remove it — task {task} "
+                f"reads train.optimizer: {', '.join(_field_names(STUDY_TYPES[task], loc[:-1]))}")
+    return f"'{path}': {first['msg']}{shown}{more}"
+
+
+def _field_names(model: type[BaseModel] | None, loc: list[str]) -> list[str]:
+    """The keys at ``loc`` in ``model`` (None: in any task's study, the full sections)."""
+    for i, part in enumerate(loc):
+        if model is None:
+            ann = FULL_SECTIONS.get(part) if i == 0 or part in ("optimizer", "early_stopping") else None
+        else:
+            ann = getattr(model.model_fields.get(part), "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return []
+        model = ann
+    if model is None:
+        return [*Study.model_fields, *OPTIONAL_SECTIONS]
+    return list(model.model_fields)
+
+
+def check_task_model(arm: str, cfg: Study, model: str, arguments: tuple[str, ...], example: str,
+                     note: str = "") -> None:
+    """Tasks with one model of their own (som, generate, language-model): that model, with its arguments only."""
+    if cfg.model.name != model:
+        raise UserError(f"arm '{arm}': task: {cfg.task} trains model '{model}' (model: {{{example}}}), "
+                        f"not '{cfg.model.name}'")
+    bad = set(cfg.model.kwargs()) - set(arguments)
+    if bad:
+        raise UserError(f"arm '{arm}': model {model} has no argument(s) {', '.join(sorted(bad))}; its arguments: "
+                        f"{', '.join(arguments)}{note}")
+
+
+def to_yaml(study: Study) -> str:
+    return yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,272 @@
+"""The sections of a study file (``data:``, ``train:``, ``som:`` ...) with every key any task reads.
+
+Each task's study class (deepstudy.config.tasks) keeps the keys that task honours; these full sections
+are the field definitions it picks from, and what code reading a key of another task gets (its default).
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    name: str = Field("digits", description=(
+        "Registry name (see `deepstudy data list`), or a label for data read by `format` + `path`."))
+    path: str | None = Field(None, description=(
+        "A folder or file to read instead of the data directory (`$DEEPSTUDY_DATA`, then ~/.cache/deepstudy)."))
+    format: Literal["idx", "image-folder", "csv-table", "digits", "time-series", "nab", "text-corpus"] | None = Field(
+        None, description="Reader for `path` when `name` is not a registered dataset.")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description=(
+        "Stratified share of the training split held out for validation (early stopping, checkpoint choice)."))
+    test_fraction: float = Field(0.2, gt=0, lt=1, description=(
+        "Stratified share held out as test set, only for data that ships no test split."))
+    train_limit: int | None = Field(None, ge=10, description=(
+        "Use a stratified subset of this many training examples (quick runs)."))
+    augment: tuple[str, ...] = Field((), description=(
+        "Batch augmentations, in order: crop[:pad], hflip, vflip, rotate[:degrees], affine[:degrees], "
+        "erase[:p]."))
+    normalize: bool = Field(True, description="Standardize inputs with statistics of the training split only.")
+    target: str | None = Field(None, description="csv-table: the label column (default: the last column).")
+    drop: tuple[str, ...] = Field((), description="csv-table: columns to ignore (identifiers, free text).")
+    image_size: tuple[int, int] | None = Field(None, description=(
+        "image-folder: resize every image to (height, width); default: the first image's size."))
+    grayscale: bool = Field(False, description="image-folder: convert images to one channel.")
+    imagenet_input: int | None = Field(None, ge=32, le=1024, description=(
+        "Images as torchvision's ImageNet models expect them: grey repeated to 3 channels, resized (bilinear, "
+        "per batch) to N x N and normalized with ImageNet's mean and std instead of the dataset's — for "
+        "pretrain.task: imagenet (224 is the published size; smaller is cheaper on a CPU)."))
+    text_field: Literal["title", "description", "title+description", "subject", "message", "review"] | None = Field(
+        None, description=("Text datasets: the field read (ag-news: title | description | title+description, "
+                           "default title; 20newsgroups: subject | message, default subject; imdb: review)."))
+    tokenizer: Literal["words", "wordpiece"] = Field("words", description=(
+        "Text with torch models: words (lower-cased words, a vocabulary from the training split, see vocab_*) "
+        "or wordpiece (MiniLM's WordPiece tokenizer through the `tokenizers` library: [CLS] pieces [SEP], its "
+        "fixed 30,522-token vocabulary; what model minilm reads)."))
+    vocab_min_freq: int = Field(2, ge=1, description=(
+        "Text with torch models: words seen fewer times in the training split become <unk>."))
+    vocab_size: int | None = Field(30000, ge=10, description=(
+        "Text with torch models: keep at most this many words (the most frequent in the training split), "
+        "<pad> and <unk> included."))
+    word_vectors: str | None = Field(None, description=(
+        "Text with torch models: start the word embeddings from pretrained vectors — 'minilm' (MiniLM's 384-d "
+        "WordPiece token embeddings; a word of several pieces gets their mean) or a GloVe-format text file "
+        "('word v1 v2 ...'); the model's embedding size must match. See train.freeze_embeddings."))
+    max_length: int = Field(256, ge=1, le=100000, description=(
+        "Text with torch models: tokens kept per document (the first ones; longer documents are truncated, "
+        "the report says how many)."))
+    permute_labels: bool = Field(False, description=(
+        "Shuffle the training and validation labels (fixed seed; test labels untouched): a model can only "
+        "memorize. An arm with it beside an otherwise identical arm gives the data-randomization check of "
+        "explanations."))
+    lookback: int = Field(24, ge=1, description="Time series (task: forecast): past steps a forecast sees.")
+    horizon: int = Field(1, ge=1, description="Time series: steps ahead predicted at once.")
+    stride: int = Field(1, ge=1, description="Time series: steps between the starts of consecutive training windows.")
+    targets: tuple[str, ...] = Field((), description="Time series: columns to forecast (default: every column).")
+    series: tuple[str, ...] = Field((), description=(
+        "NAB: files to score, as keys relative to data/ (e.g. realKnownCause/nyc_taxi.csv; default: every "
+        "labelled file found)."))
+    cv_folds: int | None = Field(None, ge=2, le=20, description=(
+        "task: classical: stratified k-fold cross-validation over every labelled row; seed i is fold i (set "
+        "`seeds` to the same number)."))
+    resample: Literal["none", "bootstrap"] = Field("none", description=(
+        "task: classical: `bootstrap` trains each seed on a bootstrap sample of the training split, so the "
+        "spread over seeds measures training-set variance (deterministic learners otherwise repeat "
+        "themselves)."))
+
+
+class ModelConfig(BaseModel):
+    """`name` picks a registered model; every other key is a keyword argument of its constructor."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field("mlp", description="Registered model (see `deepstudy summary --help` / docs/models.md).")
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class OptimizerConfig(_Section):
+    name: Literal["sgd", "rmsprop", "adam", "adamw"] = Field("adamw", description="torch.optim algorithm.")
+    lr: float = Field(1e-3, gt=0, description="Learning rate (the peak for one-cycle).")
+    momentum: float = Field(0.0, ge=0, lt=1, description="sgd / rmsprop momentum.")
+    nesterov: bool = Field(False, description="sgd: Nesterov momentum (needs momentum > 0).")
+    weight_decay: float = Field(0.0, ge=0, description=(
+        "Applied to weights only, never to biases or normalization parameters."))
+    betas: tuple[float, float] = Field((0.9, 0.999), description="adam / adamw moment decay rates.")
+    eps: float = Field(1e-8, gt=0, description="Numerical stability term.")
+    alpha: float = Field(0.99, gt=0, lt=1, description="rmsprop smoothing constant.")
+
+
+class EarlyStoppingConfig(_Section):
+    patience: int | None = Field(None, ge=1, description=(
+        "Stop an arm after this many epochs without improvement (None: never)."))
+    monitor: Literal["val_loss", "val_acc", "last"] = Field("val_loss", description=(
+        "Validation metric that chooses the best checkpoint and drives early stopping; `last` tests the final "
+        "epoch's weights (to study overfitting itself)."))
+    min_delta: float = Field(0.0, ge=0, description="Smallest change counted as an improvement.")
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(10, ge=1, description="Passes over the training split.")
+    batch_size: int = Field(128, ge=1, description="Training batch size.")
+    eval_batch_size: int = Field(1024, ge=1, description="Batch size for validation and test.")
+    optimizer: OptimizerConfig = OptimizerConfig()
+    schedule: Literal["constant", "step", "cosine", "onecycle"] = Field("constant", description=(
+        "Learning-rate schedule, stepped every batch."))
+    step_epochs: int = Field(5, ge=1, description="step: epochs between decays.")
+    gamma: float = Field(0.1, gt=0, le=1, description="step: decay factor.")
+    warmup_fraction: float = Field(0.25, gt=0, lt=1, description="onecycle: share of steps spent warming up.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
+    grad_clip: float | None = Field(None, gt=0, description="Clip the global gradient norm to this value.")
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description=(
+        "Autocast dtype: bf16 on CUDA or on CPUs that support it; fp16 on CUDA only (with a GradScaler)."))
+    channels_last: bool = Field(False, description=(
+        "NHWC memory format for 4-D inputs (faster convolutions on recent CPUs and GPUs)."))
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU.")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
+    freeze_embeddings: bool = Field(False, description=(
+        "Keep pretrained word vectors (data.word_vectors) fixed: only the layers above them learn."))
+    freeze_backbone: bool = Field(False, description=(
+        "Train only the classifier head (the last linear layer): a linear probe of the features the backbone "
+        "has — pretrained (see `pretrain`) or random. Batch-norm layers still normalize with batch "
+        "statistics."))
+    init: Literal["default", "numpy-engine"] = Field("default", description=(
+        "Where a torch model's weights start. default: torch's initialization, seeded per run; numpy-engine: "
+        "the weights the NumPy engine (task: scratch) draws for the same run seed and model, copied layer by "
+        "layer — one network, two engines, identical starting points (model mlp)."))
+    unfreeze_after: int | None = Field(None, ge=1, description=(
+        "With freeze_backbone: train the head alone for this many epochs, then every layer (frozen, then "
+        "fine-tuned — the head learns before the backbone gets its gradients; the schedule runs on across the "
+        "switch)."))
+
+
+Task = Literal["classify", "scratch", "classical", "forecast", "som", "reconstruct", "generate", "language-model"]
+Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance",
+                   "gradients", "gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion",
+                   "feature-maps", "gradient-flow", "attention"]
+# the analyses that explain individual predictions (deepstudy.explain), computed on test examples of every seed
+EXPLANATIONS = ("gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion")
+
+
+class ExplainConfig(_Section):
+    examples: int = Field(16, ge=2, le=256, description=(
+        "Test examples explained per seed: wrongly classified ones first (up to half), then correct ones, in "
+        "test-set order."))
+    layer: str | None = Field(None, description=(
+        "Grad-CAM layer by module name (see `deepstudy summary`); default: the last convolution with a "
+        "spatial output."))
+    sanity_examples: int = Field(8, ge=1, le=256, description=(
+        "Examples in the model-parameter randomization test (it re-explains them once per randomization "
+        "stage)."))
+    steps: int = Field(50, ge=2, le=1000, description=(
+        "integrated-gradients: Riemann steps from the baseline (run in batches)."))
+
+
+class SomConfig(_Section):
+    rule: Literal["batch", "online"] = Field("batch", description=(
+        "batch: every unit moves to the neighbourhood-weighted mean of all inputs once per epoch (Kohonen "
+        "2013; vectorized, no learning rate); online: one input at a time with a decaying learning rate "
+        "(Kohonen 1982; MiniSom's rule)."))
+    sigma: float | None = Field(None, gt=0, description=(
+        "Starting neighbourhood radius in grid units (default: a quarter of the larger map side, at least 1)."))
+    learning_rate: float = Field(0.5, gt=0, le=1, description="online: starting learning rate.")
+    decay: Literal["asymptotic", "linear", "inverse"] = Field("asymptotic", description=(
+        "Schedule of sigma and the learning rate (MiniSom's): asymptotic ends at a third of the start; linear "
+        "and inverse end at 0 (learning rate) and 1 (sigma)."))
+    init: Literal["pca", "sample"] = Field("pca", description=(
+        "pca: units spread over the plane of the first two principal components (deterministic); sample: each "
+        "unit starts at a random training input (seeded)."))
+    outlier_fraction: float = Field(0.05, gt=0, lt=0.5, description=(
+        "Share of rows flagged as outliers: those whose best-matching unit lies farthest from its neighbours "
+        "(largest mean interneuron distance, the white cells of the U-matrix)."))
+    hybrid: bool = Field(False, description=(
+        "Train a small supervised network on the SOM's outlier flags and rank every row by its predicted "
+        "probability (the SOM -> ANN hybrid of seed 004)."))
+    hybrid_epochs: int = Field(30, ge=1, description="hybrid: training epochs of the supervised network.")
+
+
+class AnomalyConfig(_Section):
+    window: int = Field(48, ge=4, le=4096, description=(
+        "Rows per autoencoder input; a row's anomaly score is the reconstruction error of the window that "
+        "ends at it (causal)."))
+    calibration: float = Field(0.33, gt=0, lt=1, description=(
+        "Share of NAB's probationary period (first 15 % of a file, at most 750 rows, never scored) held out "
+        "from training to choose the threshold; the rest trains the detector."))
+    quantile: float = Field(1.0, gt=0.5, le=1.0, description=(
+        "Label-free threshold: this quantile of the detector's scores on the calibration rows (1.0 = their "
+        "maximum: anything stranger than all of them is an alarm)."))
+    zscore_window: int = Field(48, ge=3, description=(
+        "Rolling z-score baseline: rows of history it standardizes each value by."))
+    history: int | None = Field(480, ge=10, description=(
+        "Every detector's raw score is standardized by the mean and std of its own previous `history` rows "
+        "(fewer at the start of a file) before the threshold — a causal 'how unusual is this error lately', "
+        "which follows slow drift (Numenta's anomaly likelihood in spirit). null: threshold the raw scores."))
+    refractory: int | None = Field(None, ge=0, description=(
+        "Rows kept silent after each alarm (default: anomaly.window): one event raises one alarm."))
+    normal_classes: tuple[str, ...] = Field((), description=(
+        "Images: the class(es) the autoencoder learns as normal (it trains on their training images only); "
+        "every other class is an anomaly in the test split."))
+    export: bool = Field(False, description=(
+        "Write NAB-format result CSVs (timestamp,value,anomaly_score,label; the threshold maps to 0.5) for "
+        "the model and both baselines under each seed's nab-results/."))
+
+
+class PretrainConfig(_Section):
+    task: Literal["none", "rotation", "supervised", "imagenet"] = Field("none", description=(
+        "Before the supervised training the network learns another task, then gets a fresh classifier head "
+        "for the real classes. rotation: tell which of 0/90/180/270 degrees an unlabelled training image was "
+        "turned by (Gidaris et al., 2018); supervised: the classes of another labelled dataset "
+        "(`pretrain.data`) — transfer learning; imagenet: start from torchvision's published ImageNet-1K "
+        "weights of the model (resnet18, resnet50, resnext50_32x4d, vgg16, vgg16_bn, mobilenet_v3_large, "
+        "efficientnet_b0 at full width; `deepstudy weights fetch NAME` first; needs data.imagenet_input)."))
+    data: str | None = Field(None, description=(
+        "supervised: the source dataset (registry name, e.g. fashion-mnist); its training split is learned, "
+        "its images must have the target's shape."))
+    epochs: int = Field(5, ge=1, description=(
+        "Pretraining epochs over the pool: rotation: every unlabelled training image (also those "
+        "data.train_limit leaves out; never the test split), each in its four rotations; supervised: the "
+        "source dataset's training split."))
+    lr: float = Field(2e-3, gt=0, description="Pretext AdamW learning rate (one-cycle schedule).")
+    batch_size: int = Field(128, ge=1, description="Images per pretext batch (x4 rotations).")
+    images: int | None = Field(None, ge=100, description=(
+        "Use a seeded random subset of this many images of the pool (default: all of it)."))
+
+
+class DistillConfig(_Section):
+    teacher: ModelConfig | None = Field(None, description=(
+        "Knowledge distillation (Hinton et al., 2015): the teacher's model config, e.g. {name: resnet18, "
+        "width: 0.25}. It is trained first on the same data with this arm's train settings (once per seed; "
+        "arms differing only in distill.temperature / alpha share it), then this arm's model learns from its "
+        "softened outputs. null: no teacher."))
+    temperature: float = Field(4.0, gt=0, le=100, description=(
+        "T: both networks' logits are divided by T before the softmax; higher T shows more of the teacher's "
+        "ranking of the wrong classes."))
+    alpha: float = Field(0.9, ge=0, le=1, description=(
+        "Weight of the soft-target term: loss = (1 - alpha) CE(student, labels) + alpha T^2 KL(teacher_T || "
+        "student_T)."))
+    teacher_epochs: int | None = Field(None, ge=1, description=(
+        "Epochs of the teacher's training (default: train.epochs)."))
+
+
+class LMConfig(_Section):
+    seq_len: int = Field(128, ge=8, le=4096, description=(
+        "Characters per training window (truncated backpropagation through time); windows start at random "
+        "positions of the training text."))
+    steps_per_epoch: int | None = Field(None, ge=1, description=(
+        "Training windows per epoch = steps x batch size (default: as many characters as the training text "
+        "has, in windows)."))
+    sample_length: int = Field(300, ge=0, le=5000, description=(
+        "Characters generated after every epoch, from the start of the validation text."))
+    temperatures: tuple[float, ...] = Field((0.5, 1.0), description=(
+        "Sampling temperatures of the generated text (logits / T: low T repeats the likeliest characters, "
+        "high T invents)."))
+    ngram_orders: tuple[int, ...] = Field((1, 2, 3, 5), description=(
+        "Orders of the count-based baselines (add-k smoothing, k chosen on the validation text), scored on "
+        "the same test text."))
+
+

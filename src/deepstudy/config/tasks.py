@@ -1,0 +1,262 @@
+"""One study class per task, with only the sections and keys that task's code reads.
+
+A key another task reads but this one ignores is refused (deepstudy.config names the task and what it reads)
+instead of being accepted and silently ignored. The tables below say what each task honours; they follow
+the code that trains it (study.py ``_train_one``/``_test`` for classify and forecast, study_<task>.py, the
+shared helpers ``train.from_settings``, ``train.Monitor``, ``Dataset.batches`` and the readers in data/).
+
+Code written against the flat model may still read a key its task lacks (``cfg.train.precision`` for a SOM):
+it gets the full section's default, which is what that task has always run with.
+"""
+from __future__ import annotations
+
+from copy import copy
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator, model_validator
+
+from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
+                                       EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
+                                       PretrainConfig, SomConfig, Task, TrainConfig, _Section)
+
+_ALL_TRAIN = tuple(TrainConfig.model_fields)
+_ALL_DATA = tuple(DataConfig.model_fields)
+_RUN = ("epochs", "device", "threads")  # every task: its length, the run's device, torch threads (study._train_one)
+_SCHEDULE = ("schedule", "step_epochs", "gamma", "warmup_fraction")  # train.from_settings with steps per epoch
+_SOURCE = ("name", "path", "format")  # data.load: what is read
+_SPLITS = ("val_fraction", "test_fraction", "train_limit")  # images, tables, text: _finish_split, _hold_out_test
+_IMAGES = ("normalize", "image_size", "grayscale")  # _load_images (normalize: synthetic tables too)
+_TABLES = ("target", "drop")  # _load_table
+
+TRAIN_KEYS: dict[str, tuple[str, ...]] = {
+    "classify": _ALL_TRAIN,  # study._train_one / _test read every key
+    # _train_one with MSE (no label_smoothing); freeze_*, unfreeze_after and init are classify's (study.check)
+    "forecast": tuple(k for k in _ALL_TRAIN if k not in ("label_smoothing", "freeze_embeddings", "freeze_backbone",
+                                                         "unfreeze_after", "init")),
+    # the NumPy engine: its check refuses precision, channels_last, label_smoothing, grad_clip and onecycle
+    "scratch": (*_RUN, "batch_size", "eval_batch_size", "optimizer", "schedule", "step_epochs", "gamma",
+                "early_stopping"),
+    "classical": (*_RUN, "optimizer"),  # logistic-regression: full-batch steps at optimizer.lr
+    "som": _RUN,  # the schedule is in `som:`
+    # from_settings without steps per epoch (no schedule); fp32; the last epoch's weights (no early stopping)
+    "reconstruct": (*_RUN, "batch_size", "eval_batch_size", "optimizer", "grad_clip"),
+    "generate": (*_RUN, "batch_size", "optimizer"),  # study_gan: torch.optim.Adam(lr, betas) for both networks
+    "language-model": (*_RUN, "batch_size", "optimizer", *_SCHEDULE, "grad_clip", "early_stopping", "precision"),
+}
+DATA_KEYS: dict[str, tuple[str, ...]] = {
+    # images, tables, text as token ids (not series: forecast; nab: reconstruct; corpus: language-model)
+    "classify": tuple(k for k in _ALL_DATA if k not in ("lookback", "horizon", "stride", "targets", "series",
+                                                        "cv_folds", "resample")),
+    "forecast": (*_SOURCE, "val_fraction", "test_fraction", "drop", "lookback", "horizon", "stride", "targets",
+                 "permute_labels"),  # data._load_series (no train_limit, normalize, target)
+    "scratch": (*_SOURCE, *_SPLITS, *_IMAGES, *_TABLES, "imagenet_input", "permute_labels"),  # no augment, no text
+    # raw arrays (no augment, no ImageNet resize); text read as strings, vectorized by the model (no tokenizer)
+    "classical": (*_SOURCE, *_SPLITS, *_IMAGES, *_TABLES, "text_field", "permute_labels", "cv_folds", "resample"),
+    "som": (*_SOURCE, *_SPLITS, *_IMAGES, *_TABLES, "imagenet_input", "permute_labels"),  # float_inputs: no augment
+    # NAB files (series), or images whose normal classes train the autoencoder
+    "reconstruct": (*_SOURCE, *_SPLITS, *_IMAGES, "imagenet_input", "permute_labels", "series"),
+    "generate": (*_SOURCE, *_SPLITS, *_IMAGES, "permute_labels"),  # 28x28 images; the judge reads labels, splits
+    "language-model": (*_SOURCE, "train_limit"),  # a corpus split by position (data/corpus.py)
+}
+SECTIONS: dict[str, tuple[str, ...]] = {  # the task-specific top-level sections
+    "classify": ("explain", "pretrain", "distill"), "forecast": ("explain",), "scratch": (), "classical": (),
+    "som": ("som",), "reconstruct": ("anomaly",), "generate": (), "language-model": ("lm",)}
+OPTIONAL_SECTIONS: dict[str, type[BaseModel]] = {"explain": ExplainConfig, "som": SomConfig, "anomaly": AnomalyConfig,
+                                                 "pretrain": PretrainConfig, "distill": DistillConfig, "lm": LMConfig}
+# the analyses that explain torch models, per task (study.check; forecast attributes the mean forecast)
+_EXPLAINING = {*EXPLANATIONS, "feature-maps", "gradient-flow", "attention"}
+EXPLAINING_ALLOWED = {"classify": _EXPLAINING,
+                      "forecast": {"saliency", "smoothgrad", "integrated-gradients", "occlusion", "gradient-flow"}}
+# registered datasets built without files: their readers never look at data.path (data/registry.py)
+BUILT_IN_DATA = {"digits": "digits", "moons": "synthetic", "circles": "synthetic"}
+
+_FULL: dict[type[BaseModel], type[BaseModel]] = {}  # a task's section -> the full section it is cut from
+
+
+class _TaskSection(_Section):
+    """A section cut down to what one task reads; the other keys read as the full section's defaults."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            full = _FULL.get(type(self))
+            if full is None or name not in full.model_fields:
+                raise
+            return full.model_fields[name].get_default(call_default_factory=True)
+
+
+def _cut(full: type[BaseModel], keys: tuple[str, ...], title: str, **replace: Any) -> type[BaseModel]:
+    """``full`` with only ``keys`` (their definitions reused); ``replace``: key -> (annotation, default)."""
+    fields = {k: replace.get(k) or (f.annotation, copy(f)) for k, f in full.model_fields.items() if k in keys}
+    model = create_model(title, __base__=_TaskSection, __doc__=full.__doc__, **fields)
+    _FULL[model] = full
+    return model
+
+
+_ClassicalOptimizer = _cut(OptimizerConfig, ("lr",), "ClassicalOptimizer")
+_GanOptimizer = _cut(OptimizerConfig, ("name", "lr", "betas"), "GenerateOptimizer", name=(Literal["adam"], Field(
+    "adam", description="The DCGAN always trains with Adam (both networks, lr and betas below).")))
+_OPTIMIZERS = {"classical": _ClassicalOptimizer, "generate": _GanOptimizer}
+
+
+def _train_section(task: str, title: str) -> type[BaseModel]:
+    optimizer = _OPTIMIZERS.get(task)
+    replace = {"optimizer": (optimizer, optimizer())} if optimizer else {}
+    return _cut(TrainConfig, TRAIN_KEYS[task], f"{title}Train", **replace)
+
+
+class Study(_Section):
+    """The fields every task has; each task's class (``STUDY_TYPES``) adds its sections."""
+
+    name: str = Field(..., description="Study name; the run directory is runs/<name>/<timestamp>/.")
+    description: str = Field("", description="One line: what the study asks.")
+    task: Task = Field("classify", description=(
+        "classify: torch models from the zoo; scratch: the NumPy engine (models mlp, lenet, rnn); classical: "
+        "from-scratch logistic regression, naive Bayes, KNN (and scikit-learn oracles); forecast: time "
+        "series; som: a self-organizing map (model som: rows, cols, neighborhood; schedule in `som`); "
+        "reconstruct: autoencoder anomaly detection on NAB series (models dense-ae, conv-ae; see `anomaly`); "
+        "generate: a DCGAN (model dcgan: latent, width, batch_norm) judged by a classifier trained on the "
+        "real images; language-model: a character-level recurrent model (model char-rnn: cell, embed_dim, "
+        "hidden, layers, dropout) on a text corpus, scored by perplexity beside n-gram baselines, with "
+        "samples (see `lm`). Without `task:` a study is classify."))
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"base": {}}, description=(
+        "Arm name -> dotted overrides of the base config; arms are compared side by side."))
+    opt_in_arms: dict[str, dict[str, Any]] = Field(default_factory=dict, description=(
+        "Arms run only when named with `deepstudy run STUDY --arms NAME[,NAME]` (same form as `arms`): the "
+        "costly ones, kept out of the default run but one flag away."))
+    seeds: int = Field(1, ge=1, le=100, description=(
+        "Independent runs per arm (different initialization, data order, dropout)."))
+    seed: int = Field(0, ge=0, description="Base seed; every arm/seed/component seed is derived from it.")
+    analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description=(
+        "Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization "
+        "(train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss "
+        "decomposition over seeds); gradients (task scratch, model rnn: gradient norm vs time-step distance); "
+        "task classify: gradcam, gradcam++, saliency, smoothgrad, integrated-gradients, occlusion (maps of "
+        "test predictions with their sanity check and deletion/insertion scores, see `explain`); task "
+        "forecast: saliency, smoothgrad, integrated-gradients, occlusion of the mean forecast over (lag, "
+        "variable) with the same checks, feature-maps (first-layer filters, activations), gradient-flow "
+        "(per-layer weight-gradient norms during training), attention (text models with attention: the "
+        "weights over the words of explained examples)."))
+    if TYPE_CHECKING:  # sections of some tasks only; a task without one reads its defaults (__getattr__)
+        explain: ExplainConfig
+        som: SomConfig
+        anomaly: AnomalyConfig
+        pretrain: PretrainConfig
+        distill: DistillConfig
+        lm: LMConfig
+    TASK: ClassVar[str] = ""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name not in OPTIONAL_SECTIONS:
+                raise
+            return OPTIONAL_SECTIONS[name]()
+
+    @field_validator("arms", "opt_in_arms")
+    @classmethod
+    def _arms_well_formed(cls, arms: dict[str, dict[str, Any]], info: ValidationInfo) -> dict[str, dict[str, Any]]:
+        if not arms and info.field_name == "arms":
+            raise ValueError("a study needs at least one arm, e.g. arms: {base: {}}")
+        for arm, overrides in arms.items():
+            if not isinstance(overrides, dict):
+                raise ValueError(f"arm '{arm}' must map dotted keys to values, e.g. {{train.epochs: 5}}")
+            if {"arms", "opt_in_arms", "seeds"} & set(overrides):
+                raise ValueError(f"arm '{arm}' cannot override 'arms', 'opt_in_arms' or 'seeds'")
+            if "seed" in overrides:
+                raise ValueError(f"arm '{arm}' cannot override 'seed': the base seed is the study's; arms vary "
+                                 "settings, and `seeds` repeats every arm with seeds derived from it — remove it")
+        return arms
+
+    @model_validator(mode="after")
+    def _arm_names_unique(self) -> Study:
+        both = sorted(set(self.arms) & set(self.opt_in_arms))
+        if both:
+            raise ValueError(f"arm '{both[0]}' is in both arms and opt_in_arms; rename one of them")
+        return self
+
+    @model_validator(mode="after")
+    def _config_rules(self) -> Study:
+        """The rules that need nothing but the config (those needing the data or the device stay in study.check)."""
+        t, d = self.train, self.data
+        explaining = set(self.analyses) & _EXPLAINING - EXPLAINING_ALLOWED.get(self.task, set())
+        rules = [
+            (explaining, f"analyses {', '.join(sorted(explaining))} explain torch models (task: classify; task: "
+                         f"forecast: saliency, smoothgrad, integrated-gradients, occlusion, gradient-flow); remove "
+                         f"them for task: {self.task}"),
+            (t.optimizer.nesterov and t.optimizer.momentum <= 0,
+             "train.optimizer.nesterov needs train.optimizer.momentum > 0 (e.g. 0.9)"),
+            (t.unfreeze_after and not (t.freeze_backbone and t.unfreeze_after < t.epochs),
+             f"train.unfreeze_after needs train.freeze_backbone: true and fewer epochs than train.epochs={t.epochs} "
+             "(the head learns alone first)"),
+            (t.freeze_embeddings and not d.word_vectors, "train.freeze_embeddings keeps pretrained word vectors "
+             "fixed; set data.word_vectors (minilm or a GloVe-format file) or remove it"),
+            (t.early_stopping.monitor == "last" and t.early_stopping.patience,
+             "early_stopping.monitor=last keeps every epoch, so patience cannot stop it; remove one of them"),
+            (self.task == "forecast" and t.early_stopping.monitor == "val_acc",
+             "forecasting has no accuracy; use train.early_stopping.monitor: val_loss"),
+            (d.cv_folds and d.resample != "none", "choose data.cv_folds or data.resample, not both"),
+            (d.path is not None and BUILT_IN_DATA.get(d.name) and d.format in (None, BUILT_IN_DATA.get(d.name)),
+             f"'data.path' is not read for dataset '{d.name}' (it is built in, without files); remove data.path, "
+             "or set data.format to read your own files under another data.name"),
+        ]
+        for broken, message in rules:
+            if broken:
+                raise ValueError(message)
+        return self
+
+    def arm_configs(self) -> dict[str, Study]:
+        """Each arm's fully validated config (the base with the arm's overrides applied)."""
+        from deepstudy.config import arm_config
+
+        return {arm: arm_config(self, arm, overrides) for arm, overrides in self.arms.items()}
+
+
+def _study(task: str, title: str, doc: str) -> type[Study]:
+    """The study class of one task: ``task`` fixed (required except for classify, the default), its train and
+    data keys, its own sections."""
+    train, data = _train_section(task, title), _cut(DataConfig, DATA_KEYS[task], f"{title}Data")
+    fields: dict[str, Any] = {
+        "task": (Literal[task], Field("classify" if task == "classify" else ..., description=doc)),
+        "train": (train, train()), "data": (data, data()),
+        **{s: (OPTIONAL_SECTIONS[s], OPTIONAL_SECTIONS[s]()) for s in SECTIONS[task]},
+    }
+    cls = create_model(f"{title}Study", __base__=Study, __doc__=doc, **fields)
+    cls.TASK = task
+    return cls
+
+
+ClassifyStudy = _study("classify", "Classify", "classify: torch models from the zoo (the default task).")
+ForecastStudy = _study("forecast", "Forecast", "forecast: torch models on time-series windows, scored by R².")
+ScratchStudy = _study("scratch", "Scratch", "scratch: the NumPy engine (models mlp, lenet, rnn).")
+ClassicalStudy = _study("classical", "Classical", "classical: logistic regression, naive Bayes, KNN (and "
+                        "scikit-learn oracles).")
+SomStudy = _study("som", "Som", "som: a self-organizing map (model som; its schedule in `som`).")
+ReconstructStudy = _study("reconstruct", "Reconstruct", "reconstruct: autoencoder anomaly detection (NAB series, "
+                          "images; see `anomaly`).")
+GenerateStudy = _study("generate", "Generate", "generate: a DCGAN (model dcgan) judged by a classifier trained "
+                       "on the real images.")
+LanguageModelStudy = _study("language-model", "LanguageModel", "language-model: a character-level recurrent "
+                            "model (model char-rnn) on a text corpus, beside n-gram baselines (see `lm`).")
+
+def define(task: str, *, train: tuple[str, ...], data: tuple[str, ...], sections: tuple[str, ...] = (),
+           doc: str = "") -> type[Study]:
+    """The study class of a task added from outside the package (deepstudy.tasks.register): the train and data
+    keys its code reads (every other key is refused) and its sections of OPTIONAL_SECTIONS."""
+    TRAIN_KEYS[task], DATA_KEYS[task], SECTIONS[task] = (*_RUN, *train), (*_SOURCE, *data), sections
+    title = "".join(part.title() for part in task.replace("_", "-").split("-"))
+    STUDY_TYPES[task] = _study(task, title, doc or f"{task}: a task registered by a plugin.")
+    return STUDY_TYPES[task]
+
+
+STUDY_TYPES: dict[str, type[Study]] = {c.TASK: c for c in (
+    ClassifyStudy, ForecastStudy, ScratchStudy, ClassicalStudy, SomStudy, ReconstructStudy, GenerateStudy,
+    LanguageModelStudy)}
+FULL_SECTIONS: dict[str, type[BaseModel]] = {"data": DataConfig, "train": TrainConfig, "model": ModelConfig,
+                                             "optimizer": OptimizerConfig, "early_stopping": EarlyStoppingConfig,
+                                             **OPTIONAL_SECTIONS}

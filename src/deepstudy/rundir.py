@@ -1,0 +1,121 @@
+"""The run directory's layout, written down once (torch-free: the report reads it too).
+
+::
+
+    runs/<study>/<timestamp>/                      RunDir
+      config.yaml  env.json  data.json  test_labels.npy  samples.npz  results.json  report.html  report.md
+      arms/<arm>/                                   RunDir.arm(arm)
+        seed-<i>/                                   SeedDir: metrics.jsonl checkpoint/ best.safetensors
+                                                    predictions.npy result.json (+ what the task writes)
+      teachers/<key>/seed-<i>/                      a distillation teacher's own seed run (SeedDir)
+      pretrained/<key>-seed-<i>/                    pretrained weights shared by arms (rotation, transfer)
+      judge/  ngram.json                            per-run parts of task: generate / language-model
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from deepstudy.errors import UserError
+
+
+@dataclass(frozen=True)
+class SeedDir:
+    """One (arm, seed) run: everything it writes lives here, so a finished one is skipped on resume."""
+
+    path: Path
+    arm: str
+    index: int
+
+    @property
+    def run(self) -> RunDir:
+        return RunDir(self.path.parents[2])
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoint"
+
+    @property
+    def best(self) -> Path:
+        return self.path / "best.safetensors"
+
+    @property
+    def result(self) -> Path:
+        return self.path / "result.json"
+
+    @property
+    def finished(self) -> bool:
+        return self.result.is_file()
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @classmethod
+    def create(cls, out_root: Path, name: str, now: _dt.datetime | None = None) -> RunDir:
+        """A new, empty runs/<name>/<timestamp>[-k] under a writable ``out_root``."""
+        try:
+            out_root.mkdir(parents=True, exist_ok=True)
+            probe = out_root / f".deepstudy-write-test-{os.getpid()}"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise UserError(f"cannot write to output folder '{out_root}' ({e.strerror or e}); "
+                            "choose a writable one with --out DIR") from None
+        base = out_root / name / stamp(now)
+        path, k = base, 1
+        while path.exists():
+            path, k = base.with_name(f"{base.name}-{k}"), k + 1
+        path.mkdir(parents=True)
+        return cls(path)
+
+    @classmethod
+    def existing(cls, path: str | Path, finished: bool = False) -> RunDir:
+        """An earlier run directory (``finished``: one with results.json), or one clear error."""
+        run = cls(Path(path))
+        if not run.config.is_file():
+            raise UserError(f"'{path}' is not a run directory (no config.yaml); pass runs/<study>/<timestamp>")
+        if finished and not run.results.is_file():
+            raise UserError(f"'{path}' is not a finished run directory (no results.json); "
+                            "finish it with `deepstudy run --resume`")
+        return run
+
+    def __truediv__(self, name: str) -> Path:
+        return self.path / name
+
+    config = property(lambda self: self.path / "config.yaml")
+    results = property(lambda self: self.path / "results.json")
+    env = property(lambda self: self.path / "env.json")
+    data = property(lambda self: self.path / "data.json")
+    test_labels = property(lambda self: self.path / "test_labels.npy")
+    samples = property(lambda self: self.path / "samples.npz")
+
+    def arm(self, arm: str) -> Path:
+        return self.path / "arms" / arm
+
+    def seed(self, arm: str, index: int) -> SeedDir:
+        return SeedDir(self.arm(arm) / f"seed-{index}", arm, index)
+
+    def seeds(self, arm: str, indices) -> list[SeedDir]:
+        return [self.seed(arm, i) for i in indices]
+
+    def teacher(self, key: str, index: int) -> SeedDir:
+        return SeedDir(self.path / "teachers" / key / f"seed-{index}", f"teacher {key}", index)
+
+    def pretrained(self, key: str) -> Path:
+        return self.path / "pretrained" / key
+
+
+def stamp(now: _dt.datetime | None = None) -> str:
+    """A run directory's name: its start time, to the second."""
+    return (now or _dt.datetime.now()).strftime("%Y-%m-%dT%H-%M-%S")

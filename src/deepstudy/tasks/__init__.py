@@ -1,0 +1,165 @@
+"""Tasks: what a study trains and how it is scored, one module per task behind one protocol.
+
+The orchestrator (``deepstudy.study``) knows no task by name: it asks the registry. A task
+
+- ``check(arm, cfg, study)``: refuses settings it cannot honour, before any data is read;
+- ``prepare(ds, cfg)`` / ``data_key(cfg)``: the task's view of the loaded data (e.g. text as token ids);
+- ``check_data(arm, cfg, ds)``: the data fits (kind, shapes, model arguments), before the run directory exists;
+- ``train_seed(ctx) -> SeedResult``: trains one (arm, seed) in ``ctx.seed`` (resuming from its checkpoint) and
+  returns its result record (``evaluate.run_record``, the task's own keys in ``extras``);
+- ``headline(data_info) -> (metric, metrics)``: the metric arms are ranked by and the ones summarized;
+  ``lower_is_better``;
+- ``size(cfg, data_info, ok) -> Size``: parameters (and MACs) for the results table;
+- ``summarize(study, cfg, run, arm, ok, data_info) -> dict``: the task's own keys of an arm in results.json;
+- ``study_extras(study, arms, out_arms) -> dict``: run-level additions to results.json;
+- ``after_seeds(study, arms, datasets, run, device)``: work over all arms once every seed is done;
+- ``data_notes(arms, info)``: sentences for data.json on how the task uses the data.
+
+Adding a task: one module with a class that implements this (subclass :class:`Task` for the defaults)
+and one line in ``_BUILTIN`` (or ``tasks.register(MyTask())`` from outside the package).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+
+import torch
+
+from deepstudy import data as _data
+from deepstudy.config import Study
+from deepstudy.errors import UserError, closest
+from deepstudy.records import SeedResult
+from deepstudy.rundir import RunDir, SeedDir
+
+Event = Callable[[dict], None]
+CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "roc_auc")
+
+
+@dataclass
+class SeedContext:
+    """Everything one (arm, seed) run gets from the orchestrator."""
+
+    cfg: Study  # the arm's config
+    dataset: _data.Dataset  # as ``prepare`` made it
+    device: torch.device
+    run_seed: int  # derive_seed(study seed, "seed", index): every random stream of this run starts here
+    seed: SeedDir
+    on_event: Event
+
+    @property
+    def arm(self) -> str:
+        return self.seed.arm
+
+    @property
+    def index(self) -> int:
+        return self.seed.index
+
+    @property
+    def run(self) -> RunDir:
+        return self.seed.run
+
+
+@dataclass(frozen=True)
+class Size:
+    params: int | None
+    macs: int | None = None
+    trainable: int | None = None  # when fewer than params (frozen layers)
+
+
+class Task:
+    """The protocol with its defaults (a classifier's scores; no task block in results.json)."""
+
+    name: str = ""
+    lower_is_better: bool = False
+    predictions: bool = False  # writes predictions.npy of class labels: confusion, per-class scores, McNemar
+    # a task from outside the package: the keys its config accepts, {"train": (...), "data": (...), "sections": (...)}
+    # (see config.define; the built-in tasks have theirs in config/tasks.py)
+    config_keys: dict | None = None
+
+    def check(self, arm: str, cfg: Study, study: Study) -> None:
+        pass
+
+    def data_key(self, cfg: Study) -> str:
+        return cfg.data.model_dump_json()
+
+    def prepare(self, ds: _data.Dataset, cfg: Study) -> _data.Dataset:
+        return ds
+
+    def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
+        pass
+
+    def train_seed(self, ctx: SeedContext) -> SeedResult:
+        raise NotImplementedError
+
+    def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
+        return "accuracy", CLASSIFICATION
+
+    def gap_metric(self, metric: str) -> str:
+        """The test metric set against train_accuracy for the generalization gap."""
+        return metric
+
+    def comparison(self, metric: str) -> dict:
+        """Extra arguments of evaluate.compare_arms for this metric (scale and unit of a non-percentage)."""
+        return {}
+
+    def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
+        return Size(None)
+
+    def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
+        return {}
+
+    def study_extras(self, study: Study, arms: dict[str, Study], out_arms: dict) -> dict:
+        return {}
+
+    def after_seeds(self, study: Study, arms: dict[str, Study], datasets: dict, run: RunDir, device) -> None:
+        pass
+
+    def data_notes(self, arms: dict[str, Study], info: dict) -> list[str]:
+        """Sentences for data.json's notes on how this task uses the data (e.g. cross-validation folds)."""
+        return []
+
+
+_REGISTRY: dict[str, Task] = {}
+_BUILTIN = {  # the built-in tasks: module of deepstudy.tasks -> its class (one line per task)
+    "classify": "ClassifyTask",
+    "forecast": "ForecastTask",
+    "scratch": "ScratchTask",
+    "classical": "ClassicalTask",
+    "som": "SomTask",
+    "reconstruct": "ReconstructTask",
+    "generate": "GenerateTask",
+    "language_model": "LanguageModelTask",
+}
+
+
+def register(task: Task) -> Task:
+    """Make ``task`` available as ``task: <task.name>`` in study files (replaces one of the same name); a task new
+    to the config gets its study class from ``task.config_keys``."""
+    from deepstudy import config
+
+    if task.name not in config.STUDY_TYPES:
+        if task.config_keys is None:
+            raise ValueError(f"task '{task.name}' needs config_keys (the train and data keys it reads)")
+        config.define(task.name, **task.config_keys, doc=(task.__doc__ or "").strip().splitlines()[0])
+    _REGISTRY[task.name] = task
+    return task
+
+
+def _load_builtin() -> None:
+    if not _REGISTRY.keys() >= {m.replace("_", "-") for m in _BUILTIN}:
+        for module, cls in _BUILTIN.items():
+            task = getattr(import_module(f"deepstudy.tasks.{module}"), cls)()
+            _REGISTRY.setdefault(task.name, task)
+
+
+def get(name: str) -> Task:
+    _load_builtin()
+    if name not in _REGISTRY:
+        raise UserError(f"unknown task '{name}'{closest(name, _REGISTRY)}; tasks: {', '.join(names())}")
+    return _REGISTRY[name]
+
+
+def names() -> list[str]:
+    _load_builtin()
+    return list(_REGISTRY)

@@ -25,9 +25,11 @@ from dataclasses import dataclass
 from importlib import import_module
 
 import torch
+from torch import nn
 
 from deepstudy import data as _data
-from deepstudy.config import Study
+from deepstudy import models
+from deepstudy.config import ModelConfig, Study
 from deepstudy.errors import UserError, closest
 from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir, SeedDir
@@ -58,6 +60,15 @@ class SeedContext:
     @property
     def run(self) -> RunDir:
         return self.seed.run
+
+
+def build_model(model: ModelConfig, data: _data.Dataset | dict) -> nn.Module:
+    """A zoo model (``model:`` of a study) for this data: a Dataset, or the data.json of a finished run."""
+    if isinstance(data, dict):
+        shape, classes, vocab = tuple(data["input_shape"]), len(data["classes"]), data.get("vocab_size")
+    else:
+        shape, classes, vocab = data.input_shape, data.num_classes, data.vocab_size
+    return models.build(model.name, shape, classes, vocab_size=vocab, **model.kwargs())
 
 
 @dataclass(frozen=True)

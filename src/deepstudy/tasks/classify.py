@@ -21,16 +21,12 @@ from deepstudy.fileio import read_jsonl, write_json
 from deepstudy.models import heads
 from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
-from deepstudy.tasks import SeedContext, Size, Task, distill, explaining, pretrain, scratch
+from deepstudy.tasks import SeedContext, Size, Task, build_model, distill, explaining, pretrain, scratch
 
 
 def build(cfg: Study, ds: _data.Dataset | dict) -> nn.Module:
     """The arm's model for this data (a Dataset, or the data.json of a finished run)."""
-    if isinstance(ds, dict):
-        shape, classes, vocab = tuple(ds["input_shape"]), len(ds["classes"]), ds.get("vocab_size")
-    else:
-        shape, classes, vocab = ds.input_shape, ds.num_classes, ds.vocab_size
-    return models.build(cfg.model.name, shape, classes, vocab_size=vocab, **cfg.model.kwargs())
+    return build_model(cfg.model, ds)
 
 
 class ClassifyTask(Task):

@@ -30,6 +30,7 @@ from deepstudy.config import Study, validate
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, write_json
 from deepstudy.rundir import SeedDir
+from deepstudy.tasks import build_model
 
 
 class DistillationLoss:
@@ -68,7 +69,7 @@ def check_data(arm: str, cfg: Study, ds: _data.Dataset) -> None:
     teacher = _teacher(cfg)
     if teacher is not None:
         try:
-            models.build(teacher.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size, **teacher.kwargs())
+            build_model(teacher, ds)
         except (ValueError, TypeError) as e:
             raise UserError(f"arm '{arm}': the teacher {teacher.name} does not fit dataset '{ds.name}' ({e})") from None
 
@@ -117,8 +118,7 @@ def trained_teacher(ctx, train_seed: Callable) -> tuple[nn.Module, dict]:
         result = train_seed(replace(ctx, cfg=tcfg, seed=teacher_seed)).to_json()
         write_json(seed.result, result)
         ctx.on_event({"kind": "start", "arm": arm, "seed": seed_index, "seeds": None, "epochs": cfg.train.epochs})
-    model = models.build(tcfg.model.name, dataset.input_shape, dataset.num_classes, vocab_size=dataset.vocab_size,
-                         **tcfg.model.kwargs()).to(ctx.device)
+    model = build_model(tcfg.model, dataset).to(ctx.device)
     train.checkpoint.load_weights(model, seed.best)
     model.eval().requires_grad_(False)
     record = {"model": {"name": tcfg.model.name, **tcfg.model.kwargs()}, "epochs": tcfg.train.epochs,

@@ -18,6 +18,7 @@ from deepstudy.config import EXPLANATIONS, Study
 from deepstudy.errors import UserError, closest
 from deepstudy.fileio import read_json, read_jsonl, write_json
 from deepstudy.rundir import RunDir
+from deepstudy.tasks import build_model
 
 SCORES = ("deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random")
 
@@ -119,7 +120,7 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
     the same model and data but true labels (training settings may differ: the control usually keeps its
     last, memorizing weights), explain the same first test examples (true class) with both models, seed
     by seed; rank correlations go to the *reference* arm's data_randomization.json."""
-    from deepstudy import models, train
+    from deepstudy import train
     from deepstudy.explain.sanity import rank_correlation
 
     def plain(cfg: Study) -> tuple[str, str]:
@@ -145,8 +146,7 @@ def data_randomization(arms: dict[str, Study], datasets: dict, run_dir, seeds: i
                 continue
             nets = []
             for f in folders:
-                net = models.build(cfg.model.name, ds.input_shape, ds.num_classes, vocab_size=ds.vocab_size,
-                                   **cfg.model.kwargs()).to(device)
+                net = build_model(cfg.model, ds).to(device)
                 train.checkpoint.load_weights(net, f / "best.safetensors")
                 nets.append(net.eval())
             layer = cfg.explain.layer or explain.target_layer(nets[0], x)
@@ -244,18 +244,16 @@ def with_methods(run: RunDir, methods: list[str], examples: int | None, layer: s
 
 def explain_run(run: RunDir, study: Study, arms: dict[str, Study], datasets: dict, device: torch.device) -> None:
     """Explain every finished seed's best weights (``deepstudy explain``); config.yaml gains the methods."""
-    from deepstudy import config, models, train
+    from deepstudy import config, train
     from deepstudy.fileio import atomic_write_text
 
     info = read_json(run.data)
-    shape, n_classes = tuple(info["input_shape"]), len(info["classes"])
     for arm, cfg in arms.items():
         for i in range(study.seeds):
             seed = run.seed(arm, i)
             if read_json(seed.result)["status"] != "ok":
                 continue
-            model = models.build(cfg.model.name, shape, n_classes, vocab_size=info.get("vocab_size"),
-                                 **cfg.model.kwargs()).to(device)
+            model = build_model(cfg.model, info).to(device)
             train.checkpoint.load_weights(model, seed.best)
             explain_seed(model, datasets[arm], cfg, device, seed.path, np.load(seed / "predictions.npy"),
                          methods=wanted(study))

@@ -216,6 +216,7 @@ def train_one(ctx: SeedContext) -> SeedResult:
                 on_resume=resumed, extra=lambda: {"grids": torch.stack(grids)})
     np.savez_compressed(folder / "samples.npz", grids=torch.stack(grids).numpy())  # (epochs, 64, 28, 28)
     train.checkpoint.save_weights(g_net, folder / "generator.safetensors")
+    g_net.eval()  # also when a resumed seed had no epoch left to run (the loop is what sets it otherwise)
     with torch.no_grad():
         final = judge.score(torch.cat([g_net(z) for z in _latents(repro.derive_seed(cfg.seed, "final-z"), 5000,
                                                                       g_net.latent, device).split(1000)]))

@@ -120,6 +120,11 @@ def golden_path(name: str) -> Path:
     return GOLDEN / signature() / f"{name}.json"
 
 
+def recorded(name: str) -> dict:
+    """The golden record of ``name``, read as it is compared (the same keys left out as from a new run)."""
+    return {arm: [_clean(s) for s in seeds] for arm, seeds in json.loads(golden_path(name).read_text()).items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--record", action="store_true")
@@ -143,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"recorded {name}", flush=True)
             elif not path.is_file():
                 print(f"no golden record for {name} on {signature()}", flush=True)
-            elif got != json.loads(path.read_text()):
+            elif got != recorded(name):
                 failed.append(name)
                 print(f"DIFFERS {name}", flush=True)
             else:

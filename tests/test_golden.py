@@ -27,7 +27,7 @@ def _check(name: str) -> None:
         pytest.skip(f"shared data not found at {SHARED_DATA} (set DEEPSTUDY_DATA)")
     with tempfile.TemporaryDirectory() as tmp:
         got = json.loads(json.dumps(golden.run_study(name, Path(tmp))))
-    want = json.loads(path.read_text())
+    want = golden.recorded(name)
     assert got.keys() == want.keys(), f"{name}: arms differ"
     for arm in want:
         assert got[arm] == want[arm], f"{name}, arm {arm}: results differ from the golden record"

@@ -3,7 +3,8 @@ per-seed results recorded from the code before the task-seam refactor — bit fo
 were made on (tests/golden/<signature>/; on another CPU kind or torch build these tests skip: re-record there
 from a known-good commit with `python tests/golden_studies.py --record`).
 
-The default suite checks a few fast studies, one per task family; `make test-slow` checks all of them.
+The default suite checks five fast studies (classify, scratch, classical, som, reconstruct); `make test-slow`
+checks all of them.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import golden_studies as golden
 import pytest
 from conftest import SHARED_DATA
 
-FAST = ["digits-quickstart", "scratch-mlp", "logistic-regression", "som-clustering", "char-lm", "nab-autoencoder"]
+FAST = ["digits-quickstart", "scratch-mlp", "logistic-regression", "som-clustering", "nab-autoencoder"]  # ~10 s each
 ALL = sorted(p.stem for p in golden.STUDIES.glob("*.yaml"))
 
 

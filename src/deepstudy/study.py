@@ -30,6 +30,7 @@ def _quiet(event: dict) -> None:
 def check(study: Study) -> dict[str, Study]:
     """Every arm's config, validated down to model arguments and augmentation names."""
     arms = study.arm_configs()
+    repro.resolve_device(study.train.device)  # cuda without CUDA stops here, before a run directory exists
     test_sets = {(c.data.name, c.data.path, c.data.format, c.data.test_fraction) for c in arms.values()}
     if len(test_sets) > 1:
         raise UserError("arms must share one test set (data.name, data.path, data.format, data.test_fraction) so "
@@ -52,6 +53,7 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet) -
     datasets = study_data.load(arms)
     run_dir = RunDir.create(Path(out_root), study.name)
     run_dir.config.write_text(_config.to_yaml(study))
+    on_event({"kind": "run_dir", "path": str(run_dir.path)})
     return _execute(study, arms, datasets, run_dir, on_event)
 
 

@@ -6,6 +6,7 @@ Heavy imports (torch) happen inside the commands that need them: ``report`` and 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -98,8 +99,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; a run continues with `deepstudy run --resume RUN_DIR`", file=sys.stderr)
+        where = _RUN_DIR.get("path") or "RUN_DIR"
+        print(f"interrupted; the run continues with `deepstudy run --resume {where}`", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `deepstudy schema | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+_RUN_DIR: dict[str, str] = {}  # the run directory of this process's run, once it exists (for the Ctrl-C hint)
+
+
+def _noting_run_dir(forward):
+    def on_event(e: dict) -> None:
+        if e["kind"] == "run_dir":
+            _RUN_DIR["path"] = e["path"]
+        else:
+            forward(e)
+    return on_event
 
 
 def cmd_list(args) -> int:
@@ -121,6 +138,7 @@ def cmd_run(args) -> int:
             if args.study or args.overrides or args.seeds or args.device or args.arms:
                 raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
                                 "--arms and --device")
+            _RUN_DIR["path"] = args.resume
             run_dir = study.resume(args.resume, on_event=progress.event)
         else:
             if not args.study:
@@ -136,7 +154,7 @@ def cmd_run(args) -> int:
                 raise UserError("--arms names arms of the study, comma-separated: --arms bilstm-3,bilstm-attention")
             cfg = config.load(args.study, overrides, arms=arms)
             progress.line(f"study {cfg.name}: {len(cfg.arms)} arm(s) x {cfg.seeds} seed(s), data {cfg.data.name}")
-            run_dir = study.run(cfg, out_root=args.out, on_event=progress.event)
+            run_dir = study.run(cfg, out_root=args.out, on_event=_noting_run_dir(progress.event))
     print(f"report: {run_dir / 'report.html'}")
     return 0
 

@@ -5,6 +5,8 @@ are the field definitions it picks from, and what code reading a key of another 
 """
 from __future__ import annotations
 
+import re
+
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +14,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+
+
+def safe_name(what: str, name: object) -> str:
+    """``name`` as one folder name: it names a run folder, an arm's folder or a data folder, so it must not
+    reach outside them (``..``, ``/``, an absolute path) nor be two names for one folder (``small/.``)."""
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name) or name.endswith("."):
+        shown = repr(name)[:60]
+        raise ValueError(f"{what} {shown} must be one folder name: letters, digits and . _ + - (starting with a "
+                         "letter or digit, not ending in '.', at most 100 characters), e.g. 'resnet18-wide'")
+    return name
 
 
 class DataConfig(_Section):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 
 from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
                                        EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
-                                       PretrainConfig, SomConfig, Task, TrainConfig, _Section)
+                                       PretrainConfig, SomConfig, Task, TrainConfig, _Section, safe_name)
 
 _ALL_TRAIN = tuple(TrainConfig.model_fields)
 _ALL_DATA = tuple(DataConfig.model_fields)
@@ -164,6 +164,7 @@ class Study(_Section):
         if not arms and info.field_name == "arms":
             raise ValueError("a study needs at least one arm, e.g. arms: {base: {}}")
         for arm, overrides in arms.items():
+            safe_name("arm name", arm)
             if not isinstance(overrides, dict):
                 raise ValueError(f"arm '{arm}' must map dotted keys to values, e.g. {{train.epochs: 5}}")
             if {"arms", "opt_in_arms", "seeds"} & set(overrides):
@@ -173,11 +174,23 @@ class Study(_Section):
                                  "settings, and `seeds` repeats every arm with seeds derived from it — remove it")
         return arms
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_one_folder(cls, name: str) -> str:
+        return safe_name("study name", name)
+
     @model_validator(mode="after")
     def _arm_names_unique(self) -> Study:
         both = sorted(set(self.arms) & set(self.opt_in_arms))
         if both:
             raise ValueError(f"arm '{both[0]}' is in both arms and opt_in_arms; rename one of them")
+        safe_name("data.name", self.data.name)  # a data folder's name (the data directory, the cache)
+        seen: dict[str, str] = {}
+        for arm in [*self.arms, *self.opt_in_arms]:  # one folder each, also on case-insensitive file systems
+            if arm.lower() in seen:
+                raise ValueError(f"arms '{seen[arm.lower()]}' and '{arm}' differ only in case: they would share "
+                                 "one folder on some file systems; rename one of them")
+            seen[arm.lower()] = arm
         return self
 
     @model_validator(mode="after")

@@ -1,0 +1,52 @@
+"""Names cannot reach outside the run folder or collide; a device is checked before a run folder exists;
+an interrupted run says which folder to resume; a closed pipe is not a traceback (issue 22, items 2-4 and low)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO, tiny_study
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"name": "../../escaped"}, "study name '../../escaped' must be one folder name"),
+    ({"name": "/abs/escaped"}, "study name '/abs/escaped' must be one folder name"),
+    ({"arms": {"small": {}, "small/.": {}}}, "arm name 'small/.' must be one folder name"),
+    ({"arms": {"/abs/path": {}}}, "arm name '/abs/path' must be one folder name"),
+    ({"arms": {"..": {}}}, "arm name '..' must be one folder name"),
+    ({"arms": {"small": {}, "Small": {}}}, "differ only in case"),
+    ({"opt_in_arms": {"SMALL": {}}}, "differ only in case"),
+    ({"data.name": "../mnist"}, "data.name '../mnist' must be one folder name"),
+])
+def test_names_are_single_safe_folder_names(cli, tmp_path, overrides, message):
+    study = tiny_study(tmp_path, **overrides)
+    out = tmp_path / "out"
+    r = cli("run", str(study), "--out", str(out))
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err
+    assert not out.exists() and not (tmp_path.parent / "escaped").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_on_a_cpu_machine_stops_before_the_run_folder(cli, tmp_path):
+    r = cli("run", str(tiny_study(tmp_path)), "--device", "cuda", "--out", str(tmp_path / "out"))
+    assert r.code == 2 and "sees no GPU" in r.err and not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_run_names_the_folder_to_resume(cli, tmp_path, monkeypatch):
+    from deepstudy import study
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(study, "_execute", interrupted)
+    r = cli("run", str(tiny_study(tmp_path)), "--out", str(tmp_path / "out"))
+    run = next((tmp_path / "out" / "tiny").iterdir())
+    assert r.code == 130 and f"deepstudy run --resume {run}" in r.err
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    cmd = f"'{sys.executable}' -m deepstudy schema | head -c 10"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0 and proc.stdout == '{\n  "title' and "Traceback" not in proc.stderr

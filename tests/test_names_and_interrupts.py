@@ -50,3 +50,30 @@ def test_a_closed_pipe_is_not_a_traceback():
     cmd = f"'{sys.executable}' -m deepstudy schema | head -c 10"
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0 and proc.stdout == '{\n  "title' and "Traceback" not in proc.stderr
+
+
+BOMB = "name: bomb\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi"))
+
+
+@pytest.mark.parametrize("text, message", [
+    (BOMB, "aliases expand to 490,329,066 values"),  # the billion laughs: 371 bytes, gigabytes once built
+    ("name: dup\nseeds: 1\nseeds: 3\n", "duplicated key 'seeds'"),
+    ("name: inf\ntrain: {optimizer: {lr: .inf}}\n", "'train.optimizer.lr': Input should be a finite number"),
+    ("name: nan\ntrain: {label_smoothing: .nan}\n", "'train.label_smoothing': Input should be a finite number"),
+    (f"name: long\nseeds: '{'9' * 5000}'\n", "... (5,002 characters)"),  # a value is echoed as an excerpt
+])
+def test_hostile_or_ambiguous_study_files_are_one_line(cli, tmp_path, text, message):
+    path = tmp_path / "study.yaml"
+    path.write_text(text)
+    r = cli("run", str(path), "--out", str(tmp_path / "out"))
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err, r.err[:300]
+    assert len(r.err) < 400 and not (tmp_path / "out").exists()
+
+
+def test_merge_keys_may_still_be_overridden(tmp_path):
+    from deepstudy import config
+
+    path = tmp_path / "study.yaml"
+    path.write_text("name: merged\nbase: &base {epochs: 3, batch_size: 32}\ntrain: {<<: *base, epochs: 5}\n")
+    assert config.read_yaml(path)["train"] == {"epochs": 5, "batch_size": 32}

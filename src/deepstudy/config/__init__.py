@@ -18,6 +18,7 @@ from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
                                        EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
                                        PretrainConfig, SomConfig, Task, TrainConfig)
+from deepstudy.config import yamlfile
 from deepstudy.config.tasks import (DATA_KEYS, define, FULL_SECTIONS, OPTIONAL_SECTIONS, STUDY_TYPES, TRAIN_KEYS,
                                     ClassicalStudy, ClassifyStudy, ForecastStudy, GenerateStudy, LanguageModelStudy,
                                     ReconstructStudy, ScratchStudy, SomStudy, Study)
@@ -107,7 +108,7 @@ def find_study(name_or_path: str) -> Path:
 
 def read_yaml(path: Path) -> dict[str, Any]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlfile.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -196,6 +197,12 @@ def _project(raw: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
     return out
 
 
+def _excerpt(value: Any, limit: int = 80) -> str:
+    """A value as it appears in an error line: never more than ``limit`` characters of it."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
 def _explain(error: ValidationError, task: str) -> str:
     """The first problem as one line, with the key's dotted path and the closest valid names."""
     first = error.errors()[0]
@@ -215,7 +222,7 @@ def _explain(error: ValidationError, task: str) -> str:
         hint = closest(loc[-1], valid) or f" (valid keys: {', '.join(sorted(valid))})"
         return f"unknown key '{path}'{hint}"
     got = first.get("input")
-    shown = "" if isinstance(got, dict) else f", got {got!r}"
+    shown = "" if isinstance(got, dict) else f", got {_excerpt(got)}"
     if first["type"] == "value_error":
         message = str(first["ctx"]["error"]) if "ctx" in first else first["msg"]
         return f"'{path}': {message}{more}" if path else f"{message}{more}"

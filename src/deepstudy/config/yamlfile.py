@@ -1,0 +1,57 @@
+"""Study files read safely: SafeLoader (no tag builds an object), no duplicated keys (the last one would win
+silently), and no alias bomb — a document whose aliases expand past ``MAX_VALUES`` values (the "billion laughs":
+371 bytes that expand to gigabytes) is refused from its parsed graph, before anything is built."""
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+MAX_BYTES = 2_000_000  # the largest built-in study is ~10 kB
+MAX_VALUES = 200_000  # every scalar, list and mapping counted as expanded
+
+
+class _Loader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, yaml.Node] = {}
+        for key, _ in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":  # `<<:` may be overridden
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicated key '{key.value[:60]}' (the last one would win silently)",
+                        key.start_mark)
+                seen[key.value] = key
+        return super().construct_mapping(node, deep)
+
+
+def _expanded(node: yaml.Node, memo: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is expanded (shared nodes counted each time)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a recursive alias counts once
+    if isinstance(node, yaml.SequenceNode):
+        n = 1 + sum(_expanded(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        n = 1 + sum(_expanded(k, memo) + _expanded(v, memo) for k, v in node.value)
+    else:
+        n = 1
+    memo[id(node)] = n
+    return n
+
+
+def load(text: str) -> Any:
+    """The YAML document in ``text``; yaml.YAMLError (with a mark where there is one) when it is refused."""
+    if len(text) > MAX_BYTES:
+        raise yaml.YAMLError(f"the file has {len(text):,} characters; a study file has at most {MAX_BYTES:,}")
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded(node, {})
+        if size > MAX_VALUES:
+            raise yaml.YAMLError(f"its aliases expand to {size:,} values (at most {MAX_VALUES:,}); "
+                                 "write the values out instead of nesting aliases")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()

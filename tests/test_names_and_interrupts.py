@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, tiny_study
@@ -77,3 +78,42 @@ def test_merge_keys_may_still_be_overridden(tmp_path):
     path = tmp_path / "study.yaml"
     path.write_text("name: merged\nbase: &base {epochs: 3, batch_size: 32}\ntrain: {<<: *base, epochs: 5}\n")
     assert config.read_yaml(path)["train"] == {"epochs": 5, "batch_size": 32}
+
+
+def _idx_with_labels(tmp_path, train_labels, dtype=np.uint8):
+    from conftest import make_idx_folder, write_idx
+
+    folder = make_idx_folder(tmp_path / "idx", n_train=len(train_labels))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", np.asarray(train_labels, dtype=dtype))
+    return folder
+
+
+@pytest.mark.parametrize("labels, dtype, message", [
+    ([0, 1, 2] * 40 + [255], np.uint8, "no training example has label 3, 4, 5, 6, 7 and 247 more"),
+    ([0, 1, 2] * 40 + [-1], np.int32, "has a negative label (-1)"),
+    ([0.0, 1.0, 2.0] * 40 + [1.5], np.float32, "float32 labels"),
+    ([0] * 121, np.uint8, "no training example has label 1, 2"),  # the test split has classes 0-2
+])
+def test_idx_labels_are_checked_at_load(cli, tmp_path, labels, dtype, message):
+    folder = _idx_with_labels(tmp_path, labels, dtype)
+    study = tiny_study(tmp_path, data={"name": "mine", "format": "idx", "path": str(folder)})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err, r.err[:300]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("target_values, message", [
+    (["a", "b", ""] * 20, "is empty or missing in 20 of 60 rows (first: data row 3)"),
+    (["a", "b", "nan"] * 20, "is empty or missing in 20 of 60 rows"),
+    (["a"] * 60, "has one value only ('a')"),
+    (["0.5", "1.25", "2"] * 20, "holds fractional numbers (e.g. 0.5)"),
+])
+def test_csv_targets_are_checked_at_load(cli, tmp_path, target_values, message):
+    rng = np.random.default_rng(0)
+    lines = ["x1,x2,label"] + [f"{rng.normal():.3f},{rng.normal():.3f},{v}" for v in target_values]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    study = tiny_study(tmp_path, data={"name": "mine", "format": "csv-table", "path": str(tmp_path / "t.csv"),
+                                       "target": "label"})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    assert r.code == 2 and message in r.err and "Traceback" not in r.err, r.err[:300]
+    assert not (tmp_path / "out").exists()

@@ -93,6 +93,7 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
     classes = classes or [str(i) for i in range(n_classes)]
     if len(classes) < n_classes:
         raise UserError(f"labels go up to {n_classes - 1} but only {len(classes)} class names are known")
+    readers.check_labels(np.asarray(y), len(classes), cfg.name)
     parts = [torch.from_numpy(np.ascontiguousarray(a))
              for a in _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)]
     x_train = parts[0]

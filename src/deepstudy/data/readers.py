@@ -67,6 +67,13 @@ def read_idx_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
         if x.ndim not in (3, 4) or y.ndim != 1 or len(x) != len(y):
             raise UserError(f"{found[f'{split} images']} and its labels disagree: images {x.shape}, labels {y.shape}; "
                             "expected images (N, H, W) and labels (N,)")
+        if not np.issubdtype(y.dtype, np.integer):
+            raise UserError(f"{found[f'{split} labels']} holds {y.dtype} labels; class labels are whole numbers "
+                            "0..K-1 (an IDX label file of type ubyte or int)")
+        if len(y) and y.min() < 0:
+            raise UserError(f"{found[f'{split} labels']} has a negative label ({int(y.min())}); class labels are "
+                            "0..K-1")
+
     def images(x: np.ndarray) -> np.ndarray:
         return (x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)).astype(np.uint8, copy=False)
     return (images(arrays["train images"]), arrays["train labels"].astype(np.int64),
@@ -118,3 +125,15 @@ def read_digits() -> tuple[np.ndarray, np.ndarray]:
     d = load_digits()
     x = np.clip(np.rint(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)[:, None]
     return x, d.target.astype(np.int64)
+
+
+def check_labels(y: np.ndarray, n_classes: int, name: str) -> None:
+    """Labels 0..K-1 with every class in the training data: a stray label (255 in a 10-class file) would
+    otherwise make a model of 256 classes, and one class alone leaves nothing to classify."""
+    missing = sorted(set(range(n_classes)) - set(np.unique(y).tolist()))
+    if n_classes < 2:
+        raise UserError(f"dataset '{name}' has one class only: there is nothing to classify")
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise UserError(f"dataset '{name}': labels go up to {n_classes - 1} but no training example has label "
+                        f"{shown}; class labels must be 0..K-1 with every class present (a stray label?)")

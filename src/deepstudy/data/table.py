@@ -71,7 +71,20 @@ class TableEncoder:
 
     def labels(self) -> tuple[np.ndarray, list[str]]:
         raw = [r[self.index[self.target]].strip() for r in self.table.rows]
+        empty = [i for i, v in enumerate(raw) if v.lower() in ("", "nan", "na", "n/a", "null", "none")]
+        if empty:
+            raise UserError(f"target column '{self.target}' is empty or missing in {len(empty)} of {len(raw)} rows "
+                            f"(first: data row {empty[0] + 1}); fill them or remove those rows")
         classes = sorted(set(raw), key=lambda v: (_number(v) is None, _number(v) or 0.0, v))
+        numbers = [_number(v) for v in classes]
+        if all(n is not None for n in numbers) and any(not float(n).is_integer() for n in numbers):
+            odd = next(v for v, n in zip(classes, numbers) if not float(n).is_integer())
+            raise UserError(f"target column '{self.target}' holds fractional numbers (e.g. {odd[:20]}): a quantity "
+                            "to predict, not a class; deepstudy classifies tables — bin it into classes, or "
+                            "forecast a series with task: forecast")
+        if len(classes) < 2:
+            raise UserError(f"target column '{self.target}' has one value only ({classes[0][:20]!r}): there is "
+                            "nothing to classify; set data.target to the label column")
         lookup = {c: i for i, c in enumerate(classes)}
         return np.asarray([lookup[v] for v in raw], dtype=np.int64), classes
 

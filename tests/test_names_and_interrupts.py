@@ -117,3 +117,14 @@ def test_csv_targets_are_checked_at_load(cli, tmp_path, target_values, message):
     r = cli("run", str(study), "--out", str(tmp_path / "out"))
     assert r.code == 2 and message in r.err and "Traceback" not in r.err, r.err[:300]
     assert not (tmp_path / "out").exists()
+
+
+def test_atomic_writes_honour_the_umask(tmp_path):
+    import os
+
+    from deepstudy.fileio import _UMASK, atomic_write_text
+
+    atomic_write_text(tmp_path / "a.json", "{}")
+    (tmp_path / "b.json").write_text("{}")  # what a plain open() makes
+    assert os.stat(tmp_path / "a.json").st_mode & 0o777 == os.stat(tmp_path / "b.json").st_mode & 0o777
+    assert os.stat(tmp_path / "a.json").st_mode & 0o777 == 0o666 & ~_UMASK

@@ -128,3 +128,19 @@ def test_atomic_writes_honour_the_umask(tmp_path):
     (tmp_path / "b.json").write_text("{}")  # what a plain open() makes
     assert os.stat(tmp_path / "a.json").st_mode & 0o777 == os.stat(tmp_path / "b.json").st_mode & 0o777
     assert os.stat(tmp_path / "a.json").st_mode & 0o777 == 0o666 & ~_UMASK
+
+
+def test_markup_in_names_and_texts_is_escaped_in_html_and_plain_in_markdown(cli, tmp_path):
+    lines = ["x1,x2,label"] + [f"{i % 7}.5,{i % 3}.25,{'<b>bold</b>' if i % 2 else 'it' + chr(39) + 's'}"
+                               for i in range(80)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    study = tiny_study(tmp_path, description="a <script>alert(1)</script> & 'quoted' study",
+                       data={"name": "mine", "format": "csv-table", "path": str(tmp_path / "t.csv"), "target": "label"},
+                       seeds=1, **{"train.epochs": 1})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    assert r.code == 0, r.err
+    run = next((tmp_path / "out" / "tiny").iterdir())
+    html, md = (run / "report.html").read_text(), (run / "report.md").read_text()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html  # a class name
+    assert "a <script>alert(1)</script> & 'quoted' study" in md and "&#39;" not in md and "&lt;" not in md

@@ -10,7 +10,7 @@ import datetime as _dt
 from pathlib import Path
 
 import numpy as np
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader
 
 from deepstudy.errors import UserError
 from deepstudy.fileio import atomic_write_text, read_json
@@ -113,7 +113,8 @@ def write(run_dir: str | Path) -> Path:
     section = sections.get(results["task"])
     figs = _figures(run_dir, results, wanted, section)
     folders = [_TEMPLATES, *([Path(section.templates)] if section.templates else [])]
-    env = Environment(loader=FileSystemLoader(folders), autoescape=select_autoescape(["html", "j2"]),
+    # HTML templates escape every value; Markdown ones write text as it is (no &#39; entities in report.md)
+    env = Environment(loader=FileSystemLoader(folders), autoescape=lambda name: bool(name and ".html" in name),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pm=pm, ci=ci, human=human)
     context = {**section.context(results), "r": results, "section": section, "figures": figs,

@@ -2,6 +2,7 @@
 an interrupted run says which folder to resume; a closed pipe is not a traceback (issue 22, items 2-4 and low)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -144,3 +145,32 @@ def test_markup_in_names_and_texts_is_escaped_in_html_and_plain_in_markdown(cli,
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html  # a class name
     assert "a <script>alert(1)</script> & 'quoted' study" in md and "&#39;" not in md and "&lt;" not in md
+
+
+def test_a_run_directory_in_use_is_refused_and_freed_with_its_process(cli, tmp_path):
+    import os
+
+    from deepstudy.rundir import RunDir
+
+    r = cli("run", str(tiny_study(tmp_path, seeds=1, **{"train.epochs": 1})), "--out", str(tmp_path / "out"))
+    assert r.code == 0, r.err
+    run = next((tmp_path / "out" / "tiny").iterdir())
+    with RunDir(run).locked():  # as if another process were still writing to it
+        for args in (("run", "--resume", str(run)), ("explain", str(run), "--method", "saliency")):
+            busy = cli(*args)
+            assert busy.code == 2 and f"in use by process {os.getpid()}" in busy.err, busy.err
+    assert cli("run", "--resume", str(run)).code == 0  # the lock went with its holder
+    # a killed holder leaves the .lock file but no lock: subprocess runs are killed in test_cli's resume tests
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_run_directory_is_one_line(cli, tmp_path):
+    r = cli("run", str(tiny_study(tmp_path, seeds=1, **{"train.epochs": 1})), "--out", str(tmp_path / "out"))
+    run = next((tmp_path / "out" / "tiny").iterdir())
+    (run / ".lock").unlink()
+    run.chmod(0o555)
+    try:
+        r = cli("run", "--resume", str(run))
+        assert r.code == 2 and "cannot write to run directory" in r.err
+    finally:
+        run.chmod(0o755)

@@ -14,7 +14,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +95,31 @@ class RunDir:
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """An advisory lock on the run directory while a run, a resume or an explanation writes to it: a second
+        process gets one line naming the holder's pid. The OS drops the lock when its process ends, so a killed
+        run leaves no stale lock behind (the .lock file stays; only the lock on it counts)."""
+        try:
+            fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise UserError(f"cannot write to run directory {self.path} ({e.strerror or e}); a run, --resume or "
+                            "explain writes there: make it writable (or copy it somewhere writable)") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise UserError(f"run directory {self.path} is in use by process {holder} (a run, --resume or explain "
+                            "writing to it); wait for it to end, then try again") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     config = property(lambda self: self.path / "config.yaml")
     results = property(lambda self: self.path / "results.json")

@@ -52,17 +52,19 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet) -
     arms = check(study)
     datasets = study_data.load(arms)
     run_dir = RunDir.create(Path(out_root), study.name)
-    run_dir.config.write_text(_config.to_yaml(study))
-    on_event({"kind": "run_dir", "path": str(run_dir.path)})
-    return _execute(study, arms, datasets, run_dir, on_event)
+    with run_dir.locked():
+        run_dir.config.write_text(_config.to_yaml(study))
+        on_event({"kind": "run_dir", "path": str(run_dir.path)})
+        return _execute(study, arms, datasets, run_dir, on_event)
 
 
 def resume(run_dir: str | Path, on_event: Event = _quiet) -> Path:
     """Continue a killed run: finished arm/seeds are kept, unfinished ones resume from their checkpoint."""
     run = RunDir.existing(run_dir)
-    study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
-    arms = check(study)
-    return _execute(study, arms, study_data.load(arms), run, on_event)
+    with run.locked():
+        study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
+        arms = check(study)
+        return _execute(study, arms, study_data.load(arms), run, on_event)
 
 
 def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dataset], run: RunDir,
@@ -116,11 +118,12 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
     from deepstudy.tasks import explaining
 
     run = RunDir.existing(run_dir, finished=True)
-    study = explaining.with_methods(run, methods, examples, layer)
-    arms = check(study)
-    datasets = study_data.load(arms)
-    explaining.explain_run(run, study, arms, datasets, repro.resolve_device(study.train.device))
-    write_json(run.results, study_results.aggregate(study, arms, run))
+    with run.locked():
+        study = explaining.with_methods(run, methods, examples, layer)
+        arms = check(study)
+        datasets = study_data.load(arms)
+        explaining.explain_run(run, study, arms, datasets, repro.resolve_device(study.train.device))
+        write_json(run.results, study_results.aggregate(study, arms, run))
     from deepstudy import report
 
     return report.write(run.path)

@@ -120,3 +120,21 @@ def test_study_starts_from_local_imagenet_weights(cli, tmp_path, monkeypatch, sh
     bad = tiny_study(tmp_path, data={"name": "digits"}, model={"name": "resnet18"}, arms={"a": {}}, pretrain={"task": "imagenet"})
     r = cli("run", str(bad), "--out", str(tmp_path / "bad"))
     assert r.code == 2 and "data.imagenet_input: 224" in r.err
+
+
+def test_a_planted_file_is_not_called_verified(served, tmp_path, monkeypatch, cli):
+    """A file already in place with the published name, a loadable checkpoint but other weights: fetch checks it
+    like a download (it used to print "sha256 verified" for it)."""
+    base, digest, state = served
+    w = weights.WeightSpec("mobilenet_v3_large", f"{base}/mobilenet_v3_large-{digest[:8]}.pth", 75.274)
+    monkeypatch.setitem(weights.WEIGHTS, "mobilenet_v3_large", w)
+    planted = tmp_path / weights.FOLDER / w.file
+    planted.parent.mkdir(parents=True)
+    torch.save({k: v + 1 if v.is_floating_point() else v for k, v in state.items()}, planted)
+    r = cli("weights", "fetch", "mobilenet_v3_large", "--dir", str(tmp_path))
+    assert r.code == 2 and "sha256 verified" not in r.out and f"not {digest[:8]}" in r.err
+    assert "deepstudy weights fetch mobilenet_v3_large" in r.err
+    planted.unlink()
+    assert cli("weights", "fetch", "mobilenet_v3_large", "--dir", str(tmp_path)).code == 0  # downloaded, checked
+    r = cli("weights", "fetch", "mobilenet_v3_large", "--dir", str(tmp_path))  # present and intact
+    assert r.code == 0 and "sha256 verified" in r.out

@@ -8,6 +8,8 @@ URLs, accuracies and preprocessing: shared/data/torchvision-manifests/SOURCE.md 
 """
 from __future__ import annotations
 
+import hashlib
+
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,10 +73,10 @@ def fetch(name: str, root: Path | None = None, *, url: str | None = None, timeou
     """Download ``name``'s checkpoint (sha256-prefix checked) unless a copy is present; returns its path."""
     w = spec(name)
     if root is None and (found := locate(w)) is not None:
-        return found
+        return verified(found, w)
     dest = (root or registry.data_roots()[0]) / FOLDER / w.file
     if dest.is_file():
-        return dest
+        return verified(dest, w)
     log(f"  fetching {url or w.url}")
     try:
         download.download_file(url or w.url, dest, w.sha256_prefix, timeout=timeout)
@@ -82,6 +84,18 @@ def fetch(name: str, root: Path | None = None, *, url: str | None = None, timeou
         raise UserError(f"could not download {w.file} ({e}); on a machine with internet fetch {w.url} and copy it to "
                         f"{dest} (its sha256 starts with {w.sha256_prefix})") from None
     return dest
+
+
+def verified(path: Path, w: WeightSpec) -> Path:
+    """``path`` if its sha256 starts with the published prefix; a copy found on disk is checked like a download."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    if not h.hexdigest().startswith(w.sha256_prefix):
+        raise UserError(f"{path} is present but its sha256 starts with {h.hexdigest()[:12]}, not {w.sha256_prefix}: "
+                        f"it is damaged or another file; delete it and run `deepstudy weights fetch {w.name}`")
+    return path
 
 
 def model(name: str, num_classes: int = 1000) -> nn.Module:

@@ -6,11 +6,6 @@ from deepstudy import repro, tasks
 from deepstudy.config import Study
 from deepstudy.errors import UserError
 
-# data that only one task can read, and the task that reads it
-_OWNER = {"series": ("forecast", "time-series data goes with task: forecast"),
-          "nab": ("reconstruct", "NAB series go with task: reconstruct (anomaly detection)"),
-          "corpus": ("language-model", "a text corpus (a stream of characters without labels) goes with task: "
-                                       "language-model")}
 
 
 
@@ -22,7 +17,7 @@ def load(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
     for arm, cfg in arms.items():
         task = tasks.get(cfg.task)
         plain = f"{cfg.task}|{task.data_key(cfg)}"
-        permuted = getattr(cfg.data, "permute_labels", False)  # the data-randomization control: it can only memorize
+        permuted = cfg.data.permute_labels  # the data-randomization control: it can only memorize
         key = plain + ("|permuted" if permuted else "")
         if plain not in prepared:
             raw_key = _raw_key(cfg)
@@ -33,9 +28,9 @@ def load(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
             prepared[key] = _data.permute_labels(prepared[plain], repro.derive_seed(cfg.seed, "permute-labels"))
         ds = out[arm] = prepared[key]
         ds.transform(cfg.data.augment)  # data and augmentation fit (e.g. no augmentation of a table), before writing
-        owner = _OWNER.get(ds.kind)
-        if owner and cfg.task != owner[0]:
-            raise UserError(f"arm '{arm}': dataset '{ds.name}' is {ds.kind}: {owner[1]}, not task: {cfg.task}")
+        found = tasks.owner(ds.kind)  # data only one task reads (series, NAB, a corpus)
+        if found is not None and found[0] is not task:
+            raise UserError(f"arm '{arm}': dataset '{ds.name}' is {ds.kind}: {found[1]}, not task: {cfg.task}")
         task.check_data(arm, cfg, ds)
     return out
 

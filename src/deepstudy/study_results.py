@@ -56,24 +56,22 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
             model={"name": cfg.model.name, **cfg.model.kwargs()}, overrides=study.arms[arm], params=size.params,
             trainable_params=size.trainable, macs=size.macs, summary=summary, confusion=confusion,
             per_class=per_class, seeds=seeds, extras=task.summarize(study, cfg, run, arm, ok, data_info)).to_json()
-        if "teacher" in out_arms[arm]:  # the same student without a teacher
-            alone = [b for b, c in arms.items() if _same(c, cfg, "distill")]
-            out_arms[arm]["teacher"]["student_alone"] = alone[0] if alone else None
         if "bias-variance" in study.analyses and len(predictions.get(arm, [])) >= 2 and not _folds(cfg):
             out_arms[arm]["bias_variance"] = evaluate.bias_variance(predictions[arm], y_test)
     groups = _sample_size_groups(arms)
+    extras = {k: v for t in dict.fromkeys([lead, *(tasks.get(c.task) for c in arms.values())])
+              for k, v in t.study_extras(study, arms, out_arms).items()}
     return {"study": study.name, "description": study.description, "task": study.task, "seeds": study.seeds,
             "sample_size": groups, "sample_size_gaps": _sample_size_gaps(groups, scores),
             "analyses": list(study.analyses),
-            "explain": study.explain.model_dump(mode="json") if hasattr(study, "explain")
-            else None, "metric": metric, "dataset": data_info, "arms": out_arms,
+            "explain": study.explain.model_dump(mode="json"), "metric": metric, "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(_folds(c) for c in arms.values()),
                                                 lower_better=lead.lower_is_better, **lead.comparison(metric)),
-            **lead.study_extras(study, arms, out_arms), "failures": failures, "environment": read_json(run.env)}
+            **extras, "failures": failures, "environment": read_json(run.env)}
 
 
 def _folds(cfg: Study) -> int | None:
-    return getattr(cfg.data, "cv_folds", None)
+    return cfg.data.cv_folds
 
 
 def write_data(run: RunDir, arms: dict[str, Study], datasets: dict) -> None:
@@ -106,32 +104,23 @@ def write_env(run: RunDir, study: Study, device, determinism: dict, datasets: di
     })
 
 
-def _canonical(cfg: Study, reset: str) -> str:
+def _without_train_limit(cfg: Study) -> str:
     d = cfg.model_dump(mode="json", exclude={"arms"})
-    if reset == "distill":
-        d.pop("distill", None)
-    else:  # "train_limit"
-        d["data"].pop("train_limit", None)
+    d["data"].pop("train_limit", None)
     return json.dumps(d, sort_keys=True)
-
-
-def _same(other: Study, cfg: Study, without: str) -> bool:
-    """``other`` is ``cfg`` with no teacher (and every other setting equal)."""
-    return (other.task == "classify" and other.distill.teacher is None
-            and _canonical(other, without) == _canonical(cfg, without))
 
 
 def _sample_size_groups(arms: dict[str, Study]) -> dict[str, list[list]] | None:
     """Arms that differ only in data.train_limit, grouped: {label: [[train_limit, arm], ...]} sorted by size —
     the accuracy-vs-number-of-labels curves (e.g. transfer learning against training from scratch)."""
-    if len({getattr(c.data, "train_limit", None) for c in arms.values()}) < 2:
+    if len({c.data.train_limit for c in arms.values()}) < 2:
         return None
     groups: dict[str, list[str]] = {}
     for arm, cfg in arms.items():
-        groups.setdefault(_canonical(cfg, "train_limit"), []).append(arm)
+        groups.setdefault(_without_train_limit(cfg), []).append(arm)
     out = {}
     for names in groups.values():
-        if len(names) < 2 or any(getattr(arms[a].data, "train_limit", None) is None for a in names):
+        if len(names) < 2 or any(arms[a].data.train_limit is None for a in names):
             continue
         label = os.path.commonprefix(names).rstrip("-_ ") or names[0]
         out[label] = sorted([[arms[a].data.train_limit, a] for a in names])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
@@ -177,11 +177,7 @@ def arm_config(study: Study, arm: str, overrides: dict[str, Any]) -> Study:
 
 def for_task(raw: dict[str, Any], task: str) -> dict[str, Any]:
     """``raw`` cut down to the keys ``task`` reads (the rest would be refused as ignored settings)."""
-    out = _project(raw, STUDY_TYPES[task])
-    optimizer = (out.get("train") or {}).get("optimizer") or {}
-    if task == "generate" and optimizer.get("name") not in (None, "adam"):  # the DCGAN trains with Adam, always
-        optimizer.pop("name")
-    return {**out, "task": task}
+    return {**_project(raw, STUDY_TYPES[task]), "task": task}
 
 
 def _project(raw: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
@@ -192,6 +188,8 @@ def _project(raw: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
         if field is None:
             continue
         ann = field.annotation
+        if get_origin(ann) is Literal and len(get_args(ann)) == 1 and value not in get_args(ann):
+            continue  # a value the task fixes (the DCGAN's Adam): the task's own applies
         section = isinstance(ann, type) and issubclass(ann, BaseModel) and ann is not ModelConfig
         out[key] = _project(value, ann) if section and isinstance(value, dict) else value
     return out

@@ -65,6 +65,8 @@ OPTIONAL_SECTIONS: dict[str, type[BaseModel]] = {"explain": ExplainConfig, "som"
                                                  "pretrain": PretrainConfig, "distill": DistillConfig, "lm": LMConfig}
 # the analyses that explain torch models, per task (study.check; forecast attributes the mean forecast)
 _EXPLAINING = {*EXPLANATIONS, "feature-maps", "gradient-flow", "attention"}
+# validation metrics a task cannot monitor, and why
+MONITOR_REFUSED = {"forecast": ("val_acc", "forecasting has no accuracy; use train.early_stopping.monitor: val_loss")}
 EXPLAINING_ALLOWED = {"classify": _EXPLAINING,
                       "forecast": {"saliency", "smoothgrad", "integrated-gradients", "occlusion", "gradient-flow"}}
 # registered datasets built without files: their readers never look at data.path (data/registry.py)
@@ -198,6 +200,7 @@ class Study(_Section):
         """The rules that need nothing but the config (those needing the data or the device stay in study.check)."""
         t, d = self.train, self.data
         explaining = set(self.analyses) & _EXPLAINING - EXPLAINING_ALLOWED.get(self.task, set())
+        refused_monitor, why_refused = MONITOR_REFUSED.get(self.task, (None, ""))
         rules = [
             (explaining, f"analyses {', '.join(sorted(explaining))} explain torch models (task: classify; task: "
                          f"forecast: saliency, smoothgrad, integrated-gradients, occlusion, gradient-flow); remove "
@@ -211,8 +214,7 @@ class Study(_Section):
              "fixed; set data.word_vectors (minilm or a GloVe-format file) or remove it"),
             (t.early_stopping.monitor == "last" and t.early_stopping.patience,
              "early_stopping.monitor=last keeps every epoch, so patience cannot stop it; remove one of them"),
-            (self.task == "forecast" and t.early_stopping.monitor == "val_acc",
-             "forecasting has no accuracy; use train.early_stopping.monitor: val_loss"),
+            (t.early_stopping.monitor == refused_monitor, why_refused),
             (d.cv_folds and d.resample != "none", "choose data.cv_folds or data.resample, not both"),
             (d.path is not None and BUILT_IN_DATA.get(d.name) and d.format in (None, BUILT_IN_DATA.get(d.name)),
              f"'data.path' is not read for dataset '{d.name}' (it is built in, without files); remove data.path, "

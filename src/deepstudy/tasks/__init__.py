@@ -11,7 +11,8 @@ The orchestrator (``deepstudy.study``) knows no task by name: it asks the regist
   ``lower_is_better``;
 - ``size(cfg, data_info, ok) -> Size``: parameters (and MACs) for the results table;
 - ``summarize(study, cfg, run, arm, ok, data_info) -> dict``: the task's own keys of an arm in results.json;
-- ``study_extras(study, arms, out_arms) -> dict``: run-level additions to results.json;
+- ``study_extras(study, arms, out_arms) -> dict``: run-level additions to results.json (asked of every task
+  in the study; it may also complete its arms' entries with what needs the other arms);
 - ``after_seeds(study, arms, datasets, run, device)``: work over all arms once every seed is done;
 - ``data_notes(arms, info)``: sentences for data.json on how the task uses the data.
 
@@ -84,6 +85,7 @@ class Task:
     name: str = ""
     lower_is_better: bool = False
     predictions: bool = False  # writes predictions.npy of class labels: confusion, per-class scores, McNemar
+    owns: dict[str, str] = {}  # data kinds no other task reads -> the sentence that says so
     # a task from outside the package: the keys its config accepts, {"train": (...), "data": (...), "sections": (...)}
     # (see config.define; the built-in tasks have theirs in config/tasks.py)
     config_keys: dict | None = None
@@ -169,6 +171,12 @@ def get(name: str) -> Task:
     if name not in _REGISTRY:
         raise UserError(f"unknown task '{name}'{closest(name, _REGISTRY)}; tasks: {', '.join(names())}")
     return _REGISTRY[name]
+
+
+def owner(kind: str) -> tuple[Task, str] | None:
+    """The task that alone reads data of ``kind`` (e.g. series: forecast), and why, if there is one."""
+    _load_builtin()
+    return next(((t, t.owns[kind]) for t in _REGISTRY.values() if kind in t.owns), None)
 
 
 def names() -> list[str]:

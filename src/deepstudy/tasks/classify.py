@@ -46,8 +46,7 @@ class ClassifyTask(Task):
         return _data.tokenize(ds, cfg.data) if _data.is_text(cfg.data) else ds
 
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
-        if getattr(cfg, "pretrain", None) is not None:
-            pretrain.check(arm, cfg, ds)
+        pretrain.check(arm, cfg, ds)
         model = build(cfg, ds)
         explaining.check_layer(arm, cfg, model)
         if cfg.train.init == "numpy-engine":  # the NumPy twin pairs up with this model layer by layer
@@ -120,15 +119,15 @@ class ClassifyTask(Task):
 
     @staticmethod
     def _pretrains(cfg: Study) -> bool:
-        return getattr(cfg, "pretrain", None) is not None and cfg.pretrain.task in ("rotation", "supervised")
+        return cfg.pretrain.task in ("rotation", "supervised")
 
     @staticmethod
     def _distills(cfg: Study) -> bool:
-        return getattr(cfg, "distill", None) is not None and cfg.distill.teacher is not None
+        return cfg.distill.teacher is not None
 
     @staticmethod
     def _pretrained(model: nn.Module, cfg: Study) -> dict | None:
-        imagenet = getattr(cfg, "pretrain", None) is not None and cfg.pretrain.task == "imagenet"
+        imagenet = cfg.pretrain.task == "imagenet"
         return weights.load_pretrained(model, imagenet=cfg.model.name if imagenet else None)
 
     def test(self, model: nn.Module, ctx: SeedContext, monitor: train.Monitor, stopped_early: bool,
@@ -169,7 +168,7 @@ class ClassifyTask(Task):
         if any("teacher" in s for s in ok):
             out["teacher"] = {**ok[0]["teacher"], "temperature": cfg.distill.temperature, "alpha": cfg.distill.alpha,
                               "accuracy": evaluate.describe([s["teacher"]["test_accuracy"] for s in ok]),
-                              "student_alone": None}  # filled in by study_results, which sees every arm
+                              "student_alone": None}  # filled in by study_extras, which sees every arm
         for key in ("word_vectors", "pretrained"):  # what the arm's weights started from
             if any(key in s for s in ok):
                 out[key] = next(s[key] for s in ok if key in s)
@@ -177,6 +176,12 @@ class ClassifyTask(Task):
             out["pretext"] = {"task": cfg.pretrain.task, "source": cfg.pretrain.data, "val_accuracy": evaluate.describe(
                 [s["pretext"][-1]["val_acc"] for s in ok if s.get("pretext")])}
         return out
+
+    def study_extras(self, study: Study, arms: dict[str, Study], out_arms: dict) -> dict:
+        for arm, entry in out_arms.items():  # a distilled student beside the same student trained alone
+            if "teacher" in entry:
+                entry["teacher"]["student_alone"] = distill.student_alone(arms[arm], arms)
+        return {}
 
     def after_seeds(self, study: Study, arms: dict[str, Study], datasets: dict, run: RunDir, device) -> None:
         explaining.data_randomization(arms, datasets=datasets, run_dir=run.path, seeds=study.seeds, device=device)

@@ -49,13 +49,8 @@ class DistillationLoss:
         return (1 - self.alpha) * hard + self.alpha * t * t * soft
 
 
-def _teacher(cfg: Study):
-    distill = getattr(cfg, "distill", None)  # task: classify has the section
-    return distill.teacher if distill is not None else None
-
-
 def check(arm: str, cfg: Study) -> None:
-    teacher = _teacher(cfg)
+    teacher = cfg.distill.teacher
     if teacher is None:
         return
     if cfg.task != "classify":
@@ -66,7 +61,7 @@ def check(arm: str, cfg: Study) -> None:
 
 def check_data(arm: str, cfg: Study, ds: _data.Dataset) -> None:
     """The teacher can be built for this data (e.g. an image model is not given text)."""
-    teacher = _teacher(cfg)
+    teacher = cfg.distill.teacher
     if teacher is not None:
         try:
             build_model(teacher, ds)
@@ -87,6 +82,15 @@ def teacher_config(cfg: Study) -> Study:
 def _key(teacher: Study) -> str:
     what = teacher.model_dump(mode="json", exclude={"name", "description", "arms", "analyses", "explain"})
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def student_alone(cfg: Study, arms: dict[str, Study]) -> str | None:
+    """The arm that trains this arm's student without a teacher, every other setting equal (its comparison)."""
+    def plain(c: Study) -> str:
+        return json.dumps(c.model_dump(mode="json", exclude={"arms", "distill"}), sort_keys=True)
+    return next((a for a,
+                 c in arms.items() if c.distill.teacher is None and c.task == "classify" and plain(c) == plain(cfg)),
+                None)
 
 
 def loss(cfg: Study) -> DistillationLoss:

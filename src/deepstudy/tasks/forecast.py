@@ -30,12 +30,8 @@ class ForecastTask(ClassifyTask):
     """The classify task's torch path with a squared-error loss, scored by R² beside the persistence forecast."""
 
     name = "forecast"
+    owns = {"series": "time-series data goes with task: forecast"}
     predictions = False
-
-    def check(self, arm: str, cfg: Study, study: Study) -> None:
-        super().check(arm, cfg, study)
-        if cfg.train.early_stopping.monitor == "val_acc":
-            raise UserError(f"arm '{arm}': forecasting has no accuracy; use train.early_stopping.monitor: val_loss")
 
     def data_key(self, cfg: Study) -> str:
         return cfg.data.model_dump_json()

@@ -41,19 +41,6 @@ METRICS = ("frechet_distance", "inception_score", "confidence", "diversity")
 _MODEL_KEYS = ("latent", "width", "batch_norm")
 
 
-def check(arm: str, cfg: Study) -> None:
-    check_task_model(arm, cfg, "dcgan", _MODEL_KEYS, "name: dcgan, latent: 64, width: 64")
-    extra = set(cfg.analyses) - {"curves", "samples", "confusion"}
-    if extra:
-        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: generate; remove them")
-
-
-def check_data(arm: str, ds: _data.Dataset) -> None:
-    if ds.kind != "image" or ds.input_shape[1:] != (28, 28):
-        raise UserError(f"arm '{arm}': the DCGAN makes 28x28 images (mnist, fashion-mnist); dataset '{ds.name}' has "
-                        f"{ds.kind} inputs of shape {ds.input_shape}")
-
-
 def build(cfg: Study, channels: int = 1) -> tuple[gan.Generator, gan.Discriminator]:
     return gan.create(**cfg.model.kwargs(), channels=channels)
 
@@ -139,10 +126,16 @@ class GenerateTask(Task):
     lower_is_better = True
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
-        check(arm, cfg)
+        check_task_model(arm, cfg, "dcgan", _MODEL_KEYS, "name: dcgan, latent: 64, width: 64")
+        extra = set(cfg.analyses) - {"curves", "samples", "confusion"}
+        if extra:
+            raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: generate; remove "
+                            "them")
 
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
-        check_data(arm, ds)
+        if ds.kind != "image" or ds.input_shape[1:] != (28, 28):
+            raise UserError(f"arm '{arm}': the DCGAN makes 28x28 images (mnist, fashion-mnist); dataset '{ds.name}' "
+                            f"has {ds.kind} inputs of shape {ds.input_shape}")
 
     def train_seed(self, ctx: SeedContext) -> SeedResult:
         return train_one(ctx)

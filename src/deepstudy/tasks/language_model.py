@@ -41,27 +41,6 @@ _STREAMS = 16
 _PREFIX = 40  # characters of the validation text that start every sample
 
 
-def check(arm: str, cfg: Study) -> None:
-    check_task_model(arm, cfg, "char-rnn", _MODEL_KEYS, "name: char-rnn, cell: lstm, hidden: 256, layers: 2")
-    if cfg.model.kwargs().get("cell", "lstm") not in ("lstm", "gru", "rnn"):
-        raise UserError(f"arm '{arm}': model.cell must be lstm, gru or rnn, got {cfg.model.kwargs()['cell']!r}")
-    extra = set(cfg.analyses) - {"curves", "samples"}
-    if extra:
-        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: language-model; "
-                        "use curves and samples")
-    if cfg.train.precision == "fp16":
-        raise UserError(f"arm '{arm}': task: language-model trains in fp32 or bf16")
-
-
-def check_data(arm: str, cfg: Study, ds: _data.Dataset) -> None:
-    if ds.kind != "corpus":
-        raise UserError(f"arm '{arm}': task: language-model reads a text corpus (e.g. data.name: tinyshakespeare, or "
-                        f"data.format: text-corpus with data.path: a .txt file); '{ds.name}' is {ds.kind} data")
-    if len(ds.x_train) <= cfg.lm.seq_len + 1:
-        raise UserError(f"arm '{arm}': lm.seq_len {cfg.lm.seq_len} needs more than {cfg.lm.seq_len + 1} training "
-                        f"characters; '{ds.name}' has {len(ds.x_train)} (lower lm.seq_len or data.train_limit)")
-
-
 def build(cfg: Study, vocab_size: int) -> CharLM:
     return CharLM(vocab_size, **cfg.model.kwargs())
 
@@ -163,13 +142,27 @@ def _samples(model: CharLM, ds: _data.Dataset, cfg: Study, epoch: int, seed: int
 
 class LanguageModelTask(Task):
     name = "language-model"
+    owns = {"corpus": "a text corpus (a stream of characters without labels) goes with task: language-model"}
     lower_is_better = True
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
-        check(arm, cfg)
+        check_task_model(arm, cfg, "char-rnn", _MODEL_KEYS, "name: char-rnn, cell: lstm, hidden: 256, layers: 2")
+        if cfg.model.kwargs().get("cell", "lstm") not in ("lstm", "gru", "rnn"):
+            raise UserError(f"arm '{arm}': model.cell must be lstm, gru or rnn, got {cfg.model.kwargs()['cell']!r}")
+        extra = set(cfg.analyses) - {"curves", "samples"}
+        if extra:
+            raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: language-model; "
+                            "use curves and samples")
+        if cfg.train.precision == "fp16":
+            raise UserError(f"arm '{arm}': task: language-model trains in fp32 or bf16")
 
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
-        check_data(arm, cfg, ds)
+        if ds.kind != "corpus":
+            raise UserError(f"arm '{arm}': task: language-model reads a text corpus (e.g. data.name: tinyshakespeare, "
+                            f"or data.format: text-corpus with data.path: a .txt file); '{ds.name}' is {ds.kind} data")
+        if len(ds.x_train) <= cfg.lm.seq_len + 1:
+            raise UserError(f"arm '{arm}': lm.seq_len {cfg.lm.seq_len} needs more than {cfg.lm.seq_len + 1} training "
+                            f"characters; '{ds.name}' has {len(ds.x_train)} (lower lm.seq_len or data.train_limit)")
 
     def train_seed(self, ctx: SeedContext) -> SeedResult:
         return train_one(ctx)

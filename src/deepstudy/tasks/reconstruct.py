@@ -42,25 +42,37 @@ METRICS = tuple(f"nab_{p}" for p in nab.PROFILES) + ("precision", "recall", "f1"
 DETECTORS = ("model", "zscore", "random")
 
 
-def check(arm: str, cfg: Study) -> None:
-    try:
-        build(cfg)
-    except ValueError as e:
-        raise UserError(f"arm '{arm}': {e}") from None
-    extra = set(cfg.analyses) - {"curves", "samples", "confusion"}
-    if extra:
-        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: reconstruct; remove "
-                        "them")
-
-
 class ReconstructTask(Task):
     name = "reconstruct"
+    owns = {"nab": "NAB series go with task: reconstruct (anomaly detection)"}
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
-        check(arm, cfg)
+        try:
+            build(cfg)
+        except ValueError as e:
+            raise UserError(f"arm '{arm}': {e}") from None
+        extra = set(cfg.analyses) - {"curves", "samples", "confusion"}
+        if extra:
+            raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: reconstruct; "
+                            "remove them")
 
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
-        check_data(arm, cfg, ds)
+        if ds.kind == "image":
+            reconstruct_images.normal_ids(cfg, ds)
+            try:
+                reconstruct_images.build(cfg, ds.input_shape)
+            except ValueError as e:
+                raise UserError(f"arm '{arm}': {e}") from None
+            return
+        if ds.kind != "nab":
+            raise UserError(f"arm '{arm}': task: reconstruct goes with NAB series (data.name: nab, or data.format: nab "
+                            f"with data.path) or images (with anomaly.normal_classes); dataset '{ds.name}' is "
+                            f"{ds.kind}")
+        for s in ds.extra["series"]:
+            train_rows = _periods(len(s.values), cfg)[0]
+            if train_rows < cfg.anomaly.window + 10:
+                raise UserError(f"{s.key}: its probationary period leaves {train_rows} training rows, too few for "
+                                f"windows of {cfg.anomaly.window}; lower anomaly.window or anomaly.calibration")
 
     def train_seed(self, ctx: SeedContext) -> SeedResult:
         return reconstruct_images.train_one(ctx) if ctx.dataset.kind == "image" else train_one(ctx)
@@ -81,24 +93,6 @@ class ReconstructTask(Task):
 
     def study_extras(self, study: Study, arms: dict[str, Study], out_arms: dict) -> dict:
         return {"anomaly_config": study.anomaly.model_dump(mode="json")}
-
-
-def check_data(arm: str, cfg: Study, ds: _data.Dataset) -> None:
-    if ds.kind == "image":
-        reconstruct_images.normal_ids(cfg, ds)
-        try:
-            reconstruct_images.build(cfg, ds.input_shape)
-        except ValueError as e:
-            raise UserError(f"arm '{arm}': {e}") from None
-        return
-    if ds.kind != "nab":
-        raise UserError(f"arm '{arm}': task: reconstruct goes with NAB series (data.name: nab, or data.format: nab "
-                        f"with data.path) or images (with anomaly.normal_classes); dataset '{ds.name}' is {ds.kind}")
-    for s in ds.extra["series"]:
-        train_rows = _periods(len(s.values), cfg)[0]
-        if train_rows < cfg.anomaly.window + 10:
-            raise UserError(f"{s.key}: its probationary period leaves {train_rows} training rows, too few for "
-                            f"windows of {cfg.anomaly.window}; lower anomaly.window or anomaly.calibration")
 
 
 def build(cfg: Study) -> nn.Module:

@@ -29,25 +29,6 @@ from deepstudy.tasks import SeedContext, Size, Task
 _DERIVED = {"in_features", "in_channels", "input_size", "num_classes", "rng", "dtype"}
 
 
-def check(arm: str, cfg: Study) -> None:
-    name, t = cfg.model.name, cfg.train
-    if name not in BUILDERS:
-        raise UserError(f"arm '{arm}': the NumPy engine has no model '{name}'{closest(name, BUILDERS)}; "
-                        f"task: scratch models are {', '.join(BUILDERS)}")
-    params = inspect.signature(BUILDERS[name]).parameters
-    for key in cfg.model.kwargs():
-        if key not in params or key in _DERIVED:
-            raise UserError(f"arm '{arm}': scratch model '{name}' has no argument '{key}'{closest(key, params)}")
-    unsupported = {"train.precision": t.precision != "fp32", "train.channels_last": t.channels_last,
-                   "train.schedule: onecycle": t.schedule == "onecycle", "train.label_smoothing": t.label_smoothing > 0,
-                   "train.grad_clip": t.grad_clip is not None, "data.augment": bool(cfg.data.augment)}
-    unsupported["analyses: gradients (needs model rnn)"] = "gradients" in cfg.analyses and name != "rnn"
-    bad = [k for k, v in unsupported.items() if v]
-    if bad:
-        raise UserError(f"arm '{arm}': {', '.join(bad)} is not supported by the NumPy engine (task: scratch); "
-                        "remove it or use task: classify")
-
-
 def build(cfg: Study, input_shape: tuple[int, ...], num_classes: int, seed: int) -> scratch.Module:
     rng = np.random.default_rng(seed)
     kw = cfg.model.kwargs()
@@ -181,7 +162,23 @@ class ScratchTask(Task):
     predictions = True
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
-        check(arm, cfg)
+        name, t = cfg.model.name, cfg.train
+        if name not in BUILDERS:
+            raise UserError(f"arm '{arm}': the NumPy engine has no model '{name}'{closest(name, BUILDERS)}; "
+                            f"task: scratch models are {', '.join(BUILDERS)}")
+        params = inspect.signature(BUILDERS[name]).parameters
+        for key in cfg.model.kwargs():
+            if key not in params or key in _DERIVED:
+                raise UserError(f"arm '{arm}': scratch model '{name}' has no argument '{key}'{closest(key, params)}")
+        unsupported = {"train.precision": t.precision != "fp32", "train.channels_last": t.channels_last,
+                       "train.schedule: onecycle": t.schedule == "onecycle",
+                       "train.label_smoothing": t.label_smoothing > 0,
+                       "train.grad_clip": t.grad_clip is not None, "data.augment": bool(cfg.data.augment)}
+        unsupported["analyses: gradients (needs model rnn)"] = "gradients" in cfg.analyses and name != "rnn"
+        bad = [k for k, v in unsupported.items() if v]
+        if bad:
+            raise UserError(f"arm '{arm}': {', '.join(bad)} is not supported by the NumPy engine (task: scratch); "
+                            "remove it or use task: classify")
 
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
         if ds.kind == "text":

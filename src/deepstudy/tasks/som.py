@@ -42,25 +42,6 @@ METRICS = ("quantization_error", "topographic_error", "accuracy", "purity")
 _MODEL_KEYS = ("rows", "cols", "neighborhood")
 
 
-def check(arm: str, cfg: Study) -> None:
-    check_task_model(arm, cfg, "som", _MODEL_KEYS, "name: som, rows: 10, cols: 10",
-                     " (the schedule is in the `som:` section)")
-    try:
-        build(cfg, 2)
-    except ValueError as e:
-        raise UserError(f"arm '{arm}': {e}") from None
-    extra = set(cfg.analyses) - {"curves", "confusion", "samples"}
-    if extra:
-        raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: som (its report "
-                        f"always shows the U-matrix, hit map, component planes and outliers); remove them")
-
-
-def check_data(arm: str, ds: _data.Dataset) -> None:
-    if ds.kind not in ("table", "image"):
-        raise UserError(f"arm '{arm}': task: som maps numeric vectors (tables, small images); dataset '{ds.name}' is "
-                        f"{ds.kind}")
-
-
 def build(cfg: Study, in_features: int) -> SOM:
     kw = cfg.model.kwargs()
     return SOM(int(kw.get("rows", 10)), int(kw.get("cols", 10)), in_features,
@@ -82,10 +63,21 @@ class SomTask(Task):
     lower_is_better = True
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
-        check(arm, cfg)
+        check_task_model(arm, cfg, "som", _MODEL_KEYS, "name: som, rows: 10, cols: 10",
+                         " (the schedule is in the `som:` section)")
+        try:
+            build(cfg, 2)
+        except ValueError as e:
+            raise UserError(f"arm '{arm}': {e}") from None
+        extra = set(cfg.analyses) - {"curves", "confusion", "samples"}
+        if extra:
+            raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: som (its report "
+                            f"always shows the U-matrix, hit map, component planes and outliers); remove them")
 
     def check_data(self, arm: str, cfg: Study, ds: _data.Dataset) -> None:
-        check_data(arm, ds)
+        if ds.kind not in ("table", "image"):
+            raise UserError(f"arm '{arm}': task: som maps numeric vectors (tables, small images); dataset "
+                            f"'{ds.name}' is {ds.kind}")
 
     def train_seed(self, ctx: SeedContext) -> SeedResult:
         return train_one(ctx)

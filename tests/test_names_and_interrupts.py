@@ -42,7 +42,7 @@ def test_an_interrupted_run_names_the_folder_to_resume(cli, tmp_path, monkeypatc
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(study, "_execute", interrupted)
+    monkeypatch.setattr(study, "execute", interrupted)
     r = cli("run", str(tiny_study(tmp_path)), "--out", str(tmp_path / "out"))
     run = next((tmp_path / "out" / "tiny").iterdir())
     assert r.code == 130 and f"deepstudy run --resume {run}" in r.err

@@ -30,6 +30,9 @@ class Progress:
             print(text, file=self.stream, flush=True)
 
     def event(self, e: dict) -> None:
+        if e["kind"] == "trial_end":
+            self.line(_trial_line(e))
+            return
         label = f"{e['arm']}  seed {e['seed'] + 1}"
         if e["kind"] == "start":
             of = f"/{e['seeds']}" if e.get("seeds") else ""
@@ -49,3 +52,11 @@ class Progress:
                 self.rich.update(self.task, completed=e["epoch"] + 1, info=info)
             elif (e["epoch"] + 1) % max(1, e["epochs"] // 10) == 0 or e["epoch"] + 1 == e["epochs"]:
                 self.line(f"  {label}  epoch {e['epoch'] + 1}/{e['epochs']}  {info}")  # at most ~10 lines a run
+
+
+def _trial_line(e: dict) -> str:
+    """One line per finished trial of a search: how it ended, its score, its values."""
+    values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in e["params"].items())
+    how = {"complete": f"{e['metric']} {e['value']:.4f}" if e["value"] is not None else "complete",
+           "pruned": f"pruned after {e['epochs']} epoch(s)", "fail": f"failed: {e['message']}"}[e["state"]]
+    return f"◆ trial {e['number'] + 1}/{e['budget']}  {how}  ({values})"

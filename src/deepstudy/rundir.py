@@ -10,6 +10,9 @@
       teachers/<key>/seed-<i>/                      a distillation teacher's own seed run (SeedDir)
       pretrained/<key>-seed-<i>/                    pretrained weights shared by arms (rotation, transfer)
       judge/  ngram.json                            per-run parts of task: generate / language-model
+      search/journal.log                            a search's trials as Optuna records them (config `search:`)
+      search/trials/<k>/                            trial k: a run directory of its own (config.yaml trial.json
+                                                    arms/trial/seed-0/); arms/default, arms/tuned: the re-evaluation
 """
 from __future__ import annotations
 
@@ -142,6 +145,13 @@ class RunDir:
 
     def pretrained(self, key: str) -> Path:
         return self.path / "pretrained" / key
+
+    @property
+    def search(self) -> Path:
+        return self.path / "search"
+
+    def trial(self, number: int) -> RunDir:
+        return RunDir(self.search / "trials" / f"{number:04d}")
 
 
 def stamp(now: _dt.datetime | None = None) -> str:

@@ -47,28 +47,43 @@ def check(study: Study) -> dict[str, Study]:
     return arms
 
 
-def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet) -> Path:
-    """Run a study in a new run directory; returns its path."""
+def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, jobs: int = 1) -> Path:
+    """Run a study in a new run directory (a study with ``search:``: the search, deepstudy.search); returns its path.
+    ``jobs``: trials trained at once by a search (a study without one runs its seeds in this process)."""
+    if study.search is not None:
+        from deepstudy import search
+
+        return search.run(study, out_root, on_event, jobs)
+    if jobs != 1:
+        raise UserError(f"--jobs {jobs} runs trials of a search in parallel; study '{study.name}' has no `search:` "
+                        "section (its arms and seeds run one after another)")
     arms = check(study)
     datasets = study_data.load(arms)
     run_dir = RunDir.create(Path(out_root), study.name)
     with run_dir.locked():
         run_dir.config.write_text(_config.to_yaml(study))
         on_event({"kind": "run_dir", "path": str(run_dir.path)})
-        return _execute(study, arms, datasets, run_dir, on_event)
+        return execute(study, arms, datasets, run_dir, on_event)
 
 
-def resume(run_dir: str | Path, on_event: Event = _quiet) -> Path:
-    """Continue a killed run: finished arm/seeds are kept, unfinished ones resume from their checkpoint."""
+def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1) -> Path:
+    """Continue a killed run: finished arm/seeds are kept, unfinished ones resume from their checkpoint (a search:
+    its finished trials are kept, a killed one continues, the rest are run)."""
     run = RunDir.existing(run_dir)
     with run.locked():
         study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
+        if study.search is not None:
+            from deepstudy import search
+
+            return search.execute(study, run, on_event, jobs)
         arms = check(study)
-        return _execute(study, arms, study_data.load(arms), run, on_event)
+        return execute(study, arms, study_data.load(arms), run, on_event)
 
 
-def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dataset], run: RunDir,
-             on_event: Event) -> Path:
+def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dataset], run: RunDir,
+            on_event: Event, extra_results: Callable[[], dict] | None = None) -> Path:
+    """Every (arm, seed) not yet finished in ``run``, then results.json (with ``extra_results()``) and the
+    report; the caller holds the run directory's lock."""
     device = repro.resolve_device(study.train.device)
     determinism = repro.set_deterministic(device)
     study_results.write_data(run, arms, datasets)
@@ -101,7 +116,7 @@ def _execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dat
                             time.perf_counter() - t_start)
     for task in dict.fromkeys(tasks.get(c.task) for c in arms.values()):
         task.after_seeds(study, arms, datasets, run, device)
-    write_json(run.results, study_results.aggregate(study, arms, run))
+    write_json(run.results, {**study_results.aggregate(study, arms, run), **(extra_results() if extra_results else {})})
     from deepstudy import report
 
     report.write(run.path)

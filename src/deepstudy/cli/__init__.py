@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default: the study's, auto)")
     run.add_argument("--out", default="runs", help="root folder for run directories (default: runs)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run in RUN_DIR; ends bit-identical on CPU")
+    run.add_argument("--jobs", type=int, default=1, metavar="N",
+                     help="a study with `search:`: train N trials at once in worker processes (torch threads divided "
+                          "between them; default 1, reproducible trial by trial)")
 
     rep = sub.add_parser("report", help="re-render report.html / report.md of a finished run (no torch needed)")
     rep.add_argument("run_dir")
@@ -139,7 +142,7 @@ def cmd_run(args) -> int:
                 raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
                                 "--arms and --device")
             _RUN_DIR["path"] = args.resume
-            run_dir = study.resume(args.resume, on_event=progress.event)
+            run_dir = study.resume(args.resume, on_event=progress.event, jobs=args.jobs)
         else:
             if not args.study:
                 raise UserError("name a study to run: `deepstudy run digits-quickstart` (see `deepstudy list`) "
@@ -153,8 +156,13 @@ def cmd_run(args) -> int:
             if arms == []:
                 raise UserError("--arms names arms of the study, comma-separated: --arms bilstm-3,bilstm-attention")
             cfg = config.load(args.study, overrides, arms=arms)
-            progress.line(f"study {cfg.name}: {len(cfg.arms)} arm(s) x {cfg.seeds} seed(s), data {cfg.data.name}")
-            run_dir = study.run(cfg, out_root=args.out, on_event=_noting_run_dir(progress.event))
+            if cfg.search is not None:
+                s = cfg.search
+                progress.line(f"study {cfg.name}: search of {s.budget()} trial(s) ({s.sampler}, pruner {s.pruner}), "
+                              f"then best and default on {s.final_seeds} fresh seeds, data {cfg.data.name}")
+            else:
+                progress.line(f"study {cfg.name}: {len(cfg.arms)} arm(s) x {cfg.seeds} seed(s), data {cfg.data.name}")
+            run_dir = study.run(cfg, out_root=args.out, on_event=_noting_run_dir(progress.event), jobs=args.jobs)
     print(f"report: {run_dir / 'report.html'}")
     return 0
 

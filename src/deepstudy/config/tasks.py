@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator, model_validator
 
+from deepstudy.config.search import SearchConfig
 from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
                                        EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
                                        PretrainConfig, SomConfig, Task, TrainConfig, _Section, safe_name)
@@ -133,6 +134,9 @@ class Study(_Section):
     seeds: int = Field(1, ge=1, le=100, description=(
         "Independent runs per arm (different initialization, data order, dropout)."))
     seed: int = Field(0, ge=0, description="Base seed; every arm/seed/component seed is derived from it.")
+    search: SearchConfig | None = Field(None, description=(
+        "Hyperparameter search over this config (see the search section): trials, then the best and the "
+        "default configuration re-trained on fresh seeds."))
     analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description=(
         "Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization "
         "(train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss "
@@ -216,6 +220,11 @@ class Study(_Section):
              "early_stopping.monitor=last keeps every epoch, so patience cannot stop it; remove one of them"),
             (t.early_stopping.monitor == refused_monitor, why_refused),
             (d.cv_folds and d.resample != "none", "choose data.cv_folds or data.resample, not both"),
+            (self.search and (set(self.arms) != {"base"} or self.arms["base"] or self.opt_in_arms),
+             "a search tunes one configuration and compares it with the default itself; remove `arms:` (or run "
+             "the arms as a study without `search:`)"),
+            (self.search and self.seeds != 1, "a search re-trains its best and default configurations on "
+             "search.final_seeds fresh seeds; remove `seeds:` (or set search.final_seeds)"),
             (d.path is not None and BUILT_IN_DATA.get(d.name) and d.format in (None, BUILT_IN_DATA.get(d.name)),
              f"'data.path' is not read for dataset '{d.name}' (it is built in, without files); remove data.path, "
              "or set data.format to read your own files under another data.name"),

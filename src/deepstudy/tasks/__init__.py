@@ -14,7 +14,8 @@ The orchestrator (``deepstudy.study``) knows no task by name: it asks the regist
 - ``study_extras(study, arms, out_arms) -> dict``: run-level additions to results.json (asked of every task
   in the study; it may also complete its arms' entries with what needs the other arms);
 - ``after_seeds(study, arms, datasets, run, device)``: work over all arms once every seed is done;
-- ``data_notes(arms, info)``: sentences for data.json on how the task uses the data.
+- ``data_notes(arms, info)``: sentences for data.json on how the task uses the data;
+- ``epoch_metrics``: the validation metrics of each epoch's row and their direction (a search scores by one).
 
 Adding a task: one module with a class that implements this (subclass :class:`Task` for the defaults)
 and one line in ``_BUILTIN`` (or ``tasks.register(MyTask())`` from outside the package).
@@ -89,6 +90,9 @@ class Task:
     # a task from outside the package: the keys its config accepts, {"train": (...), "data": (...), "sections": (...)}
     # (see config.define; the built-in tasks have theirs in config/tasks.py)
     config_keys: dict | None = None
+    # the per-epoch validation metrics of its metrics.jsonl rows -> lower is better (what a search can score by);
+    # empty: the task has no one per-epoch score a search could use
+    epoch_metrics: dict[str, bool] = {"val_loss": True}
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         pass

@@ -45,6 +45,7 @@ class ClassicalTask(Task):
     """Deterministic learners: a seed is a fold or a bootstrap sample; no epochs, so no checkpoint within a seed."""
 
     name = "classical"
+    epoch_metrics = {"val_loss": True, "val_acc": False}
     predictions = True
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:

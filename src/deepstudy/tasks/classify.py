@@ -31,6 +31,7 @@ def build(cfg: Study, ds: _data.Dataset | dict) -> nn.Module:
 
 class ClassifyTask(Task):
     name = "classify"
+    epoch_metrics = {"val_loss": True, "val_acc": False}
     predictions = True
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:

@@ -30,6 +30,7 @@ class ForecastTask(ClassifyTask):
     """The classify task's torch path with a squared-error loss, scored by R² beside the persistence forecast."""
 
     name = "forecast"
+    epoch_metrics = {"val_loss": True}
     owns = {"series": "time-series data goes with task: forecast"}
     predictions = False
 

@@ -124,6 +124,7 @@ def _latents(seed: int, n: int, latent: int, device: torch.device) -> torch.Tens
 class GenerateTask(Task):
     name = "generate"
     lower_is_better = True
+    epoch_metrics = {"val_loss": True}  # the Fréchet distance of the epoch's samples to the test images
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         check_task_model(arm, cfg, "dcgan", _MODEL_KEYS, "name: dcgan, latent: 64, width: 64")

@@ -142,6 +142,7 @@ def _samples(model: CharLM, ds: _data.Dataset, cfg: Study, epoch: int, seed: int
 
 class LanguageModelTask(Task):
     name = "language-model"
+    epoch_metrics = {"val_loss": True, "val_acc": False, "val_perplexity": True}
     owns = {"corpus": "a text corpus (a stream of characters without labels) goes with task: language-model"}
     lower_is_better = True
 

@@ -44,6 +44,7 @@ DETECTORS = ("model", "zscore", "random")
 
 class ReconstructTask(Task):
     name = "reconstruct"
+    epoch_metrics: dict[str, bool] = {}  # one model per NAB series file: no single per-epoch score
     owns = {"nab": "NAB series go with task: reconstruct (anomaly detection)"}
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:

@@ -159,6 +159,7 @@ class ScratchTask(Task):
     """The study machinery (arms, seeds, checkpoints, resume, report) on the NumPy engine."""
 
     name = "scratch"
+    epoch_metrics = {"val_loss": True, "val_acc": False}
     predictions = True
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:

@@ -60,6 +60,7 @@ def sigma0(cfg: Study, som: SOM) -> float:
 
 class SomTask(Task):
     name = "som"
+    epoch_metrics = {"val_loss": True, "val_topographic_error": True}
     lower_is_better = True
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:

@@ -1,0 +1,158 @@
+"""Hyperparameter search that reports its winner honestly (a study file's ``search:`` section)::
+
+    deepstudy run search-cnn --jobs 2             # trials, then the re-evaluation, then the report
+    deepstudy run --resume runs/search-cnn/<ts>   # a killed search finishes its remaining trials
+
+1. ``check``: the space's keys and values, the metric and the sampler, before a run directory exists;
+2. the trials (search/trials.py), in this process or in ``jobs`` worker processes sharing one journal;
+3. the re-evaluation: the best trial's configuration (arm ``tuned``) and the study's own (arm ``default``) are
+   trained on ``search.final_seeds`` fresh seeds and tested once by the ordinary study machinery, so the
+   usual comparison says whether tuning beat the default beyond seed noise;
+4. results.json's ``search`` block (summary.py): every trial, the winner's curse (the search's best validation
+   score against the same configuration's on fresh seeds), parameter importances.
+
+Optuna is the engine (samplers, pruners, storage); none of KerasTuner, Optuna or Ray Tune re-evaluates the
+winner on fresh seeds, which is why their "best score" is an optimistic pick out of many noisy trials.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import queue as _queue
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from deepstudy import config as _config
+from deepstudy import study as _study
+from deepstudy import study_data, tasks
+from deepstudy.config import Study
+from deepstudy.errors import UserError
+from deepstudy.rundir import RunDir
+from deepstudy.search import summary, trials
+
+Event = Callable[[dict], None]
+
+
+def _quiet(event: dict) -> None:
+    pass
+
+
+def check(study: Study) -> None:
+    """Everything a search needs that the config alone cannot tell; each problem is one line."""
+    s, task = study.search, tasks.get(study.task)
+    if not task.epoch_metrics:
+        raise UserError(f"task {study.task} has no one per-epoch validation score a search could rank trials by; "
+                        "run its settings as arms instead")
+    metric = s.metric or (study.train.early_stopping.monitor if study.train.early_stopping.monitor != "last"
+                          else "val_loss")
+    if metric not in task.epoch_metrics:
+        raise UserError(f"search.metric '{metric}' is not produced by task {study.task}; its epochs report "
+                        f"{', '.join(task.epoch_metrics)} (a search ranks trials on validation data, never test)")
+    if study.data.cv_folds:
+        raise UserError("a search scores each trial on one validation split; remove data.cv_folds")
+    dims = s.dimensions()
+    for d in dims:  # each key at its extremes (and every choice), with the values its condition needs
+        values = [json.loads(v) for v in d.labels] if d.kind == "choice" else \
+            [int(d.low), int(d.high)] if d.kind == "int" else [d.low, d.high]
+        for value in values:
+            try:
+                trials.configure(study, {**dict(d.when), d.key: value})
+            except UserError as e:
+                raise UserError(f"search.space['{d.key}'] = {value!r} is not a valid setting of this study: "
+                                f"{str(e).removeprefix('search trial: ')}") from None
+    _study.check(study.model_copy(update={"search": None}))
+
+
+def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, jobs: int = 1) -> Path:
+    """A new search in a new run directory; returns its path."""
+    check(study)
+    _check_jobs(jobs)
+    study_data.load(_study.check(final_study(study, {})))  # the data fits, before the run directory exists
+    if study.search.storage:
+        trials.storage(study, None)  # a bad URL stops here
+    run_dir = RunDir.create(Path(out_root), study.name)
+    with run_dir.locked():
+        run_dir.config.write_text(_config.to_yaml(study))
+        on_event({"kind": "run_dir", "path": str(run_dir.path)})
+        return execute(study, run_dir, on_event, jobs)
+
+
+def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1) -> Path:
+    """The trials still to run (all of them, or what a killed search left), then the re-evaluation and report
+    (the caller holds the run directory's lock)."""
+    check(study)
+    _check_jobs(jobs)
+    _run_trials(study, run, on_event, jobs)
+    best = summary.best_params(study, run)
+    final = final_study(study, best)
+    arms = _study.check(final)
+    return _study.execute(final, arms, study_data.load(arms), run, on_event,
+                          extra_results=lambda: {"search": summary.block(study, run, final)})
+
+
+def final_study(study: Study, tuned: dict) -> Study:
+    """The re-evaluation as a study: arms default and tuned on ``final_seeds`` seeds of the study's own seed
+    (the trials trained on another stream), same data split and test set as the trials."""
+    raw = study.model_dump(mode="json")
+    raw.update(search=None, seeds=study.search.final_seeds, arms={"default": {}, "tuned": tuned}, opt_in_arms={})
+    return _config.validate(raw, source="search re-evaluation")
+
+
+def _check_jobs(jobs: int) -> None:
+    if not isinstance(jobs, int) or jobs < 1 or jobs > 64:
+        raise UserError(f"--jobs must be a whole number from 1 to 64, got {jobs!r}")
+
+
+def _run_trials(study: Study, run: RunDir, on_event: Event, jobs: int) -> None:
+    runner = trials.Runner(study, run, on_event)
+    orphans = runner.orphans()
+    if jobs == 1:
+        for number in orphans:
+            runner.train(runner.resume_trial(number))
+        while (trial := runner.next_trial()) is not None:
+            runner.train(trial)
+        return
+    threads = study.train.threads or max(1, (os.cpu_count() or 1) // jobs)
+    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no forked torch thread pools
+    events = ctx.Queue()
+    workers = [ctx.Process(target=_worker, args=(str(run.path), orphans[i::jobs], threads, events), daemon=True)
+               for i in range(jobs)]
+    for w in workers:
+        w.start()
+    errors = []
+    while any(w.is_alive() for w in workers) or not events.empty():
+        try:
+            e = events.get(timeout=0.2)
+        except _queue.Empty:
+            continue
+        errors.append(e) if e["kind"] == "worker_error" else on_event(e)
+    for w in workers:
+        w.join()
+    if errors:
+        raise (UserError if errors[0]["user"] else RuntimeError)(errors[0]["message"])
+    if any(w.exitcode for w in workers):
+        raise RuntimeError(f"a search worker ended with exit code {max(w.exitcode for w in workers)}; resume with "
+                           f"`deepstudy run --resume {run.path}`")
+
+
+def _worker(run_path: str, orphans: list[int], threads: int, events) -> None:
+    """One worker process: its share of a killed search's trials, then new trials until the budget is asked."""
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        run = RunDir(Path(run_path))
+        study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
+        runner = trials.Runner(study, run, events.put)
+        for number in orphans:
+            runner.train(runner.resume_trial(number))
+        while (trial := runner.next_trial()) is not None:
+            runner.train(trial)
+    except UserError as e:
+        events.put({"kind": "worker_error", "user": True, "message": str(e)})
+        raise SystemExit(2) from None
+    except Exception:
+        events.put({"kind": "worker_error", "user": False, "message": traceback.format_exc()})
+        raise SystemExit(1) from None

@@ -73,10 +73,15 @@ def record_nondeterminism(sink: set[str]) -> Iterator[None]:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
+FAULT_SCOPE = [""]  # where the process is (a search sets "trial-<k>"): DEEPSTUDY_FAULT_SCOPE narrows the fault
+
+
 def fault_point(epoch: int) -> None:
-    """Fault injection for the resume tests: DEEPSTUDY_FAULT_AFTER_EPOCH=k dies like a SIGKILL after epoch k."""
+    """Fault injection for the resume tests: DEEPSTUDY_FAULT_AFTER_EPOCH=k dies like a SIGKILL after epoch k (with
+    DEEPSTUDY_FAULT_SCOPE=trial-3: only in trial 3 of a search)."""
     fault = os.environ.get("DEEPSTUDY_FAULT_AFTER_EPOCH")
-    if fault is not None and int(fault) == epoch:
+    scope = os.environ.get("DEEPSTUDY_FAULT_SCOPE")
+    if fault is not None and int(fault) == epoch and scope in (None, FAULT_SCOPE[0]):
         os._exit(137)  # no clean-up, no atexit, no flush: the closest thing to a kill
 
 

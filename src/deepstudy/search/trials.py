@@ -74,9 +74,14 @@ def redact(url: str) -> str:
     return f"{scheme}://{user.split(':')[0]}:***@{tail}"
 
 
+class _Grid(optuna.samplers.GridSampler):
+    def after_trial(self, study, trial, state, values) -> None:
+        """Nothing: Optuna's grid calls study.stop() (meant for study.optimize) once visited; the budget is ours."""
+
+
 def sampler(s: SearchConfig, dims: list[Dimension], seed: int) -> optuna.samplers.BaseSampler:
     if s.sampler == "grid":
-        return optuna.samplers.GridSampler({d.key: d.grid() for d in dims}, seed=seed)
+        return _Grid({d.key: d.grid() for d in dims}, seed=seed)
     if s.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if s.sampler == "gp":
@@ -156,8 +161,9 @@ class Runner:
             n = len(self.optuna.get_trials(deepcopy=False))
             if n >= self.study.search.budget():
                 return None
-            seed = repro.derive_seed(self.study.search.seed if self.study.search.seed is not None else self.study.seed,
-                                     "sampler", n)
+            base = self.study.search.seed if self.study.search.seed is not None else self.study.seed
+            # the grid's order is a shuffle by its seed (trial k visits the k-th point): one seed for the search
+            seed = repro.derive_seed(base, "sampler", 0 if self.study.search.sampler == "grid" else n)
             self.optuna.sampler = sampler(self.study.search, self.dims, seed % 2**32)
             return self.optuna.ask()
 
@@ -191,7 +197,11 @@ class Runner:
                 torch.set_num_threads(cfg.train.threads)
             ctx = tasks.SeedContext(cfg, self.dataset(cfg), self.device, trial_seed(self.study), seed,
                                     self._reporting(trial, number, values))
-            result = tasks.get(cfg.task).train_seed(ctx)
+            repro.FAULT_SCOPE[0] = f"trial-{number}"
+            try:
+                result = tasks.get(cfg.task).train_seed(ctx)
+            finally:
+                repro.FAULT_SCOPE[0] = ""
             write_json(seed.result, result.to_json())
             values = self._values(seed.metrics)
             if not values:

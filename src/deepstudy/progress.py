@@ -59,4 +59,5 @@ def _trial_line(e: dict) -> str:
     values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in e["params"].items())
     how = {"complete": f"{e['metric']} {e['value']:.4f}" if e["value"] is not None else "complete",
            "pruned": f"pruned after {e['epochs']} epoch(s)", "fail": f"failed: {e['message']}"}[e["state"]]
-    return f"◆ trial {e['number'] + 1}/{e['budget']}  {how}  ({values})"
+    search = f"{e['search']} " if e.get("search") else ""
+    return f"◆ {search}trial {e['number']} [{e['number'] + 1}/{e['budget']}]  {how}  ({values})"

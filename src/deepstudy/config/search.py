@@ -113,6 +113,11 @@ class SearchConfig(_Section):
     startup_trials: int = Field(5, ge=0, description=(
         "Trials sampled at random before tpe/gp model the space, and before the median pruner prunes."))
     seed: int | None = Field(None, ge=0, description="Seed of the sampler; default: the study's seed.")
+    samplers: tuple[Literal["tpe", "random", "grid", "gp", "cmaes"], ...] = Field((), description=(
+        "Compare samplers instead of tuning: each sampler's search is repeated `repeats` times with other search "
+        "seeds at the same budget, each winner re-trained on final_seeds fresh seeds, and the samplers compared "
+        "on those honest scores (study search-vs-random)."))
+    repeats: int = Field(1, ge=1, le=100, description="Searches per sampler of `samplers` (each its own search seed).")
     storage: str | None = Field(None, description=(
         "Where trials are recorded: default a journal file in the run directory (safe for several worker "
         "processes); any SQLAlchemy URL (postgresql://...) to share a search between machines."))
@@ -130,7 +135,20 @@ class SearchConfig(_Section):
                                      "conditions name another key of the space with choice: [...]")
                 if json.dumps(value) not in target.labels:
                     raise ValueError(f"search.space['{d.key}'].when: {value!r} is not one of {key}'s choices")
-        if self.sampler == "grid":
+        if self.samplers and (len(set(self.samplers)) != len(self.samplers) or self.repeats < 2):
+            raise ValueError("search.samplers compares each sampler over repeated searches: list each sampler once "
+                             "and set search.repeats >= 2 (e.g. samplers: [tpe, random], repeats: 5)")
+        if self.repeats > 1 and not self.samplers:
+            raise ValueError("search.repeats repeats the searches of search.samplers; list the samplers to compare "
+                             "(e.g. samplers: [tpe, random]) or remove repeats")
+        if self.samplers and self.trials is None:
+            raise ValueError("search.samplers compares samplers at an equal budget; set search.trials")
+        for name in self.samplers or (self.sampler,):
+            self._check_sampler(name, dims)
+        return self
+
+    def _check_sampler(self, name: str, dims: list[Dimension]) -> None:
+        if name == "grid":
             continuous = [d.key for d in dims if d.kind in ("uniform", "loguniform") or (d.kind == "int" and d.log)]
             if continuous:
                 raise ValueError(f"sampler grid needs discrete values, but '{continuous[0]}' is a continuous range; "
@@ -143,11 +161,10 @@ class SearchConfig(_Section):
                 raise ValueError(f"search.trials={self.trials} exceeds the grid's {size} combinations; set trials "
                                  f"to at most {size} (or omit it to visit them all)")
         elif self.trials is None:
-            raise ValueError(f"search.trials is required for sampler {self.sampler} (how many configurations to "
+            raise ValueError(f"search.trials is required for sampler {name} (how many configurations to "
                              "train), e.g. trials: 20")
-        if self.sampler == "cmaes" and any(d.kind == "choice" for d in dims):
+        if name == "cmaes" and any(d.kind == "choice" for d in dims):
             raise ValueError("sampler cmaes models continuous and int ranges only; use tpe for a space with choices")
-        return self
 
     def dimensions(self) -> list[Dimension]:
         return [parse(key, spec) for key, spec in self.space.items()]

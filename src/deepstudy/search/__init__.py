@@ -30,7 +30,7 @@ from deepstudy import study_data, tasks
 from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.rundir import RunDir
-from deepstudy.search import summary, trials
+from deepstudy.search import compare, summary, trials
 
 Event = Callable[[dict], None]
 
@@ -84,19 +84,26 @@ def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1) 
     (the caller holds the run directory's lock)."""
     check(study)
     _check_jobs(jobs)
-    _run_trials(study, run, on_event, jobs)
-    best = summary.best_params(study, run)
-    final = final_study(study, best)
+    if study.search.samplers:  # a comparison of samplers: repeated searches, each winner re-tested
+        winners = compare.run_all(study, run, on_event, lambda s, r, e: _run_trials(s, r, e, jobs))
+        final = final_study(study, winners, default=False)
+        block = compare.block
+    else:
+        _run_trials(study, run, on_event, jobs)
+        final = final_study(study, {"tuned": summary.best_params(study, run)})
+        block = summary.block
     arms = _study.check(final)
     return _study.execute(final, arms, study_data.load(arms), run, on_event,
-                          extra_results=lambda: {"search": summary.block(study, run, final)})
+                          extra_results=lambda: {"search": block(study, run, final)})
 
 
-def final_study(study: Study, tuned: dict) -> Study:
-    """The re-evaluation as a study: arms default and tuned on ``final_seeds`` seeds of the study's own seed
-    (the trials trained on another stream), same data split and test set as the trials."""
+def final_study(study: Study, winners: dict[str, dict], default: bool = True) -> Study:
+    """The re-evaluation as a study: arm ``default`` (the study's own config) and one arm per winner (name ->
+    its values) on ``final_seeds`` seeds of the study's own seed (the trials trained on another stream), with the
+    data split and test set the trials had."""
     raw = study.model_dump(mode="json")
-    raw.update(search=None, seeds=study.search.final_seeds, arms={"default": {}, "tuned": tuned}, opt_in_arms={})
+    arms = {"default": {}} if default else {}
+    raw.update(search=None, seeds=study.search.final_seeds, arms={**arms, **winners}, opt_in_arms={})
     return _config.validate(raw, source="search re-evaluation")
 
 

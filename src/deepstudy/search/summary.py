@@ -19,19 +19,19 @@ _STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialSt
 
 def best_params(study: Study, run: RunDir) -> dict:
     """The best complete trial's values (dotted key -> value), or one line saying why there is none."""
-    records = _records(study, run)
-    done = [r for r in records if r["state"] == "complete"]
+    rows = records(study, run)
+    done = [r for r in rows if r["state"] == "complete"]
     if not done:
-        failed = [r for r in records if r["state"] == "fail"]
+        failed = [r for r in rows if r["state"] == "fail"]
         why = f"; the first failure: {failed[0]['message']}" if failed else ""
-        raise UserError(f"no trial of the search completed ({len(records)} trials: "
-                        f"{sum(r['state'] == 'pruned' for r in records)} pruned, {len(failed)} failed){why}; "
+        raise UserError(f"no trial of the search completed ({len(rows)} trials: "
+                        f"{sum(r['state'] == 'pruned' for r in rows)} pruned, {len(failed)} failed){why}; "
                         "widen the space, lower the pruner's aggressiveness or raise search.trials")
     _, lower = trials.direction(study)
     return min(done, key=lambda r: (r["value"] if lower else -r["value"], r["number"]))["params"]
 
 
-def _records(study: Study, run: RunDir) -> list[dict]:
+def records(study: Study, run: RunDir) -> list[dict]:
     """Each trial as Optuna recorded it, with what trial.json adds (epochs trained, seconds, a failure's message)."""
     out = []
     for t in trials.open_study(study, run).get_trials(deepcopy=False):
@@ -43,6 +43,11 @@ def _records(study: Study, run: RunDir) -> list[dict]:
                     "seconds": rec.get("seconds"), "message": rec.get("message"),
                     "curve": [t.intermediate_values[k] for k in sorted(t.intermediate_values)]})
     return out
+
+
+def test_metric_of(study: Study, run: RunDir) -> str:
+    """The test metric the study's task ranks arms by (accuracy, R², ...)."""
+    return tasks.get(study.task).headline(read_json(run.data))[0]
 
 
 def _fresh(run: RunDir, arm: str, seeds: int, metric: str, lower: bool, test_metric: str) -> dict:
@@ -74,27 +79,27 @@ def _importances(study: Study, run: RunDir, complete: int) -> dict:
 def block(study: Study, run: RunDir, final: Study) -> dict:
     s = study.search
     metric, lower = trials.direction(study)
-    records = _records(study, run)
-    test_metric = tasks.get(study.task).headline(read_json(run.data))[0]
-    best = min((r for r in records if r["state"] == "complete"),
+    rows = records(study, run)
+    test_metric = test_metric_of(study, run)
+    best = min((r for r in rows if r["state"] == "complete"),
                key=lambda r: (r["value"] if lower else -r["value"], r["number"]))
     fresh = {arm: _fresh(run, arm, final.seeds, metric, lower, test_metric) for arm in ("tuned", "default")}
     mean = fresh["tuned"]["val"]["mean"]
     optimism = None if mean is None else (mean - best["value"]) if lower else (best["value"] - mean)
-    epochs = {state: sum(r["epochs"] for r in records if r["state"] == state)
+    epochs = {state: sum(r["epochs"] for r in rows if r["state"] == state)
               for state in ("complete", "pruned", "fail")}
     return {
         "sampler": s.sampler, "pruner": s.pruner, "metric": metric, "lower_is_better": lower,
         "test_metric": test_metric, "budget": s.budget(), "seed": s.seed if s.seed is not None else study.seed,
         "trial_seed": trials.trial_seed(study), "final_seeds": final.seeds,
         "storage": trials.redact(s.storage) if s.storage else "journal file search/journal.log",
-        "space": dict(s.space), "trials": records,
-        "counts": {state: sum(r["state"] == state for r in records) for state in ("complete", "pruned", "fail")},
-        "epochs": {**epochs, "total": sum(epochs.values()), "unpruned": len(records) * study.train.epochs},
-        "seconds": sum(r["seconds"] or 0.0 for r in records),
+        "space": dict(s.space), "trials": rows,
+        "counts": {state: sum(r["state"] == state for r in rows) for state in ("complete", "pruned", "fail")},
+        "epochs": {**epochs, "total": sum(epochs.values()), "unpruned": len(rows) * study.train.epochs},
+        "seconds": sum(r["seconds"] or 0.0 for r in rows),
         "best": {"number": best["number"], "value": best["value"], "params": best["params"]},
         "reevaluated": fresh,
         # the winner's curse: how much better the search's best looked than the same config on fresh seeds
         "optimism": optimism,
-        "importances": _importances(study, run, sum(r["state"] == "complete" for r in records)),
+        "importances": _importances(study, run, sum(r["state"] == "complete" for r in rows)),
     }

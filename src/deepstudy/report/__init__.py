@@ -14,9 +14,9 @@ from jinja2 import Environment, FileSystemLoader
 
 from deepstudy.errors import UserError
 from deepstudy.fileio import atomic_write_text, read_json
-from deepstudy.report import sections, tasks
+from deepstudy.report import search_view, sections, tasks
 from deepstudy.report.figures import roc_points
-from deepstudy.report.formats import ci, human, pm
+from deepstudy.report.formats import ci, human, mdcell, pm
 
 __all__ = ["ci", "explain_rows", "human", "pm", "roc_points", "write"]
 
@@ -103,6 +103,8 @@ def _embed(path: Path) -> str:
 
 def write(run_dir: str | Path) -> Path:
     """Render report.html and report.md from the files of ``run_dir``; returns the HTML path."""
+    from deepstudy.report import search_plots
+
     run_dir = Path(run_dir)
     if not (run_dir / "results.json").is_file():
         raise UserError(f"'{run_dir}' has no results.json: it is not a finished run directory "
@@ -116,8 +118,11 @@ def write(run_dir: str | Path) -> Path:
     # HTML templates escape every value; Markdown ones write text as it is (no &#39; entities in report.md)
     env = Environment(loader=FileSystemLoader(folders), autoescape=lambda name: bool(name and ".html" in name),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pm=pm, ci=ci, human=human)
+    env.filters.update(pm=pm, ci=ci, human=human, mdcell=mdcell)
+    search = search_view.view(results)  # a study with a search: section; its figures sit in its own section
+    search_figs = search_plots.figures(run_dir, results) if search else []
     context = {**section.context(results), "r": results, "section": section, "figures": figs,
+               "search": search, "search_figures": search_figs,
                "explain_rows": explain_rows(results), "starting_points": tasks.starting_points(results),
                "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}

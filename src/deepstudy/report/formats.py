@@ -25,3 +25,8 @@ def human(n: float | None) -> str:
         if abs(n) >= size:
             return f"{n / size:.2f}{unit}"
     return f"{n:.0f}"
+
+
+def mdcell(text: object) -> str:
+    """Text that stays inside one Markdown table cell: '|' escaped, line breaks as spaces."""
+    return " ".join(str(text).replace("|", "\\|").splitlines())

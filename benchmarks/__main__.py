@@ -10,16 +10,19 @@ python -m benchmarks minilm          # pretrained MiniLM in our encoder vs the p
 python -m benchmarks som             # our batch SOM vs MiniSom: speed and quantization error
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
+python -m benchmarks search-jobs     # a 16-trial search, --jobs 2 vs --jobs 1 (target <= 0.65x)
+python -m benchmarks search-pruning  # search-cnn with hyperband vs no pruner: winner within noise, <= 50 % epochs
+python -m benchmarks search-samplers [RUN_DIR]  # the search-vs-random study: TPE vs random vs grid, verdict
 python -m benchmarks studies         # accuracy targets (long: trains the built-in studies)
 python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs of the target studies
 """
 import sys
 
-from benchmarks import (minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, sequence_length, som_speed,
-                        speedrun, studies, trainer_overhead)
+from benchmarks import (minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search, sequence_length,
+                        som_speed, speedrun, studies, trainer_overhead)
 
 which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
-                         "studies"]
+                         "search-jobs", "search-pruning", "search-samplers", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
 if "scratch" in which:
@@ -38,5 +41,11 @@ if "nab" in which:
     nab_target.main(next((a for a in sys.argv[2:] if "/" in a), None))
 if "speedrun" in which:
     speedrun.main()
+if "search-jobs" in which:
+    search.jobs()
+if "search-pruning" in which:
+    search.pruning()
+if "search-samplers" in which:
+    search.samplers(next((a for a in sys.argv[2:] if "/" in a), None))
 if "studies" in which:
     studies.main([a for a in sys.argv[2:] if "/" in a])

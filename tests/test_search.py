@@ -167,3 +167,68 @@ def test_jobs_without_a_search_is_refused(tmp_path, cli):
 
     r = cli("run", str(tiny_study(tmp_path)), "--jobs", "2", "--out", str(tmp_path / "runs"))
     assert r.code == 2 and "no `search:`" in r.err
+
+
+def test_samplers_compared_over_repeated_searches_each_winner_retested(tmp_path, cli):
+    space = {"train.optimizer.lr": {"choice": [1.0e-4, 3.0e-3, 1.0e-2]}, "model.hidden": {"choice": [[16], [32]]}}
+    path = search_study(tmp_path, {"samplers": ["random", "grid"], "repeats": 2, "trials": 3, "space": space},
+                        epochs=2)
+    r = cli("run", str(path), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = only_run(tmp_path / "runs")
+    res = results(run)
+    s = res["search"]
+    assert s["mode"] == "compare" and [x["search"] for x in s["searches"]] == ["random-0", "random-1", "grid-0",
+                                                                               "grid-1"]
+    assert set(res["arms"]) == {"random-0", "random-1", "grid-0", "grid-1"}  # each winner re-trained, no default
+    for x in s["searches"]:  # each search is its own run directory with its own journal and 3 trials
+        folder = run / "search" / "searches" / x["search"]
+        assert (folder / "search" / "journal.log").is_file()
+        assert len(list((folder / "search" / "trials").iterdir())) == 3
+        assert res["arms"][x["search"]]["overrides"] == x["params"]
+        assert x["test"]["n"] == 2
+    assert s["found"]["grid"]["n"] == 2 and s["comparison"]["comparisons"]  # one verdict: grid vs random
+    html = (run / "report.html").read_text()
+    assert "which sampler finds better configurations?" in html and "grid-1" in html
+
+
+def test_conditional_keys_are_searched_only_where_their_condition_holds(tmp_path, cli):
+    space = {"train.optimizer.name": {"choice": ["sgd", "adam"]},
+             "train.optimizer.momentum": {"uniform": [0.5, 0.95], "when": {"train.optimizer.name": "sgd"}}}
+    path = search_study(tmp_path, {"sampler": "random", "trials": 6, "space": space}, epochs=1)
+    r = cli("run", str(path), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    trials = results(only_run(tmp_path / "runs"))["search"]["trials"]
+    names = {t["params"]["train.optimizer.name"] for t in trials}
+    assert names == {"sgd", "adam"}  # both branches were drawn (random, seed 0)
+    for t in trials:
+        assert ("train.optimizer.momentum" in t["params"]) == (t["params"]["train.optimizer.name"] == "sgd")
+        config = yaml.safe_load((only_run(tmp_path / "runs") / "search" / "trials" / f"{t['number']:04d}" /
+                                 "config.yaml").read_text())
+        assert config["train"]["optimizer"]["name"] == t["params"]["train.optimizer.name"]  # the trial trained it
+
+
+@pytest.mark.parametrize("sampler", ["gp", "cmaes"])
+def test_model_based_samplers_run_a_small_search(tmp_path, cli, sampler):
+    space = {"train.optimizer.lr": {"loguniform": [1.0e-3, 3.0e-2]}, "train.batch_size": {"int": [32, 96], "step": 32}}
+    path = search_study(tmp_path, {"sampler": sampler, "trials": 4, "startup_trials": 2, "space": space}, epochs=1)
+    r = cli("run", str(path), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    s = results(only_run(tmp_path / "runs"))["search"]
+    assert s["sampler"] == sampler and s["counts"]["complete"] == 4
+
+
+def test_a_database_url_stores_the_search_and_a_bad_one_is_one_line(tmp_path, cli):
+    space = {"train.optimizer.lr": {"choice": [1.0e-3, 1.0e-2]}}
+    url = f"sqlite:///{tmp_path / 'searches.db'}"
+    path = search_study(tmp_path, {"sampler": "grid", "storage": url, "space": space}, epochs=1)
+    r = cli("run", str(path), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = only_run(tmp_path / "runs")
+    assert not (run / "search" / "journal.log").exists() and (tmp_path / "searches.db").stat().st_size > 0
+    assert results(run)["search"]["counts"]["complete"] == 2
+    bad = search_study(tmp_path, {"sampler": "grid", "storage": "nosuchdb://user:secret@host/x", "space": space},
+                       name="bad-url")
+    r = cli("run", str(bad), "--out", str(tmp_path / "runs2"))
+    assert r.code == 2 and "search.storage" in r.err and "secret" not in r.err and len(r.err.splitlines()) == 1
+    assert not (tmp_path / "runs2").exists()

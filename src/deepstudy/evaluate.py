@@ -165,14 +165,16 @@ def holm(pvalues: list[float | None]) -> list[float | None]:
 
 def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndarray]], metric: str = "accuracy",
                  alpha: float = 0.05, paired: bool = False, lower_better: bool = False, scale: float = 100.0,
-                 unit: str = "points") -> dict:
+                 unit: str = "points", sample: str = "seed") -> dict:
     """Best arm vs each other arm; each comparison carries a sentence a reader can act on.
 
     ``paired``: seed i of every arm was tested on the same rows (cross-validation folds), so the
     fold-to-fold spread cancels in a paired t-test; otherwise Welch's t-test over seeds.
     ``lower_better``: an error (e.g. a SOM's quantization error), reported in its own units, not points.
     ``scale``, ``unit``: how a gap is written (accuracy: x100 "points"; a NAB score: x1 "NAB points").
+    ``sample``: what one score of an arm is (a seed; a whole search when samplers are compared).
     """
+    noise = f"{sample}-to-{sample} noise"
     means = {arm: float(np.mean(v)) for arm, v in scores.items() if v}
     if not means:
         return {"best": None, "comparisons": [], "summary": "no arm finished, so nothing can be compared"}
@@ -193,16 +195,17 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
         n = min(len(scores[best]), len(scores[other]))
         if p_adj is None:
             verdict = "unknown"
-            text = (f"{best} scores {amount(gap)} {above} {other} on one seed each: the seed-to-seed noise "
-                    f"is unknown, so this is not a finding — run with --seeds 3 or more")
+            text = (f"{best} scores {amount(gap)} {above} {other} on one {sample} each: the {noise} "
+                    f"is unknown, so this is not a finding — "
+                    + ("run with --seeds 3 or more" if sample == "seed" else f"repeat each {sample} 3 or more times"))
         elif p_adj < alpha:
             verdict = "beyond-noise"
-            text = (f"{best} beats {other} by {amount(gap)} ({metric}, mean of {n} seeds); {test} "
-                    f"p = {p_adj:.3g} (Holm-adjusted): larger than seed-to-seed noise")
+            text = (f"{best} beats {other} by {amount(gap)} ({metric}, mean of {n} {sample}s); {test} "
+                    f"p = {p_adj:.3g} (Holm-adjusted): larger than {noise}")
         else:
             verdict = "within-noise"
-            text = (f"{best} is {amount(gap)} {above} {other} ({metric}, mean of {n} seeds), but {test} "
-                    f"p = {p_adj:.3g} (Holm-adjusted): within seed-to-seed noise — not a real difference at this n")
+            text = (f"{best} is {amount(gap)} {above} {other} ({metric}, mean of {n} {sample}s), but {test} "
+                    f"p = {p_adj:.3g} (Holm-adjusted): within {noise} — not a real difference at this n")
         if pairs:
             text += (f"; McNemar on the test set: the two models' errors differ significantly in "
                      f"{significant_pairs} of {len(pairs)} seed pair(s)")
@@ -213,14 +216,14 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
     if not others:
         summary = f"one arm only ({best}): nothing to compare"
     elif len(beyond) == len(others):
-        summary = f"{best} is the best arm, and its lead over every other arm is larger than seed-to-seed noise"
+        summary = f"{best} is the best arm, and its lead over every other arm is larger than {noise}"
     elif beyond:
         summary = (f"{best} has the {'lowest' if lower_better else 'highest'} mean; it is reliably better than "
                    f"{', '.join(beyond)}, but its lead over "
                    f"{', '.join(o for o in others if o not in beyond)} is within noise")
     else:
         summary = (f"{best} has the {'lowest' if lower_better else 'highest'} mean, but no gap between arms is larger "
-                   "than seed-to-seed noise")
+                   f"than {noise}")
     if others:  # the margin that decides the ranking: best vs the runner-up
         nearest = min(comparisons, key=lambda c: c["gap"])
         summary += (f" (runner-up: {nearest['other']}, {amount(nearest['gap'])} "

@@ -160,6 +160,10 @@ def figures(run_dir: Path, results: dict) -> list[dict]:
     s = results.get("search")
     if not s:
         return []
+    if s.get("mode") == "compare":
+        from deepstudy.report import search_compare
+
+        return search_compare.figures(run_dir, s)
     fig_dir, metric = Path(run_dir) / "figures", s["metric"]
     fresh = s["reevaluated"]["tuned"]["val"]
     out = [{"path": history(s, fig_dir / "search_history.png"),

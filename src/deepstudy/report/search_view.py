@@ -134,6 +134,10 @@ def view(results: dict) -> dict | None:
     s = results.get("search")
     if not s:
         return None
+    if s.get("mode") == "compare":
+        from deepstudy.report import search_compare
+
+        return search_compare.view(s)
     scale, test = val_scale(s), 100.0 if s["test_metric"] in PERCENT_TEST else 1.0
     digits = 2 if scale != 1.0 else 4
     keys = list(s.get("space") or {})
@@ -143,6 +147,7 @@ def view(results: dict) -> dict | None:
     order = ranked(s)
     importances = s.get("importances") or {}
     return {
+        "template": "search",
         "summary": _summary(s),
         "unit": " (%)" if scale != 1.0 else "",
         "test_unit": " %" if test != 1.0 else "",

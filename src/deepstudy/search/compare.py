@@ -79,5 +79,5 @@ def block(study: Study, run: RunDir, final: Study) -> dict:
         "found": {k: evaluate.describe(v) for k, v in found.items()},
         "believed": {k: evaluate.describe(v) for k, v in believed.items()},
         "comparison": evaluate.compare_arms(found, {}, test_metric, lower_better=lead.lower_is_better,
-                                            **lead.comparison(test_metric)),
+                                            sample="search", **lead.comparison(test_metric)),
     }

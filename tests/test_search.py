@@ -62,6 +62,8 @@ def test_search_finds_the_known_best_value_and_reevaluates_it_on_fresh_seeds(tmp
     assert s["trial_seed"] not in fresh  # the re-evaluation never reuses the trials' seed
     best = s["best"]["value"]
     assert s["optimism"] == pytest.approx(best - s["reevaluated"]["tuned"]["val"]["mean"])
+    r = cli("explain", str(run), "--method", "saliency")  # explanations belong in the study's analyses
+    assert r.code == 2 and "is a search" in r.err
 
 
 def test_grid_visits_every_combination_once(tmp_path, cli):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from deepstudy.config import STUDY_TYPES, Study
+from deepstudy.config.search import SearchConfig
 from deepstudy.config.sections import DataConfig, TrainConfig
 from deepstudy.config.tasks import OPTIONAL_SECTIONS, SECTIONS
 
@@ -19,7 +20,7 @@ def _section(model: type[BaseModel], prefix: str, out: list[str], title: str = "
     nested = []
     out.append(f"\n## `{prefix or 'top level'}`{title}\n")
     if model.__doc__ and prefix:
-        out.append(model.__doc__.strip() + "\n")
+        out.append(" ".join(model.__doc__.split()) + "\n")
     out.append("| key | type | default | meaning |\n|---|---|---|---|")
     for name, field in model.model_fields.items():
         ann = field.annotation
@@ -78,6 +79,7 @@ def schema_markdown() -> str:
     for name, section in OPTIONAL_SECTIONS.items():
         tasks = ", ".join(t for t, s in SECTIONS.items() if name in s)
         _section(section, name, out, f" (task: {tasks})")
+    _section(SearchConfig, "search", out, " (every task with a per-epoch validation score; see docs/search.md)")
     out.append("\nUnder `model:`, `model.name` picks a registered model; every other key under `model:` is a keyword "
                "argument of that model's constructor (checked before training starts). See docs/models.md.")
     return "\n".join(out) + "\n"

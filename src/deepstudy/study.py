@@ -135,6 +135,10 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
     run = RunDir.existing(run_dir, finished=True)
     with run.locked():
         study = explaining.with_methods(run, methods, examples, layer)
+        if study.search is not None:
+            raise UserError(f"{run.path} is a search; `deepstudy explain` adds explanations to a run of arms — put the "
+                            "methods in the study's `analyses:` before the search (they explain its tuned and default "
+                            "arms)")
         arms = check(study)
         datasets = study_data.load(arms)
         explaining.explain_run(run, study, arms, datasets, repro.resolve_device(study.train.device))

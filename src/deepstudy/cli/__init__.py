@@ -136,6 +136,8 @@ def cmd_run(args) -> int:
     from deepstudy import config, study
     from deepstudy.progress import Progress
 
+    if not 1 <= args.jobs <= 64:
+        raise UserError(f"--jobs must be a whole number from 1 to 64 (trials trained at once), got {args.jobs}")
     with Progress() as progress:
         if args.resume:
             if args.study or args.overrides or args.seeds or args.device or args.arms:

@@ -135,8 +135,8 @@ class Study(_Section):
         "Independent runs per arm (different initialization, data order, dropout)."))
     seed: int = Field(0, ge=0, description="Base seed; every arm/seed/component seed is derived from it.")
     search: SearchConfig | None = Field(None, description=(
-        "Hyperparameter search over this config (see the search section): trials, then the best and the "
-        "default configuration re-trained on fresh seeds."))
+        "Hyperparameter search over this config (section `search` below; docs/search.md): trials, then the best "
+        "and the default configuration re-trained on fresh seeds and compared."))
     analyses: tuple[Analysis, ...] = Field(("curves", "confusion", "samples"), description=(
         "Figures and tables in the report: curves, confusion, samples; roc (binary tasks); generalization "
         "(train vs test accuracy per arm); boundary (2-D inputs: decision regions); bias-variance (0-1 loss "

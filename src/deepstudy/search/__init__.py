@@ -157,6 +157,8 @@ def _worker(run_path: str, orphans: list[int], threads: int, events) -> None:
             runner.train(runner.resume_trial(number))
         while (trial := runner.next_trial()) is not None:
             runner.train(trial)
+    except KeyboardInterrupt:  # Ctrl-C reaches every worker: the main process says how to resume
+        raise SystemExit(130) from None
     except UserError as e:
         events.put({"kind": "worker_error", "user": True, "message": str(e)})
         raise SystemExit(2) from None

@@ -134,7 +134,8 @@ def configure(study: Study, params: dict[str, Any]) -> Study:
     from deepstudy import study as _study
 
     raw = study.model_dump(mode="json")
-    raw.update(search=None, arms={"base": {}}, opt_in_arms={}, seeds=1)
+    # a trial is scored, not reported: the study's analyses (explanations, figures) are for the re-evaluated arms
+    raw.update(search=None, arms={"base": {}}, opt_in_arms={}, seeds=1, analyses=[])
     return _study.check(_config.validate(_config.apply_overrides(raw, params), source="search trial"))["base"]
 
 
@@ -188,7 +189,7 @@ class Runner:
             folder.path.mkdir(parents=True, exist_ok=True)
             folder.config.write_text(_config.to_yaml(cfg))
             seed = folder.seed(ARM, 0)
-            values = self._replay(trial, seed.metrics)
+            self._replay(trial, seed.metrics)
             self.on_event({"kind": "start", "arm": f"trial {number}", "seed": 0, "seeds": None,
                            "epochs": cfg.train.epochs})
             if cfg.train.threads:
@@ -196,7 +197,7 @@ class Runner:
 
                 torch.set_num_threads(cfg.train.threads)
             ctx = tasks.SeedContext(cfg, self.dataset(cfg), self.device, trial_seed(self.study), seed,
-                                    self._reporting(trial, number, values))
+                                    self._reporting(trial, number))
             repro.FAULT_SCOPE[0] = f"trial-{number}"
             try:
                 result = tasks.get(cfg.task).train_seed(ctx)
@@ -225,16 +226,17 @@ class Runner:
         rows = read_jsonl(metrics) if metrics.is_file() else []
         return [float(r[self.metric]) for r in rows if r.get(self.metric) is not None]
 
-    def _replay(self, trial: optuna.Trial, metrics: Path) -> list[float]:
+    def _replay(self, trial: optuna.Trial, metrics: Path) -> None:
         """A resumed trial's epochs before its checkpoint, reported again where the killed run had not."""
         rows = [r for r in (read_jsonl(metrics) if metrics.is_file() else []) if r.get(self.metric) is not None]
         reported = trial.storage.get_trial(trial._trial_id).intermediate_values
         for r in rows:
             if r["epoch"] not in reported:
                 trial.report(float(r[self.metric]), r["epoch"])
-        return [float(r[self.metric]) for r in rows]
+        if rows and trial.should_prune():  # the killed run may have died before asking after its last epoch
+            raise optuna.TrialPruned(f"pruned after epoch {rows[-1]['epoch'] + 1}")
 
-    def _reporting(self, trial: optuna.Trial, number: int, values: list[float]) -> Callable[[dict], None]:
+    def _reporting(self, trial: optuna.Trial, number: int) -> Callable[[dict], None]:
         """The task's events, with each epoch's metric reported to the pruner (which may stop the trial there:
         the epoch's checkpoint is already written)."""
         parent = os.getppid()

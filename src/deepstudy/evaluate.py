@@ -175,6 +175,7 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
     ``sample``: what one score of an arm is (a seed; a whole search when samplers are compared).
     """
     noise = f"{sample}-to-{sample} noise"
+    samples = f"{sample}es" if sample.endswith(("s", "sh", "ch", "x")) else f"{sample}s"
     means = {arm: float(np.mean(v)) for arm, v in scores.items() if v}
     if not means:
         return {"best": None, "comparisons": [], "summary": "no arm finished, so nothing can be compared"}
@@ -200,11 +201,11 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
                     + ("run with --seeds 3 or more" if sample == "seed" else f"repeat each {sample} 3 or more times"))
         elif p_adj < alpha:
             verdict = "beyond-noise"
-            text = (f"{best} beats {other} by {amount(gap)} ({metric}, mean of {n} {sample}s); {test} "
+            text = (f"{best} beats {other} by {amount(gap)} ({metric}, mean of {n} {samples}); {test} "
                     f"p = {p_adj:.3g} (Holm-adjusted): larger than {noise}")
         else:
             verdict = "within-noise"
-            text = (f"{best} is {amount(gap)} {above} {other} ({metric}, mean of {n} {sample}s), but {test} "
+            text = (f"{best} is {amount(gap)} {above} {other} ({metric}, mean of {n} {samples}), but {test} "
                     f"p = {p_adj:.3g} (Holm-adjusted): within {noise} — not a real difference at this n")
         if pairs:
             text += (f"; McNemar on the test set: the two models' errors differ significantly in "

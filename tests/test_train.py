@@ -44,11 +44,13 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path):
         assert torch.equal(a, b), k
 
 
-def test_checkpoint_keeps_only_the_latest_epoch(tmp_path):
+def test_checkpoint_keeps_the_latest_epoch_and_the_one_before(tmp_path):
+    """The one before is the fallback when the latest fails its sha256 check (tests/test_checkpoint_integrity.py)."""
     ds, model, opt, sched, tb, scaler = _setup()
     for epoch in range(3):
         checkpoint.save(tmp_path, epoch, model, opt, sched, scaler, {})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0002.safetensors", "epoch-0002.state.pt", "last.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0001.safetensors", "epoch-0001.state.pt",
+                                                          "epoch-0002.safetensors", "epoch-0002.state.pt", "last.json"]
 
 
 def test_same_seed_same_result():

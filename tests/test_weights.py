@@ -106,7 +106,12 @@ def test_study_starts_from_local_imagenet_weights(cli, tmp_path, monkeypatch, sh
     published = weights.model("resnet18").state_dict()
     folder = tmp_path / "cache" / weights.FOLDER
     folder.mkdir(parents=True)
-    torch.save(published, folder / weights.spec("resnet18").file)
+    torch.save(published, folder / "tmp.pth")  # named by its digest, as published files are (it is checked)
+    digest = hashlib.sha256((folder / "tmp.pth").read_bytes()).hexdigest()
+    w = weights.spec("resnet18")
+    monkeypatch.setitem(weights.WEIGHTS, "resnet18", weights.WeightSpec("resnet18", w.url.replace(
+        w.sha256_prefix, digest[:8]), w.top1))
+    (folder / "tmp.pth").rename(folder / weights.spec("resnet18").file)
     r = cli("run", str(study), "--out", str(tmp_path / "runs"))
     assert r.code == 0, r.err
     run = next((tmp_path / "runs" / "tiny").iterdir())

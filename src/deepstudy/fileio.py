@@ -1,6 +1,7 @@
 """Atomic file writes and JSON-lines helpers (no torch: the report uses them too)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -33,6 +34,15 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -44,6 +44,9 @@ class Progress:
             self.line(f"  {label}: resumed from its checkpoint at epoch {e['epoch'] + 1}")
             if self.rich is not None and self.task is not None:
                 self.rich.update(self.task, completed=e["epoch"])
+        elif e["kind"] == "checkpoint_fallback":
+            self.line(f"  {label}: the checkpoint of epoch {e['damaged'] + 1} failed its sha256 check ({e['reason']}); "
+                      f"going back to epoch {e['epoch'] + 1}'s and training again from there")
         elif e["kind"] == "epoch":
             shown = [f"{name} {e[key]:.4f}" for key, name in (("train_loss", "loss"), ("val_loss", "val_loss"),
                                                                ("val_acc", "val_acc")) if e.get(key) is not None]

@@ -2,13 +2,13 @@
 
 ``fetch(name)`` downloads the file from download.pytorch.org into ``<data root>/torchvision-weights/``
 (temporary file, sha256 checked against the prefix in the file name — torch.hub's convention — then
-renamed); ``load(name)`` builds our model and loads the file with ``torch.load(weights_only=True)``
-and ``strict=True``. Old checkpoints lack ``num_batches_tracked``; it is set to 0, as torch does.
+renamed; a copy already on disk is checked the same way before ``load(name)`` or ``pretrain.task:
+imagenet`` use it); ``load(name)`` builds our model and loads the file with
+``torch.load(weights_only=True)`` and ``strict=True``. Old checkpoints lack ``num_batches_tracked``;
+it is set to 0, as torch does.
 URLs, accuracies and preprocessing: shared/data/torchvision-manifests/SOURCE.md (torchvision 0.28).
 """
 from __future__ import annotations
-
-import hashlib
 
 import re
 from dataclasses import dataclass
@@ -88,12 +88,9 @@ def fetch(name: str, root: Path | None = None, *, url: str | None = None, timeou
 
 def verified(path: Path, w: WeightSpec) -> Path:
     """``path`` if its sha256 starts with the published prefix; a copy found on disk is checked like a download."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    if not h.hexdigest().startswith(w.sha256_prefix):
-        raise UserError(f"{path} is present but its sha256 starts with {h.hexdigest()[:12]}, not {w.sha256_prefix}: "
+    digest = registry.sha256_of(path)
+    if not digest.startswith(w.sha256_prefix):
+        raise UserError(f"{path} is present but its sha256 starts with {digest[:12]}, not {w.sha256_prefix}: "
                         f"it is damaged or another file; delete it and run `deepstudy weights fetch {w.name}`")
     return path
 
@@ -105,13 +102,15 @@ def model(name: str, num_classes: int = 1000) -> nn.Module:
 
 
 def present(name: str) -> Path:
-    """The local checkpoint of ``name``; offline without a copy: what to fetch."""
-    path = locate(spec(name))
+    """The local checkpoint of ``name``, sha256-checked as ``fetch`` checks it; offline without a copy: what to
+    fetch."""
+    w = spec(name)
+    path = locate(w)
     if path is None:
         raise UserError(f"weights for '{name}' are not present (looked in "
                         f"{', '.join(str(r / FOLDER) for r in registry.data_roots())}); "
                         f"run `deepstudy weights fetch {name}`")
-    return path
+    return verified(path, w)
 
 
 def _read(path: Path) -> dict[str, torch.Tensor]:

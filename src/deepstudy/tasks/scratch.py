@@ -2,7 +2,8 @@
 
 Data come from the same loaders (normalized with training statistics, as float32 arrays); the
 network, its optimizer and its training loop are ``deepstudy.scratch``. Checkpoints are ``.npz``
-files (read with ``allow_pickle=False``), written atomically each epoch.
+files (read with ``allow_pickle=False``), written atomically each epoch behind train.checkpoint's
+sha256-checked pointer.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import inspect
 import io
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -125,28 +127,34 @@ def _load(path: Path) -> dict[str, dict[str, np.ndarray]]:
                 group, name = key.split("/", 1)
                 out.setdefault(group, {})[name] = z[key]
             return out
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:  # BadZipFile: a bad CRC, flipped bytes
         raise UserError(f"checkpoint {path} is unreadable ({e}); delete it to restart this arm from scratch") from None
 
 
 class NumpyState:
-    """The NumPy engine's checkpoint for the epoch driver: .npz files (read with allow_pickle=False), atomic."""
+    """The NumPy engine's checkpoint for the epoch driver: ``epoch-NNNN.npz`` files (read with allow_pickle=False),
+    written atomically, behind train.checkpoint's sha256-checked ``last.json`` (with its fallback to the epoch
+    before). Runs of earlier versions left one ``checkpoint.npz`` beside the folder: it still loads, unchecked."""
 
     def __init__(self, model: scratch.Module, optimizer):
         self.model, self.optimizer = model, optimizer
 
     def exists(self, folder: Path) -> bool:
-        return folder.with_suffix(".npz").is_file()
+        return train.checkpoint.exists(folder) or folder.with_suffix(".npz").is_file()
 
     def save(self, folder: Path, epoch: int, extra: dict) -> None:
-        _save(folder.with_suffix(".npz"), model=self.model.state_dict(), optim=self.optimizer.state_dict(),
+        name = f"epoch-{epoch:04d}.npz"
+        _save(folder / name, model=self.model.state_dict(), optim=self.optimizer.state_dict(),
               meta={"epoch": np.asarray(epoch), "monitor": np.asarray(json.dumps(extra["monitor"]))})
+        train.checkpoint.commit(folder, epoch, state=name)
+        folder.with_suffix(".npz").unlink(missing_ok=True)  # an earlier version's checkpoint, superseded
 
-    def load(self, folder: Path) -> tuple[int, dict]:
-        state = _load(folder.with_suffix(".npz"))
+    def load(self, folder: Path) -> tuple[int, dict, dict | None]:
+        entry, fallback = train.checkpoint.verified(folder) if train.checkpoint.exists(folder) else (None, None)
+        state = _load(folder / entry["state"] if entry else folder.with_suffix(".npz"))
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optim"])
-        return int(state["meta"]["epoch"]), {"monitor": json.loads(str(state["meta"]["monitor"]))}
+        return int(state["meta"]["epoch"]), {"monitor": json.loads(str(state["meta"]["monitor"]))}, fallback
 
     def save_best(self, path: Path) -> None:
         _save(path, model=self.model.state_dict())

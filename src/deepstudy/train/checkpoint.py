@@ -1,9 +1,14 @@
-"""Checkpoints that a kill cannot corrupt.
+"""Checkpoints that a kill cannot corrupt and that damage cannot slip past.
 
 Each epoch writes ``epoch-NNNN.safetensors`` (weights) and ``epoch-NNNN.state.pt`` (optimizer,
 scheduler, scaler, epoch, monitor, extra), then atomically replaces ``last.json`` to point at
-them, then removes older epochs. A reader follows ``last.json``, so it sees a complete pair or
-the previous one. State is loaded with ``torch.load(weights_only=True)``: no unpickling of code.
+them with the sha256 of each file and, as ``previous``, the entry of the epoch before; then it
+removes older epochs. A reader follows ``last.json``, so it sees a complete pair or the previous
+one, and it checks the hashes first: when the newest pair no longer matches (flipped bytes, a cut
+or missing file) it falls back to the previous pair, from which the task re-trains the lost epoch
+deterministically. A ``last.json`` written before hashes were recorded is followed unchecked.
+State is loaded with ``torch.load(weights_only=True)``: no unpickling of code. ``commit`` and
+``verified`` know no file format: the NumPy engine's ``.npz`` checkpoints use them too.
 """
 from __future__ import annotations
 
@@ -16,7 +21,9 @@ import torch
 from torch import nn
 
 from deepstudy.errors import UserError
-from deepstudy.fileio import atomic_write_bytes, read_json, write_json
+from deepstudy.fileio import atomic_write_bytes, read_json, sha256_file, write_json
+
+POINTER = "last.json"
 
 
 def save_weights(model: nn.Module, path: Path) -> None:
@@ -38,6 +45,62 @@ def load_weights(model: nn.Module, path: Path) -> None:
                         f"unexpected {sorted(unexpected)[:3]})")
 
 
+def commit(folder: Path, epoch: int, **files: str) -> None:
+    """Point ``last.json`` at this epoch's files (written already; role -> name in ``folder``) with their sha256,
+    keeping the newest earlier entry it named as ``previous``; then delete every other ``epoch-*`` file."""
+    try:
+        old = read_json(folder / POINTER)
+        earlier = [e for e in (old, old.get("previous")) if isinstance(e, dict) and e.get("epoch", epoch) < epoch]
+    except (OSError, ValueError, AttributeError):  # none yet, or a damaged one: nothing earlier to keep
+        earlier = []
+    entry = {"epoch": epoch, **files, "sha256": {name: sha256_file(folder / name) for name in files.values()}}
+    if earlier:  # a fallback re-trains its lost epoch: the damaged entry of that epoch is not kept as previous
+        entry["previous"] = {k: v for k, v in earlier[0].items() if k != "previous"}
+    write_json(folder / POINTER, entry)
+    keep = {v for e in (entry, entry.get("previous", {})) for v in e.values() if isinstance(v, str)}
+    for path in folder.glob("epoch-*"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+def _reason(e: BaseException) -> str:
+    return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+
+
+def _unreadable(folder: Path, e: BaseException) -> UserError:
+    return UserError(f"checkpoint in {folder} is unreadable ({_reason(e)}); delete that folder to restart this seed "
+                     "from scratch")
+
+
+def _damage(folder: Path, entry: dict) -> str | None:
+    """What is wrong with an entry's files, or None when each has its recorded sha256 (or none is recorded)."""
+    for name, digest in entry.get("sha256", {}).items():
+        try:
+            actual = sha256_file(folder / name)
+        except OSError as e:
+            return f"{name} is unreadable ({e.strerror or type(e).__name__})"
+        if actual != digest:
+            return f"{name} has sha256 {actual[:12]}…, not the recorded {digest[:12]}…"
+    return None
+
+
+def verified(folder: Path) -> tuple[dict, dict | None]:
+    """The newest entry of ``last.json`` whose files pass their sha256 check, and None — or, when the newest failed,
+    the previous one and ``{"epoch": the newest's epoch, "reason": what failed}``. Neither: a one-line UserError."""
+    try:
+        pointer = read_json(folder / POINTER)
+        entries = [e for e in (pointer, pointer.get("previous")) if e is not None]
+    except (OSError, ValueError, AttributeError) as e:  # a damaged pointer: unreadable, not JSON, not an object
+        raise _unreadable(folder, e) from None
+    problems = []
+    for entry in entries:
+        if (problem := _damage(folder, entry)) is None:
+            return entry, ({"epoch": pointer["epoch"], "reason": problems[0]} if problems else None)
+        problems.append(problem)
+    raise UserError(f"checkpoint in {folder} is damaged ({'; '.join(problems)}); delete that folder to restart this "
+                    "seed from scratch")
+
+
 def save(folder: Path, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scaler,
          extra: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,29 +111,25 @@ def save(folder: Path, epoch: int, model: nn.Module, optimizer: torch.optim.Opti
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
                 "scaler": scaler.state_dict(), "extra": extra}, buf)
     atomic_write_bytes(folder / f"{stem}.state.pt", buf.getvalue())
-    write_json(folder / "last.json", {"epoch": epoch, "weights": f"{stem}.safetensors", "state": f"{stem}.state.pt"})
-    for old in folder.glob("epoch-*"):
-        if not old.name.startswith(stem):
-            old.unlink(missing_ok=True)
+    commit(folder, epoch, weights=f"{stem}.safetensors", state=f"{stem}.state.pt")
 
 
 def exists(folder: Path) -> bool:
-    return (folder / "last.json").is_file()
+    return (folder / POINTER).is_file()
 
 
 def load(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scaler) -> dict:
-    """Restore everything saved by :func:`save`; returns ``{"epoch": ..., "extra": ...}``."""
+    """Restore everything saved by :func:`save` from the newest checkpoint that passes its sha256 check; returns
+    ``{"epoch": ..., "extra": ...}``, with ``"fell_back_from": {"epoch", "reason"}`` when that is not the newest."""
+    entry, fallback = verified(folder)
     try:
-        pointer = read_json(folder / "last.json")
-        state = torch.load(folder / pointer["state"], map_location="cpu", weights_only=True)
+        state = torch.load(folder / entry["state"], map_location="cpu", weights_only=True)
     except Exception as e:  # any parse failure of a damaged file (UnpicklingError, ValueError, OSError ...)
-        reason = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise UserError(f"checkpoint in {folder} is unreadable ({reason}); delete that folder to restart this arm "
-                        "from scratch") from None
-    load_weights(model, folder / pointer["weights"])
+        raise _unreadable(folder, e) from None
+    load_weights(model, folder / entry["weights"])
     if optimizer is not None:
         optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
     scaler.load_state_dict(state["scaler"])
-    return {"epoch": state["epoch"], "extra": state["extra"]}
+    return {"epoch": state["epoch"], "extra": state["extra"], **({"fell_back_from": fallback} if fallback else {})}

@@ -6,9 +6,10 @@ rest, in this order per epoch::
 
     row -> monitor (best weights) -> metrics.jsonl -> atomic checkpoint -> event -> fault point -> stop?
 
-and, before the first epoch, resumes from the last checkpoint: it restores the state and the
-monitor, cuts metrics.jsonl (and the task's other per-epoch logs) back to the checkpoint's epoch and
-asks the task for the epochs after it. Every task seeds its randomness from (seed, epoch), so a
+and, before the first epoch, resumes from the last checkpoint that passes its sha256 check (the
+newest, or the one before it: event ``checkpoint_fallback``): it restores the state and the
+monitor, cuts metrics.jsonl (and the task's other per-epoch logs) back to the checkpoint's epoch
+and asks the task for the epochs after it. Every task seeds its randomness from (seed, epoch), so a
 resumed seed ends bit-identical to an uninterrupted one.
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ class State(Protocol):
 
     def exists(self, folder: Path) -> bool: ...
     def save(self, folder: Path, epoch: int, extra: dict) -> None: ...
-    def load(self, folder: Path) -> tuple[int, dict]: ...   # (epoch, extra)
+    def load(self, folder: Path) -> tuple[int, dict, dict | None]: ...   # (epoch, extra, fallback or None)
     def save_best(self, path: Path) -> None: ...
     def load_best(self, path: Path) -> None: ...
 
@@ -68,9 +69,9 @@ class TorchState:
     def save(self, folder: Path, epoch: int, extra: dict) -> None:
         checkpoint.save(folder, epoch, self.model, self.optimizer, self.scheduler, self.scaler, extra)
 
-    def load(self, folder: Path) -> tuple[int, dict]:
+    def load(self, folder: Path) -> tuple[int, dict, dict | None]:
         state = checkpoint.load(folder, self.model, self.optimizer, self.scheduler, self.scaler)
-        return state["epoch"], state["extra"]
+        return state["epoch"], state["extra"], state.get("fell_back_from")
 
     def save_best(self, path: Path) -> None:
         checkpoint.save_weights(self.model, path)
@@ -100,7 +101,10 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
     metrics, ckpt_dir = folder / "metrics.jsonl", folder / ckpt
     start, saved = 0, {}
     if state.exists(ckpt_dir):
-        last, saved = state.load(ckpt_dir)
+        last, saved, fallback = state.load(ckpt_dir)
+        if fallback is not None:  # the newest checkpoint failed its sha256 check: the epochs after `last` re-train
+            on_event({"kind": "checkpoint_fallback", "arm": arm, "seed": seed, "damaged": fallback["epoch"],
+                      "epoch": last, "reason": fallback["reason"]})
         monitor.load_state_dict(saved["monitor"])
         start = last + 1
         for name in ("metrics.jsonl", *logs):

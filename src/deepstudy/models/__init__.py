@@ -4,7 +4,8 @@ Every architecture is a plain ``nn.Module`` with keyword arguments; files read t
 (blocks, network, named constructors).
 """
 from deepstudy.models import cnn, inception, mlp, mobile, resnet, text, vgg, vit  # noqa: F401  (registers the families)
-from deepstudy.models.registry import build, check_kwargs, create, entry, example, names
+from deepstudy.models.registry import build, check_kwargs, checked_build, create, entry, example, names, unbuildable
 from deepstudy.models.summary import Row, summarize
 
-__all__ = ["build", "check_kwargs", "create", "entry", "example", "names", "summarize", "Row"]
+__all__ = ["build", "check_kwargs", "checked_build", "create", "entry", "example", "names", "summarize", "Row",
+           "unbuildable"]

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -58,12 +60,39 @@ def check_kwargs(name: str, kwargs: dict) -> None:
                             f"its arguments: {', '.join(params)}")
 
 
+def unbuildable(name: str, kwargs: dict, reason: object) -> str:
+    """Why model ``name`` cannot be built, as one line naming the argument at fault where one holds a size below 1
+    (a width, a channel count, a depth: the usual cause of torch's errors at construction)."""
+    for key, value in kwargs.items():
+        values = value if isinstance(value, (list, tuple)) else (value,)
+        if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in values):
+            return (f"model '{name}': {key}={value!r} asks for a size below 1 ({reason}); widths, channel counts and "
+                    f"other sizes are whole numbers >= 1 — fix model.{key}")
+    return f"model '{name}' cannot be built with {kwargs}: {reason}"
+
+
+def checked_build(name: str, kwargs: dict, make: Callable[[], Any], where: str = "") -> Any:
+    """``make()`` (model ``name`` built from ``kwargs``: a module or a tuple of them), with torch's errors (a negative
+    width, a stride of 0) and a layer without weights (a width of 0, which would train a constant) as one line."""
+    try:
+        with warnings.catch_warnings():  # a width of 0: said below, in one line
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            model = make()
+    except (RuntimeError, ArithmeticError) as e:
+        raise UserError(where + unbuildable(name, kwargs, e)) from None
+    for module in model if isinstance(model, tuple) else (model,):
+        empty = next((n for n, p in module.named_parameters() if p.numel() == 0), None)
+        if empty is not None:
+            raise UserError(where + unbuildable(name, kwargs, f"its layer {empty} would have no weights"))
+    return model
+
+
 def create(name: str, **kwargs) -> nn.Module:
     check_kwargs(name, kwargs)
     try:
-        return entry(name).fn(**kwargs)
+        return checked_build(name, kwargs, lambda: entry(name).fn(**kwargs))
     except (TypeError, ValueError) as e:
-        raise UserError(f"model '{name}' cannot be built with {kwargs}: {e}") from None
+        raise UserError(unbuildable(name, kwargs, e)) from None
 
 
 def example(name: str, input_shape: tuple[int, ...], batch: int = 1) -> torch.Tensor:

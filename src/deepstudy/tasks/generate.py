@@ -128,6 +128,10 @@ class GenerateTask(Task):
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         check_task_model(arm, cfg, "dcgan", _MODEL_KEYS, "name: dcgan, latent: 64, width: 64")
+        try:
+            models.checked_build("dcgan", cfg.model.kwargs(), lambda: build(cfg), where=f"arm '{arm}': ")
+        except (TypeError, ValueError) as e:
+            raise UserError(f"arm '{arm}': {models.unbuildable('dcgan', cfg.model.kwargs(), e)}") from None
         extra = set(cfg.analyses) - {"curves", "samples", "confusion"}
         if extra:
             raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: generate; remove "

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from deepstudy import data as _data
-from deepstudy import evaluate, repro, train
+from deepstudy import evaluate, models, repro, train
 from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
 from deepstudy.fileio import append_jsonl, read_json, read_jsonl, write_json
@@ -150,6 +150,10 @@ class LanguageModelTask(Task):
         check_task_model(arm, cfg, "char-rnn", _MODEL_KEYS, "name: char-rnn, cell: lstm, hidden: 256, layers: 2")
         if cfg.model.kwargs().get("cell", "lstm") not in ("lstm", "gru", "rnn"):
             raise UserError(f"arm '{arm}': model.cell must be lstm, gru or rnn, got {cfg.model.kwargs()['cell']!r}")
+        try:
+            models.checked_build("char-rnn", cfg.model.kwargs(), lambda: build(cfg, 2), where=f"arm '{arm}': ")
+        except (TypeError, ValueError) as e:
+            raise UserError(f"arm '{arm}': {models.unbuildable('char-rnn', cfg.model.kwargs(), e)}") from None
         extra = set(cfg.analyses) - {"curves", "samples"}
         if extra:
             raise UserError(f"arm '{arm}': analyses {', '.join(sorted(extra))} do not apply to task: language-model; "

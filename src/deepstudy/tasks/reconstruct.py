@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from deepstudy import data as _data
-from deepstudy import evaluate, nab, repro, train
+from deepstudy import evaluate, models, nab, repro, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import atomic_write_bytes, atomic_write_text, read_jsonl, write_jsonl
@@ -97,7 +97,9 @@ class ReconstructTask(Task):
 
 
 def build(cfg: Study) -> nn.Module:
-    return autoencoder.create(cfg.model.name, cfg.anomaly.window, **cfg.model.kwargs())
+    kw = cfg.model.kwargs()
+    return models.checked_build(cfg.model.name, kw,
+                                lambda: autoencoder.create(cfg.model.name, cfg.anomaly.window, **kw))
 
 
 def _periods(n: int, cfg: Study) -> tuple[int, int]:

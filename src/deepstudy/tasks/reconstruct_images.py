@@ -17,7 +17,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import nn
 
 from deepstudy import data as _data
-from deepstudy import evaluate, repro, train
+from deepstudy import evaluate, models, repro, train
 from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl
@@ -44,7 +44,9 @@ def normal_ids(cfg: Study, ds: _data.Dataset) -> list[int]:
 
 
 def build(cfg: Study, input_shape: tuple[int, ...]) -> nn.Module:
-    return autoencoder.create_image(cfg.model.name, tuple(input_shape), **cfg.model.kwargs())
+    kw = cfg.model.kwargs()
+    return models.checked_build(cfg.model.name, kw,
+                                lambda: autoencoder.create_image(cfg.model.name, tuple(input_shape), **kw))
 
 
 def _errors(model: nn.Module, x: torch.Tensor) -> np.ndarray:

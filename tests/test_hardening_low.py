@@ -1,0 +1,36 @@
+"""Issue 22 (low): bad input of every kind is one line, exit code 2, no traceback, nothing half-written."""
+from __future__ import annotations
+
+import pytest
+from conftest import tiny_study
+
+
+def _one_line(r, message: str) -> None:
+    assert r.code == 2, (r.code, r.err[-600:])
+    assert message in r.err and "Traceback" not in r.err, r.err[-600:]
+    assert len(r.err.strip().splitlines()) == 1, r.err
+
+
+@pytest.mark.parametrize("model, message", [
+    ({"name": "mlp", "hidden": [-5]}, "model 'mlp': hidden=[-5] asks for a size below 1"),
+    ({"name": "mlp", "hidden": [0]}, "model 'mlp': hidden=[0] asks for a size below 1 (its layer features.1.weight"),
+    ({"name": "cnn", "channels": [-4]}, "model 'cnn': channels=[-4] asks for a size below 1"),
+    ({"name": "cnn", "stride": 0}, "fix model.stride"),
+])
+def test_model_sizes_below_one_are_one_line(cli, tmp_path, model, message):
+    study = tiny_study(tmp_path, model=model, arms={"base": {}})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, message)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("task, model, message", [
+    ("generate", {"name": "dcgan", "latent": -1}, "arm 'base': model 'dcgan': latent=-1 asks for a size below 1"),
+    ("language-model", {"name": "char-rnn", "embed_dim": -1}, "model 'char-rnn': embed_dim=-1 asks for a size"),
+    ("reconstruct", {"name": "dense-ae", "hidden": [0]}, "model 'dense-ae': hidden=[0] asks for a size below 1"),
+])
+def test_task_models_with_sizes_below_one_stop_at_the_check(cli, tmp_path, task, model, message):
+    study = tiny_study(tmp_path, task=task, model=model, arms={"base": {}}, seeds=1)
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, message)
+    assert not (tmp_path / "out").exists()

@@ -34,3 +34,26 @@ def test_task_models_with_sizes_below_one_stop_at_the_check(cli, tmp_path, task,
     r = cli("run", str(study), "--out", str(tmp_path / "out"))
     _one_line(r, message)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"arms": {f"a{i}": {} for i in range(10_001)}, "seeds": 1},
+     "'arms': the study asks for 10,001 arms; one study trains at most 10,000 (arms x seeds)"),
+    ({"arms": {f"a{i}": {} for i in range(101)}, "seeds": 100},
+     "the study asks for 101 arm(s) x 100 seed(s) = 10,100 runs; one study trains at most 10,000"),
+])
+def test_arms_times_seeds_is_capped_before_any_work(cli, tmp_path, monkeypatch, overrides, message):
+    from deepstudy import study
+
+    monkeypatch.setattr(study, "run", lambda *a, **k: pytest.fail("the study reached study.run"))
+    r = cli("run", str(tiny_study(tmp_path, **overrides)), "--out", str(tmp_path / "out"))
+    _one_line(r, message)
+
+
+def test_opt_in_arms_chosen_with_arms_count_too(cli, tmp_path, monkeypatch):
+    from deepstudy import study
+
+    monkeypatch.setattr(study, "run", lambda *a, **k: pytest.fail("the study reached study.run"))
+    path = tiny_study(tmp_path, opt_in_arms={f"x{i}": {} for i in range(101)}, seeds=100)
+    r = cli("run", str(path), "--arms", ",".join(f"x{i}" for i in range(101)), "--out", str(tmp_path / "out"))
+    _one_line(r, "--arms: the study asks for 101 arm(s) x 100 seed(s) = 10,100 runs")

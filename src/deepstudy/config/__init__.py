@@ -19,9 +19,9 @@ from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, Da
                                        EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
                                        PretrainConfig, SomConfig, Task, TrainConfig)
 from deepstudy.config import yamlfile
-from deepstudy.config.tasks import (DATA_KEYS, define, FULL_SECTIONS, OPTIONAL_SECTIONS, STUDY_TYPES, TRAIN_KEYS,
-                                    ClassicalStudy, ClassifyStudy, ForecastStudy, GenerateStudy, LanguageModelStudy,
-                                    ReconstructStudy, ScratchStudy, SomStudy, Study)
+from deepstudy.config.tasks import (DATA_KEYS, define, FULL_SECTIONS, MAX_RUNS, OPTIONAL_SECTIONS, STUDY_TYPES,
+                                    TRAIN_KEYS, ClassicalStudy, ClassifyStudy, ForecastStudy, GenerateStudy,
+                                    LanguageModelStudy, ReconstructStudy, ScratchStudy, SomStudy, Study, too_many_runs)
 from deepstudy.errors import UserError, closest
 
 __all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillConfig", "EarlyStoppingConfig",
@@ -137,6 +137,8 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms
         raise UserError(f"study '{study.name}' has no arm '{unknown[0]}'{closest(unknown[0], every)}; "
                         f"its arms: {', '.join(study.arms)}{opt_in}")
     chosen = {a: every[a] for a in dict.fromkeys(arms)}  # the rest of the opt-in arms stay available (config.yaml)
+    if len(chosen) * study.seeds > MAX_RUNS:
+        raise UserError(f"--arms: {too_many_runs(len(chosen), study.seeds)}")
     rest = {a: o for a, o in study.opt_in_arms.items() if a not in chosen}
     return study.model_copy(update={"arms": chosen, "opt_in_arms": rest})
 

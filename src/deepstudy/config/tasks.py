@@ -73,6 +73,17 @@ EXPLAINING_ALLOWED = {"classify": _EXPLAINING,
 # registered datasets built without files: their readers never look at data.path (data/registry.py)
 BUILT_IN_DATA = {"digits": "digits", "moons": "synthetic", "circles": "synthetic"}
 
+# the most arm x seed runs one study trains: a study of 1.9 million arms would spend days checking its arms before
+# the first epoch (and its run folder would hold millions of folders); larger designs are several studies, or a search
+MAX_RUNS = 10_000
+
+
+def too_many_runs(arms: int, seeds: int | None = None) -> str:
+    asks = f"{arms:,} arms" if seeds is None else f"{arms:,} arm(s) x {seeds} seed(s) = {arms * seeds:,} runs"
+    return (f"the study asks for {asks}; one study trains at most {MAX_RUNS:,} (arms x seeds) — split it into "
+            "several studies, lower `seeds`, or explore a large space with `search:`")
+
+
 _FULL: dict[type[BaseModel], type[BaseModel]] = {}  # a task's section -> the full section it is cut from
 
 
@@ -127,7 +138,8 @@ class Study(_Section):
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     arms: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"base": {}}, description=(
-        "Arm name -> dotted overrides of the base config; arms are compared side by side."))
+        f"Arm name -> dotted overrides of the base config; arms are compared side by side (arms x seeds at most "
+        f"{MAX_RUNS:,} runs)."))
     opt_in_arms: dict[str, dict[str, Any]] = Field(default_factory=dict, description=(
         "Arms run only when named with `deepstudy run STUDY --arms NAME[,NAME]` (same form as `arms`): the "
         "costly ones, kept out of the default run but one flag away."))
@@ -169,6 +181,8 @@ class Study(_Section):
     def _arms_well_formed(cls, arms: dict[str, dict[str, Any]], info: ValidationInfo) -> dict[str, dict[str, Any]]:
         if not arms and info.field_name == "arms":
             raise ValueError("a study needs at least one arm, e.g. arms: {base: {}}")
+        if len(arms) > MAX_RUNS:  # before any work per arm
+            raise ValueError(too_many_runs(len(arms)))
         for arm, overrides in arms.items():
             safe_name("arm name", arm)
             if not isinstance(overrides, dict):
@@ -206,6 +220,7 @@ class Study(_Section):
         explaining = set(self.analyses) & _EXPLAINING - EXPLAINING_ALLOWED.get(self.task, set())
         refused_monitor, why_refused = MONITOR_REFUSED.get(self.task, (None, ""))
         rules = [
+            (len(self.arms) * self.seeds > MAX_RUNS, too_many_runs(len(self.arms), self.seeds)),
             (explaining, f"analyses {', '.join(sorted(explaining))} explain torch models (task: classify; task: "
                          f"forecast: saliency, smoothgrad, integrated-gradients, occlusion, gradient-flow); remove "
                          f"them for task: {self.task}"),

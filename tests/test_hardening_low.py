@@ -1,6 +1,7 @@
 """Issue 22 (low): bad input of every kind is one line, exit code 2, no traceback, nothing half-written."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import tiny_study
 
@@ -57,3 +58,26 @@ def test_opt_in_arms_chosen_with_arms_count_too(cli, tmp_path, monkeypatch):
     path = tiny_study(tmp_path, opt_in_arms={f"x{i}": {} for i in range(101)}, seeds=100)
     r = cli("run", str(path), "--arms", ",".join(f"x{i}" for i in range(101)), "--out", str(tmp_path / "out"))
     _one_line(r, "--arms: the study asks for 101 arm(s) x 100 seed(s) = 10,100 runs")
+
+
+def _table(tmp_path, n: int, ids) -> str:
+    rng = np.random.default_rng(0)
+    lines = ["id,x,label"] + [f"{ids(i)},{rng.normal():.3f},{i % 2}" for i in range(n)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    return str(tmp_path / "t.csv")
+
+
+def test_an_identifier_column_is_refused_with_data_drop(cli, tmp_path):
+    path = _table(tmp_path, 2_400, lambda i: f"cust-{i}")
+    study = tiny_study(tmp_path, data={"name": "mine", "format": "csv-table", "path": path, "target": "label"})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, f"column 'id' of {path} holds 2,400 distinct values in 2,400 rows (an identifier or free text?): "
+                 "one-hot encoding it would make 2,400 features (23 MB); ignore it with data.drop: [id]")
+    assert not (tmp_path / "out").exists()
+
+
+def test_many_categories_shared_by_many_rows_are_still_one_hot(tmp_path):
+    from deepstudy.data import table
+
+    raw = table.read_csv(_table(tmp_path, 2_400, lambda i: f"town-{i % 1_100}"))  # 1,100 values, < half the rows
+    assert len(table.TableEncoder(raw, "label").fit(np.arange(2_400)).feature_names()) == 1_101

@@ -47,7 +47,9 @@ class DataConfig(_Section):
         "erase[:p]."))
     normalize: bool = Field(True, description="Standardize inputs with statistics of the training split only.")
     target: str | None = Field(None, description="csv-table: the label column (default: the last column).")
-    drop: tuple[str, ...] = Field((), description="csv-table: columns to ignore (identifiers, free text).")
+    drop: tuple[str, ...] = Field((), description=(
+        "csv-table: columns to ignore (identifiers, free text; a text column of more than 1,000 distinct values "
+        "that most rows hold alone is refused until dropped)."))
     image_size: tuple[int, int] | None = Field(None, description=(
         "image-folder: resize every image to (height, width); default: the first image's size."))
     grayscale: bool = Field(False, description="image-folder: convert images to one channel.")

@@ -3,6 +3,10 @@
 A column is numeric when every non-empty value parses as a number; otherwise it is categorical
 and one-hot encoded with the categories seen in training (an unseen category encodes as all
 zeros). Numeric columns are standardized; missing numbers are filled with the training mean.
+
+A categorical column with more than ``MAX_CATEGORIES`` (1,000) distinct values of which most rows hold their own
+(more than half the rows distinct) is an identifier or free text, not a category: its one-hot block would hold
+rows x values numbers (50,000 ids: 10 GB), so it is refused with the advice to drop it (``data.drop``).
 """
 from __future__ import annotations
 
@@ -15,10 +19,14 @@ import numpy as np
 from deepstudy.errors import UserError, closest
 
 
+MAX_CATEGORIES = 1_000
+
+
 @dataclass
 class RawTable:
     columns: list[str]
     rows: list[list[str]]
+    path: Path | None = None
 
 
 def read_csv(path: Path) -> RawTable:
@@ -42,7 +50,7 @@ def read_csv(path: Path) -> RawTable:
     if bad is not None:
         raise UserError(f"{path}: row {bad + 2} has {len(rows[bad])} fields but the header has {len(header)}; "
                         "fix the file")
-    return RawTable(header, rows)
+    return RawTable(header, rows, path)
 
 
 def _number(cell: str) -> float | None:
@@ -68,6 +76,14 @@ class TableEncoder:
         self.features = [c for c in cols if c != target and c not in drop]
         self.index = {c: i for i, c in enumerate(cols)}
         self.numeric = {c: all(_number(r[self.index[c]]) is not None for r in table.rows) for c in self.features}
+        for c in self.features:
+            n = 0 if self.numeric[c] else len({r[self.index[c]].strip() for r in table.rows})
+            if n > MAX_CATEGORIES and n > len(table.rows) / 2:
+                size = len(table.rows) * n * 4  # float32
+                shown = f"{size / 1e9:,.1f} GB" if size >= 1e9 else f"{size / 1e6:,.0f} MB"
+                raise UserError(f"column '{c}' of {table.path or 'the table'} holds {n:,} distinct values in "
+                                f"{len(table.rows):,} rows (an identifier or free text?): one-hot encoding it would "
+                                f"make {n:,} features ({shown}); ignore it with data.drop: [{c}]")
 
     def labels(self) -> tuple[np.ndarray, list[str]]:
         raw = [r[self.index[self.target]].strip() for r in self.table.rows]

@@ -81,3 +81,95 @@ def test_many_categories_shared_by_many_rows_are_still_one_hot(tmp_path):
 
     raw = table.read_csv(_table(tmp_path, 2_400, lambda i: f"town-{i % 1_100}"))  # 1,100 values, < half the rows
     assert len(table.TableEncoder(raw, "label").fit(np.arange(2_400)).feature_names()) == 1_101
+
+
+def _cells(tmp_path, cell: str, name: str = "t.csv") -> str:
+    rng = np.random.default_rng(0)
+    lines = ["x1,x2,label"] + [f"{cell if i == 37 else round(rng.normal(), 3)},{rng.normal():.3f},{i % 2}"
+                               for i in range(300)]
+    (tmp_path / name).write_text("\n".join(lines) + "\n")
+    return str(tmp_path / name)
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("inf", "your data has inf at data row 38, column 'x1' of {path} (1 such row(s)); fix the value or empty the cell"),
+    ("-1e999", "your data has -1e999 (inf as a float) at data row 38, column 'x1'"),
+    ("1e200", "column 'x1' of {path}: values as large as 1e+200 (data row 38) are too large to standardize"),
+])
+def test_non_finite_table_values_are_one_line(cli, tmp_path, cell, message):
+    path = _cells(tmp_path, cell)
+    study = tiny_study(tmp_path, data={"name": "mine", "format": "csv-table", "path": path, "target": "label"})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, message.format(path=path))
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_table_values_are_imputed_and_a_far_test_value_is_one_line(tmp_path):
+    from deepstudy.data import table
+    from deepstudy.errors import UserError
+
+    raw = table.read_csv(_cells(tmp_path, "nan"))  # NaN is missing: filled with the training mean
+    assert np.isfinite(table.TableEncoder(raw, "label").fit(np.arange(300)).transform(np.arange(300))).all()
+    raw = table.read_csv(_cells(tmp_path, "1e100"))
+    encoder = table.TableEncoder(raw, "label").fit(np.r_[0:37, 38:300])  # the row is not a training row
+    with pytest.raises(UserError, match="the value 1e[+]100 at data row 38 overflows once standardized"):
+        encoder.transform(np.arange(300))
+
+
+def _series(tmp_path, cell: str) -> str:
+    rows = [f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00:00,{cell if i == 40 else i % 7},{i % 5}" for i in range(200)]
+    (tmp_path / "s.csv").write_text("Date,A,B\n" + "\n".join(rows) + "\n")
+    return str(tmp_path / "s.csv")
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("inf", "your data has inf at line 42, column 'A' of {path} (1 such value(s)); fix it or empty the cell"),
+    ("1e300", "column 'A' of {path}: values as large as 1e+300 (line 42) are too large to standardize"),
+])
+def test_non_finite_series_values_are_one_line(cli, tmp_path, cell, message):
+    path = _series(tmp_path, cell)
+    study = tiny_study(tmp_path, task="forecast", data={"name": "mine", "format": "time-series", "path": path},
+                       arms={"base": {}})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, message.format(path=path))
+    assert not (tmp_path / "out").exists()
+
+
+def test_series_missing_values_load_and_a_value_beyond_float32_once_scaled_is_one_line(tmp_path):
+    from deepstudy.data import series
+    from deepstudy.errors import UserError
+
+    s = series.read_csv_series(_series(tmp_path, "nan"))  # NaN is missing: interpolated later
+    assert np.isnan(s.values[40, 0]) and np.isfinite(series.impute(s.values)).all()
+    s = series.read_csv_series(_series(tmp_path, "1e100"))
+    s.values[:, 0] = np.where(np.arange(200) == 190, 1e100, 0.0)  # a constant training period, then a huge value
+    with pytest.raises(UserError, match="column 'A': the value 1e[+]100 in the test period overflows"):
+        series.forecasting_arrays(s, lookback=4, horizon=1, stride=1, targets=[], val=0.1, test=0.2)
+
+
+def _nab(tmp_path, values: list[str]) -> str:
+    import json
+
+    root = tmp_path / "nab"
+    (root / "data" / "c").mkdir(parents=True)
+    (root / "labels").mkdir()
+    (root / "labels" / "combined_windows.json").write_text(json.dumps({"c/a.csv": []}))
+    rows = "\n".join(f"2020-01-{1 + i // 24:02d} {i % 24:02d}:00:00,{v}" for i, v in enumerate(values))
+    (root / "data" / "c" / "a.csv").write_text("timestamp,value\n" + rows + "\n")
+    return str(root)
+
+
+@pytest.mark.parametrize("values, message", [
+    (["1"] * 100 + ["nan"] + ["2"] * 99, "your data has nan at line 102, column 'value' of {file} (1 such row(s))"),
+    (["1"] * 100 + ["inf"] + ["2"] * 99, "your data has inf at line 102, column 'value' of {file}"),
+    ([str(i % 5) for i in range(150)] + ["1e308"] + ["2"] * 49,
+     "{file}: the value 1e+308 at line 152 is too large to standardize (its square overflows)"),
+    (["3"] * 150 + ["1e30"] + ["3"] * 49, "{file}: the value 1e+30 (data row 151) overflows once standardized"),
+])
+def test_non_finite_or_overflowing_nab_values_are_one_line(cli, tmp_path, values, message):
+    root = _nab(tmp_path, values)
+    study = tiny_study(tmp_path, task="reconstruct", data={"name": "mine", "format": "nab", "path": root},
+                       model={"name": "dense-ae", "hidden": [8]}, anomaly={"window": 8}, arms={"base": {}}, seeds=1)
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, message.format(file=f"{root}/data/c/a.csv"))
+    assert not (tmp_path / "out").exists()

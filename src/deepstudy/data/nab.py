@@ -41,7 +41,7 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise UserError(f"cannot read NAB file {path}: {e}") from None
     if not rows or [c.strip() for c in rows[0][:2]] != ["timestamp", "value"]:
         raise UserError(f"{path} is not a NAB file: its header must be 'timestamp,value'")
-    times, values = [], []
+    times, values, lines = [], [], []
     for line, row in enumerate(rows[1:], start=2):
         if not row:
             continue
@@ -51,10 +51,22 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         except (ValueError, IndexError):
             raise UserError(f"{path}: line {line}: expected 'YYYY-MM-DD HH:MM:SS,number', "
                             f"got {','.join(row)!r}") from None
+        lines.append(line)
     t = np.asarray(times)
     if len(t) < 50 or np.any(np.diff(t) <= np.timedelta64(0, "s")):
         raise UserError(f"{path}: needs at least 50 rows with strictly increasing timestamps")
-    return t, np.asarray(values, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(v))
+    if len(bad):  # NAB series have no missing values: every row is scored
+        raise UserError(f"your data has {v[bad[0]]} at line {lines[bad[0]]}, column 'value' of {path} ({len(bad)} "
+                        "such row(s)); a NAB series needs a number in every row — fix or remove those rows")
+    with np.errstate(over="ignore", invalid="ignore"):
+        spread = np.std(v)
+    if not np.isfinite(spread):  # the detectors standardize the series: squares of its deviations must be finite
+        i = int(np.argmax(np.abs(v)))
+        raise UserError(f"{path}: the value {v[i]:g} at line {lines[i]} is too large to standardize (its square "
+                        "overflows); rescale the series or fix that row")
+    return t, v
 
 
 def _root_of(path: Path) -> Path | None:

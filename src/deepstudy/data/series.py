@@ -86,6 +86,7 @@ def read_csv_series(path: str | Path, *, missing: tuple[float, ...] = (), drop: 
     t, v = np.asarray(times), np.asarray(values, dtype=np.float64)
     if np.any(np.diff(t) <= np.timedelta64(0, "s")):
         raise UserError(f"{path}: the times are not strictly increasing; sort the file by time and remove duplicates")
+    _check_finite(v, columns, path)
     n_missing = int(np.isnan(v).sum())
     for m in missing:
         n_missing += int((v == m).sum())
@@ -93,6 +94,24 @@ def read_csv_series(path: str | Path, *, missing: tuple[float, ...] = (), drop: 
     notes = [f"{len(t):,} rows from {t[0]} to {t[-1]}; {n_missing:,} missing values"
              + (f" (coded {', '.join(str(m) for m in missing)})" if missing else "")]
     return Series(t, v, columns, notes)
+
+
+def _check_finite(v: np.ndarray, columns: list[str], path: Path) -> None:
+    """Missing values (an empty cell, nan, a missing code) are filled later; inf, or numbers so large that their
+    squares overflow (no mean and std to scale by), are errors of the file."""
+    bad = np.argwhere(np.isinf(v))
+    if len(bad):
+        r, c = bad[0]
+        raise UserError(f"your data has {v[r, c]} at line {r + 2}, column '{columns[c]}' of {path} ({len(bad)} such "
+                        "value(s)); fix it or empty the cell (missing values are interpolated)")
+    for c in range(v.shape[1]):
+        known = v[~np.isnan(v[:, c]), c]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if len(known) == 0 or np.isfinite(np.std(known)):
+                continue
+        r = int(np.nanargmax(np.abs(v[:, c])))
+        raise UserError(f"column '{columns[c]}' of {path}: values as large as {v[r, c]:g} (line {r + 2}) are too large "
+                        "to standardize (their squares overflow); rescale the column or fix that row")
 
 
 def read_air_quality(folder: str | Path) -> Series:
@@ -183,6 +202,13 @@ def forecasting_arrays(s: Series, *, lookback: int, horizon: int, stride: int, t
            "starts": starts}
     for k, v in blocks.items():
         scaled = (v - mean) / std
+        with np.errstate(over="ignore"):
+            bad = np.argwhere(~np.isfinite(scaled.astype(np.float32)))
+        if len(bad):  # a value far outside the training period's range, beyond float32 once standardized
+            r, c = bad[0]
+            raise UserError(f"column '{s.columns[c]}': the value {v[r, c]:g} in the {k} period overflows once "
+                            f"standardized with the training period's mean and std ({mean[c]:g}, {std[c]:g}); rescale "
+                            "the column or fix that row")
         x, y = windows(scaled, lookback, horizon, stride if k == "train" else 1, cols)
         out[k] = (x, y.reshape(len(y), -1), persistence(x, horizon, cols))
     return out

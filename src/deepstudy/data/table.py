@@ -2,7 +2,8 @@
 
 A column is numeric when every non-empty value parses as a number; otherwise it is categorical
 and one-hot encoded with the categories seen in training (an unseen category encodes as all
-zeros). Numeric columns are standardized; missing numbers are filled with the training mean.
+zeros). Numeric columns are standardized; missing numbers (an empty cell, nan) are filled with the training mean;
+inf, or a number too large to standardize, stops the load naming its row and column.
 
 A categorical column with more than ``MAX_CATEGORIES`` (1,000) distinct values of which most rows hold their own
 (more than half the rows distinct) is an identifier or free text, not a category: its one-hot block would hold
@@ -77,6 +78,9 @@ class TableEncoder:
         self.index = {c: i for i, c in enumerate(cols)}
         self.numeric = {c: all(_number(r[self.index[c]]) is not None for r in table.rows) for c in self.features}
         for c in self.features:
+            if self.numeric[c]:
+                x = np.asarray([_number(r[self.index[c]]) for r in table.rows], dtype=np.float64)
+                self._check_finite(c, x)
             n = 0 if self.numeric[c] else len({r[self.index[c]].strip() for r in table.rows})
             if n > MAX_CATEGORIES and n > len(table.rows) / 2:
                 size = len(table.rows) * n * 4  # float32
@@ -84,6 +88,22 @@ class TableEncoder:
                 raise UserError(f"column '{c}' of {table.path or 'the table'} holds {n:,} distinct values in "
                                 f"{len(table.rows):,} rows (an identifier or free text?): one-hot encoding it would "
                                 f"make {n:,} features ({shown}); ignore it with data.drop: [{c}]")
+
+    def _check_finite(self, c: str, x: np.ndarray) -> None:
+        """inf in a numeric column, or numbers so large that their squares overflow (no mean and std): one line."""
+        where = f"column '{c}' of {self.table.path or 'the table'}"
+        bad = np.flatnonzero(np.isinf(x))
+        if len(bad):
+            cell = self.table.rows[bad[0]][self.index[c]].strip()
+            shown = cell if cell.lower().lstrip("+-") in ("inf", "infinity") else f"{cell} (inf as a float)"
+            raise UserError(f"your data has {shown} at data row {bad[0] + 1}, {where} ({len(bad)} such row(s)); "
+                            "fix the value or empty the cell (empty cells are filled with the training mean)")
+        with np.errstate(over="ignore", invalid="ignore"):
+            spread = np.nanstd(x) if np.isfinite(x).any() else 0.0
+        if not np.isfinite(spread):
+            i = int(np.nanargmax(np.abs(x)))
+            raise UserError(f"{where}: values as large as {x[i]:g} (data row {i + 1}) are too large to standardize "
+                            "(their squares overflow); rescale the column or fix that row")
 
     def labels(self) -> tuple[np.ndarray, list[str]]:
         raw = [r[self.index[self.target]].strip() for r in self.table.rows]
@@ -126,6 +146,12 @@ class TableEncoder:
                 mean, std = self.stats[c]
                 x = np.asarray([_number(v) for v in values], dtype=np.float64)
                 x = np.where(np.isnan(x), mean, x)
+                with np.errstate(over="ignore"):
+                    bad = np.flatnonzero(~np.isfinite(((x - mean) / std if scale else x).astype(np.float32)))
+                if len(bad):  # a value far outside the training rows' range, beyond float32 once standardized
+                    raise UserError(f"column '{c}' of {self.table.path or 'the table'}: the value {x[bad[0]]:g} at "
+                                    f"data row {rows[bad[0]] + 1} overflows once standardized with the training rows' "
+                                    f"mean and std ({mean:g}, {std:g}); rescale the column or fix that row")
                 blocks.append(((x - mean) / std if scale else x)[:, None])
             else:
                 cats = {v: j for j, v in enumerate(self.categories[c])}

@@ -74,6 +74,12 @@ class ReconstructTask(Task):
             if train_rows < cfg.anomaly.window + 10:
                 raise UserError(f"{s.key}: its probationary period leaves {train_rows} training rows, too few for "
                                 f"windows of {cfg.anomaly.window}; lower anomaly.window or anomaly.calibration")
+            with np.errstate(over="ignore"):
+                bad = np.flatnonzero(~np.isfinite(np.square(_standardized(s.values, train_rows).astype(np.float32))))
+            if len(bad):
+                raise UserError(f"{s.path}: the value {s.values[bad[0]]:g} (data row {bad[0] + 1}) overflows once "
+                                "standardized by the training rows' mean and std and squared by the reconstruction "
+                                "error; rescale the series or fix that row")
 
     def train_seed(self, ctx: SeedContext) -> SeedResult:
         return reconstruct_images.train_one(ctx) if ctx.dataset.kind == "image" else train_one(ctx)
@@ -108,6 +114,11 @@ def _periods(n: int, cfg: Study) -> tuple[int, int]:
     return p - int(round(cfg.anomaly.calibration * p)), p
 
 
+def _standardized(values: np.ndarray, end_train: int) -> np.ndarray:
+    """The series scaled by the mean and std of its training rows (what the autoencoder reads)."""
+    return (values - values[:end_train].mean()) / (values[:end_train].std() + 1e-12)
+
+
 def _windows(v: torch.Tensor, w: int) -> torch.Tensor:
     return v.unfold(0, w, 1)  # (T - w + 1, w): window k ends at row k + w - 1
 
@@ -119,8 +130,7 @@ def train_one(ctx: SeedContext) -> SeedResult:
     scores, thresholds, rows, t0 = {}, {}, [], time.perf_counter()
     for k, s in enumerate(ds.extra["series"]):
         end_train, end_cal = _periods(len(s.values), cfg)
-        mean, std = s.values[:end_train].mean(), s.values[:end_train].std() + 1e-12
-        v = torch.from_numpy((s.values - mean) / std).float()
+        v = torch.from_numpy(_standardized(s.values, end_train)).float()
         seed, part = repro.derive_seed(run_seed, "file", k), folder / "files" / str(k)
         if not (part / "scores.npz").is_file():
             _train_file(ctx, s, v, end_train, end_cal, seed, part)

@@ -173,3 +173,28 @@ def test_non_finite_or_overflowing_nab_values_are_one_line(cli, tmp_path, values
     r = cli("run", str(study), "--out", str(tmp_path / "out"))
     _one_line(r, message.format(file=f"{root}/data/c/a.csv"))
     assert not (tmp_path / "out").exists()
+
+
+def _idx_header(dims: tuple[int, ...], data: bytes = b"") -> bytes:
+    import struct
+
+    return struct.pack(">BBBB", 0, 0, 0x08, len(dims)) + b"".join(struct.pack(">I", d) for d in dims) + data
+
+
+@pytest.mark.parametrize("dims, data, message", [
+    ((65536, 65536, 65536, 65536), b"", "declares shape (65536, 65536, 65536, 65536) "
+                                        "(18,446,744,073,709,551,616 bytes of data) but it holds 0"),
+    ((0, 12, 12), b"", "holds no items: its header declares shape (0, 12, 12)"),
+    ((4294967295, 4294967295, 12), bytes(144), "but it holds 144"),
+])
+def test_idx_headers_that_overflow_or_hold_nothing_are_one_line(cli, tmp_path, dims, data, message):
+    from conftest import make_idx_folder
+
+    folder = make_idx_folder(tmp_path / "idx")
+    bad = folder / "train-images-idx3-ubyte.gz"
+    bad.write_bytes(__import__("gzip").compress(_idx_header(dims, data)))
+    study = tiny_study(tmp_path, data={"name": "mine", "format": "idx", "path": str(folder)})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, f"{bad} ")
+    assert message in r.err
+    assert not (tmp_path / "out").exists()

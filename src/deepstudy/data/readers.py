@@ -6,6 +6,7 @@ statistics of the training split only.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -33,10 +34,13 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < header:
         raise UserError(f"{path} is truncated inside its header; {_REFETCH}")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(shape)) * dtype.itemsize
+    if ndim == 0 or 0 in shape:
+        raise UserError(f"{path} holds no items: its header declares shape {shape}; an IDX file of images is "
+                        f"(N, H, W) and one of labels (N,), with N >= 1 — {_REFETCH}")
+    expected = math.prod(shape) * dtype.itemsize  # Python integers: dimensions of 2^32 - 1 cannot wrap around
     if len(raw) - header != expected:
-        raise UserError(f"{path} is truncated or corrupt: its header declares shape {shape} ({expected} bytes of data) "
-                        f"but it holds {len(raw) - header}; {_REFETCH}")
+        raise UserError(f"{path} is truncated or corrupt: its header declares shape {shape} ({expected:,} bytes of "
+                        f"data) but it holds {len(raw) - header:,}; {_REFETCH}")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 

@@ -198,3 +198,22 @@ def test_idx_headers_that_overflow_or_hold_nothing_are_one_line(cli, tmp_path, d
     _one_line(r, f"{bad} ")
     assert message in r.err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("size", [(9000, 9000), (12000, 12000)])  # past the limit (Pillow warns), past twice it (raises)
+def test_a_decompression_bomb_image_is_one_line(cli, tmp_path, size):
+    from PIL import Image
+
+    for name in ("cat", "dog"):
+        (tmp_path / "imgs" / name).mkdir(parents=True)
+        for i in range(6):
+            Image.new("L", (8, 8), color=40 * i).save(tmp_path / "imgs" / name / f"{i}.png")
+    bomb = tmp_path / "imgs" / "dog" / "9.png"
+    Image.new("1", size).save(bomb)  # a few kB on disk, 81 or 144 million pixels decoded
+    study = tiny_study(tmp_path, data={"name": "pets", "format": "image-folder", "path": str(tmp_path / "imgs")},
+                       model={"name": "mlp", "hidden": [8]})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, f"image {bomb} is too large to open safely (")
+    assert "deepstudy opens images of at most 64,000,000 pixels — shrink it or remove it" in r.err
+    assert not (tmp_path / "out").exists()
+    assert Image.MAX_IMAGE_PIXELS != 64_000_000  # Pillow's own limit is restored for everything else

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import warnings
 import zlib
 from pathlib import Path
 
@@ -85,12 +86,15 @@ def read_idx_folder(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+# The largest image an image folder may hold: 64 megapixels (an 8000 x 8000 photo). A larger one is refused before it
+# is decoded — a "decompression bomb" (a small PNG that expands to gigabytes) would otherwise exhaust the memory.
+MAX_IMAGE_PIXELS = 64_000_000
 
 
 def read_image_folder(folder: Path, *, image_size: tuple[int, int] | None, grayscale: bool,
                       classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``folder/<class>/*.png`` -> uint8 (N, C, H, W), labels, class names (sorted folder names)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -101,6 +105,24 @@ def read_image_folder(folder: Path, *, image_size: tuple[int, int] | None, grays
         raise UserError(f"image folder '{folder}' needs one sub-folder per class (found {len(classes)}); "
                         f"e.g. {folder}/cat/1.png, {folder}/dog/2.png")
     images, labels = [], []
+    with warnings.catch_warnings():  # Pillow warns past MAX_IMAGE_PIXELS and raises past twice that: both refused
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS
+        try:
+            _read_classes(folder, classes, image_size, grayscale, images, labels)
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    if not images:
+        raise UserError(f"no images ({', '.join(sorted(_IMAGE_SUFFIXES))}) found under {folder}/<class>/")
+    return np.stack(images), np.asarray(labels, dtype=np.int64), classes
+
+
+def _read_classes(folder: Path, classes: list[str], image_size: tuple[int, int] | None, grayscale: bool,
+                  images: list[np.ndarray], labels: list[int]) -> None:
+    """Decode every image of ``folder/<class>/`` into ``images`` (resized to ``image_size``, default the first
+    image's) and its class index into ``labels``."""
+    from PIL import Image, UnidentifiedImageError
+
     for label, name in enumerate(classes):
         for file in sorted((folder / name).iterdir()) if (folder / name).is_dir() else []:
             if file.suffix.lower() not in _IMAGE_SUFFIXES:
@@ -113,13 +135,13 @@ def read_image_folder(folder: Path, *, image_size: tuple[int, int] | None, grays
                     if (im.height, im.width) != tuple(image_size):
                         im = im.resize((image_size[1], image_size[0]), Image.BILINEAR)
                     arr = np.asarray(im, dtype=np.uint8)
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+                raise UserError(f"image {file} is too large to open safely ({e}); deepstudy opens images of at most "
+                                f"{MAX_IMAGE_PIXELS:,} pixels — shrink it or remove it") from None
             except (UnidentifiedImageError, OSError) as e:
                 raise UserError(f"cannot decode image {file} ({e}); remove or replace it") from None
             images.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
             labels.append(label)
-    if not images:
-        raise UserError(f"no images ({', '.join(sorted(_IMAGE_SUFFIXES))}) found under {folder}/<class>/")
-    return np.stack(images), np.asarray(labels, dtype=np.int64), classes
 
 
 def read_digits() -> tuple[np.ndarray, np.ndarray]:

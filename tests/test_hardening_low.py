@@ -217,3 +217,45 @@ def test_a_decompression_bomb_image_is_one_line(cli, tmp_path, size):
     assert "deepstudy opens images of at most 64,000,000 pixels — shrink it or remove it" in r.err
     assert not (tmp_path / "out").exists()
     assert Image.MAX_IMAGE_PIXELS != 64_000_000  # Pillow's own limit is restored for everything else
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from deepstudy.cli import main
+
+    tmp = tmp_path_factory.mktemp("finished")
+    assert main(["run", str(tiny_study(tmp, arms={"base": {}}, seeds=1)), "--out", str(tmp / "runs")]) == 0
+    return next((tmp / "runs").glob("*/*"))
+
+
+def _snapshot(folder) -> dict:
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+@pytest.mark.parametrize("file, damage, message", [
+    ("results.json", lambda t: t[:100], "results.json is damaged (not JSON: "),
+    ("results.json", lambda t: b"[1, 2]\n", "results.json is damaged (not the results deepstudy writes"),
+    ("arms/base/seed-0/metrics.jsonl", lambda t: b"garbage\n" + t, "metrics.jsonl is damaged (line 1 is not JSON: "),
+    ("arms/base/seed-0/metrics.jsonl", lambda t: b"\xff\xfe\n" + t, "metrics.jsonl is damaged (not text: "),
+    ("arms/base/seed-0/metrics.jsonl", lambda t: b'{"epoch": 0}\n', "is damaged (a row without epoch, train_loss"),
+    ("arms/base/seed-0/result.json", lambda t: t[:50], "seed-0/result.json is damaged (not JSON: "),
+])
+def test_a_damaged_run_file_is_one_line_and_left_as_it_is(cli, tmp_path, finished_run, file, damage, message):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    (run / file).write_bytes(damage((run / file).read_bytes()))
+    before = _snapshot(run)
+    r = cli("report", str(run))
+    _one_line(r, f"error: {run / file} is damaged")
+    assert message in r.err
+    assert _snapshot(run) == before  # the report wrote nothing, the damaged file is as it was
+    if file == "results.json":  # the advice: a resume rebuilds it from the seeds' results, retraining nothing
+        assert f"`deepstudy run --resume {run}` rebuilds it from the seeds' results" in r.err
+        assert cli("run", "--resume", str(run)).code == 0 and cli("report", str(run)).code == 0
+        return
+    assert f"delete the folder {run / 'arms/base/seed-0'} and `deepstudy run --resume {run}` trains that seed" in r.err
+    r = cli("run", "--resume", str(run))
+    _one_line(r, f"error: {run / file} is damaged")
+    assert _snapshot(run) == before

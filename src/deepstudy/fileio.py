@@ -68,8 +68,20 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, dumps(obj) + "\n")
 
 
+class DamagedFile(ValueError):
+    """A file that is there but is not the JSON (lines) deepstudy wrote: damaged on disk or edited. The run's readers
+    (report, resume) say which file and what to do; the CLI prints any other as one line."""
+
+    def __init__(self, path: Path, why: str):
+        super().__init__(f"{path} is damaged ({why}); restore it from a backup, or delete it and run the study again")
+        self.path, self.why = Path(path), why
+
+
 def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DamagedFile(path, f"not JSON: {e}") from None
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
@@ -88,13 +100,21 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return []
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError as e:
+        raise DamagedFile(path, f"not text: {e}") from None
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break  # a line cut by a kill: everything before it is good
+    for i, line in enumerate(lines):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break  # the last line cut by a kill: everything before it is good
+            raise DamagedFile(path, f"line {i + 1} is not JSON: {line[:40]!r}") from None
+        if not isinstance(row, dict):
+            raise DamagedFile(path, f"line {i + 1} is not a JSON object: {line[:40]!r}")
+        rows.append(row)
     return rows
 
 

@@ -69,9 +69,12 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, j
 def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1) -> Path:
     """Continue a killed run: finished arm/seeds are kept, unfinished ones resume from their checkpoint (a search:
     its finished trials are kept, a killed one continues, the rest are run)."""
+    from deepstudy import report
+
     run = RunDir.existing(run_dir)
     with run.locked():
         study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
+        report.check_files(run.path)  # a damaged metrics.jsonl or result.json: one line, before anything is written
         if study.search is not None:
             from deepstudy import search
 

@@ -14,6 +14,7 @@ from deepstudy.config import EXPLANATIONS
 from deepstudy.cli.doctor import cmd_doctor
 from deepstudy.cli.presence import presence
 from deepstudy.errors import UserError
+from deepstudy.fileio import DamagedFile
 
 EXPLAIN_METHODS = (*EXPLANATIONS, "feature-maps")
 EPILOG = "Docs: docs/quickstart.md and docs/study-file.md. Data folder: $DEEPSTUDY_DATA, else ~/.cache/deepstudy."
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args) or 0
-    except UserError as e:
+    except (UserError, DamagedFile) as e:  # DamagedFile: a run's file that the reader did not name itself
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -13,12 +13,12 @@ import numpy as np
 from jinja2 import Environment, FileSystemLoader
 
 from deepstudy.errors import UserError
-from deepstudy.fileio import atomic_write_text, read_json
+from deepstudy.fileio import DamagedFile, atomic_write_text, read_json, read_jsonl
 from deepstudy.report import search_view, sections, tasks
 from deepstudy.report.figures import roc_points
 from deepstudy.report.formats import ci, human, mdcell, pm
 
-__all__ = ["ci", "explain_rows", "human", "pm", "roc_points", "write"]
+__all__ = ["check_files", "ci", "damaged", "explain_rows", "human", "pm", "roc_points", "write"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 
@@ -101,6 +101,39 @@ def _embed(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+def damaged(run_dir: Path, e: DamagedFile) -> UserError:
+    """One line: which file of the run is damaged, and how the run gets it back."""
+    resume = f"`deepstudy run --resume {run_dir}`"
+    if e.path.name == "results.json" and e.path.parent == Path(run_dir):
+        todo = f"{resume} rebuilds it from the seeds' results (nothing is retrained)"
+    else:
+        seed = next((p for p in e.path.parents if p.name.startswith("seed-")), e.path.parent)
+        todo = f"restore it from a backup, or delete the folder {seed} and {resume} trains that seed again"
+    return UserError(f"{e.path} is damaged ({e.why}); {todo}")
+
+
+def check_files(run_dir: Path, results: bool = False) -> dict | None:
+    """Every metrics.jsonl and result.json of a run read back (and with ``results``, results.json, returned): a
+    damaged one is one line (``damaged``) before the report or a resume writes anything."""
+    try:
+        for path in sorted(Path(run_dir).rglob("metrics.jsonl")):
+            bad = next((r for r in read_jsonl(path) if not {"epoch", "train_loss", "val_loss"} <= r.keys()), None)
+            if bad is not None:
+                raise DamagedFile(path, f"a row without epoch, train_loss and val_loss: {str(bad)[:60]}")
+        for path in sorted(Path(run_dir).rglob("result.json")):
+            if not isinstance(read_json(path), dict):
+                raise DamagedFile(path, "not a JSON object")
+        if not results:
+            return None
+        out = read_json(Path(run_dir) / "results.json")
+        if not (isinstance(out, dict) and {"task", "dataset", "arms"} <= out.keys()):
+            raise DamagedFile(Path(run_dir) / "results.json", "not the results deepstudy writes: no task, dataset "
+                              "and arms")
+        return out
+    except DamagedFile as e:
+        raise damaged(Path(run_dir), e) from None
+
+
 def write(run_dir: str | Path) -> Path:
     """Render report.html and report.md from the files of ``run_dir``; returns the HTML path."""
     from deepstudy.report import search_plots
@@ -109,7 +142,7 @@ def write(run_dir: str | Path) -> Path:
     if not (run_dir / "results.json").is_file():
         raise UserError(f"'{run_dir}' has no results.json: it is not a finished run directory "
                         "(a killed run continues with `deepstudy run --resume RUN_DIR`)")
-    results = read_json(run_dir / "results.json")
+    results = check_files(run_dir, results=True)  # before anything is written
     wanted = set(results.get("analyses", ("curves", "confusion", "samples")))
     dataset_figs = _dataset_figures(run_dir, results["dataset"], wanted)
     section = sections.get(results["task"])

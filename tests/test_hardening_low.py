@@ -259,3 +259,20 @@ def test_a_damaged_run_file_is_one_line_and_left_as_it_is(cli, tmp_path, finishe
     r = cli("run", "--resume", str(run))
     _one_line(r, f"error: {run / file} is damaged")
     assert _snapshot(run) == before
+
+
+def test_bf16_on_a_cpu_without_it_is_said_once_in_the_output_and_the_report(cli, tmp_path, monkeypatch, finished_run):
+    import json
+
+    from deepstudy.train import precision
+
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: False)
+    r = cli("run", str(tiny_study(tmp_path, **{"train.precision": "bf16", "train.epochs": 1}, seeds=1)),
+            "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    note = "bf16 asked, fp32 used: this CPU has no bf16 instructions (arm(s) small, wide)"
+    assert r.out.count("bf16 asked") == 1 and note in r.out, r.out
+    run = next((tmp_path / "runs").glob("*/*"))
+    assert json.loads((run / "results.json").read_text())["notes"] == [note]
+    assert f"Note: {note}." in (run / "report.md").read_text() and note in (run / "report.html").read_text()
+    assert json.loads((finished_run / "results.json").read_text())["notes"] == []  # fp32 asked: nothing to say

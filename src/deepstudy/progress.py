@@ -33,6 +33,9 @@ class Progress:
         if e["kind"] == "trial_end":
             self.line(_trial_line(e))
             return
+        if e["kind"] == "note":  # one line about the whole run (e.g. a precision that fell back)
+            self.line(e["text"])
+            return
         label = f"{e['arm']}  seed {e['seed'] + 1}"
         if e["kind"] == "start":
             of = f"/{e['seeds']}" if e.get("seeds") else ""

@@ -90,6 +90,10 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
     device = repro.resolve_device(study.train.device)
     determinism = repro.set_deterministic(device)
     study_results.write_data(run, arms, datasets)
+    fell_back = [a for a, c in arms.items() if c.train.precision == "bf16" and train.autocast("bf16", device)[1]
+                 == train.FELL_BACK]
+    if fell_back:  # once for the run (each seed records the precision it ran in, the report says it again)
+        on_event({"kind": "note", "text": f"{train.FALLBACK_NOTE} (arm(s) {', '.join(fell_back)})"})
     nondeterministic: set[str] = set()
     seeds_used: dict[str, dict[str, int]] = {}
     failures = []

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import torch
 
-from deepstudy import evaluate, repro, tasks
+from deepstudy import evaluate, repro, tasks, train
 from deepstudy.config import Study
 from deepstudy.fileio import read_json, write_json
 from deepstudy.records import ArmSummary
@@ -67,7 +67,13 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
             "explain": study.explain.model_dump(mode="json"), "metric": metric, "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(_folds(c) for c in arms.values()),
                                                 lower_better=lead.lower_is_better, **lead.comparison(metric)),
-            **extras, "failures": failures, "environment": read_json(run.env)}
+            **extras, "failures": failures, "notes": _notes(out_arms), "environment": read_json(run.env)}
+
+
+def _notes(out_arms: dict) -> list[str]:
+    """What ran otherwise than the study asked, said once for the report (each seed keeps its own record)."""
+    fell_back = [a for a, info in out_arms.items() if any(s.get("precision") == train.FELL_BACK for s in info["seeds"])]
+    return [f"{train.FALLBACK_NOTE} (arm(s) {', '.join(fell_back)})"] if fell_back else []
 
 
 def _folds(cfg: Study) -> int | None:

@@ -141,7 +141,8 @@ class TrainConfig(_Section):
     grad_clip: float | None = Field(None, gt=0, description="Clip the global gradient norm to this value.")
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description=(
-        "Autocast dtype: bf16 on CUDA or on CPUs that support it; fp16 on CUDA only (with a GradScaler)."))
+        "Autocast dtype: bf16 on CUDA or on CPUs that support it (on others fp32, said once in the run's output "
+        "and in the report); fp16 on CUDA only (with a GradScaler)."))
     channels_last: bool = Field(False, description=(
         "NHWC memory format for 4-D inputs (faster convolutions on recent CPUs and GPUs)."))
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU.")

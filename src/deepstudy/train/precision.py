@@ -8,6 +8,8 @@ from typing import ContextManager
 import torch
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+FELL_BACK = "fp32 (this CPU has no native bf16; fell back)"  # the precision a seed records when bf16 was asked there
+FALLBACK_NOTE = "bf16 asked, fp32 used: this CPU has no bf16 instructions"  # said once, in the run's output and report
 
 
 def cpu_supports_bf16() -> bool:
@@ -24,7 +26,7 @@ def autocast(precision: str, device: torch.device) -> tuple[Callable[[], Context
         if precision == "fp16":
             raise ValueError("precision fp16 needs a CUDA device; on CPU use bf16 (or fp32)")
         if not cpu_supports_bf16():
-            return contextlib.nullcontext, "fp32 (this CPU has no native bf16; fell back)"
+            return contextlib.nullcontext, FELL_BACK
     dtype = _DTYPES[precision]
     return (lambda: torch.autocast(device_type=device.type, dtype=dtype)), precision
 

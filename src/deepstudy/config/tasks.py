@@ -73,9 +73,7 @@ EXPLAINING_ALLOWED = {"classify": _EXPLAINING,
 # registered datasets built without files: their readers never look at data.path (data/registry.py)
 BUILT_IN_DATA = {"digits": "digits", "moons": "synthetic", "circles": "synthetic"}
 
-# the most arm x seed runs one study trains: a study of 1.9 million arms would spend days checking its arms before
-# the first epoch (and its run folder would hold millions of folders); larger designs are several studies, or a search
-MAX_RUNS = 10_000
+MAX_RUNS = 10_000  # arm x seed runs of one study (1.9 million arms: days of checks, millions of folders)
 
 
 def too_many_runs(arms: int, seeds: int | None = None) -> str:

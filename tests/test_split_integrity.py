@@ -19,8 +19,8 @@ from itertools import combinations
 
 import numpy as np
 import pytest
-
 from conftest import write_idx
+
 from deepstudy import data
 from deepstudy.config import DataConfig
 
@@ -83,13 +83,13 @@ def id_idx(tmp_path):
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", y)
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", x_test)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", y_test)
-    as_rows = lambda x, y: Counter(zip((r[None].tobytes() for r in x), map(int, y)))  # noqa: E731
+    as_rows = lambda x, y: Counter(zip((r[None].tobytes() for r in x), map(int, y)))
     return tmp_path, as_rows(x, y), as_rows(x_test, y_test)
 
 
 def test_idx_images_split_is_a_partition_and_seeded(id_idx):
     folder, source, test_source = id_idx
-    load = lambda seed, **kw: data.load(DataConfig(name="t", format="idx", path=str(folder),  # noqa: E731
+    load = lambda seed, **kw: data.load(DataConfig(name="t", format="idx", path=str(folder),
                                                    val_fraction=0.25, **kw), seed)
     assert_partition(load(0), source, test_source)
     assert_partition(load(3), source, test_source)
@@ -102,7 +102,7 @@ def test_digits_hold_out_is_a_partition_and_fixed():
 
     x, y = readers.read_digits()  # 1,797 images with exact duplicates among them
     source = Counter(zip((r.tobytes() for r in x), map(int, y)))
-    load = lambda seed: data.load(DataConfig(name="digits"), seed)  # noqa: E731
+    load = lambda seed: data.load(DataConfig(name="digits"), seed)
     assert_partition(load(0), source)
     assert_partition(load(4), source)
     assert_seeded(load)
@@ -133,8 +133,8 @@ def text_folder(tmp_path, monkeypatch):
 
 def test_text_splits_are_partitions_and_seeded(text_folder):
     ag, ag_source, imdb, imdb_source = text_folder
-    load_ag = lambda seed, **kw: data.load(DataConfig(name="ag-news", path=str(ag), **kw), seed)  # noqa: E731
-    load_imdb = lambda seed, **kw: data.load(DataConfig(name="imdb", path=str(imdb), **kw), seed)  # noqa: E731
+    load_ag = lambda seed, **kw: data.load(DataConfig(name="ag-news", path=str(ag), **kw), seed)
+    load_imdb = lambda seed, **kw: data.load(DataConfig(name="imdb", path=str(imdb), **kw), seed)
     assert_partition(load_ag(0), ag_source)
     assert_partition(load_ag(0, train_limit=30), ag_source, limited=True)
     assert_seeded(load_ag)
@@ -175,7 +175,7 @@ def _table_ids(ds: data.Dataset, split: str) -> list:
 
 def test_csv_table_split_is_a_partition_and_seeded(id_table):
     path, source = id_table
-    load = lambda seed, **kw: data.load(DataConfig(name="t", format="csv-table", path=str(path),  # noqa: E731
+    load = lambda seed, **kw: data.load(DataConfig(name="t", format="csv-table", path=str(path),
                                                    val_fraction=0.2, **kw), seed)
     ds = load(0)
     assert ds.feature_names[:BITS] == [f"b{b}" for b in range(BITS)]

@@ -1,4 +1,9 @@
-"""Evidence attached to every benchmark result: hardware, versions, command, time."""
+"""Evidence attached to every benchmark result: hardware, versions, command, time.
+
+Provenance: ``evidence()`` records ``git describe --always --dirty`` and the CPU's model and flags (AVX2,
+AVX-512, bf16, AMX: present or not). A results file written from a tree with uncommitted changes is not refused:
+it is marked ``"dirty": true`` (top level and in the evidence), so the numbers say they may not match any commit.
+"""
 from __future__ import annotations
 
 import datetime as _dt
@@ -14,13 +19,17 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def evidence() -> dict:
-    return {**repro.environment(torch.device("cpu")), "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    describe = repro.git_describe()
+    return {**repro.environment(torch.device("cpu")), "git_describe": describe,
+            "dirty": None if describe is None else describe.endswith("-dirty"),
+            "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "date": _dt.datetime.now().isoformat(timespec="seconds")}
 
 
 def write(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"benchmark": name, **payload, "evidence": evidence()}, indent=2) + "\n")
-    print(f"wrote {path}")
+    ev = evidence()
+    path.write_text(json.dumps({"benchmark": name, "dirty": ev["dirty"], **payload, "evidence": ev}, indent=2) + "\n")
+    print(f"wrote {path}" + (" (from a tree with uncommitted changes: marked dirty)" if ev["dirty"] else ""))
     return path

@@ -108,6 +108,16 @@ def git_hash() -> str | None:
         return None
 
 
+def git_describe() -> str | None:
+    """``git describe --always --dirty`` of the source tree: a '-dirty' suffix when it has uncommitted changes."""
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], check=False, capture_output=True,
+                             text=True, timeout=5, cwd=Path(__file__).resolve().parent)
+        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -116,6 +126,17 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")  # what decides the fast kernels (bf16 above all)
+
+
+def cpu_flags() -> dict[str, bool] | None:
+    """Which of ``CPU_FLAGS`` the CPU reports (/proc/cpuinfo); None where it cannot be read (not Linux)."""
+    import deepstudy
+
+    present = deepstudy._cpu_flags()  # the flags that also choose the NumPy engine's BLAS kernels
+    return {f: f in present for f in CPU_FLAGS} if present else None
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -129,6 +150,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "torch": torch.__version__,
         "numpy": np.__version__,
         "cpu": cpu_name(),
+        "cpu_flags": cpu_flags(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         # NumPy engine's BLAS kernels (see deepstudy/__init__)

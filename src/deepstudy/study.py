@@ -78,6 +78,7 @@ def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1) -> Path
         if study.search is not None:
             from deepstudy import search
 
+            search.check(study)
             return search.execute(study, run, on_event, jobs)
         arms = check(study)
         return execute(study, arms, study_data.load(arms), run, on_event)

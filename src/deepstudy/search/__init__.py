@@ -45,8 +45,7 @@ def check(study: Study) -> None:
     if not task.epoch_metrics:
         raise UserError(f"task {study.task} has no one per-epoch validation score a search could rank trials by; "
                         "run its settings as arms instead")
-    metric = s.metric or (study.train.early_stopping.monitor if study.train.early_stopping.monitor != "last"
-                          else "val_loss")
+    metric = trials.metric_of(study)
     if metric not in task.epoch_metrics:
         raise UserError(f"search.metric '{metric}' is not produced by task {study.task}; its epochs report "
                         f"{', '.join(task.epoch_metrics)} (a search ranks trials on validation data, never test)")
@@ -81,8 +80,7 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, j
 
 def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1) -> Path:
     """The trials still to run (all of them, or what a killed search left), then the re-evaluation and report
-    (the caller holds the run directory's lock)."""
-    check(study)
+    (the caller has run ``check`` and holds the run directory's lock)."""
     _check_jobs(jobs)
     if study.search.samplers:  # a comparison of samplers: repeated searches, each winner re-tested
         winners = compare.run_all(study, run, on_event, lambda s, r, e: _run_trials(s, r, e, jobs))

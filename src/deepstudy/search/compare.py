@@ -62,15 +62,15 @@ def block(study: Study, run: RunDir, final: Study) -> dict:
     test_metric = summary.test_metric_of(study, run)
     for label, (sub, folder) in searches(study, run).items():
         name = sub.search.sampler
-        records = [r for r in summary.records(sub, folder) if r["state"] == "complete"]
-        top = min(records, key=lambda r: (r["value"] if lower else -r["value"], r["number"]))
+        records = summary.records(sub, folder)
+        top = summary.best(records, lower)
         seeds = [read_json(s.result) for s in run.seeds(label, range(final.seeds))]
         test = [s["test"][test_metric] for s in seeds if s["status"] == "ok"]
         found.setdefault(name, []).append(float(np.mean(test)) if test else None)
         believed.setdefault(name, []).append(top["value"])
         rows.append({"search": label, "sampler": name, "best_value": top["value"], "best_trial": top["number"],
                      "params": top["params"], "test": evaluate.describe(test),
-                     "pruned": sum(r["state"] == "pruned" for r in summary.records(sub, folder))})
+                     "pruned": sum(r["state"] == "pruned" for r in records)})
     found = {k: [v for v in vs if v is not None] for k, vs in found.items()}
     return {
         "mode": "compare", "samplers": list(study.search.samplers), "repeats": study.search.repeats,

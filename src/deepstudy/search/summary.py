@@ -17,18 +17,23 @@ _STATES = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned", TrialSt
            TrialState.RUNNING: "running", TrialState.WAITING: "waiting"}
 
 
+def best(rows: list[dict], lower: bool) -> dict | None:
+    """The best complete trial of ``records`` (the first of equals), or None."""
+    done = [r for r in rows if r["state"] == "complete"]
+    return min(done, key=lambda r: (r["value"] if lower else -r["value"], r["number"])) if done else None
+
+
 def best_params(study: Study, run: RunDir) -> dict:
     """The best complete trial's values (dotted key -> value), or one line saying why there is none."""
     rows = records(study, run)
-    done = [r for r in rows if r["state"] == "complete"]
-    if not done:
+    top = best(rows, trials.direction(study)[1])
+    if top is None:
         failed = [r for r in rows if r["state"] == "fail"]
         why = f"; the first failure: {failed[0]['message']}" if failed else ""
         raise UserError(f"no trial of the search completed ({len(rows)} trials: "
                         f"{sum(r['state'] == 'pruned' for r in rows)} pruned, {len(failed)} failed){why}; "
                         "widen the space, lower the pruner's aggressiveness or raise search.trials")
-    _, lower = trials.direction(study)
-    return min(done, key=lambda r: (r["value"] if lower else -r["value"], r["number"]))["params"]
+    return top["params"]
 
 
 def records(study: Study, run: RunDir) -> list[dict]:
@@ -81,11 +86,10 @@ def block(study: Study, run: RunDir, final: Study) -> dict:
     metric, lower = trials.direction(study)
     rows = records(study, run)
     test_metric = test_metric_of(study, run)
-    best = min((r for r in rows if r["state"] == "complete"),
-               key=lambda r: (r["value"] if lower else -r["value"], r["number"]))
+    top = best(rows, lower)
     fresh = {arm: _fresh(run, arm, final.seeds, metric, lower, test_metric) for arm in ("tuned", "default")}
     mean = fresh["tuned"]["val"]["mean"]
-    optimism = None if mean is None else (mean - best["value"]) if lower else (best["value"] - mean)
+    optimism = None if mean is None else (mean - top["value"]) if lower else (top["value"] - mean)
     epochs = {state: sum(r["epochs"] for r in rows if r["state"] == state)
               for state in ("complete", "pruned", "fail")}
     return {
@@ -97,7 +101,7 @@ def block(study: Study, run: RunDir, final: Study) -> dict:
         "counts": {state: sum(r["state"] == state for r in rows) for state in ("complete", "pruned", "fail")},
         "epochs": {**epochs, "total": sum(epochs.values()), "unpruned": len(rows) * study.train.epochs},
         "seconds": sum(r["seconds"] or 0.0 for r in rows),
-        "best": {"number": best["number"], "value": best["value"], "params": best["params"]},
+        "best": {"number": top["number"], "value": top["value"], "params": top["params"]},
         "reevaluated": fresh,
         # the winner's curse: how much better the search's best looked than the same config on fresh seeds
         "optimism": optimism,

@@ -37,12 +37,16 @@ NAME = "search"  # the Optuna study's name in the storage
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+def metric_of(study: Study) -> str:
+    """The per-epoch validation metric a trial is scored by: search.metric, else the study's monitor."""
+    monitor = study.train.early_stopping.monitor
+    return study.search.metric or (monitor if monitor != "last" else "val_loss")
+
+
 def direction(study: Study) -> tuple[str, bool]:
     """(metric, lower_is_better) a trial is scored by."""
-    s, task = study.search, tasks.get(study.task)
-    monitor = study.train.early_stopping.monitor
-    metric = s.metric or (monitor if monitor != "last" else "val_loss")
-    return metric, task.epoch_metrics[metric]
+    metric = metric_of(study)
+    return metric, tasks.get(study.task).epoch_metrics[metric]
 
 
 def trial_seed(study: Study) -> int:

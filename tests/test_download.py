@@ -2,6 +2,7 @@
 import hashlib
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -19,12 +20,28 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.path.startswith(("/endless", "/slow")):  # no Content-Length: more than expected, or a trickle
+            self.send_response(200)
+            self.end_headers()
+            for _ in range(50 if self.path.startswith("/endless") else 6):
+                self.wfile.write(PAYLOAD[:20000])
+                self.wfile.flush()
+                if self.path.startswith("/slow"):
+                    time.sleep(0.15)
+            self.close_connection = True
+            return
+        if self.path == "/announces-huge":
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 * len(PAYLOAD)))
+            self.end_headers()
+            self.close_connection = True
+            return
         if self.path == "/missing":
             self.send_error(404)
             return
         body = b"something else" if self.path.startswith("/bad") else PAYLOAD
         self.send_response(200)
-        declared = len(body) + 5000 if self.path.startswith("/cut") else len(body)
+        declared = len(body)  # /cut announces the whole file, then sends half of it
         self.send_header("Content-Length", str(declared))
         self.end_headers()
         self.wfile.write(body[: len(body) // 2] if self.path.startswith("/cut") else body)
@@ -84,4 +101,56 @@ def test_offline_message_says_what_to_do(tmp_path):
         download.fetch(_spec(_closed_port_url()), tmp_path, log=lambda m: None, timeout=5)
     msg = str(e.value)
     assert "offline" in msg and SHA in msg and str(tmp_path / "toy.bin") in msg
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_never_grows_past_its_expected_size(server, tmp_path):
+    for path in ("/endless", "/announces-huge"):
+        with pytest.raises(UserError, match="more than the expected"):
+            download.fetch(_spec(f"{server}{path}"), tmp_path, log=lambda m: None)
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_a_trickle_is_abandoned(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "GRACE", 0.2)
+    monkeypatch.setattr(download, "MIN_RATE", 10 << 20)  # 10 MiB/s: the 0.15 s pauses make /slow far slower
+    with pytest.raises(UserError, match=r"too slow \(.* KiB/s on average") as e:
+        download.fetch(_spec(f"{server}/slow"), tmp_path, log=lambda m: None)
+    assert "offline" not in str(e.value)  # a slow server is not a missing network: retry later
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_transfer_past_its_deadline_is_abandoned(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "deadline_for", lambda size, timeout: 0.2)
+    with pytest.raises(UserError, match="deadline"):
+        download.fetch(_spec(f"{server}/slow"), tmp_path, log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_not_enough_disk_space_is_said_before_downloading(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(download.shutil, "disk_usage", lambda p: type("U", (), {"free": 1000})())
+    with pytest.raises(UserError, match="not enough disk space for toy.bin: it needs"):
+        download.fetch(_spec(f"{server}/good"), tmp_path, log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_that_fills_up_mid_download_leaves_nothing(server, tmp_path, monkeypatch):
+    import errno
+
+    class Full:
+        def __init__(self, path, mode):
+            self.f = open(path, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, block):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(download, "open", Full, raising=False)
+    with pytest.raises(UserError, match="the disk filled up while downloading toy.bin"):
+        download.fetch(_spec(f"{server}/good"), tmp_path, log=lambda m: None)
     assert list(tmp_path.iterdir()) == []

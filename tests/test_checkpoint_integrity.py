@@ -215,3 +215,39 @@ def test_a_planted_imagenet_checkpoint_is_hashed_before_pretraining(cli, tmp_pat
     assert not (tmp_path / "runs").exists()
     with pytest.raises(UserError, match="sha256 starts with"):
         weights.load("resnet18")  # the library's loader checks a present copy the same way
+
+
+def test_best_weights_are_sealed_and_checked_before_use(tmp_path):
+    model, _, _ = _torch_state()
+    best = tmp_path / "best.safetensors"
+    checkpoint.save_weights(model, best)
+    seal = tmp_path / "best.safetensors.sha256"
+    assert seal.read_text().split() == [checkpoint.sha256_file(best), "best.safetensors"]  # sha256sum -c format
+    checkpoint.load_weights(_torch_state()[0], best)  # intact: loads
+    _damage_weights(best)
+    with pytest.raises(UserError, match=r"best.safetensors is damaged: its sha256 is .*delete its seed folder"):
+        checkpoint.load_weights(_torch_state()[0], best)
+    checkpoint.save(tmp_path / "ckpt", 0, model, None, None, grad_scaler("fp32", torch.device("cpu")), {})
+    assert not list((tmp_path / "ckpt").glob("*.sha256"))  # a checkpoint's files are hashed in last.json instead
+
+
+def test_the_numpy_engines_best_weights_are_sealed_too(tmp_path):
+    state, best = _numpy_state(0), tmp_path / "best.npz"
+    state.save_best(best)
+    state.load_best(best)
+    raw = bytearray(best.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    best.write_bytes(bytes(raw))  # np.savez stores uncompressed: a flipped weight byte still parses
+    with pytest.raises(UserError, match="best.npz is damaged"):
+        state.load_best(best)
+
+
+def test_a_finished_seed_leaves_its_best_weights_sealed(tmp_path, cli):
+    import subprocess
+
+    r = cli("run", str(tiny_study(tmp_path, seeds=1, arms={"small": {}})), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    seals = list((tmp_path / "runs").rglob("best.safetensors.sha256"))
+    assert len(seals) == 1
+    check = subprocess.run(["sha256sum", "-c", seals[0].name], cwd=seals[0].parent, capture_output=True, text=True)
+    assert check.returncode == 0 and "OK" in check.stdout

@@ -158,8 +158,10 @@ class NumpyState:
 
     def save_best(self, path: Path) -> None:
         _save(path, model=self.model.state_dict())
+        train.checkpoint.seal(path)
 
     def load_best(self, path: Path) -> None:
+        train.checkpoint.check_seal(path)
         self.model.load_state_dict(_load(path)["model"])
 
 

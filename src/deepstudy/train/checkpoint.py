@@ -9,6 +9,11 @@ or missing file) it falls back to the previous pair, from which the task re-trai
 deterministically. A ``last.json`` written before hashes were recorded is followed unchecked.
 State is loaded with ``torch.load(weights_only=True)``: no unpickling of code. ``commit`` and
 ``verified`` know no file format: the NumPy engine's ``.npz`` checkpoints use them too.
+
+Weights saved outside a checkpoint (a seed's ``best.safetensors``, a pretrained encoder, a GAN's generator) are
+sealed: ``<file>.sha256`` beside them, in ``sha256sum`` format (``sha256sum -c`` checks it too), written after the
+file; loading checks it first. A kill between the two writes leaves a mismatch only until the epoch that wrote the
+file is re-trained on resume, which writes both again.
 """
 from __future__ import annotations
 
@@ -26,16 +31,44 @@ from deepstudy.fileio import atomic_write_bytes, read_json, sha256_file, write_j
 POINTER = "last.json"
 
 
-def save_weights(model: nn.Module, path: Path) -> None:
+def seal(path: Path) -> None:
+    """Record ``path``'s sha256 beside it as ``<name>.sha256``."""
+    atomic_write_bytes(_seal_of(path), f"{sha256_file(path)}  {path.name}\n".encode())
+
+
+def check_seal(path: Path) -> None:
+    """A one-line UserError when ``path`` no longer has the sha256 its seal records (no seal: nothing to check)."""
+    try:
+        recorded = _seal_of(path).read_text().split()[0]
+    except (OSError, IndexError):
+        return
+    try:
+        actual = sha256_file(path)
+    except OSError as e:
+        raise UserError(f"cannot read {path} ({e.strerror or type(e).__name__})") from None
+    if actual != recorded:
+        raise UserError(f"{path} is damaged: its sha256 is {actual[:12]}…, not the recorded {recorded[:12]}… "
+                        f"(in {_seal_of(path).name}); delete its seed folder to train that seed again")
+
+
+def _seal_of(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def save_weights(model: nn.Module, path: Path, sealed: bool = True) -> None:
+    """Weights as safetensors, written atomically; ``sealed``: with their sha256 beside them (see :func:`seal`)."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         safetensors.torch.save_model(model, str(tmp))  # handles shared / tied tensors
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    if sealed:
+        seal(path)
 
 
 def load_weights(model: nn.Module, path: Path) -> None:
+    check_seal(path)
     try:
         missing, unexpected = safetensors.torch.load_model(model, str(path), strict=False)
     except (OSError, safetensors.SafetensorError, RuntimeError) as e:
@@ -105,7 +138,7 @@ def save(folder: Path, epoch: int, model: nn.Module, optimizer: torch.optim.Opti
          extra: dict) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"epoch-{epoch:04d}"
-    save_weights(model, folder / f"{stem}.safetensors")
+    save_weights(model, folder / f"{stem}.safetensors", sealed=False)  # last.json holds its sha256
     buf = io.BytesIO()
     torch.save({"epoch": epoch, "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,

@@ -186,6 +186,6 @@ def test_compare_agrees_with_compare_arms(runs, tmp_path):
 def test_listing_does_not_import_torch(runs):
     code = ("import sys; from deepstudy.runs import list_runs; rows = list_runs(sys.argv[1]); "
             "assert rows and 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))")
-    done = subprocess.run([sys.executable, "-c", code, str(runs["root"])], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", code, str(runs["root"])], check=False, capture_output=True, text=True,
                           env={"PYTHONPATH": str(REPO / "src"), "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr

@@ -75,7 +75,8 @@ def cmd_runs(args) -> int:
                 table.add_row(*map(escape, row), style="red" if row[6].startswith("DAMAGED") else None)
             Console().print(table)
         else:
-            widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
+            # a damaged or unfinished run's sentence (arm column, nothing after it) may run past the column
+            widths = [max(len(row[i]) for row in [head, *rows] if i != 6 or row[7]) for i in range(len(head))]
             for row in [head, *rows]:
                 print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
     if hidden:

@@ -87,9 +87,9 @@ def summarize(path: Path) -> RunSummary:
         return RunSummary(str(path), "damaged", "config.yaml is not a mapping", date=out.date)
     out.config, out.study, out.task = cfg, str(cfg.get("name", path.parent.name)), str(cfg.get("task", "classify"))
     out.dataset, out.seeds = str((cfg.get("data") or {}).get("name", "")), cfg.get("seeds")
+    out.arms = {str(a): {} for a in cfg.get("arms") or {}}  # the names, until results.json gives the scores
     if not (path / "results.json").is_file():
         out.status = "running" if _running(path) else "unfinished"
-        out.arms = {str(a): {} for a in cfg.get("arms") or {}}
         return out
     try:
         results = json.loads((path / "results.json").read_text(encoding="utf-8"))

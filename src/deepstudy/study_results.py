@@ -16,6 +16,7 @@ from deepstudy.config import Study
 from deepstudy.fileio import read_json, write_json
 from deepstudy.records import ArmSummary
 from deepstudy.rundir import RunDir
+from deepstudy.runs import testset
 
 
 def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
@@ -67,7 +68,8 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
             "explain": study.explain.model_dump(mode="json"), "metric": metric, "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(_folds(c) for c in arms.values()),
                                                 lower_better=lead.lower_is_better, **lead.comparison(metric)),
-            **extras, "failures": failures, "notes": _notes(out_arms), "environment": read_json(run.env)}
+            **extras, "failures": failures, "notes": _notes(out_arms), "environment": read_json(run.env),
+            "test_set": testset.record(run.path)}  # what `deepstudy compare` checks runs against (deepstudy.runs)
 
 
 def _notes(out_arms: dict) -> list[str]:

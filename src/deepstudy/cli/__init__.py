@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from deepstudy.config import EXPLANATIONS
+from deepstudy.cli.across import add_parsers as add_across_parsers
+from deepstudy.cli.across import cmd_compare, cmd_runs
 from deepstudy.cli.doctor import cmd_doctor
 from deepstudy.cli.presence import presence
 from deepstudy.errors import UserError
@@ -92,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--studies", action="store_true",
                         help="the built-in studies and their measured results as Markdown")
     sub.add_parser("doctor", help="check torch, device, data folder and a tiny training, in seconds")
+    add_across_parsers(sub)  # runs, compare: results across runs (cli/across.py)
     return p
 
 
@@ -274,6 +277,7 @@ def cmd_schema(args) -> int:
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "explain": cmd_explain, "data": cmd_data,
             "weights": cmd_weights, "summary": cmd_summary, "schema": cmd_schema, "doctor": cmd_doctor}
+COMMANDS.update(runs=cmd_runs, compare=cmd_compare)  # results across runs (cli/across.py)
 
 if __name__ == "__main__":
     raise SystemExit(main())

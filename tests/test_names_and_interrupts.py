@@ -2,9 +2,11 @@
 an interrupted run says which folder to resume; a closed pipe is not a traceback (issue 22, items 2-4 and low)."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,3 +176,32 @@ def test_a_read_only_run_directory_is_one_line(cli, tmp_path):
         assert r.code == 2 and "cannot write to run directory" in r.err
     finally:
         run.chmod(0o755)
+
+
+def test_a_full_disk_says_so_and_keeps_the_last_good_checkpoint(cli, tmp_path, monkeypatch):
+    """ENOSPC surfaces at the fsync of epoch 1's checkpoint: one line naming the fix; epoch 0's checkpoint intact, no
+    temporary file left; once space is back, --resume finishes the run."""
+    import errno
+
+    from deepstudy import fileio
+
+    real_fsync = os.fsync
+
+    def full_at_epoch_1(fd):
+        if "epoch-0001.state.pt" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(fileio.os, "fsync", full_at_epoch_1)
+    r = cli("run", str(tiny_study(tmp_path, seeds=1, arms={"small": {}})), "--out", str(tmp_path / "runs"))
+    assert r.code == 1 and "Traceback" not in r.err
+    line = r.err.strip().splitlines()[-1]
+    assert line.startswith("error: the disk is full (No space left on device)") and "--resume" in line
+    run = Path(line.split("--resume ")[1].split("`")[0])
+    ckpt = run / "arms" / "small" / "seed-0" / "checkpoint"
+    assert json.loads((ckpt / "last.json").read_text())["epoch"] == 0
+    assert not [p for p in run.rglob("*") if p.name.endswith(".tmp")]
+    monkeypatch.setattr(fileio.os, "fsync", real_fsync)
+    r = cli("run", "--resume", str(run))
+    assert r.code == 0, r.err
+    assert len((ckpt.parent / "metrics.jsonl").read_text().splitlines()) == 3

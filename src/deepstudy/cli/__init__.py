@@ -6,6 +6,7 @@ Heavy imports (torch) happen inside the commands that need them: ``report`` and 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -112,6 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `deepstudy schema | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # every write of a run is atomic (a temporary file, then a rename): the last good checkpoint is intact
+        where = _RUN_DIR.get("path")
+        then = f"then `deepstudy run --resume {where}` continues from the last checkpoint" if where else "then retry"
+        print(f"error: the disk is full ({e.strerror}{f': {e.filename}' if e.filename else ''}); nothing written so "
+              f"far was lost — free some space, {then}", file=sys.stderr)
+        return 1
 
 
 _RUN_DIR: dict[str, str] = {}  # the run directory of this process's run, once it exists (for the Ctrl-C hint)

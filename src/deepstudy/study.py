@@ -20,7 +20,7 @@ from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, write_json
 from deepstudy.records import Failure
-from deepstudy.rundir import RunDir
+from deepstudy.rundir import RunDir, RunPath
 
 Event = Callable[[dict], None]
 def _quiet(event: dict) -> None:
@@ -132,7 +132,7 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
         raise UserError(f"{len(failures)} run(s) stopped on a non-finite loss ({failures[0]}); the last good "
                         f"checkpoint is kept and the report is at {run / 'report.html'}; lower train.optimizer.lr or "
                         f"set train.grad_clip")
-    return run.path
+    return RunPath(run.path)  # a Path that Jupyter shows as the report
 
 
 def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = None, layer: str | None = None) -> Path:

@@ -30,6 +30,20 @@ class NonFiniteLoss(RuntimeError):
 
 @dataclass
 class EpochResult:
+    """One epoch of :func:`fit`: mean training loss and accuracy, validation loss and accuracy (``None`` without
+    validation data; accuracies ``None`` unless outputs are class scores ``(N, C)`` for labels ``(N,)``), the learning
+    rate at the epoch's end, seconds spent training and validating, the number of steps, and optionally gradient
+    norms and what a ``validate`` function measured (``extra``).
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import data, train
+        >>> x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+        >>> result = train.train(torch.nn.Linear(4, 2), data.Batches(x, y, 8), data.Batches(x, y, 32), epochs=1)
+        >>> r = result.history[0]
+        >>> r.epoch, r.steps, 0 <= r.val_acc <= 1
+        (0, 4, True)
+    """
     epoch: int  # 0-based
     train_loss: float
     train_acc: float | None
@@ -116,7 +130,17 @@ def predict(model: nn.Module, batches: Batches, *, device: torch.device | str = 
 def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: Callable) -> dict[str, float]:
     """||dL/dW|| of every weight (tensors of 2+ dims, as fit's grad_norms) on one batch, without an update —
     e.g. at initialization. Train mode, as during training; the model is left as it was: gradients cleared,
-    buffers (batch-norm running statistics) restored, so measuring does not change the run."""
+    buffers (batch-norm running statistics) restored, so measuring does not change the run.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import train
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        >>> x, y = torch.randn(16, 4), torch.randint(0, 2, (16,))
+        >>> norms = train.gradient_norms(model, x, y, torch.nn.CrossEntropyLoss())
+        >>> sorted(norms)
+        ['0', '2']
+    """
     buffers = {k: b.clone() for k, b in model.named_buffers()}
     model.train()
     model.zero_grad(set_to_none=True)

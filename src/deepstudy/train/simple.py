@@ -99,9 +99,9 @@ def train(model: nn.Module, train_data: TrainData, val_data: Batches | None = No
         >>> y = (x[:, 0] > 0).long()                       # a linearly separable toy problem
         >>> model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
         >>> result = train.train(model, data.Batches(x, y, 32, shuffle=True), data.Batches(x, y, 200),
-        ...                      epochs=20, lr=1e-2, device="cpu")
+        ...                      epochs=10, lr=2e-2, device="cpu")
         >>> len(result.history), result.metric
-        (20, 'val_loss')
+        (10, 'val_loss')
         >>> result.best_result.val_acc > 0.9
         True
     """

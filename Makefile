@@ -39,6 +39,7 @@ docs: $(STAMP)
 	$(BIN)/python -m deepstudy schema --markdown > docs/study-file.md
 	$(BIN)/python -m deepstudy schema --models > docs/models.md
 	$(BIN)/python -m deepstudy schema --studies > docs/studies.md
+	rm -rf docs/api && $(BIN)/python -m deepstudy.docs api docs/api  # the API reference (HTML, pdoc; not committed)
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -78,10 +78,27 @@ def test_import_layers(path):
             assert not name.startswith("torch"), f"{path.relative_to(SRC)} must not import torch"
 
 
+def _docstring_lines(source: str) -> int:
+    """Lines taken by the module's, classes' and functions' docstrings."""
+    count = 0
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value,
+                                                                                                     str):
+                count += first.end_lineno - first.lineno + 1
+    return count
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
 def test_module_size(path):
-    lines = path.read_text().splitlines()
-    assert len(lines) <= 300, f"{path.relative_to(SRC)} has {len(lines)} lines; split it by responsibility (max 300)"
+    """DESIGN.md §5: 300 lines as a rule, 400 at most. The rule counts code: docstrings (with their examples, the
+    API reference's text) are not counted against it, only against the hard limit."""
+    text = path.read_text()
+    lines = text.splitlines()
+    code = len(lines) - _docstring_lines(text)
+    assert code <= 300, f"{path.relative_to(SRC)} has {code} lines of code; split it by responsibility (max 300)"
+    assert len(lines) <= 400, f"{path.relative_to(SRC)} has {len(lines)} lines; split it by responsibility (max 400)"
     long = [i + 1 for i, line in enumerate(lines) if len(line) > 120]
     assert not long, f"{path.relative_to(SRC)}: lines {long[:5]} are over 120 characters"
 

@@ -161,3 +161,140 @@ def test_gradient_norms_at_initialization_match_autograd_and_leave_no_gradient()
     nn.CrossEntropyLoss()(model(x), y).backward()
     assert set(norms) == {"0", "3"}  # weights of 2+ dims only (not BN's)
     assert norms["0"] == pytest.approx(float(model[0].weight.grad.norm())) and norms["3"] == pytest.approx(float(model[3].weight.grad.norm()))
+
+
+# --- the library API: what fit and train accept, and the one-call train -------------------------------------------
+
+def _toy(n=96, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g)
+    return x, (x[:, 0] + x[:, 1] > 0).long()
+
+
+def _toy_fit(train_data, val_data=None, *, device="cpu", seed=0, epochs=2, **kw):
+    torch.manual_seed(seed)
+    model = nn.Linear(3, 2)
+    return list(train.fit(model, train_data, val_data, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                          loss_fn=nn.CrossEntropyLoss(), epochs=epochs, device=device, seed=seed, **kw))
+
+
+def test_fit_accepts_device_strings_and_torch_devices_alike():
+    x, y = _toy()
+    losses = {str(d): [r.train_loss for r in _toy_fit(data.Batches(x, y, 16), device=d)]
+              for d in ("cpu", torch.device("cpu"))}
+    assert losses["cpu"] == [r.train_loss for r in _toy_fit(data.Batches(x, y, 16), device=CPU)]
+    assert len(set(map(tuple, losses.values()))) == 1
+    assert train.as_device("cuda:0") == torch.device("cuda", 0) and train.as_device("cuda").type == "cuda"
+    with pytest.raises(ValueError, match="'gpu' is not a device torch knows; use 'cpu', 'cuda'"):
+        _toy_fit(data.Batches(x, y, 16), device="gpu")
+    with pytest.raises(TypeError, match="device must be a string such as 'cpu'.*got int"):
+        _toy_fit(data.Batches(x, y, 16), device=0)
+
+
+def test_fit_takes_batches_callables_and_lists_and_trains_the_same():
+    x, y = _toy()
+    val = data.Batches(x, y, 64)
+    batches = data.Batches(x, y, 16)  # unshuffled: every form below gives the same batches
+    as_object = _toy_fit(batches, val)
+    as_callable = _toy_fit(batches.epoch, val)
+    as_list = _toy_fit(list(batches), val)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16)
+    as_loader = _toy_fit(loader, val)
+    for other in (as_callable, as_list, as_loader):
+        assert [r.train_loss for r in other] == [r.train_loss for r in as_object]
+        assert [r.val_loss for r in other] == [r.val_loss for r in as_object]
+    assert as_object[0].steps == 6 and as_object[-1].val_acc is not None
+
+
+def test_fit_without_validation_data_reports_none():
+    x, y = _toy()
+    results = _toy_fit(data.Batches(x, y, 32))
+    assert [r.val_loss for r in results] == [None, None] and all(r.train_loss > 0 for r in results)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (lambda x, y: (x, y), "got tensors; wrap them as batches: deepstudy.data.Batches"),
+    (lambda x, y: x, "got tensors"),
+    (lambda x, y: iter([(x, y)]), "one-shot iterator"),
+    (lambda x, y: ((x, y) for _ in range(2)), "one-shot iterator"),
+    (lambda x, y: 3, "train_batches must be a deepstudy.data.Batches .*got int"),
+])
+def test_fit_refuses_other_training_data_naming_what_it_accepts(bad, message):
+    x, y = _toy()
+    with pytest.raises(TypeError, match=message):
+        train.fit(nn.Linear(3, 2), bad(x, y), None, optimizer=torch.optim.SGD(nn.Linear(3, 2).parameters(), lr=0.1),
+                  loss_fn=nn.CrossEntropyLoss(), epochs=1)  # raised at the call, before any iteration
+
+
+def test_fit_refuses_a_one_shot_validation_iterator_and_a_missing_loss():
+    x, y = _toy()
+    model = nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="val_batches is a one-shot iterator"):
+        train.fit(model, data.Batches(x, y, 16), iter(data.Batches(x, y, 16)), optimizer=opt,
+                  loss_fn=nn.CrossEntropyLoss(), epochs=1)
+    with pytest.raises(TypeError, match="fit needs loss_fn"):
+        train.fit(model, data.Batches(x, y, 16), optimizer=opt, epochs=1)
+
+
+def test_fit_warns_when_dropped_without_being_iterated_and_trains_nothing():
+    import gc
+
+    x, y = _toy()
+    model = nn.Linear(3, 2)
+    before = model.weight.clone()
+    with pytest.warns(RuntimeWarning, match=r"fit\(\.\.\.\) was never iterated, so nothing was trained") as seen:
+        train.fit(model, data.Batches(x, y, 16), optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                  loss_fn=nn.CrossEntropyLoss(), epochs=2)
+        gc.collect()
+    assert seen[0].filename == __file__  # points at the line that called fit
+    assert torch.equal(model.weight, before)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        epochs = train.fit(model, data.Batches(x, y, 16), optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                           loss_fn=nn.CrossEntropyLoss(), epochs=2)
+        assert next(epochs).epoch == 0  # one epoch trained: dropping it now is deliberate, no warning
+        del epochs
+        gc.collect()
+    assert not torch.equal(model.weight, before)
+
+
+def test_train_runs_to_the_end_and_summarizes():
+    x, y = _toy(200)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 2))
+    seen = []
+    result = train.train(model, data.Batches(x, y, 32, shuffle=True), data.Batches(x, y, 200), epochs=6, lr=1e-2,
+                         device="cpu", on_epoch=seen.append)
+    assert [r.epoch for r in result.history] == [0, 1, 2, 3, 4, 5] and seen == result.history
+    assert result.metric == "val_loss" and result.model is model and not result.stopped_early
+    assert result.best == min(r.val_loss for r in result.history)
+    assert result.best_result.val_loss == result.best and result.history[-1].val_acc > 0.8
+    assert "6 epochs; best val_loss" in repr(result)
+    # the same as fit with the same defaults (AdamW, cross-entropy), run by hand
+    torch.manual_seed(0)
+    again = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, 2))
+    by_hand = list(train.fit(again, data.Batches(x, y, 32, shuffle=True), data.Batches(x, y, 200),
+                             optimizer=train.build_optimizer(again, "adamw", lr=1e-2), loss_fn=nn.CrossEntropyLoss(),
+                             epochs=6, device="cpu"))
+    assert [r.train_loss for r in by_hand] == [r.train_loss for r in result.history]
+
+
+def test_train_early_stopping_and_restoring_the_best_weights():
+    x, y = _toy(64)
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    # a learning rate so large that the validation loss gets worse after a while: patience stops it
+    result = train.train(model, data.Batches(x, y, 8, shuffle=True), data.Batches(x, y, 64), epochs=40,
+                         optimizer="sgd", lr=50.0, monitor="val_loss", patience=2, restore_best=True)
+    assert result.stopped_early and len(result.history) < 40
+    assert result.best_epoch == len(result.history) - 3  # two epochs without improvement after the best
+    with torch.no_grad():
+        restored = float(nn.CrossEntropyLoss()(model(x), y))
+    assert restored == pytest.approx(result.best, rel=1e-5) and result.history[-1].val_loss > result.best
+    no_val = train.train(nn.Linear(3, 2), data.Batches(x, y, 16), epochs=2)
+    assert no_val.metric == "train_loss" and no_val.best is not None
+    with pytest.raises(ValueError, match="monitor 'val_acc' needs validation data"):
+        train.train(nn.Linear(3, 2), data.Batches(x, y, 16), epochs=1, monitor="val_acc")

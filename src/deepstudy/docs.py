@@ -1,6 +1,8 @@
 """The study-file reference, generated from the pydantic schema so it cannot drift from the code."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel
 
 from deepstudy.config import STUDY_TYPES, Study
@@ -131,3 +133,41 @@ def studies_markdown() -> str:
                 f"{raw.get('seeds', 1)} seed(s)", "",
                 "```text", *header, "```", ""]
     return "\n".join(out)
+
+
+# The library's public modules: one page each, their __all__ (or public names) only — submodules are internals.
+API_MODULES = ("config", "data", "models", "train", "evaluate", "explain", "scratch", "study")
+
+
+def api_reference(out: Path, modules: tuple[str, ...] = tuple(f"deepstudy.{m}" for m in API_MODULES)) -> list[str]:
+    """Write the HTML API reference of ``modules`` into ``out`` (pdoc, Google-style docstrings); returns
+    pdoc's warnings (a docstring or annotation it could not read), which ``make docs`` and the tests refuse.
+
+    Example:
+        ``make docs`` runs ``python -m deepstudy.docs api docs/api``; in Python::
+
+            warnings = api_reference(Path("docs/api"))   # docs/api/deepstudy/train.html, ...
+    """
+    import warnings
+
+    import pdoc
+    import pdoc.render
+
+    pdoc.render.configure(docformat="google", show_source=False, search=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pdoc.pdoc(*modules, r"!deepstudy\..*\.", output_directory=Path(out))
+    # pdoc's own warnings (another library's deprecation notice on import is not the reference's problem)
+    return [f"{w.category.__name__}: {w.message}" for w in caught
+            if "pdoc" in Path(w.filename).parts or "deepstudy" in str(w.message)]
+
+
+if __name__ == "__main__":  # python -m deepstudy.docs api OUT
+    import sys
+
+    if sys.argv[1:2] != ["api"] or len(sys.argv) != 3:
+        sys.exit("usage: python -m deepstudy.docs api OUT_FOLDER")
+    problems = api_reference(Path(sys.argv[2]))
+    for line in problems:
+        print(line, file=sys.stderr)
+    sys.exit(1 if problems else 0)

@@ -20,12 +20,28 @@ from deepstudy.records import SeedResult
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of ``(N, K)`` logits, shifted by each row's maximum so large logits do not overflow.
+
+    Example:
+        >>> import numpy as np
+        >>> softmax(np.array([[0.0, 0.0], [1000.0, 0.0]])).round(3).tolist()
+        [[0.5, 0.5], [1.0, 0.0]]
+    """
     z = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
 
 
 def classification_metrics(logits: np.ndarray, y: np.ndarray, classes: list[str]) -> dict:
+    """Test metrics from ``(N, K)`` logits and labels ``y``: accuracy, macro precision / recall / F1, the
+    confusion matrix, per-class scores and (two classes) ROC AUC.
+
+    Example:
+        >>> import numpy as np
+        >>> m = classification_metrics(np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0]]), np.array([0, 1, 1]), ["a", "b"])
+        >>> round(m["accuracy"], 3), m["confusion"]
+        (0.667, [[1, 0], [1, 1]])
+    """
     probs = softmax(logits.astype(np.float64))
     pred = probs.argmax(1)
     labels = list(range(len(classes)))
@@ -51,7 +67,15 @@ def classification_metrics(logits: np.ndarray, y: np.ndarray, classes: list[str]
 
 
 def save_predictions(folder: Path, logits: np.ndarray) -> None:
-    """predictions.npy (argmax, int16) and, for two classes, scores.npy (P(class 1), for ROC curves)."""
+    """predictions.npy (argmax, int16) and, for two classes, scores.npy (P(class 1), for ROC curves).
+
+    Example:
+        >>> import numpy as np, tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> save_predictions(folder, np.array([[0.0, 2.0], [3.0, 1.0]]))
+        >>> np.load(folder / "predictions.npy").tolist(), sorted(p.name for p in folder.iterdir())
+        ([1, 0], ['predictions.npy', 'scores.npy'])
+    """
     np.save(folder / "predictions.npy", logits.argmax(1).astype(np.int16))
     if logits.shape[1] == 2:
         np.save(folder / "scores.npy", softmax(logits.astype(np.float64))[:, 1].astype(np.float32))
@@ -64,6 +88,13 @@ def bias_variance(predictions: list[np.ndarray], y: np.ndarray) -> dict:
     wrong; variance = mean disagreement with it. Variance on examples the main prediction gets right
     adds errors ("unbiased"), on wrong ones it removes them ("biased"): for two classes,
     loss = bias + unbiased − biased variance exactly.
+
+    Example:
+        >>> import numpy as np
+        >>> y = np.array([0, 1, 1, 0])
+        >>> bv = bias_variance([np.array([0, 1, 0, 0]), np.array([0, 1, 0, 1]), np.array([0, 1, 1, 0])], y)
+        >>> round(bv["bias"], 3), round(bv["variance"], 3)
+        (0.25, 0.167)
     """
     p = np.stack(predictions)  # (seeds, N)
     counts = np.stack([(p == c).sum(0) for c in range(int(max(p.max(), y.max())) + 1)])  # (K, N)
@@ -78,7 +109,14 @@ def bias_variance(predictions: list[np.ndarray], y: np.ndarray) -> dict:
 
 
 def boundary_grid(x: np.ndarray, steps: int = 120, margin: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """A (steps*steps, 2) grid covering 2-D points ``x`` plus a margin, and the (xs, ys) axes that span it."""
+    """A (steps*steps, 2) grid covering 2-D points ``x`` plus a margin, and the (xs, ys) axes that span it.
+
+    Example:
+        >>> import numpy as np
+        >>> grid, (xs, ys) = boundary_grid(np.array([[0.0, 0.0], [1.0, 2.0]]), steps=5, margin=0.0)
+        >>> grid.shape, xs.tolist(), ys.tolist()
+        ((25, 2), [0.0, 0.25, 0.5, 0.75, 1.0], [0.0, 0.5, 1.0, 1.5, 2.0])
+    """
     lo, hi = x.min(0) - margin, x.max(0) + margin
     xs, ys = np.linspace(lo[0], hi[0], steps), np.linspace(lo[1], hi[1], steps)
     gx, gy = np.meshgrid(xs, ys)
@@ -87,7 +125,16 @@ def boundary_grid(x: np.ndarray, steps: int = 120, margin: float = 0.5) -> tuple
 
 def save_boundary(folder: Path, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
                   predict_proba) -> None:
-    """boundary.npz: P(class) on a grid over 2-D inputs, with the points, for the report's decision-region plot."""
+    """boundary.npz: P(class) on a grid over 2-D inputs, with the points, for the report's decision-region plot.
+
+    Example:
+        >>> import numpy as np, tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> x, y = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 1])
+        >>> save_boundary(folder, x, y, x, y, lambda grid: np.stack([grid[:, 0] < 0.5, grid[:, 0] >= 0.5], 1))
+        >>> (folder / "boundary.npz").is_file()
+        True
+    """
     grid, axes = boundary_grid(np.concatenate([x_train, x_test]))
     probs = predict_proba(grid).astype(np.float32)  # (steps*steps, K)
     np.savez_compressed(folder / "boundary.npz", axes=axes, probs=probs.reshape(axes.shape[1], axes.shape[1], -1),
@@ -95,13 +142,26 @@ def save_boundary(folder: Path, x_train: np.ndarray, y_train: np.ndarray, x_test
 
 
 def probe_indices(n: int, size: int = 10_000) -> np.ndarray:
-    """Evenly spaced training indices for the clean (unaugmented, eval-mode) train accuracy."""
+    """Evenly spaced training indices for the clean (unaugmented, eval-mode) train accuracy.
+
+    Example:
+        >>> probe_indices(10, size=4).tolist()
+        [0, 3, 6, 9]
+    """
     return np.linspace(0, n - 1, min(n, size)).astype(np.int64)
 
 
 def run_record(rows: list[dict], *, best_epoch: int, monitor: dict, stopped_early: bool, precision: str,
                test_seconds: float, train_accuracy: float, test: dict) -> SeedResult:
-    """The result.json of one arm/seed from its metrics rows, the same for every engine (the report reads it)."""
+    """The result.json of one arm/seed from its metrics rows, the same for every engine (the report reads it).
+
+    Example:
+        >>> rows = [{"epoch": e, "train_loss": 0.9 - e / 2, "seconds": 1.0, "eval_seconds": 0.2} for e in (0, 1)]
+        >>> record = run_record(rows, best_epoch=1, monitor={"metric": "val_loss", "best": 0.4}, stopped_early=False,
+        ...                     precision="fp32", test_seconds=0.1, train_accuracy=0.9, test={"accuracy": 0.88})
+        >>> record.best_epoch, record.epochs_run, record.test["accuracy"]
+        (1, 2, 0.88)
+    """
     return SeedResult(
         test=test, best_epoch=best_epoch, epochs_run=len(rows), stopped_early=stopped_early, monitor=monitor,
         precision=precision, train_seconds=sum(r["seconds"] for r in rows),
@@ -111,7 +171,13 @@ def run_record(rows: list[dict], *, best_epoch: int, monitor: dict, stopped_earl
 
 
 def describe(values: list[float]) -> dict:
-    """mean, sample std, n and a 95% t-interval of per-seed values."""
+    """mean, sample std, n and a 95% t-interval of per-seed values.
+
+    Example:
+        >>> d = describe([0.90, 0.92, 0.91])
+        >>> round(d["mean"], 4), round(d["std"], 4), d["n"], [round(v, 3) for v in d["ci95"]]
+        (0.91, 0.01, 3, [0.885, 0.935])
+    """
     a = np.asarray([v for v in values if v is not None], dtype=np.float64)
     n = len(a)
     if n == 0:
@@ -124,6 +190,15 @@ def describe(values: list[float]) -> dict:
 
 
 def welch_p(a: list[float], b: list[float]) -> float | None:
+    """Welch's two-sided t-test p-value for "the two arms' per-seed scores have the same mean" (unequal variances);
+    None with fewer than 2 scores per arm.
+
+    Example:
+        >>> round(welch_p([0.91, 0.90, 0.92], [0.70, 0.72, 0.69]), 5)
+        0.00012
+        >>> welch_p([0.9], [0.8]) is None
+        True
+    """
     if len(a) < 2 or len(b) < 2:
         return None
     if np.std(a) == 0 and np.std(b) == 0:
@@ -134,7 +209,12 @@ def welch_p(a: list[float], b: list[float]) -> float | None:
 
 
 def paired_p(a: list[float], b: list[float]) -> float | None:
-    """Paired t-test: for cross-validation folds, where seed i of every arm is scored on the same rows."""
+    """Paired t-test: for cross-validation folds, where seed i of every arm is scored on the same rows.
+
+    Example:
+        >>> round(paired_p([0.80, 0.85, 0.90], [0.78, 0.82, 0.89]), 3)
+        0.074
+    """
     if len(a) < 2 or len(a) != len(b):
         return None
     d = np.asarray(a) - np.asarray(b)
@@ -144,7 +224,16 @@ def paired_p(a: list[float], b: list[float]) -> float | None:
 
 
 def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, float]:
-    """(a right & b wrong, a wrong & b right, exact two-sided p)."""
+    """(a right & b wrong, a wrong & b right, exact two-sided p).
+
+    Example:
+        >>> import numpy as np
+        >>> a = np.array([True] * 10 + [False] * 2)
+        >>> b = np.array([False] * 9 + [True] * 3)
+        >>> only_a, only_b, p = mcnemar_p(a, b)
+        >>> only_a, only_b, round(p, 4)
+        (9, 2, 0.0654)
+    """
     only_a = int(np.sum(correct_a & ~correct_b))
     only_b = int(np.sum(~correct_a & correct_b))
     p = 1.0 if only_a + only_b == 0 else float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue)
@@ -152,7 +241,12 @@ def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> tuple[int, int, f
 
 
 def holm(pvalues: list[float | None]) -> list[float | None]:
-    """Holm-Bonferroni adjusted p-values (None stays None)."""
+    """Holm-Bonferroni adjusted p-values (None stays None).
+
+    Example:
+        >>> holm([0.01, None, 0.04, 0.03])
+        [0.03, None, 0.06, 0.06]
+    """
     idx = [i for i, p in enumerate(pvalues) if p is not None]
     order = sorted(idx, key=lambda i: pvalues[i])
     out: list[float | None] = list(pvalues)
@@ -173,6 +267,17 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
     ``lower_better``: an error (e.g. a SOM's quantization error), reported in its own units, not points.
     ``scale``, ``unit``: how a gap is written (accuracy: x100 "points"; a NAB score: x1 "NAB points").
     ``sample``: what one score of an arm is (a seed; a whole search when samplers are compared).
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> correct = {"a": [rng.random(50) < 0.9 for _ in range(3)], "b": [rng.random(50) < 0.7 for _ in range(3)]}
+        >>> out = compare_arms({"a": [0.91, 0.90, 0.92], "b": [0.70, 0.72, 0.69]}, correct)
+        >>> c = out["comparisons"][0]
+        >>> out["best"], c["other"], round(c["gap"], 4), c["verdict"]
+        ('a', 'b', 0.2067, 'beyond-noise')
+        >>> [m["only_best"] for m in c["mcnemar"]]
+        [17, 13, 21]
     """
     noise = f"{sample}-to-{sample} noise"
     samples = f"{sample}es" if sample.endswith(("s", "sh", "ch", "x")) else f"{sample}s"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import fcntl
+import html
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepstudy.errors import UserError
+
+
+class RunPath(type(Path())):  # the concrete class (PosixPath): Path itself cannot be subclassed before Python 3.12
+    """A run directory's path, as ``deepstudy.study.run`` returns it: a ``pathlib.Path`` in every way, which
+    a Jupyter notebook displays as the run's report (``report.html``, inline in an iframe).
+
+    Example:
+        >>> import tempfile
+        >>> folder = RunPath(tempfile.mkdtemp())
+        >>> _ = (folder / "report.html").write_text("<h1>mlp vs cnn</h1>")
+        >>> isinstance(folder, Path), (folder / "results.json").name
+        (True, 'results.json')
+        >>> folder._repr_html_()[:60]
+        '<iframe title="deepstudy report" srcdoc="&lt;h1&gt;mlp vs cn'
+    """
+
+    def _repr_html_(self) -> str | None:
+        """The report in an iframe (its own styles stay inside it), or None (plain repr) when there is none yet."""
+        report = self / "report.html"
+        if not report.is_file():
+            return None
+        return (f'<iframe title="deepstudy report" srcdoc="{html.escape(report.read_text(encoding="utf-8"))}" '
+                'style="width: 100%; height: 80vh; border: 1px solid #ccc"></iframe>')
 
 
 @dataclass(frozen=True)

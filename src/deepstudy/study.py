@@ -20,15 +20,23 @@ from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, write_json
 from deepstudy.records import Failure
-from deepstudy.rundir import RunDir
+from deepstudy.rundir import RunDir, RunPath
 
+__all__ = ["run", "resume", "check", "explain_run", "RunPath"]  # execute: the search's entry, not the library's
 Event = Callable[[dict], None]
 def _quiet(event: dict) -> None:
     pass
 
 
 def check(study: Study) -> dict[str, Study]:
-    """Every arm's config, validated down to model arguments and augmentation names."""
+    """Every arm's config, validated down to model arguments and augmentation names.
+
+    Example:
+        >>> from deepstudy import config, study
+        >>> arms = study.check(config.load("mlp-vs-cnn"))
+        >>> list(arms), arms["mlp"].model.name
+        (['mlp', 'cnn-plain', 'cnn-bn-dropout'], 'mlp')
+    """
     arms = study.arm_configs()
     repro.resolve_device(study.train.device)  # cuda without CUDA stops here, before a run directory exists
     test_sets = {(c.data.name, c.data.path, c.data.format, c.data.test_fraction) for c in arms.values()}
@@ -49,7 +57,20 @@ def check(study: Study) -> dict[str, Study]:
 
 def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, jobs: int = 1) -> Path:
     """Run a study in a new run directory (a study with ``search:``: the search, deepstudy.search); returns its path.
-    ``jobs``: trials trained at once by a search (a study without one runs its seeds in this process)."""
+    ``jobs``: trials trained at once by a search (a study without one runs its seeds in this process).
+
+    The returned :class:`RunPath` is a ``pathlib.Path``; in Jupyter it displays the report inline.
+
+    Example:
+        Two seeds of a built-in study (about a minute on a laptop CPU), then its numbers::
+
+            from deepstudy import config, study
+            from deepstudy.fileio import read_json
+
+            run_dir = study.run(config.load("digits-quickstart", {"seeds": 2}))
+            run_dir                                   # in a notebook: the report, inline
+            read_json(run_dir / "results.json")["comparison"]["summary"]
+    """
     if study.search is not None:
         from deepstudy import search
 
@@ -68,7 +89,13 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, j
 
 def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1) -> Path:
     """Continue a killed run: finished arm/seeds are kept, unfinished ones resume from their checkpoint (a search:
-    its finished trials are kept, a killed one continues, the rest are run)."""
+    its finished trials are kept, a killed one continues, the rest are run).
+
+    Example:
+        After an interrupted ``deepstudy run`` (the CLI prints the run directory)::
+
+            run_dir = study.resume("runs/mlp-vs-cnn/2026-01-31T10-00-00")
+    """
     from deepstudy import report
 
     run = RunDir.existing(run_dir)
@@ -132,12 +159,18 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
         raise UserError(f"{len(failures)} run(s) stopped on a non-finite loss ({failures[0]}); the last good "
                         f"checkpoint is kept and the report is at {run / 'report.html'}; lower train.optimizer.lr or "
                         f"set train.grad_clip")
-    return run.path
+    return RunPath(run.path)  # a Path that Jupyter shows as the report
 
 
 def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = None, layer: str | None = None) -> Path:
     """Add explanations to a finished run: every arm and seed's best weights explain the same kind of test
-    examples; config.yaml and results.json gain the methods; the report is re-rendered."""
+    examples; config.yaml and results.json gain the methods; the report is re-rendered.
+
+    Example:
+        Grad-CAM and saliency maps for a finished image study, then its report again::
+
+            report = study.explain_run(run_dir, ["gradcam", "saliency"], examples=8)
+    """
     from deepstudy.tasks import explaining
 
     run = RunDir.existing(run_dir, finished=True)

@@ -20,16 +20,17 @@ from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, Da
                                        PretrainConfig, SomConfig, Task, TrainConfig)
 from deepstudy.config import yamlfile
 from deepstudy.config.tasks import (DATA_KEYS, define, FULL_SECTIONS, MAX_RUNS, OPTIONAL_SECTIONS, STUDY_TYPES,
-                                    TRAIN_KEYS, ClassicalStudy, ClassifyStudy, ForecastStudy, GenerateStudy,
-                                    LanguageModelStudy, ReconstructStudy, ScratchStudy, SomStudy, Study, too_many_runs)
+                                    TRAIN_KEYS, Study, too_many_runs)
+from deepstudy.config.tasks import ClassicalStudy, ClassifyStudy, ForecastStudy, GenerateStudy  # noqa: F401
+from deepstudy.config.tasks import LanguageModelStudy, ReconstructStudy, ScratchStudy, SomStudy  # noqa: F401
 from deepstudy.errors import UserError, closest
 
+# The per-task study classes (ClassifyStudy, ...) stay importable from here but are reached through STUDY_TYPES:
+# they are made by a function, so the API reference (pdoc) cannot place their fields.
 __all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillConfig", "EarlyStoppingConfig",
            "ExplainConfig", "LMConfig", "ModelConfig", "OptimizerConfig", "PretrainConfig", "SomConfig", "Task",
-           "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study", "ClassifyStudy",
-           "ForecastStudy",
-           "ScratchStudy", "ClassicalStudy", "SomStudy", "ReconstructStudy", "GenerateStudy", "LanguageModelStudy",
-           "AnyStudy", "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
+           "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study", "AnyStudy",
+           "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
            "validate", "define", "json_schema", "arm_config", "for_task", "check_task_model", "to_yaml"]
 
 
@@ -61,6 +62,10 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str,
 
     A dotted key sets one leaf; a key naming a whole section (``model``) replaces it, so an arm
     can swap the model family without inheriting the base model's keyword arguments.
+
+    Example:
+        >>> apply_overrides({"train": {"epochs": 5, "batch_size": 64}}, {"train.epochs": 2, "model": {"name": "mlp"}})
+        {'train': {'epochs': 2, 'batch_size': 64}, 'model': {'name': 'mlp'}}
     """
     out = copy.deepcopy(raw)
     for dotted, value in overrides.items():
@@ -75,7 +80,12 @@ def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str,
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """``["train.epochs=3", "data.augment=[hflip]"]`` -> dotted overrides (values parsed as YAML)."""
+    """``["train.epochs=3", "data.augment=[hflip]"]`` -> dotted overrides (values parsed as YAML).
+
+    Example:
+        >>> parse_set(["train.epochs=3", "data.augment=[hflip]", "model.name=cnn"])
+        {'train.epochs': 3, 'data.augment': ['hflip'], 'model.name': 'cnn'}
+    """
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -89,11 +99,28 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 
 
 def builtin_studies() -> dict[str, Path]:
+    """The studies that ship with deepstudy: name -> path of its YAML file (`deepstudy list`).
+
+    Example:
+        >>> studies = builtin_studies()
+        >>> studies["mlp-vs-cnn"].name
+        'mlp-vs-cnn.yaml'
+    """
     folder = resources.files("deepstudy") / "studies"
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
 
 
 def find_study(name_or_path: str) -> Path:
+    """The YAML file of a study: ``name_or_path`` is a built-in study's name or a path to a ``.yaml`` file
+    (a UserError, with the closest names, for anything else).
+
+    Example:
+        >>> find_study("mlp-vs-cnn").name
+        'mlp-vs-cnn.yaml'
+        >>> find_study("mlp-vs-cn")
+        Traceback (most recent call last):
+        deepstudy.errors.UserError: unknown study 'mlp-vs-cn' (did you mean: mlp-vs-cnn, ...?); `deepstudy list` ...
+    """
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"} or path.exists():
         if not path.is_file():
@@ -107,6 +134,14 @@ def find_study(name_or_path: str) -> Path:
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
+    """A study file's raw mapping, not yet validated (bad YAML or an unreadable file: a UserError naming the
+    line).
+
+    Example:
+        >>> raw = read_yaml(find_study("mlp-vs-cnn"))
+        >>> raw["name"], raw["model"]["name"]
+        ('mlp-vs-cnn', 'cnn')
+    """
     try:
         raw = yamlfile.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
@@ -123,7 +158,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms: list[str] | None = None) -> Study:
     """Read a built-in study or a YAML file, apply dotted overrides, validate; run the named arms, in that order
-    (``arms`` or ``opt_in_arms`` of the file), or with ``arms=None`` the default ones (``arms``)."""
+    (``arms`` or ``opt_in_arms`` of the file), or with ``arms=None`` the default ones (``arms``).
+
+    Example:
+        >>> study = load("mlp-vs-cnn", {"seeds": 2, "train.epochs": 1})
+        >>> study.name, study.seeds, study.train.epochs, list(study.arms)
+        ('mlp-vs-cnn', 2, 1, ['mlp', 'cnn-plain', 'cnn-bn-dropout'])
+    """
     path = find_study(str(name_or_path))
     raw = read_yaml(path)
     raw.setdefault("name", path.stem)
@@ -144,7 +185,16 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms
 
 
 def validate(raw: dict[str, Any], source: str = "study") -> Study:
-    """``raw`` as its task's study class (``STUDY_TYPES``); a problem is a UserError of one line."""
+    """``raw`` as its task's study class (``STUDY_TYPES``); a problem is a UserError of one line.
+
+    Example:
+        >>> study = validate({"name": "tiny", "data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [32]}})
+        >>> study.task, study.model.name, study.seeds
+        ('classify', 'mlp', 1)
+        >>> validate({"name": "tiny", "trian": {}})
+        Traceback (most recent call last):
+        deepstudy.errors.UserError: study: ...
+    """
     if _task_of(raw) in STUDY_TYPES and _flat_dump(raw):
         raw = for_task(raw, _task_of(raw))
     try:
@@ -161,13 +211,26 @@ def _flat_dump(raw: dict[str, Any]) -> bool:
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON schema of a study file: one branch per task (`deepstudy schema`)."""
+    """The JSON schema of a study file: one branch per task (`deepstudy schema`).
+
+    Example:
+        >>> schema = json_schema()
+        >>> schema["title"], "ClassifyStudy" in schema["$defs"]
+        ('Study', True)
+    """
     return {"title": "Study", **_adapter().json_schema()}
 
 
 def arm_config(study: Study, arm: str, overrides: dict[str, Any]) -> Study:
     """One arm: the base with the arm's overrides, validated. An arm that changes the task starts from the base
-    cut down to the keys the new task reads (the base's other settings belong to the base task)."""
+    cut down to the keys the new task reads (the base's other settings belong to the base task).
+
+    Example:
+        >>> study = load("mlp-vs-cnn")
+        >>> arm = arm_config(study, "mlp", study.arms["mlp"])
+        >>> arm.model.name, list(arm.arms)
+        ('mlp', ['mlp'])
+    """
     base = study.model_dump(mode="json")
     task = overrides.get("task", study.task)
     if task != study.task and task in STUDY_TYPES:
@@ -178,7 +241,13 @@ def arm_config(study: Study, arm: str, overrides: dict[str, Any]) -> Study:
 
 
 def for_task(raw: dict[str, Any], task: str) -> dict[str, Any]:
-    """``raw`` cut down to the keys ``task`` reads (the rest would be refused as ignored settings)."""
+    """``raw`` cut down to the keys ``task`` reads (the rest would be refused as ignored settings).
+
+    Example:
+        >>> raw = {"name": "x", "model": {"name": "lenet"}, "train": {"epochs": 3, "channels_last": True}}
+        >>> for_task(raw, "scratch")
+        {'name': 'x', 'model': {'name': 'lenet'}, 'train': {'epochs': 3}, 'task': 'scratch'}
+    """
     return {**_project(raw, STUDY_TYPES[task]), "task": task}
 
 
@@ -249,7 +318,14 @@ def _field_names(model: type[BaseModel] | None, loc: list[str]) -> list[str]:
 
 def check_task_model(arm: str, cfg: Study, model: str, arguments: tuple[str, ...], example: str,
                      note: str = "") -> None:
-    """Tasks with one model of their own (som, generate, language-model): that model, with its arguments only."""
+    """Tasks with one model of their own (som, generate, language-model): that model, with its arguments only.
+
+    Example:
+        >>> study = validate({"name": "x", "task": "som", "data": {"name": "digits"}, "model": {"name": "mlp"}})
+        >>> check_task_model("base", study, "som", ("rows", "cols"), "name: som, rows: 10, cols: 10")
+        Traceback (most recent call last):
+        deepstudy.errors.UserError: arm 'base': task: som trains model 'som' (model: {...}), not 'mlp'
+    """
     if cfg.model.name != model:
         raise UserError(f"arm '{arm}': task: {cfg.task} trains model '{model}' (model: {{{example}}}), "
                         f"not '{cfg.model.name}'")
@@ -260,4 +336,11 @@ def check_task_model(arm: str, cfg: Study, model: str, arguments: tuple[str, ...
 
 
 def to_yaml(study: Study) -> str:
+    """The study as YAML, every setting resolved (what a run directory's config.yaml holds).
+
+    Example:
+        >>> text = to_yaml(load("mlp-vs-cnn"))
+        >>> text.splitlines()[0], validate(yaml.safe_load(text)) == load("mlp-vs-cnn")
+        ('name: mlp-vs-cnn', True)
+    """
     return yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)

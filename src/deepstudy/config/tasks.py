@@ -284,7 +284,16 @@ LanguageModelStudy = _study("language-model", "LanguageModel", "language-model: 
 def define(task: str, *, train: tuple[str, ...], data: tuple[str, ...], sections: tuple[str, ...] = (),
            doc: str = "") -> type[Study]:
     """The study class of a task added from outside the package (deepstudy.tasks.register): the train and data
-    keys its code reads (every other key is refused) and its sections of OPTIONAL_SECTIONS."""
+    keys its code reads (every other key is refused) and its sections of OPTIONAL_SECTIONS.
+
+    Example:
+        A plugin task that reads two train keys and one data key (``define`` registers it for good, so
+        this is not run here)::
+
+            MyStudy = config.define("my-task", train=("epochs", "batch_size"), data=("name",),
+                                    doc="my-task: what it trains")
+            config.validate({"name": "x", "task": "my-task", "data": {"name": "digits"}})
+    """
     TRAIN_KEYS[task], DATA_KEYS[task], SECTIONS[task] = (*_RUN, *train), (*_SOURCE, *data), sections
     title = "".join(part.title() for part in task.replace("_", "-").split("-"))
     STUDY_TYPES[task] = _study(task, title, doc or f"{task}: a task registered by a plugin.")

@@ -34,7 +34,18 @@ def is_text(cfg: DataConfig) -> bool:
 
 
 def load(cfg: DataConfig, split_seed: int) -> Dataset:
-    """Read, split (stratified validation split from training data) and encode one dataset."""
+    """Read, split (stratified validation split from training data) and encode one dataset.
+
+    Example:
+        >>> from deepstudy import data
+        >>> from deepstudy.config import DataConfig
+        >>> ds = data.load(DataConfig(name="digits"), split_seed=0)   # scikit-learn's 8x8 digits: no download
+        >>> ds.kind, ds.input_shape, ds.num_classes
+        ('image', (1, 8, 8), 10)
+        >>> x, y = next(iter(ds.batches("train", 32, train=True)))
+        >>> x.shape, x.dtype
+        (torch.Size([32, 1, 8, 8]), torch.float32)
+    """
     spec = REGISTRY.get(cfg.name)
     fmt = cfg.format or (spec.format if spec else None)
     if fmt is None:

@@ -17,6 +17,18 @@ from deepstudy.errors import UserError
 
 @dataclass
 class Dataset:
+    """One dataset in memory: train / val / test splits as tensors (``x_train``, ``y_train``, ...), class names, and
+    what was done to it (``notes``, ``source``). ``batches(split, batch_size)`` gives its mini-batches as models read
+    them (images normalized with training statistics, augmented when training).
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import data
+        >>> x, y = torch.randn(10, 3), torch.arange(10) % 2
+        >>> ds = data.Dataset("toy", "table", ["a", "b"], x[:6], y[:6], x[6:8], y[6:8], x[8:], y[8:])
+        >>> ds.input_shape, ds.num_classes, len(ds.batches("train", 4))
+        ((3,), 2, 2)
+    """
     name: str
     kind: str  # "image" | "table" | "text" (x: NumPy arrays of strings) | "tokens" | "series" | "nab" |
     #            "corpus" (x: (N,) character ids)

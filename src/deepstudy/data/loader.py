@@ -20,6 +20,22 @@ Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 class Batches:
+    """Mini-batches ``(x, y)`` of tensors in memory: one index permutation per epoch (``shuffle``), then tensor
+    indexing — no per-sample Python work, no worker processes.
+
+    ``epoch(e)`` iterates epoch ``e``'s batches, shuffled and augmented from ``(seed, e)``, so epoch ``e`` is the same
+    in every run; iterating the object itself gives epoch 0. ``train.fit`` and ``train.train`` take it directly.
+    ``transform(x, generator)`` runs on each batch (e.g. augmentation); ``drop_last`` drops a last, smaller batch.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import data
+        >>> batches = data.Batches(torch.arange(10.0).view(10, 1), torch.arange(10), 4, shuffle=True, seed=1)
+        >>> len(batches), [len(y) for _, y in batches.epoch(0)]
+        (3, [4, 4, 2])
+        >>> [y.tolist() for _, y in batches.epoch(3)] == [y.tolist() for _, y in batches.epoch(3)]
+        True
+    """
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = False,
                  drop_last: bool = False, transform: Transform | None = None, seed: int = 0):
         assert len(x) == len(y), (x.shape, y.shape)

@@ -24,6 +24,15 @@ class FileSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A registered dataset: where its files live (``folder`` under the data root), its format, description,
+    license, files (URLs and sha256), class names and reader options.
+
+    Example:
+        >>> from deepstudy import data
+        >>> spec = data.REGISTRY["fashion-mnist"]
+        >>> spec.format, len(spec.classes)
+        ('idx', 10)
+    """
     name: str
     folder: str
     format: str  # idx | csv-table | text-csv | text-corpus | time-series | nab | synthetic | digits

@@ -18,7 +18,18 @@ def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods
                      steps: int = 50, seed: int = 0, regression: bool = False) -> dict:
     """Maps of the *predicted* class for each method (what the model used, right or wrong), their
     deletion/insertion AUCs over all of ``x`` and the randomization test on the first ``sanity_n``.
-    ``regression``: the model has one output, explained as it is (a forecast; see faithfulness.py)."""
+    ``regression``: the model has one output, explained as it is (a forecast; see faithfulness.py).
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import explain, models
+        >>> _ = torch.manual_seed(0)
+        >>> net = models.create("cnn", in_channels=1, num_classes=3, input_size=(8, 8), channels=[4, 8])
+        >>> x, target = torch.randn(2, 1, 8, 8), torch.tensor([0, 2])
+        >>> out = explain.explain_examples(net, x, target, ["saliency"], sanity_n=2, steps=4)
+        >>> sorted(out)[:3]
+        ['labels', 'layer', 'maps']
+    """
     model.eval()
     x, y = (x.detach().float() if x.is_floating_point() else x.detach()), y.detach()
     with torch.no_grad():

@@ -57,7 +57,19 @@ def _auc(curve: torch.Tensor) -> torch.Tensor:
 def deletion_insertion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, maps: torch.Tensor, *,
                        steps: int = 28, random_orders: int = 2, seed: int = 0, batch: int = 512,
                        probabilities: bool = True) -> dict:
-    """Mean AUCs over examples for the map's order and for random orders, plus the mean curves."""
+    """Mean AUCs over examples for the map's order and for random orders, plus the mean curves.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import explain, models
+        >>> _ = torch.manual_seed(0)
+        >>> net = models.create("cnn", in_channels=1, num_classes=3, input_size=(8, 8), channels=[4, 8])
+        >>> x, target = torch.randn(2, 1, 8, 8), torch.tensor([0, 2])
+        >>> maps = explain.attribute(net, x, target, "saliency")
+        >>> scores = explain.deletion_insertion(net, x, target, maps, steps=4)
+        >>> sorted(k for k in scores if "curve" not in k)[:4]
+        ['deletion_auc', 'deletion_auc_random', 'insertion_auc', 'insertion_auc_random']
+    """
     model.eval()
     # token ids: deleted = <pad>, inserted into all-<pad>
     x = x.detach().float() if x.is_floating_point() else x.detach()

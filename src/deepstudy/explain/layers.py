@@ -49,7 +49,19 @@ def target_layer(model: nn.Module, x: torch.Tensor) -> str | None:
     block, that finishes after the last convolution and still has more than one position (after its
     normalization, activation, residual sum and pooling: VGG's last pool, ResNet's layer4). A raw
     convolution output before BN and ReLU is mostly negative, and ReLU(sum) would zero the map.
-    None for a model without a convolution (an MLP)."""
+    None for a model without a convolution (an MLP).
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import explain, models
+        >>> _ = torch.manual_seed(0)
+        >>> net = models.create("cnn", in_channels=1, num_classes=3, input_size=(8, 8), channels=[4, 8])
+        >>> x, target = torch.randn(2, 1, 8, 8), torch.tensor([0, 2])
+        >>> explain.target_layer(net, x) in dict(net.named_modules())
+        True
+        >>> explain.target_layer(models.create("mlp", in_features=4, num_classes=2), torch.zeros(1, 4)) is None
+        True
+    """
     order = forward_order(model, x, leaves=False)
     last_conv = max((i for i, (_, m, _) in enumerate(order) if isinstance(m, _CONV)), default=None)
     if last_conv is None:

@@ -42,7 +42,19 @@ def _fold(a: torch.Tensor, how: str, time_major: bool = False) -> torch.Tensor:
 
 def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor, method: str, *, layer: str | None = None,
               steps: int = 50, internal_batch_size: int = 256, samples: int = 16, seed: int = 0) -> torch.Tensor:
-    """Maps (N, *positions) of ``method`` for the classes ``target`` (N,); the model is put in eval mode."""
+    """Maps (N, *positions) of ``method`` for the classes ``target`` (N,); the model is put in eval mode.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import explain, models
+        >>> _ = torch.manual_seed(0)
+        >>> net = models.create("cnn", in_channels=1, num_classes=3, input_size=(8, 8), channels=[4, 8])
+        >>> x, target = torch.randn(2, 1, 8, 8), torch.tensor([0, 2])
+        >>> explain.attribute(net, x, target, "saliency").shape
+        torch.Size([2, 8, 8])
+        >>> explain.attribute(net, x, target, "gradcam").shape      # at explain.target_layer(net, x)
+        torch.Size([2, 8, 8])
+    """
     from captum.attr import IntegratedGradients, NoiseTunnel, Occlusion, Saliency
 
     if method not in METHODS:

@@ -47,7 +47,19 @@ def _reinitialize(module: nn.Module) -> None:
 def randomization_test(model: nn.Module, x: torch.Tensor, target: torch.Tensor, explain: Explainer, *,
                        stages: int = 4, seed: int = 0) -> dict:
     """Rank correlation with the trained model's maps after randomizing the top k parametrized layers,
-    for ``stages`` values of k from 1 to all of them; ``explain(model, x, target)`` -> maps."""
+    for ``stages`` values of k from 1 to all of them; ``explain(model, x, target)`` -> maps.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import explain, models
+        >>> _ = torch.manual_seed(0)
+        >>> net = models.create("cnn", in_channels=1, num_classes=3, input_size=(8, 8), channels=[4, 8])
+        >>> x, target = torch.randn(2, 1, 8, 8), torch.tensor([0, 2])
+        >>> saliency = lambda model, x, target: explain.attribute(model, x, target, "saliency")
+        >>> result = explain.randomization_test(net, x, target, saliency, stages=2)
+        >>> sorted(result)
+        ['cascade', 'layers_total', 'passed', 'spearman_all', 'spearman_top']
+    """
     reference = explain(model, x, target)
     real = None if x.is_floating_point() else x != 0  # token ids: padding (id 0) is not part of the text
     cascade = parametrized_layers(model, x)

@@ -40,17 +40,41 @@ def register(name: str, *, family: str, inputs: str, description: str, tiny: dic
 
 
 def names() -> list[str]:
+    """Every registered model name, sorted (`deepstudy schema --models` describes each).
+
+    Example:
+        >>> from deepstudy import models
+        >>> "mlp" in models.names() and "resnet18" in models.names()
+        True
+    """
     return sorted(_MODELS)
 
 
 def entry(name: str) -> Entry:
+    """The registry entry of model ``name``: its constructor (``fn``), family, the inputs it reads, a description and
+    the arguments of a tiny instance (an unknown name: a UserError with the closest names).
+
+    Example:
+        >>> from deepstudy import models
+        >>> e = models.entry("mlp")
+        >>> e.family, e.inputs
+        ('mlp', 'any')
+    """
     if name not in _MODELS:
         raise UserError(f"unknown model '{name}'{closest(name, _MODELS)}; registered models: {', '.join(names())}")
     return _MODELS[name]
 
 
 def check_kwargs(name: str, kwargs: dict) -> None:
-    """A misspelt keyword is a UserError naming the closest valid ones."""
+    """A misspelt keyword is a UserError naming the closest valid ones.
+
+    Example:
+        >>> from deepstudy import models
+        >>> models.check_kwargs("mlp", {"hidden": [64]})          # fine: returns None
+        >>> models.check_kwargs("mlp", {"hiden": [64]})
+        Traceback (most recent call last):
+        deepstudy.errors.UserError: model 'mlp' has no argument 'hiden' (did you mean: hidden?); its arguments: ...
+    """
     params = inspect.signature(entry(name).fn).parameters
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return
@@ -62,7 +86,13 @@ def check_kwargs(name: str, kwargs: dict) -> None:
 
 def unbuildable(name: str, kwargs: dict, reason: object) -> str:
     """Why model ``name`` cannot be built, as one line naming the argument at fault where one holds a size below 1
-    (a width, a channel count, a depth: the usual cause of torch's errors at construction)."""
+    (a width, a channel count, a depth: the usual cause of torch's errors at construction).
+
+    Example:
+        >>> from deepstudy import models
+        >>> print(models.unbuildable("mlp", {"hidden": [0]}, "empty layer"))
+        model 'mlp': hidden=[0] asks for a size below 1 (empty layer); widths, channel counts and ... — fix model.hidden
+    """
     for key, value in kwargs.items():
         values = value if isinstance(value, (list, tuple)) else (value,)
         if any(isinstance(v, int) and not isinstance(v, bool) and v < 1 for v in values):
@@ -73,7 +103,15 @@ def unbuildable(name: str, kwargs: dict, reason: object) -> str:
 
 def checked_build(name: str, kwargs: dict, make: Callable[[], Any], where: str = "") -> Any:
     """``make()`` (model ``name`` built from ``kwargs``: a module or a tuple of them), with torch's errors (a negative
-    width, a stride of 0) and a layer without weights (a width of 0, which would train a constant) as one line."""
+    width, a stride of 0) and a layer without weights (a width of 0, which would train a constant) as one line.
+
+    Example:
+        >>> from deepstudy import models
+        >>> make = lambda: models.create("mlp", in_features=4, num_classes=2, hidden=[8])
+        >>> net = models.checked_build("mlp", {"hidden": [8]}, make)
+        >>> type(net).__name__
+        'MLP'
+    """
     try:
         with warnings.catch_warnings():  # a width of 0: said below, in one line
             warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
@@ -88,6 +126,16 @@ def checked_build(name: str, kwargs: dict, make: Callable[[], Any], where: str =
 
 
 def create(name: str, **kwargs) -> nn.Module:
+    """Model ``name`` from its constructor's own keyword arguments (see ``build`` to take the sizes from the data).
+
+    A misspelt or impossible argument is a UserError of one line.
+
+    Example:
+        >>> from deepstudy import models
+        >>> net = models.create("mlp", in_features=64, num_classes=10, hidden=[32])
+        >>> sum(p.numel() for p in net.parameters())
+        2410
+    """
     check_kwargs(name, kwargs)
     try:
         return checked_build(name, kwargs, lambda: entry(name).fn(**kwargs))
@@ -97,7 +145,13 @@ def create(name: str, **kwargs) -> nn.Module:
 
 def example(name: str, input_shape: tuple[int, ...], batch: int = 1) -> torch.Tensor:
     """An input of the right dtype: zeros for most models; for token models int64 ids of 1 (<unk>), so
-    that no position is padding and sizes count the full length."""
+    that no position is padding and sizes count the full length.
+
+    Example:
+        >>> from deepstudy import models
+        >>> models.example("cnn", (1, 28, 28), batch=2).shape
+        torch.Size([2, 1, 28, 28])
+    """
     if entry(name).inputs == "tokens" or entry(name).inputs == "sequence" and len(input_shape) == 1:
         return torch.ones(batch, *input_shape, dtype=torch.long)
     return torch.zeros(batch, *input_shape)
@@ -106,7 +160,15 @@ def example(name: str, input_shape: tuple[int, ...], batch: int = 1) -> torch.Te
 def build(name: str, input_shape: tuple[int, ...], num_classes: int, vocab_size: int | None = None,
           **kwargs) -> nn.Module:
     """``create`` with in_channels / in_features / input_size / num_classes (and a text dataset's
-    vocab_size) taken from the data."""
+    vocab_size) taken from the data.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import models
+        >>> net = models.build("cnn", input_shape=(1, 28, 28), num_classes=10, channels=[8, 16])
+        >>> net(torch.zeros(2, 1, 28, 28)).shape
+        torch.Size([2, 10])
+    """
     params = inspect.signature(entry(name).fn).parameters
     given = dict(kwargs)
     kind = entry(name).inputs

@@ -14,6 +14,15 @@ from torch import nn
 
 @dataclass
 class Row:
+    """One line of a model summary: a module's name, class, output shape, own parameters and multiply-accumulates.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import models
+        >>> rows, _, _ = models.summarize(torch.nn.Linear(4, 3), torch.zeros(1, 4))
+        >>> rows[0].kind, rows[0].output_shape, rows[0].params
+        ('Linear', (1, 3), 15)
+    """
     name: str
     kind: str
     output_shape: tuple[int, ...]
@@ -49,7 +58,16 @@ def _macs(module: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
 
 
 def summarize(model: nn.Module, example: torch.Tensor) -> tuple[list[Row], int, int]:
-    """Rows for every module that owns parameters or is a leaf; (rows, total params, total MACs)."""
+    """Rows for every module that owns parameters or is a leaf; (rows, total params, total MACs).
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import models
+        >>> net = models.create("mlp", in_features=4, num_classes=3, hidden=[8])
+        >>> rows, params, macs = models.summarize(net, torch.zeros(1, 4))
+        >>> params, macs
+        (67, 56)
+    """
     seen: set[int] = set()
     rows: list[Row] = []
     hooks = []

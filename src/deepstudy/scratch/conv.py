@@ -27,7 +27,16 @@ def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int
 
 
 def im2col(xp: np.ndarray, kh: int, kw: int, stride: int, dilation: int, ho: int, wo: int) -> np.ndarray:
-    """Padded NHWC (N, Hp, Wp, C) -> view (N, Ho, Wo, kh, kw, C): [n,y,x,i,j,c] = xp[n, y*s+i*d, x*s+j*d, c]."""
+    """Padded NHWC (N, Hp, Wp, C) -> view (N, Ho, Wo, kh, kw, C): [n,y,x,i,j,c] = xp[n, y*s+i*d, x*s+j*d, c].
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> xp = np.arange(9.0).reshape(1, 3, 3, 1)              # one 3x3 image, one channel (NHWC)
+        >>> cols = scratch.im2col(xp, 2, 2, 1, 1, 2, 2)            # 2x2 windows, stride 1: a 2x2 output grid
+        >>> cols.shape, cols[0, 0, 1, :, :, 0].tolist()
+        ((1, 2, 2, 2, 2, 1), [[1.0, 2.0], [4.0, 5.0]])
+    """
     s0, s1, s2, s3 = xp.strides
     return as_strided(xp, shape=(xp.shape[0], ho, wo, kh, kw, xp.shape[3]),
                       strides=(s0, s1 * stride, s2 * stride, s1 * dilation, s2 * dilation, s3), writeable=False)
@@ -36,7 +45,15 @@ def im2col(xp: np.ndarray, kh: int, kw: int, stride: int, dilation: int, ho: int
 def col2im(cols: np.ndarray, padded_shape: tuple[int, ...], stride: int, dilation: int,
            out: np.ndarray | None = None) -> np.ndarray:
     """Adjoint of im2col: (N, Ho, Wo, kh, kw, C) -> NHWC (N, Hp, Wp, C), overlapping windows summed.
-    Fastest when ``cols`` is a view of a kernel-major (kh, kw, N, Ho, Wo, C) array (contiguous slices)."""
+    Fastest when ``cols`` is a view of a kernel-major (kh, kw, N, Ho, Wo, C) array (contiguous slices).
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> cols = np.ones((1, 2, 2, 2, 2, 1))
+        >>> scratch.col2im(cols, (1, 3, 3, 1), 1, 1)[0, :, :, 0].tolist()   # how many windows cover each pixel
+        [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
+    """
     _, ho, wo, kh, kw, _ = cols.shape
     if out is None:
         out = np.zeros(padded_shape, dtype=cols.dtype)
@@ -195,6 +212,15 @@ class MaxPool2D(_Pool2D):
 
 
 class AvgPool2D(_Pool2D):
+    """Average pooling over ``kernel_size`` x ``kernel_size`` windows (NCHW, or NHWC with ``channels_last``).
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+        >>> scratch.AvgPool2D(2)(x)[0, 0].tolist()
+        [[2.5, 4.5], [10.5, 12.5]]
+    """
     def forward(self, x):
         self.in_shape = x.shape
         return sum(x[sl] for _, sl in self._slices(x.shape)) / (self.k * self.k)

@@ -24,6 +24,19 @@ class Param:
 
 
 class Module:
+    """A layer or network of the NumPy engine: ``forward(x)`` caches what ``backward(dout)`` needs, ``backward``
+    returns ``dL/dx`` and accumulates ``dL/dW`` into each :class:`Param`'s ``grad``; ``train()`` / ``eval()`` switch
+    dropout and batch norm as in torch.
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> layer = scratch.Dense(3, 2, np.random.default_rng(0))
+        >>> out = layer(np.ones((4, 3), dtype=np.float32))
+        >>> dx = layer.backward(np.ones_like(out))
+        >>> out.shape, dx.shape, layer.W.grad.shape
+        ((4, 2), (4, 3), (2, 3))
+    """
     training = True
     buffers: tuple[str, ...] = ()  # names of non-trained arrays to checkpoint (BatchNorm's running stats)
 
@@ -95,6 +108,16 @@ class Module:
 
 
 class Sequential(Module):
+    """Layers applied in order; ``backward`` runs them in reverse.
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> rng = np.random.default_rng(0)
+        >>> net = scratch.Sequential(scratch.Dense(4, 8, rng), scratch.ReLU(), scratch.Dense(8, 3, rng))
+        >>> net(np.zeros((2, 4), dtype=np.float32)).shape, len(net.params())
+        ((2, 3), 4)
+    """
     def __init__(self, *layers: Module):
         self.layers = list(layers)
 

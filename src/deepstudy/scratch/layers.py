@@ -46,6 +46,16 @@ class Flatten(Module):
 
 
 class ReLU(Module):
+    """max(x, 0); its gradient passes where the input was positive.
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> relu = scratch.ReLU()
+        >>> out = relu(np.array([-1.0, 2.0]))
+        >>> out.tolist() == [0.0, 2.0], relu.backward(np.array([5.0, 5.0])).tolist()
+        (True, [0.0, 5.0])
+    """
     def forward(self, x):
         self.mask = x > 0
         return x * self.mask
@@ -55,6 +65,14 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    """x for x > 0, ``slope * x`` otherwise (Maas et al., 2013).
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> scratch.LeakyReLU(0.1)(np.array([-1.0, 2.0])).tolist()
+        [-0.1, 2.0]
+    """
     def __init__(self, slope: float = 0.01):
         self.slope = slope
 
@@ -67,6 +85,14 @@ class LeakyReLU(Module):
 
 
 class Sigmoid(Module):
+    """1 / (1 + exp(-x)), computed without overflow; gradient y (1 - y).
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> scratch.Sigmoid()(np.array([0.0, -1000.0])).tolist()
+        [0.5, 0.0]
+    """
     def forward(self, x):
         self.y = sigmoid(x)
         return self.y
@@ -76,6 +102,15 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    """tanh(x); gradient 1 - y².
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> t = scratch.Tanh()
+        >>> float(t(np.array([0.0]))[0]), float(t.backward(np.array([1.0]))[0])
+        (0.0, 1.0)
+    """
     def forward(self, x):
         self.y = np.tanh(x)
         return self.y

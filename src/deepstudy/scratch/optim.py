@@ -32,6 +32,19 @@ class Optimizer:
 
 
 class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay — torch.optim.SGD's
+    update, step for step.
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> w = scratch.Param(np.array([1.0]))
+        >>> opt = scratch.SGD([w], lr=0.1)
+        >>> w.grad[:] = 2.0
+        >>> opt.step()
+        >>> w.data.tolist()
+        [0.8]
+    """
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(params, lr)
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
@@ -46,6 +59,18 @@ class SGD(Optimizer):
 
 
 class RMSProp(Optimizer):
+    """RMSProp (Hinton, 2012): steps scaled by a running mean of squared gradients, as torch.optim.RMSprop.
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> w = scratch.Param(np.array([1.0]))
+        >>> opt = scratch.RMSProp([w], lr=0.01)
+        >>> w.grad[:] = 2.0
+        >>> opt.step()
+        >>> round(float(w.data[0]), 4)
+        0.9
+    """
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0):
         super().__init__(params, lr)
         self.alpha, self.eps, self.momentum = alpha, eps, momentum
@@ -85,4 +110,16 @@ class Adam(Optimizer):
 
 
 def AdamW(params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2) -> Adam:
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): ``Adam(..., decoupled=True)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> w = scratch.Param(np.array([1.0]))
+        >>> opt = scratch.AdamW([w], lr=0.1, weight_decay=0.0)
+        >>> w.grad[:] = 5.0
+        >>> opt.step()                    # Adam's first step moves each weight by lr, whatever the gradient's size
+        >>> round(float(w.data[0]), 4)
+        0.9
+    """
     return Adam(params, lr, betas, eps, weight_decay, decoupled=True)

@@ -24,6 +24,15 @@ class NonFiniteLoss(FloatingPointError):
 
 
 def predict(model: Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """The model's outputs (logits) for ``x`` in eval mode, in batches of ``batch_size``.
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> net = scratch.Sequential(scratch.Dense(4, 3, np.random.default_rng(0)))
+        >>> scratch.predict(net, np.zeros((10, 4), dtype=np.float32), batch_size=4).shape
+        (10, 3)
+    """
     model.eval()
     return np.concatenate([model.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
@@ -31,7 +40,23 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
 def fit(model: Module, optimizer: Optimizer, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
         epochs: int, batch_size: int, seed: int, start_epoch: int = 0, eval_batch_size: int = 1024,
         lr_at: Callable[[int], float] | None = None) -> Iterator[dict]:
-    """``lr_at(step)`` sets the learning rate before every step (a schedule); None keeps it constant."""
+    """``lr_at(step)`` sets the learning rate before every step (a schedule); None keeps it constant.
+
+    Trains ``model`` in place with softmax cross-entropy, one epoch per iteration (a generator: nothing is trained
+    until it is iterated); each epoch yields a dict of train/val loss and accuracy, learning rate, seconds and steps.
+
+    Example:
+        >>> import numpy as np
+        >>> from deepstudy import scratch
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.standard_normal((200, 2)).astype(np.float32)
+        >>> y = (x[:, 0] > 0).astype(np.int64)
+        >>> net = scratch.Sequential(scratch.Dense(2, 16, rng), scratch.ReLU(), scratch.Dense(16, 2, rng))
+        >>> epochs = scratch.fit(net, scratch.Adam(net.params(), lr=0.01), x, y, x, y, epochs=10, batch_size=32, seed=0)
+        >>> history = list(epochs)
+        >>> len(history), history[-1]["val_acc"] > 0.9
+        (10, True)
+    """
     steps_per_epoch = -(-len(x) // batch_size)
     for epoch in range(start_epoch, epochs):
         rng = np.random.default_rng([seed, epoch])

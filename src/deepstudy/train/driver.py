@@ -55,6 +55,19 @@ class Optimizers:
 
 @dataclass
 class TorchState:
+    """A torch seed's state for :func:`drive`: model, optimizer(s), scheduler and scaler, saved in atomic checkpoints
+    (safetensors weights + ``weights_only`` state) and restored exactly.
+
+    Example:
+        >>> import tempfile, pathlib, torch
+        >>> from deepstudy import train
+        >>> model = torch.nn.Linear(4, 2)
+        >>> state = train.TorchState(model, torch.optim.SGD(model.parameters(), lr=0.1))
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> state.save(folder, 0, {"note": "epoch 0"})
+        >>> state.load(folder)
+        (0, {'note': 'epoch 0'}, None)
+    """
     model: nn.Module
     optimizer: torch.optim.Optimizer | Optimizers | None = None
     scheduler: object = None
@@ -96,7 +109,24 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
           ckpt: str = "checkpoint") -> Driven:
     """Run (or continue) one seed's epochs in ``folder``. ``logs``: other per-epoch JSON-lines files the task
     appends to (cut back on resume like metrics.jsonl); ``extra()``: task values saved with each checkpoint (tensors,
-    numbers, strings), handed back to ``on_resume(start, extra)`` before the epochs continue."""
+    numbers, strings), handed back to ``on_resume(start, extra)`` before the epochs continue.
+
+    Example:
+        Three "epochs" that only report a number; the driver checkpoints each and keeps the best::
+
+            >>> import tempfile, pathlib, torch
+            >>> from deepstudy import train
+            >>> model = torch.nn.Linear(2, 1)
+            >>> def epochs(start):
+            ...     for e in range(start, 3):
+            ...         yield {"epoch": e, "val_loss": [0.5, 0.3, 0.4][e]}
+            >>> folder = pathlib.Path(tempfile.mkdtemp())
+            >>> monitor = train.Monitor("val_loss")
+            >>> done = train.drive(folder, train.TorchState(model), epochs, total=3, monitor=monitor,
+            ...                    on_event=lambda event: None, arm="a", seed=0)
+            >>> done.start, monitor.best_epoch, (folder / "best.safetensors").is_file()
+            (0, 1, True)
+    """
     folder.mkdir(parents=True, exist_ok=True)
     metrics, ckpt_dir = folder / "metrics.jsonl", folder / ckpt
     start, saved = 0, {}

@@ -11,6 +11,16 @@ from torch import nn
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """The model's trainable parameters as two optimizer groups: weight matrices and kernels (``ndim > 1``) with
+    ``weight_decay``, biases and normalization parameters without.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import train
+        >>> groups = train.param_groups(torch.nn.Linear(4, 2), weight_decay=0.01)
+        >>> [(len(g["params"]), g["weight_decay"]) for g in groups]
+        [(1, 0.01), (1, 0.0)]
+    """
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -19,6 +29,16 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 def build_optimizer(model: nn.Module, name: str, *, lr: float, momentum: float = 0.0, nesterov: bool = False,
                     weight_decay: float = 0.0, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                     alpha: float = 0.99, fused: bool = True) -> torch.optim.Optimizer:
+    """A torch optimizer by name — ``"sgd"``, ``"adam"``, ``"adamw"`` or ``"rmsprop"`` — over ``model``'s
+    parameters, weight decay on weights only (:func:`param_groups`); the fused kernel where torch has one.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import train
+        >>> opt = train.build_optimizer(torch.nn.Linear(4, 2), "sgd", lr=0.1, momentum=0.9, nesterov=True)
+        >>> type(opt).__name__, opt.param_groups[0]["lr"]
+        ('SGD', 0.1)
+    """
     groups = param_groups(model, weight_decay)
     if name == "sgd":
         if nesterov and momentum <= 0:
@@ -42,7 +62,21 @@ def build_optimizer(model: nn.Module, name: str, *, lr: float, momentum: float =
 
 def build_schedule(optimizer: torch.optim.Optimizer, name: str, *, total_steps: int, steps_per_epoch: int,
                    step_epochs: int = 5, gamma: float = 0.1, warmup_fraction: float = 0.25):
-    """A torch scheduler stepped once per batch, or None for a constant rate."""
+    """A torch scheduler stepped once per batch, or None for a constant rate.
+
+    Schedules: ``"constant"`` (None), ``"step"`` (times ``gamma`` every ``step_epochs`` epochs), ``"cosine"``
+    (annealed to 0 over ``total_steps``), ``"onecycle"`` (warm-up over ``warmup_fraction`` of the steps).
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import train
+        >>> opt = torch.optim.SGD(torch.nn.Linear(4, 2).parameters(), lr=0.1)
+        >>> sched = train.build_schedule(opt, "cosine", total_steps=100, steps_per_epoch=10)
+        >>> for _ in range(50):
+        ...     opt.step(); sched.step()
+        >>> round(opt.param_groups[0]["lr"], 4)
+        0.05
+    """
     if name == "constant":
         return None
     if name == "step":
@@ -60,7 +94,16 @@ def build_schedule(optimizer: torch.optim.Optimizer, name: str, *, total_steps: 
 
 def from_settings(model: nn.Module, train_settings, steps_per_epoch: int | None = None):
     """(optimizer, scheduler) from a study's ``train`` section (read by attribute: train never imports config);
-    without ``steps_per_epoch`` the scheduler is None (a constant rate)."""
+    without ``steps_per_epoch`` the scheduler is None (a constant rate).
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import config, train
+        >>> settings = config.load("mlp-vs-cnn").train
+        >>> opt, sched = train.from_settings(torch.nn.Linear(4, 2), settings, steps_per_epoch=10)
+        >>> settings.optimizer.name, type(opt).__name__
+        ('adamw', 'AdamW')
+    """
     o, t = train_settings.optimizer, train_settings
     optimizer = build_optimizer(model, o.name, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov,
                                 weight_decay=o.weight_decay, betas=o.betas, eps=o.eps, alpha=o.alpha)

@@ -13,13 +13,30 @@ FALLBACK_NOTE = "bf16 asked, fp32 used: this CPU has no bf16 instructions"  # sa
 
 
 def cpu_supports_bf16() -> bool:
+    """Whether this CPU has native bf16 instructions (AVX512-BF16 or AMX); without them bf16 runs as fp32.
+
+    Example:
+        >>> from deepstudy import train
+        >>> train.cpu_supports_bf16() in (True, False)
+        True
+    """
     check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
     return bool((check and check()) or (amx and amx()))
 
 
 def autocast(precision: str, device: torch.device) -> tuple[Callable[[], ContextManager], str]:
-    """(context factory, the precision actually used). fp16 needs CUDA; bf16 on CPU needs support."""
+    """(context factory, the precision actually used). fp16 needs CUDA; bf16 on CPU needs support.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import train
+        >>> context, used = train.autocast("fp32", torch.device("cpu"))
+        >>> with context():
+        ...     out = torch.nn.Linear(4, 2)(torch.zeros(1, 4))
+        >>> used, out.dtype
+        ('fp32', torch.float32)
+    """
     if precision == "fp32":
         return contextlib.nullcontext, "fp32"
     if device.type == "cpu":
@@ -32,5 +49,13 @@ def autocast(precision: str, device: torch.device) -> tuple[Callable[[], Context
 
 
 def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler:
-    """Loss scaling keeps fp16 gradients from underflowing; bf16 has fp32's range and needs none."""
+    """Loss scaling keeps fp16 gradients from underflowing; bf16 has fp32's range and needs none.
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import train
+        >>> cpu = torch.device("cpu")
+        >>> train.grad_scaler("bf16", cpu).is_enabled(), train.grad_scaler("fp32", cpu).is_enabled()
+        (False, False)
+    """
     return torch.amp.GradScaler(device.type, enabled=(precision == "fp16" and device.type == "cuda"))

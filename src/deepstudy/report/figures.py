@@ -140,8 +140,8 @@ def explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict
                     + (f"; Grad-CAM at layer {layer}" if layer else "") + ". Magma maps (dark to bright): importance "
                     "(non-negative); red/blue maps: evidence for/against the class"
                     + (" — drawn beside the image, which is too small to show through a map" if small else
-                       " — drawn over the image, more opaque where the score is larger") + ". Read them with the sanity "
-                    "and faithfulness scores below."})
+                       " — drawn over the image, more opaque where the score is larger")
+                    + ". Read them with the sanity and faithfulness scores below."})
     for a, info in arms.items():  # forecasts: attributions over (lag, variable)
         d = next(iter(tasks.seed_dirs(run_dir, a, info)), None)
         if d is None or not (d / "explain.npz").is_file():

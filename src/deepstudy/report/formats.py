@@ -52,7 +52,8 @@ FRACTIONS = frozenset({
     "confidence", "diversity",  # generate's judge
     "train_acc", "val_acc", "val_topographic_error",  # per-epoch rows
 })
-_NAMES = {"r2": "R²", "mae": "MAE", "rmse": "RMSE", "f1": "F1", "roc_auc": "ROC-AUC", "nab_standard": "NAB standard score",
+_NAMES = {"r2": "R²", "mae": "MAE", "rmse": "RMSE", "f1": "F1", "roc_auc": "ROC-AUC",
+          "nab_standard": "NAB standard score",
           "nab_reward_low_FP_rate": "NAB score (reward low FP)", "nab_reward_low_FN_rate": "NAB score (reward low FN)",
           "frechet_distance": "Fréchet distance", "bits_per_char": "bits per character", "val_acc": "accuracy",
           "train_acc": "accuracy", "val_topographic_error": "topographic error"}

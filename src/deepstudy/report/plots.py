@@ -99,7 +99,7 @@ def epoch_panels(curves: dict[str, list[list[dict]]], panels: list[tuple[str, st
                 ax.plot(epochs, np.nanmean(values, 0), color=color, label=arm, marker="." if length < 4 else None)
                 if len(values) > 1:
                     ax.fill_between(epochs, np.nanmin(values, 0), np.nanmax(values, 0), color=color, alpha=0.2)
-            ax.set_title(title if group is None else f"{Path(group).stem[:28]}: {title}", fontsize=10)
+            ax.set_title(title if group is None else f"{Path(group).stem}\n{title}", fontsize=10)
             ax.set_xlabel("epoch")
             ax.set_ylabel(ylabel, fontsize=9)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))

@@ -110,11 +110,13 @@ register("reconstruct", Section(
     columns=(Column(lambda r: "ROC-AUC %" if r.get("metric") == "roc_auc" else "NAB standard", _anomaly_score, "%.1f"),
              Column("F1 %", _test("f1", 100), "%.1f"))))
 register("generate", Section(
-    html="gan.html.j2", md="gan.md.j2", loss="binary cross-entropy", figures=lambda run_dir, results, wanted: tasks.gan_figures(run_dir, results),
+    html="gan.html.j2", md="gan.md.j2", loss="binary cross-entropy",
+    figures=lambda run_dir, results, wanted: tasks.gan_figures(run_dir, results),
     context=lambda results: {"gan_verdicts": tasks.gan_verdicts(results)},
     columns=(Column("Fréchet distance", _test("frechet_distance"), "%.2f"),
              Column("inception score", _test("inception_score"), "%.2f"))))
 register("language-model", Section(
-    html="lm.html.j2", md="lm.md.j2", loss="cross-entropy (nats per character)", context=lambda results: {"lm_verdict": tasks.lm_verdict(results)},
+    html="lm.html.j2", md="lm.md.j2", loss="cross-entropy (nats per character)",
+    context=lambda results: {"lm_verdict": tasks.lm_verdict(results)},
     columns=(Column("test perplexity", _test("perplexity")),
              Column("next-char accuracy %", _test("accuracy", 100), "%.1f"))))

@@ -16,7 +16,7 @@ from deepstudy.errors import UserError
 from deepstudy.fileio import DamagedFile, atomic_write_text, read_json, read_jsonl
 from deepstudy.report import search_view, sections, tasks
 from deepstudy.report.figures import roc_points
-from deepstudy.report.formats import ci, human, mdcell, pm
+from deepstudy.report.formats import ci, count, human, mdcell, metric_label, pm
 
 __all__ = ["check_files", "ci", "damaged", "explain_rows", "human", "pm", "roc_points", "write"]
 
@@ -31,7 +31,7 @@ def _figures(run_dir: Path, results: dict, wanted: set[str], section: sections.S
     scores = {a: [s["test"][metric] for s in info["seeds"] if s["status"] == "ok"]
               for a, info in results["arms"].items()}
     out = [{"path": plots.arm_scores(scores, metric, run_dir / "figures" / "scores.png"),
-            "caption": f"Test {'R²' if metric == 'r2' else metric.replace('_', ' ')} per arm: each dot is one seed, "
+            "caption": f"Test {metric_label(metric, '')} per arm: each dot is one seed, "
                        "the black mark is the mean ± std. Overlapping spreads mean the ranking may not survive another "
                        "set of seeds — read the conclusions above for the tests."}]
     return out + section.figures(run_dir, results, wanted)
@@ -81,19 +81,25 @@ def explain_rows(results: dict) -> list[dict]:
     return rows
 
 
-def _dataset_figures(run_dir: Path, ds: dict, wanted: set[str]) -> list[dict]:
+def _dataset_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
     from deepstudy.report import plots
 
-    out = []
+    ds, out = results["dataset"], []
     if "samples" in wanted and (run_dir / "samples.npz").is_file():
         s = np.load(run_dir / "samples.npz")
         out.append({"path": plots.sample_grid(s["images"], s["labels"], ds["classes"],
                                               run_dir / "figures" / "samples.png"),
                     "caption": "Test examples, one row per class (as stored, before normalization)."})
-    if ds.get("class_counts"):
-        out.append({"path": plots.class_balance(ds["class_counts"], ds["classes"], run_dir / "figures" / "balance.png"),
+    counts = ds.get("class_counts") or {}
+    if any(sum(c) for c in counts.values()):  # a split with rows in some class (NAB series have no class rows)
+        scores = {m for i in results["arms"].values() for m, d in (i.get("summary") or {}).items()
+                  if isinstance(d, dict) and d.get("n")}
+        beside = [name for m, name in (("f1", "F1"), ("roc_auc", "ROC-AUC")) if m in scores]
+        out.append({"path": plots.class_balance({k: c for k, c in counts.items() if sum(c)}, ds["classes"],
+                                                run_dir / "figures" / "balance.png"),
                     "caption": "Class balance of each split. With unequal classes, accuracy flatters a model that "
-                               "favours the majority: read macro F1 and ROC-AUC beside it."})
+                               "favours the majority" + (f": read {' and '.join(beside)} beside it." if beside
+                                                         else ".")})
     return out
 
 
@@ -144,14 +150,14 @@ def write(run_dir: str | Path) -> Path:
                         "(a killed run continues with `deepstudy run --resume RUN_DIR`)")
     results = check_files(run_dir, results=True)  # before anything is written
     wanted = set(results.get("analyses", ("curves", "confusion", "samples")))
-    dataset_figs = _dataset_figures(run_dir, results["dataset"], wanted)
+    dataset_figs = _dataset_figures(run_dir, results, wanted)
     section = sections.get(results["task"])
     figs = _figures(run_dir, results, wanted, section)
     folders = [_TEMPLATES, *([Path(section.templates)] if section.templates else [])]
     # HTML templates escape every value; Markdown ones write text as it is (no &#39; entities in report.md)
     env = Environment(loader=FileSystemLoader(folders), autoescape=lambda name: bool(name and ".html" in name),
                       trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pm=pm, ci=ci, human=human, mdcell=mdcell)
+    env.filters.update(pm=pm, ci=ci, count=count, human=human, mdcell=mdcell)
     search = search_view.view(results)  # a study with a search: section; its figures sit in its own section
     search_figs = search_plots.figures(run_dir, results) if search else []
     context = {**section.context(results), "r": results, "section": section, "figures": figs,

@@ -18,9 +18,33 @@ def _show_image(ax, img: np.ndarray) -> None:
         ax.imshow(rgb / 255.0 if img.dtype == np.uint8 else (rgb - rgb.min()) / max(np.ptp(rgb), 1e-12))
 
 
+# Images at most this many pixels high get their maps beside them, not over them: an 8x8 digit under a
+# heat map is no longer readable.
+SMALL_IMAGE = 16
+IMPORTANCE_CMAP = "magma"  # perceptually uniform (jet invents edges where its hues jump)
+SIGNED_CMAP = "RdBu_r"  # red: evidence for the class, blue: against
+
+
+def _show_map(ax, a: np.ndarray, img: np.ndarray) -> None:
+    """A (H, W) attribution map: beside a small image on its own, over a larger one with an opacity that grows with
+    |attribution| (unimportant pixels leave the image visible)."""
+    signed = a.min() < 0
+    lim = max(float(np.abs(a).max()), 1e-12)
+    cmap = plt.get_cmap(SIGNED_CMAP if signed else IMPORTANCE_CMAP)
+    norm = (a / lim + 1) / 2 if signed else a / lim
+    if img.shape[-2] <= SMALL_IMAGE:
+        ax.imshow(cmap(norm), interpolation="nearest")
+        return
+    _show_image(ax, img)
+    rgba = cmap(norm)
+    rgba[..., 3] = 0.85 * np.clip(np.abs(a) / lim, 0, 1) ** 0.7
+    ax.imshow(rgba)
+
+
 def explanation_grid(z: dict[str, np.ndarray], classes: list[str], path: Path, rows: int = 8) -> Path:
-    """Rows = examples (wrong predictions first), columns = the input, then each method's map over it.
-    Signed maps (integrated gradients, occlusion) in red (for the class) and blue (against)."""
+    """Rows = examples (wrong predictions first), columns = the input, then each method's map (beside a small image,
+    over a larger one). Importance maps (>= 0) in magma; signed maps (integrated gradients, occlusion) in red (for the
+    class) and blue (against)."""
     methods = [k.removeprefix("map:") for k in z if k.startswith("map:")]
     wrong = np.flatnonzero(z["preds"] != z["labels"])
     order = np.r_[wrong[: rows // 2], np.flatnonzero(z["preds"] == z["labels"])][:rows]
@@ -33,11 +57,7 @@ def explanation_grid(z: dict[str, np.ndarray], classes: list[str], path: Path, r
         axes[r, 0].set_title(f"{classes[z['labels'][i]][:10]} → {classes[z['preds'][i]][:10]}", fontsize=7,
                              color="black" if ok else "crimson")
         for c, m in enumerate(methods, start=1):
-            a = z[f"map:{m}"][i]
-            _show_image(axes[r, c], img)
-            signed = a.min() < 0
-            lim = max(np.abs(a).max(), 1e-12)
-            axes[r, c].imshow(a, cmap="bwr" if signed else "jet", alpha=0.55, vmin=-lim if signed else 0, vmax=lim)
+            _show_map(axes[r, c], z[f"map:{m}"][i], img)
             if r == 0:
                 axes[r, c].set_title(m, fontsize=8)
     for ax in axes.flat:
@@ -48,7 +68,7 @@ def explanation_grid(z: dict[str, np.ndarray], classes: list[str], path: Path, r
 def faithfulness_curves(arms: dict[str, dict], path: Path) -> Path:
     """Per arm: deletion (left) and insertion (right) curves of each method, mean over examples and seeds."""
     arms = {a: e for a, e in arms.items() if e and e["methods"]}
-    fig, axes = plt.subplots(len(arms), 2, figsize=(8, 2.6 * len(arms)), squeeze=False)
+    fig, axes = plt.subplots(len(arms), 2, figsize=(10, 3.1 * len(arms)), squeeze=False, layout="constrained")
     for row, (arm, e) in enumerate(arms.items()):
         for col, kind in enumerate(("deletion", "insertion")):
             ax = axes[row, col]
@@ -57,9 +77,9 @@ def faithfulness_curves(arms: dict[str, dict], path: Path) -> Path:
                 ax.plot(np.linspace(0, 1, len(curve)), curve, color=_COLORS[k % len(_COLORS)],
                         label=f"{m} (AUC {s[f'{kind}_auc']['mean']:.3f})")
             rand = next(iter(e["methods"].values()))[f"{kind}_auc_random"]["mean"]
-            ax.set_title(f"{arm}: {kind} (random order AUC {rand:.3f})", fontsize=9)
-            ax.set_xlabel("share of positions " + ("removed" if kind == "deletion" else "restored"))
-            ax.set_ylabel("P(explained class)")
+            ax.set_title(f"{arm}: {kind}\n(random order: AUC {rand:.3f})", fontsize=9)
+            ax.set_xlabel("share of positions " + ("removed" if kind == "deletion" else "restored"), fontsize=9)
+            ax.set_ylabel("P(explained class)", fontsize=9)
             ax.set_ylim(0, 1.02)
             ax.legend(fontsize=7)
     return _save(fig, path)
@@ -68,19 +88,23 @@ def faithfulness_curves(arms: dict[str, dict], path: Path) -> Path:
 def sanity_cascade(arms: dict[str, dict], flag_at: float, path: Path) -> Path:
     """Per arm: rank correlation with the trained model's maps as layers are randomized from the top."""
     arms = {a: e for a, e in arms.items() if e and e["methods"]}
-    fig, axes = plt.subplots(1, len(arms), figsize=(4.2 * len(arms), 3), squeeze=False)
+    stages = max(len(next(iter(e["methods"].values()))["cascade_layers"]) for e in arms.values())
+    fig, axes = plt.subplots(1, len(arms), figsize=(max(4.2, 1.1 * stages + 1.5) * len(arms), 3.6), squeeze=False,
+                             layout="constrained")
     for ax, (arm, e) in zip(axes[0], arms.items()):
+        low = -0.3
         for k, (m, s) in enumerate(e["methods"].items()):
             runs = np.asarray(s["cascade"], dtype=float)  # (seeds, stages)
             x = np.arange(runs.shape[1])
             ax.plot(x, runs.mean(0), marker="o", color=_COLORS[k % len(_COLORS)], label=m)
             ax.fill_between(x, runs.min(0), runs.max(0), color=_COLORS[k % len(_COLORS)], alpha=0.15)
+            low = min(low, float(np.nanmin(runs)) - 0.05)
         labels = next(iter(e["methods"].values()))["cascade_layers"]
-        ax.set_xticks(range(len(labels)), [f"…{n[-12:]}" for n in labels], rotation=30, fontsize=7)
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)  # whole layer names
         ax.axhline(flag_at, color="crimson", lw=0.8, ls="--")
-        ax.set_ylim(-0.3, 1.0)
+        ax.set_ylim(max(low, -1.05), 1.0)
         ax.set_title(f"{arm}: randomized down to", fontsize=9)
-        ax.set_ylabel("Spearman ρ with trained maps")
+        ax.set_ylabel("Spearman ρ with trained maps", fontsize=9)
         ax.legend(fontsize=7)
     return _save(fig, path)
 

@@ -23,10 +23,9 @@ def learning_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
     if "curves" in wanted:
         curves = {a: [read_jsonl(RunDir(run_dir).seed(a, s["seed"]).metrics) for s in info["seeds"]]
                   for a, info in arms.items()}
-        out.append({"path": plots.learning_curves(curves, fig_dir / "curves.png"),
-                    "caption": "Learning curves, mean over seeds with the min-max band. A validation loss that rises "
-                               "while the training loss keeps falling is overfitting; the best checkpoint (lowest "
-                               "validation loss or highest accuracy) is the one evaluated on the test set."})
+        figure = curves_figure(curves, results, fig_dir / "curves.png")
+        if figure:
+            out.append(figure)
     out += analysis_figures(run_dir, results, wanted)
     out += explain_figures(run_dir, results, wanted)
     if "confusion" in wanted and best and arms[best].get("confusion"):
@@ -34,6 +33,26 @@ def learning_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
                     "caption": f"Confusion matrix of the best arm ({best}), summed over seeds and normalized per true "
                                "class: off-diagonal cells show which classes it mixes up."})
     return out
+
+
+def curves_figure(curves: dict[str, list[list[dict]]], results: dict, path: Path) -> dict | None:
+    """The learning curves with a caption that speaks of the panels drawn (a metric no row has gets none)."""
+    from deepstudy.report import plots, sections
+
+    section = sections.get(results["task"])
+    made = plots.learning_curves(curves, path, section.loss)
+    if made is None:
+        return None
+    drawn, files = plots.with_data(curves, ["train_loss", "val_loss"]), len(plots.series_files(curves))
+    caption = ("Learning curves, mean over seeds with the min-max band"
+               + (f", one row per series file (each of the {files} files trains its own model)" if files else "")
+               + f". Losses are the {section.loss}"
+               + (" (distilled arms train on the distillation loss)" if any(
+                   i.get("teacher") for i in results["arms"].values()) else "") + ".")
+    if len(drawn) == 2:
+        caption += " A validation loss that rises while the training loss keeps falling is overfitting."
+    caption += f" {section.evaluated[0].upper()}{section.evaluated[1:]}."
+    return {"path": made, "caption": caption}
 
 
 def roc_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -106,6 +125,7 @@ def explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict
     fig_dir, arms, out = run_dir / "figures", results["arms"], []
     classes = results["dataset"]["classes"]
     images = len(results["dataset"]["input_shape"]) == 3
+    small = images and results["dataset"]["input_shape"][1] <= explain_plots.SMALL_IMAGE
     for a, info in arms.items():
         found = [d / "explain.npz" for d in tasks.seed_dirs(run_dir, a, info)[:1] if (d / "explain.npz").is_file()]
         if not images or not found:
@@ -117,9 +137,11 @@ def explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict
         layer = (info.get("explain") or {}).get("layer")
         out.append({"path": path, "caption": f"{a}, seed 0: test examples (wrong predictions first, title true → "
                     f"predicted in red) and what each method says drove the predicted class"
-                    + (f"; Grad-CAM at layer {layer}" if layer else "") + ". Jet maps: importance (non-negative); "
-                    "red/blue maps: evidence for/against the class. Read them with the sanity and faithfulness scores "
-                    "below."})
+                    + (f"; Grad-CAM at layer {layer}" if layer else "") + ". Magma maps (dark to bright): importance "
+                    "(non-negative); red/blue maps: evidence for/against the class"
+                    + (" — drawn beside the image, which is too small to show through a map" if small else
+                       " — drawn over the image, more opaque where the score is larger")
+                    + ". Read them with the sanity and faithfulness scores below."})
     for a, info in arms.items():  # forecasts: attributions over (lag, variable)
         d = next(iter(tasks.seed_dirs(run_dir, a, info)), None)
         if d is None or not (d / "explain.npz").is_file():

@@ -8,12 +8,13 @@ import numpy as np
 from deepstudy.report.plots import _save, epoch_panels, plt
 
 
-def curves(rows: dict[str, list[list[dict]]], path: Path) -> Path:
+def curves(rows: dict[str, list[list[dict]]], path: Path) -> Path | None:
     """Both losses beside the judge's Fréchet distance and inception score, per epoch, mean over seeds (min-max
     band)."""
-    return epoch_panels(rows, [("d_loss", "discriminator loss"), ("g_loss", "generator loss"),
-                               ("frechet_distance", "Fréchet distance (judge features) ↓"),
-                               ("inception_score", "inception score (judge) ↑")], path, figsize=(16, 3.3))
+    return epoch_panels(rows, [("d_loss", "discriminator loss", "binary cross-entropy (real + fake)"),
+                               ("g_loss", "generator loss", "binary cross-entropy"),
+                               ("frechet_distance", "Fréchet distance (judge features) ↓", "Fréchet distance"),
+                               ("inception_score", "inception score (judge) ↑", "inception score")], path, width=4.0)
 
 
 def sample_grids(grids: dict[str, np.ndarray], path: Path, per_row: int = 16) -> Path:

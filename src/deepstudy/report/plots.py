@@ -1,6 +1,7 @@
 """Figures from run-directory files (matplotlib, Agg backend). Each returns the PNG path written."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -10,12 +11,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from deepstudy.report.formats import metric_label, scale  # noqa: E402
+
 _COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+# Called with (figure, path) before each figure is closed: a test reads the axes the report drew.
+RECORDERS: list[Callable] = []
 
 
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
+    for record in RECORDERS:
+        record(fig, path)
     plt.close(fig)
     return path
 
@@ -53,38 +62,60 @@ def class_balance(counts: dict[str, list[int]], classes: list[str], path: Path) 
     return _save(fig, path)
 
 
-def epoch_panels(curves: dict[str, list[list[dict]]], panels: list[tuple[str, str]], path: Path,
-                 figsize: tuple[float, float]) -> Path:
-    """One panel per (metric key, title): per arm the mean over seeds with the min-max band, per epoch.
-    ``curves[arm]`` = per-seed lists of metric rows; a metric that is None everywhere leaves its panel empty."""
-    fig, axes = plt.subplots(1, len(panels), figsize=figsize)
-    for (key, title), ax in zip(panels, axes):
-        for k, (arm, seeds) in enumerate(curves.items()):
-            length = min((len(s) for s in seeds if s), default=0)
-            if length == 0:
-                continue
-            values = np.array([[r[key] if r[key] is not None else np.nan for r in s[:length]] for s in seeds if s],
-                              dtype=np.float64)
-            if np.isnan(values).all():  # no accuracy for forecasting: an empty panel, not a warning
-                continue
-            epochs = np.arange(1, length + 1)
-            color = _COLORS[k % len(_COLORS)]
-            ax.plot(epochs, np.nanmean(values, 0), color=color, label=arm)
-            if len(values) > 1:
-                ax.fill_between(epochs, np.nanmin(values, 0), np.nanmax(values, 0), color=color, alpha=0.2)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-    if axes[0].get_legend_handles_labels()[0]:  # no epochs at all (a classical arm alone): no legend to draw
-        axes[0].legend(fontsize=8)
+def series_files(curves: dict[str, list[list[dict]]]) -> list[str]:
+    """The files each seed trained one model on, in order (a NAB seed: one autoencoder per file); [] for one model."""
+    return list(dict.fromkeys(r["file"] for seeds in curves.values() for s in seeds for r in s if r.get("file")))
+
+
+def with_data(curves: dict[str, list[list[dict]]], keys: list[str]) -> list[str]:
+    """The metric keys some row of some seed has a number for (a panel without one is not drawn)."""
+    return [k for k in keys if any(r.get(k) is not None for seeds in curves.values() for s in seeds for r in s)]
+
+
+def epoch_panels(curves: dict[str, list[list[dict]]], panels: list[tuple[str, str, str]], path: Path,
+                 width: float = 4.3) -> Path | None:
+    """One panel per (metric key, title, y label) that has data: per arm the mean over seeds with the min-max band,
+    per epoch. ``curves[arm]`` = per-seed lists of metric rows. Rows with a ``file`` (one model per series) get one
+    row of panels per file, so each file's epochs stay its own curve. A fraction (formats.FRACTIONS) is drawn x100.
+    None when no panel has data."""
+    panels = [p for p in panels if p[0] in with_data(curves, [p[0] for p in panels])]
+    if not panels:
+        return None
+    groups = series_files(curves) or [None]
+    fig, axes = plt.subplots(len(groups), len(panels), figsize=(width * len(panels), 3.2 * len(groups)),
+                             squeeze=False)
+    for g, group in enumerate(groups):
+        for (key, title, ylabel), ax in zip(panels, axes[g]):
+            for k, (arm, seeds) in enumerate(curves.items()):
+                rows = [[r for r in s if r.get("file") == group] for s in seeds]
+                rows = [s for s in rows if s]
+                length = min((len(s) for s in rows), default=0)
+                values = np.array([[r.get(key) if r.get(key) is not None else np.nan for r in s[:length]]
+                                   for s in rows], dtype=np.float64) * scale(key)
+                if length == 0 or np.isnan(values).all():
+                    continue
+                epochs = np.arange(1, length + 1)
+                color = _COLORS[k % len(_COLORS)]
+                ax.plot(epochs, np.nanmean(values, 0), color=color, label=arm, marker="." if length < 4 else None)
+                if len(values) > 1:
+                    ax.fill_between(epochs, np.nanmin(values, 0), np.nanmax(values, 0), color=color, alpha=0.2)
+            ax.set_title(title if group is None else f"{Path(group).stem}\n{title}", fontsize=10)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(ylabel, fontsize=9)
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+    first = next((ax for ax in axes.flat if ax.get_legend_handles_labels()[0]), None)
+    if first is not None:
+        first.legend(fontsize=8)
+    fig.tight_layout()
     return _save(fig, path)
 
 
-def learning_curves(curves: dict[str, list[list[dict]]], path: Path) -> Path:
-    """curves[arm] = per-seed lists of metric rows; mean line with the min-max band over seeds."""
-    return epoch_panels(curves, [("train_loss", "train loss"), ("val_loss", "validation loss"),
-                                 ("val_acc", "validation accuracy")], path, figsize=(13, 3.4))
+def learning_curves(curves: dict[str, list[list[dict]]], path: Path, loss: str) -> Path | None:
+    """curves[arm] = per-seed lists of metric rows; mean line with the min-max band over seeds. ``loss`` names the
+    task's loss for the y axes ('cross-entropy loss')."""
+    return epoch_panels(curves, [("train_loss", "train loss", loss), ("val_loss", "validation loss", loss),
+                                 ("val_acc", "validation accuracy", metric_label("val_acc", ""))], path)
 
 
 def arm_scores(scores: dict[str, list[float]], metric: str, path: Path) -> Path:
@@ -92,36 +123,43 @@ def arm_scores(scores: dict[str, list[float]], metric: str, path: Path) -> Path:
     arms = list(scores)
     fig, ax = plt.subplots(figsize=(max(4, len(arms) * 1.3), 3.2))
     for k, arm in enumerate(arms):
-        v = np.asarray(scores[arm]) * (1 if metric == "quantization_error" else 100)
+        v = np.asarray(scores[arm], dtype=np.float64) * scale(metric)
         if len(v) == 0:
             continue
         ax.errorbar(k, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="o", color="black", capsize=6, ms=7)
         ax.scatter(np.full(len(v), k) + np.linspace(-0.12, 0.12, len(v)), v, color=_COLORS[k % len(_COLORS)], alpha=0.7,
                    s=18)
     ax.set_xticks(range(len(arms)), arms, rotation=20, ha="right")
-    ax.set_ylabel({"r2": "test R² (x100)", "quantization_error": "test quantization error"}.get(metric,
-                                                                                                f"test {metric} (%)"))
+    ax.set_ylabel(metric_label(metric))
     ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)
+
+
+def confusion_fonts(n_classes: int) -> tuple[float, float, float]:
+    """(figure side in inches, cell font size, tick font size) for an n x n matrix: the figure grows with the
+    classes (0.7 in per class, capped at 22 in), the fonts fill about a third of a cell (6-12 pt)."""
+    side = min(max(4.0, 0.7 * n_classes), 22.0)
+    cell_pt = side * 72 / max(n_classes, 1)
+    return side, float(np.clip(cell_pt * 0.3, 6, 12)), float(np.clip(cell_pt * 0.28, 7, 11))
 
 
 def confusion(matrix: list[list[int]], classes: list[str], path: Path) -> Path:
     m = np.asarray(matrix, dtype=np.float64)
     norm = m / np.maximum(m.sum(1, keepdims=True), 1)
-    size = max(3.5, len(classes) * 0.55)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
+    side, cell_font, tick_font = confusion_fonts(len(classes))
+    fig, ax = plt.subplots(figsize=(side + 1.2, side))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(classes)):
         for j in range(len(classes)):
             if m[i, j]:
-                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                ax.text(j, i, f"{norm[i, j]:.2f}", ha="center", va="center", fontsize=cell_font,
                         color="white" if norm[i, j] > 0.5 else "black")
-    ticks = [c[:12] for c in classes]
-    ax.set_xticks(range(len(classes)), ticks, rotation=45, ha="right", fontsize=7)
-    ax.set_yticks(range(len(classes)), ticks, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    fig.colorbar(im, ax=ax, fraction=0.046)
+    ticks = [c[:14] for c in classes]
+    ax.set_xticks(range(len(classes)), ticks, rotation=45, ha="right", fontsize=tick_font)
+    ax.set_yticks(range(len(classes)), ticks, fontsize=tick_font)
+    ax.set_xlabel("predicted", fontsize=tick_font + 1)
+    ax.set_ylabel("true", fontsize=tick_font + 1)
+    fig.colorbar(im, ax=ax, fraction=0.046).ax.tick_params(labelsize=tick_font)
     return _save(fig, path)
 
 
@@ -147,11 +185,11 @@ def generalization(train: dict[str, dict], test: dict[str, dict], path: Path) ->
     fig, ax = plt.subplots(figsize=(max(4.5, len(arms) * 1.1), 3.4))
     x = np.arange(len(arms))
     for d, label, color in ((train, "train", _COLORS[0]), (test, "test", _COLORS[1])):
-        mean = np.array([d[a]["mean"] if d[a]["mean"] is not None else np.nan for a in arms]) * 100
-        std = np.array([d[a]["std"] or 0 for a in arms]) * 100
+        mean = np.array([d[a]["mean"] if d[a]["mean"] is not None else np.nan for a in arms]) * scale("accuracy")
+        std = np.array([d[a]["std"] or 0 for a in arms]) * scale("accuracy")
         ax.errorbar(x, mean, yerr=std, marker="o", capsize=4, label=label, color=color)
     ax.set_xticks(x, arms, rotation=20, ha="right")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel(metric_label("accuracy", ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
@@ -212,15 +250,15 @@ def sample_size(groups: dict[str, list[list]], accuracy: dict[str, dict], path: 
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     for k, (label, points) in enumerate(groups.items()):
         n = [p[0] for p in points]
-        mean = np.array([accuracy[a]["mean"] or np.nan for _, a in points]) * 100
-        std = np.array([accuracy[a]["std"] or 0.0 for _, a in points]) * 100
+        mean = np.array([accuracy[a]["mean"] or np.nan for _, a in points]) * scale("accuracy")
+        std = np.array([accuracy[a]["std"] or 0.0 for _, a in points]) * scale("accuracy")
         ax.errorbar(n, mean, yerr=std, marker="o", capsize=3, color=_COLORS[k % len(_COLORS)], label=label)
     ax.set_xscale("log")
     ax.set_xticks(sorted({p[0] for points in groups.values() for p in points}))
     ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("labelled training examples (data.train_limit, validation included)")
-    ax.set_ylabel("test accuracy %")
+    ax.set_ylabel(metric_label("accuracy"))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)

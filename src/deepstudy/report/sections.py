@@ -61,6 +61,8 @@ class Section:
     context: Callable[[dict], dict] = _no_context  # results.json -> variables the partials read (verdicts)
     columns: tuple[Column, ...] = CLASSIFY_COLUMNS  # the per-seed table's task columns
     templates: str | Path | None = None  # a folder holding html/md, searched after the report's own templates/
+    loss: str = "cross-entropy loss"  # what train_loss / val_loss of metrics.jsonl measure: the curves' y axes
+    evaluated: str = "the best checkpoint (by train.early_stopping.monitor) is the one evaluated on the test set"
 
 
 def _forecast_context(results: dict) -> dict:
@@ -95,23 +97,26 @@ register("classify", CLASSIFY)
 register("scratch", CLASSIFY)
 register("classical", CLASSIFY)
 register("forecast", Section(
-    html="forecast.html.j2", md="forecast.md.j2", context=_forecast_context,
+    html="forecast.html.j2", md="forecast.md.j2", context=_forecast_context, loss="MSE (standardized targets)",
     columns=(Column("test R²", _test("r2")), Column("MAE (std units)", _test("mae")))))
 register("som", Section(
-    html="som.html.j2", md="som.md.j2", figures=tasks.som_figures,
+    html="som.html.j2", md="som.md.j2", figures=tasks.som_figures, loss="quantization error",
     columns=(Column("test quantization error", _test("quantization_error")),
              Column("test topographic error %", _test("topographic_error", 100), "%.1f"))))
 register("reconstruct", Section(
-    html="anomaly.html.j2", md="anomaly.md.j2",
+    html="anomaly.html.j2", md="anomaly.md.j2", loss="reconstruction MSE",
+    evaluated="the last epoch's model is the one scored on the test data",
     context=lambda results: {"anomaly_verdicts": tasks.anomaly_verdicts(results)},
     columns=(Column(lambda r: "ROC-AUC %" if r.get("metric") == "roc_auc" else "NAB standard", _anomaly_score, "%.1f"),
              Column("F1 %", _test("f1", 100), "%.1f"))))
 register("generate", Section(
-    html="gan.html.j2", md="gan.md.j2", figures=lambda run_dir, results, wanted: tasks.gan_figures(run_dir, results),
+    html="gan.html.j2", md="gan.md.j2", loss="binary cross-entropy",
+    figures=lambda run_dir, results, wanted: tasks.gan_figures(run_dir, results),
     context=lambda results: {"gan_verdicts": tasks.gan_verdicts(results)},
     columns=(Column("Fréchet distance", _test("frechet_distance"), "%.2f"),
              Column("inception score", _test("inception_score"), "%.2f"))))
 register("language-model", Section(
-    html="lm.html.j2", md="lm.md.j2", context=lambda results: {"lm_verdict": tasks.lm_verdict(results)},
+    html="lm.html.j2", md="lm.md.j2", loss="cross-entropy (nats per character)",
+    context=lambda results: {"lm_verdict": tasks.lm_verdict(results)},
     columns=(Column("test perplexity", _test("perplexity")),
              Column("next-char accuracy %", _test("accuracy", 100), "%.1f"))))

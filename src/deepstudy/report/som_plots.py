@@ -5,15 +5,17 @@ from pathlib import Path
 
 import numpy as np
 
+from deepstudy.report.formats import metric_label
 from deepstudy.report.plots import _COLORS, _save, epoch_panels, plt
 
 
-def curves(rows: dict[str, list[list[dict]]], path: Path) -> Path:
+def curves(rows: dict[str, list[list[dict]]], path: Path) -> Path | None:
     """Quantization error (training and validation inputs) and topographic error per epoch, mean over seeds."""
-    return epoch_panels(rows, [("train_loss", "quantization error, training inputs"),
-                               ("val_loss", "quantization error, validation inputs"),
-                               ("val_topographic_error", "topographic error, validation inputs")], path,
-                        figsize=(13, 3.3))
+    qe = "mean distance to the best unit"
+    return epoch_panels(rows, [("train_loss", "quantization error, training inputs", qe),
+                               ("val_loss", "quantization error, validation inputs", qe),
+                               ("val_topographic_error", "topographic error, validation inputs",
+                                metric_label("val_topographic_error", ""))], path)
 
 
 def umatrix(maps: dict[str, np.ndarray], outliers: dict[str, np.ndarray], classes: list[str], path: Path) -> Path:

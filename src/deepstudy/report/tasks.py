@@ -19,12 +19,14 @@ def som_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict]:
     fig_dir, arms, out = run_dir / "figures", results["arms"], []
     if "curves" in wanted:
         rows = {a: [read_jsonl(d / "metrics.jsonl") for d in seed_dirs(run_dir, a, i)] for a, i in arms.items()}
-        out.append({"path": som_plots.curves(rows, fig_dir / "curves.png"),
-                    "caption": "Map quality per epoch (mean over seeds, min-max band). Quantization error: mean "
-                               "distance of an input to its best unit (lower: the map covers the data more closely). "
-                               "Topographic error: share of inputs whose two best units are not neighbours (lower: the "
-                               "map keeps the data's neighbourhoods). A map can trade one for the other as the "
-                               "neighbourhood shrinks."})
+        made = som_plots.curves(rows, fig_dir / "curves.png")
+        if made is not None:
+            out.append({"path": made,
+                        "caption": "Map quality per epoch (mean over seeds, min-max band). Quantization error: mean "
+                                   "distance of an input to its best unit (lower: the map covers the data more "
+                                   "closely). Topographic error: share of inputs whose two best units are not "
+                                   "neighbours (lower: the map keeps the data's neighbourhoods). A map can trade one "
+                                   "for the other as the neighbourhood shrinks."})
     best = results["comparison"].get("best")
     d = next(iter(seed_dirs(run_dir, best, arms[best])), None) if best else None
     if d is None or not (d / "maps.npz").is_file():
@@ -50,10 +52,13 @@ def gan_figures(run_dir: Path, results: dict) -> list[dict]:
 
     fig_dir, arms = run_dir / "figures", results["arms"]
     rows = {a: [read_jsonl(d / "metrics.jsonl") for d in seed_dirs(run_dir, a, i)] for a, i in arms.items()}
-    out = [{"path": gan_plots.curves(rows, fig_dir / "curves.png"),
-            "caption": "Per epoch, mean over seeds (min-max band): both losses, and the judge's view of 2,000 images "
-                       "from fixed latent vectors. Losses that settle tell that the two networks are balanced, not "
-                       "that the images are good: read the Fréchet distance and the inception score for that."}]
+    made, out = gan_plots.curves(rows, fig_dir / "curves.png"), []
+    if made is not None:
+        out.append({"path": made,
+                    "caption": "Per epoch, mean over seeds (min-max band): both losses, and the judge's view of 2,000 "
+                               "images from fixed latent vectors. Losses that settle tell that the two networks are "
+                               "balanced, not that the images are good: read the Fréchet distance and the inception "
+                               "score for that."})
     grids = {}
     for a, i in arms.items():
         d = next(iter(seed_dirs(run_dir, a, i)), None)

@@ -1,6 +1,7 @@
 """End to end through the command line: a tiny study, resume after a kill, and every bad input."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,9 @@ def test_tiny_study_end_to_end(cli, tmp_path):
         assert arm["params"] > 0 and arm["macs"] > 0
         assert len((run / "arms" / "small" / "seed-0" / "metrics.jsonl").read_text().splitlines()) == 3
     assert res["comparison"]["comparisons"][0]["text"]
+    *_, conclusion, last = r.out.splitlines()  # the report's verdict, then the report's path, last
+    assert conclusion == f"conclusion: {res['comparison']['summary']}." and last == f"report: {run / 'report.html'}"
+    assert "✓ wide seed-1 (2/2): test accuracy" in r.out and "[4/4 runs] ETA 0:00" in r.out
     env = read_json(run / "env.json")
     assert env["determinism"]["use_deterministic_algorithms"] and env["torch"]
     html = (run / "report.html").read_text()
@@ -93,6 +97,54 @@ def _bad(cli, tmp_path, *args):
 def test_unknown_yaml_key(cli, tmp_path):
     err = _bad(cli, tmp_path, "run", str(tiny_study(tmp_path, **{"train.epocs": 3})))
     assert "train.epocs" in err and "epochs" in err
+
+
+def test_set_errors_name_the_set_argument_not_the_study_file(cli, tmp_path):
+    err = _bad(cli, tmp_path, "run", "digits-quickstart", "--set", "train.epochz=3")
+    assert err.startswith("error: --set train.epochz=3: unknown key 'train.epochz'") and "epochs" in err
+    assert "digits-quickstart.yaml" not in err  # the packaged file is not where the typo is
+    err = _bad(cli, tmp_path, "run", "digits-quickstart", "--set", "train.optimizer={name: adamw, lrr: 1}")
+    assert err.startswith("error: --set train.optimizer={name: adamw, lrr: 1}: unknown key 'train.optimizer.lrr'")
+    assert _bad(cli, tmp_path, "run", "digits-quickstart", "--seeds", "0").startswith("error: --seeds 0: 'seeds'")
+    study = tiny_study(tmp_path, **{"train.epocs": 3})  # a typo in the file is still the file's
+    assert _bad(cli, tmp_path, "run", str(study), "--set", "train.epochs=2").startswith(f"error: {study}: ")
+
+
+def test_version(cli):
+    from importlib.metadata import version
+
+    r = cli("--version")
+    assert r.code == 0 and r.out.strip() == f"deepstudy {version('deepstudy')}"
+
+
+def test_ctrl_c_prints_the_command_that_resumes_the_run(tmp_path):
+    """SIGINT (Ctrl-C) after the first epoch: exit 130 and the exact resume command, which continues the run."""
+    import signal
+    import time
+
+    study = tiny_study(tmp_path, seeds=1, arms={"a": {}}, **{"train.epochs": 400, "data.train_limit": 64})
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "deepstudy", "run", str(study), "--out", str(tmp_path / "r")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        metrics = list((tmp_path / "r").glob("tiny/*/arms/a/seed-0/metrics.jsonl"))
+        if metrics and metrics[0].read_text().strip():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    run = next((tmp_path / "r" / "tiny").iterdir())
+    assert proc.returncode == 130, (out, err)
+    command = err.strip().splitlines()[-1].strip()
+    assert command == f"deepstudy run --resume {run}" and "Traceback" not in err
+    done = len((run / "arms" / "a" / "seed-0" / "metrics.jsonl").read_text().splitlines())
+    resumed = subprocess.run([sys.executable, "-m", "deepstudy", *command.split()[1:]],
+                             capture_output=True, text=True, env={**env, "DEEPSTUDY_FAULT_AFTER_EPOCH": str(done)})
+    # it continues from the last checkpoint (the epoch whose metrics line was written, or the one before if the
+    # signal came between that line and its checkpoint), then dies at the injected fault
+    assert resumed.returncode == 137 and re.search(r"a seed-0 \(1/1\): resumed from its checkpoint at epoch (\d+)",
+                                                   resumed.stdout).group(1) in (str(done), str(done + 1))
 
 
 def test_wrong_type(cli, tmp_path):

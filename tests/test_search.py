@@ -113,7 +113,7 @@ def test_a_search_killed_in_a_trial_resumes_to_the_same_trial_table(tmp_path):
     assert (run / "search" / "trials" / "0003" / "arms" / "trial" / "seed-0" / "checkpoint").is_dir()
     resumed = _run(["run", "--resume", str(run)])
     assert resumed.returncode == 0, resumed.stderr
-    assert "trial 3  seed 1: resumed from its checkpoint at epoch 3" in resumed.stdout  # continued, not restarted
+    assert "trial 3 seed-0: resumed from its checkpoint at epoch 3" in resumed.stdout  # continued, not restarted
     assert table(run) == table(only_run(tmp_path / "clean"))
     tuned = [results(r)["arms"]["tuned"]["summary"]["accuracy"] for r in (run, only_run(tmp_path / "clean"))]
     assert tuned[0] == tuned[1]

@@ -7,7 +7,8 @@ the run directory exists.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -26,6 +27,22 @@ __all__ = ["run", "resume", "check", "explain_run", "RunPath"]  # execute: the s
 Event = Callable[[dict], None]
 def _quiet(event: dict) -> None:
     pass
+
+
+@contextmanager
+def _shown(on_event: Event, progress: bool | None) -> Iterator[Event]:
+    """``on_event``, and the progress view too where it is wanted: ``progress=True``, or None on a terminal or in
+    a notebook."""
+    from deepstudy import progress as _progress
+
+    if not (_progress.interactive() if progress is None else progress):
+        yield on_event
+        return
+    with _progress.Progress() as view:
+        def both(e: dict) -> None:
+            view.event(e)
+            on_event(e)
+        yield both
 
 
 def check(study: Study) -> dict[str, Study]:
@@ -55,9 +72,12 @@ def check(study: Study) -> dict[str, Study]:
     return arms
 
 
-def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, jobs: int = 1) -> Path:
+def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, jobs: int = 1,
+        progress: bool | None = None) -> Path:
     """Run a study in a new run directory (a study with ``search:``: the search, deepstudy.search); returns its path.
     ``jobs``: trials trained at once by a search (a study without one runs its seeds in this process).
+    ``on_event``: called with every progress event (deepstudy.progress lists them); ``progress``: show them
+    (None: on a terminal or in a Jupyter notebook, not in a script whose output goes to a file).
 
     The returned :class:`RunPath` is a ``pathlib.Path``; in Jupyter it displays the report inline.
 
@@ -71,6 +91,11 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, j
             run_dir                                   # in a notebook: the report, inline
             read_json(run_dir / "results.json")["comparison"]["summary"]
     """
+    with _shown(on_event, progress) as on_event:
+        return _run(study, out_root, on_event, jobs)
+
+
+def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int) -> Path:
     if study.search is not None:
         from deepstudy import search
 
@@ -87,9 +112,9 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, j
         return execute(study, arms, datasets, run_dir, on_event)
 
 
-def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1) -> Path:
+def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1, progress: bool | None = None) -> Path:
     """Continue a killed run: finished arm/seeds are kept, unfinished ones resume from their checkpoint (a search:
-    its finished trials are kept, a killed one continues, the rest are run).
+    its finished trials are kept, a killed one continues, the rest are run). ``progress``: as for ``run``.
 
     Example:
         After an interrupted ``deepstudy run`` (the CLI prints the run directory)::
@@ -99,7 +124,7 @@ def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1) -> Path
     from deepstudy import report
 
     run = RunDir.existing(run_dir)
-    with run.locked():
+    with run.locked(), _shown(on_event, progress) as on_event:
         study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
         report.check_files(run.path)  # a damaged metrics.jsonl or result.json: one line, before anything is written
         if study.search is not None:
@@ -122,6 +147,8 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
                  == train.FELL_BACK]
     if fell_back:  # once for the run (each seed records the precision it ran in, the report says it again)
         on_event({"kind": "note", "text": f"{train.FALLBACK_NOTE} (arm(s) {', '.join(fell_back)})"})
+    on_event(_plan(study, arms, run))
+    metric = tasks.get(study.task).headline(read_json(run.data))[0]  # what the comparison ranks arms by
     nondeterministic: set[str] = set()
     seeds_used: dict[str, dict[str, int]] = {}
     failures = []
@@ -147,8 +174,10 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
                     result = Failure(str(e))
                     failures.append(f"arm '{arm}' seed {i}: {e}")
             write_json(seed.result, result.to_json())
+            on_event(_run_end(arm, i, study.seeds, result.to_json(), metric))
     study_results.write_env(run, study, device, determinism, datasets, seeds_used, nondeterministic,
                             time.perf_counter() - t_start)
+    on_event({"kind": "note", "text": "every run has ended: comparing the arms and writing the report"})
     for task in dict.fromkeys(tasks.get(c.task) for c in arms.values()):
         task.after_seeds(study, arms, datasets, run, device)
     write_json(run.results, {**study_results.aggregate(study, arms, run), **(extra_results() if extra_results else {})})
@@ -162,9 +191,29 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
     return RunPath(run.path)  # a Path that Jupyter shows as the report
 
 
-def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = None, layer: str | None = None) -> Path:
+def _plan(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
+    """The study_start event: every (arm, seed) and its epochs, and what a resume already has (deepstudy.progress)."""
+    todo = [(arm, i) for arm in arms for i in range(study.seeds)]
+    done = [(arm, i) for arm, i in todo if run.seed(arm, i).finished]
+    return {"kind": "study_start", "name": study.name, "arms": list(arms), "seeds": study.seeds, "trials": 0,
+            "runs": len(todo), "epochs": sum(arms[a].train.epochs for a, _ in todo), "done_runs": len(done),
+            "done_epochs": sum(arms[a].train.epochs for a, _ in done)}
+
+
+def _run_end(arm: str, seed: int, seeds: int, result: dict, metric: str) -> dict:
+    """The run_end event: how one (arm, seed) ended, with the study's headline metric on the test split."""
+    value = (result.get("test") or {}).get(metric)
+    return {"kind": "run_end", "arm": arm, "seed": seed, "seeds": seeds, "status": result["status"],
+            "message": result.get("message"), "metric": metric, "value": value,
+            "percent": metric in tasks.CLASSIFICATION, "epochs": result.get("epochs_run"),
+            "seconds": result.get("train_seconds")}
+
+
+def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = None, layer: str | None = None,
+                on_event: Event = _quiet, progress: bool | None = None) -> Path:
     """Add explanations to a finished run: every arm and seed's best weights explain the same kind of test
-    examples; config.yaml and results.json gain the methods; the report is re-rendered.
+    examples; config.yaml and results.json gain the methods; the report is re-rendered. ``on_event``,
+    ``progress``: as for ``run`` (an "explain" event per method of each seed, "explained" per seed).
 
     Example:
         Grad-CAM and saliency maps for a finished image study, then its report again::
@@ -174,7 +223,7 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
     from deepstudy.tasks import explaining
 
     run = RunDir.existing(run_dir, finished=True)
-    with run.locked():
+    with run.locked(), _shown(on_event, progress) as on_event:
         study = explaining.with_methods(run, methods, examples, layer)
         if study.search is not None:
             raise UserError(f"{run.path} is a search; `deepstudy explain` adds explanations to a run of arms — put the "
@@ -182,7 +231,7 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
                             "arms)")
         arms = check(study)
         datasets = study_data.load(arms)
-        explaining.explain_run(run, study, arms, datasets, repro.resolve_device(study.train.device))
+        explaining.explain_run(run, study, arms, datasets, repro.resolve_device(study.train.device), on_event)
         write_json(run.results, study_results.aggregate(study, arms, run))
     from deepstudy import report
 

@@ -16,6 +16,7 @@ from deepstudy.cli.across import add_parsers as add_across_parsers
 from deepstudy.cli.across import cmd_compare, cmd_runs
 from deepstudy.cli.doctor import cmd_doctor
 from deepstudy.cli.presence import presence
+from deepstudy.cli.running import cmd_explain, cmd_run, disk_full, interrupted, version
 from deepstudy.errors import UserError
 from deepstudy.fileio import DamagedFile
 
@@ -26,6 +27,7 @@ EPILOG = "Docs: docs/quickstart.md and docs/study-file.md. Data folder: $DEEPSTU
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="deepstudy", description="Build, train, compare and explain neural networks "
                                 "on real data, with conclusions that survive seed-to-seed noise.", epilog=EPILOG)
+    p.add_argument("--version", action="version", version=f"deepstudy {version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("list", help="list the built-in studies with their purpose")
 
@@ -107,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        where = _RUN_DIR.get("path") or "RUN_DIR"
-        print(f"interrupted; the run continues with `deepstudy run --resume {where}`", file=sys.stderr)
+        print(interrupted(args), file=sys.stderr)
         return 130
     except BrokenPipeError:  # `deepstudy schema | head`: the reader has what it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -116,24 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         if e.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        # every write of a run is atomic (a temporary file, then a rename): the last good checkpoint is intact
-        where = _RUN_DIR.get("path")
-        then = f"then `deepstudy run --resume {where}` continues from the last checkpoint" if where else "then retry"
-        print(f"error: the disk is full ({e.strerror}{f': {e.filename}' if e.filename else ''}); nothing written so "
-              f"far was lost — free some space, {then}", file=sys.stderr)
+        print(disk_full(e), file=sys.stderr)
         return 1
-
-
-_RUN_DIR: dict[str, str] = {}  # the run directory of this process's run, once it exists (for the Ctrl-C hint)
-
-
-def _noting_run_dir(forward):
-    def on_event(e: dict) -> None:
-        if e["kind"] == "run_dir":
-            _RUN_DIR["path"] = e["path"]
-        else:
-            forward(e)
-    return on_event
 
 
 def cmd_list(args) -> int:
@@ -146,56 +131,10 @@ def cmd_list(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
-    from deepstudy import config, study
-    from deepstudy.progress import Progress
-
-    if not 1 <= args.jobs <= 64:
-        raise UserError(f"--jobs must be a whole number from 1 to 64 (trials trained at once), got {args.jobs}")
-    with Progress() as progress:
-        if args.resume:
-            if args.study or args.overrides or args.seeds or args.device or args.arms:
-                raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
-                                "--arms and --device")
-            _RUN_DIR["path"] = args.resume
-            run_dir = study.resume(args.resume, on_event=progress.event, jobs=args.jobs)
-        else:
-            if not args.study:
-                raise UserError("name a study to run: `deepstudy run digits-quickstart` (see `deepstudy list`) "
-                                "or a .yaml file")
-            overrides = config.parse_set(args.overrides)
-            if args.seeds is not None:
-                overrides["seeds"] = args.seeds
-            if args.device is not None:
-                overrides["train.device"] = args.device
-            arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms is not None else None
-            if arms == []:
-                raise UserError("--arms names arms of the study, comma-separated: --arms bilstm-3,bilstm-attention")
-            cfg = config.load(args.study, overrides, arms=arms)
-            if cfg.search is not None:
-                s = cfg.search
-                progress.line(f"study {cfg.name}: search of {s.budget()} trial(s) ({s.sampler}, pruner {s.pruner}), "
-                              f"then best and default on {s.final_seeds} fresh seeds, data {cfg.data.name}")
-            else:
-                progress.line(f"study {cfg.name}: {len(cfg.arms)} arm(s) x {cfg.seeds} seed(s), data {cfg.data.name}")
-            run_dir = study.run(cfg, out_root=args.out, on_event=_noting_run_dir(progress.event), jobs=args.jobs)
-    print(f"report: {run_dir / 'report.html'}")
-    return 0
-
-
 def cmd_report(args) -> int:
     from deepstudy import report
 
     print(f"report: {report.write(args.run_dir)}")
-    return 0
-
-
-def cmd_explain(args) -> int:
-    from deepstudy import study
-
-    if args.n is not None and not 2 <= args.n <= 256:
-        raise UserError(f"--n must be between 2 and 256, got {args.n}")
-    print(f"report: {study.explain_run(args.run_dir, args.method, examples=args.n, layer=args.layer)}")
     return 0
 
 

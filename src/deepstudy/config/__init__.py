@@ -156,9 +156,12 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms: list[str] | None = None) -> Study:
+def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms: list[str] | None = None,
+         given: dict[str, str] | None = None) -> Study:
     """Read a built-in study or a YAML file, apply dotted overrides, validate; run the named arms, in that order
     (``arms`` or ``opt_in_arms`` of the file), or with ``arms=None`` the default ones (``arms``).
+    ``given``: override key -> how the user wrote it (``--set train.epochs=3``), named by an error in that key
+    instead of the study file (default: ``override KEY=VALUE``).
 
     Example:
         >>> study = load("mlp-vs-cnn", {"seeds": 2, "train.epochs": 1})
@@ -168,7 +171,9 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms
     path = find_study(str(name_or_path))
     raw = read_yaml(path)
     raw.setdefault("name", path.stem)
-    study = validate(apply_overrides(raw, overrides or {}), source=str(path))
+    overrides = overrides or {}
+    given = {**{k: f"override {k}={_excerpt(v)}" for k, v in overrides.items()}, **(given or {})}
+    study = validate(apply_overrides(raw, overrides), source=str(path), given=given)
     if arms is None:
         return study
     every = {**study.arms, **study.opt_in_arms}
@@ -184,8 +189,9 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms
     return study.model_copy(update={"arms": chosen, "opt_in_arms": rest})
 
 
-def validate(raw: dict[str, Any], source: str = "study") -> Study:
-    """``raw`` as its task's study class (``STUDY_TYPES``); a problem is a UserError of one line.
+def validate(raw: dict[str, Any], source: str = "study", given: dict[str, str] | None = None) -> Study:
+    """``raw`` as its task's study class (``STUDY_TYPES``); a problem is a UserError of one line, blamed on the
+    override that set the key (``given``: dotted key -> how it was given) or else on ``source``.
 
     Example:
         >>> study = validate({"name": "tiny", "data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [32]}})
@@ -200,7 +206,16 @@ def validate(raw: dict[str, Any], source: str = "study") -> Study:
     try:
         return _adapter().validate_python(raw)
     except ValidationError as e:
-        raise UserError(f"{source}: {_explain(e, _task_of(raw))}") from None
+        raise UserError(f"{_culprit(e, _task_of(raw), source, given or {})}: {_explain(e, _task_of(raw))}") from None
+
+
+def _culprit(error: ValidationError, task: str, source: str, given: dict[str, str]) -> str:
+    """The override whose key (or section above it) holds the first problem, else the file."""
+    loc = [str(p) for p in error.errors()[0]["loc"]]
+    path = ".".join(loc[1:] if loc and loc[0] == task else loc)
+    if error.errors()[0]["type"] == "union_tag_invalid":
+        path = "task"
+    return next((how for key, how in given.items() if path == key or path.startswith(f"{key}.")), source)
 
 
 def _flat_dump(raw: dict[str, Any]) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -15,10 +16,12 @@ from deepstudy.explain.sanity import randomization_test
 
 def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods: list[str], *,
                      layer: str | None = None, features: bool = False, attention: bool = False, sanity_n: int = 8,
-                     steps: int = 50, seed: int = 0, regression: bool = False) -> dict:
+                     steps: int = 50, seed: int = 0, regression: bool = False,
+                     on_method: Callable[[str, int, int], None] | None = None) -> dict:
     """Maps of the *predicted* class for each method (what the model used, right or wrong), their
     deletion/insertion AUCs over all of ``x`` and the randomization test on the first ``sanity_n``.
     ``regression``: the model has one output, explained as it is (a forecast; see faithfulness.py).
+    ``on_method(method, k, n)``: called before the k-th of the n methods (progress).
 
     Example:
         >>> import torch
@@ -37,7 +40,9 @@ def explain_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, methods
     layer = layer or target_layer(model, x)
     out: dict = {"layer": layer, "labels": y.cpu().numpy(), "preds": preds.cpu().numpy(), "maps": {}, "scores": {},
                  "skipped": {}}
-    for method in methods:
+    for k, method in enumerate(methods, 1):
+        if on_method is not None:
+            on_method(method, k, len(methods))
         if method in NEEDS_CONV and layer is None:
             out["skipped"][method] = "the model has no convolution with a spatial output: input attributions only"
             continue

@@ -82,6 +82,7 @@ def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1) 
     """The trials still to run (all of them, or what a killed search left), then the re-evaluation and report
     (the caller has run ``check`` and holds the run directory's lock)."""
     _check_jobs(jobs)
+    on_event(_plan(study, run))
     if study.search.samplers:  # a comparison of samplers: repeated searches, each winner re-tested
         winners = compare.run_all(study, run, on_event, lambda s, r, e: _run_trials(s, r, e, jobs))
         final = final_study(study, winners, default=False)
@@ -91,8 +92,33 @@ def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1) 
         final = final_study(study, {"tuned": summary.best_params(study, run)})
         block = summary.block
     arms = _study.check(final)
-    return _study.execute(final, arms, study_data.load(arms), run, on_event,
+    return _study.execute(final, arms, study_data.load(arms), run, _without_plan(on_event),
                           extra_results=lambda: {"search": block(study, run, final)})
+
+
+def _plan(study: Study, run: RunDir) -> dict:
+    """The study_start event of a search: every trial, then every seed of the re-evaluation, and what a resume
+    already has (a trial's epochs: the study's own; a search of train.epochs makes this an estimate)."""
+    s = study.search
+    if s.samplers:
+        parts = compare.searches(study, run)
+        folders, finals = [folder for _, folder in parts.values()], list(parts)
+    else:
+        folders, finals = [run], ["default", "tuned"]
+    trials_done = sum(len(list((f.search / "trials").glob("*/trial.json"))) for f in folders)
+    seeds = [(arm, i) for arm in finals for i in range(s.final_seeds)]
+    runs, done = s.budget() * len(folders) + len(seeds), trials_done + sum(run.seed(a, i).finished for a, i in seeds)
+    return {"kind": "study_start", "name": study.name, "arms": finals, "seeds": s.final_seeds,
+            "trials": s.budget() * len(folders), "trial_epochs": study.train.epochs, "runs": runs,
+            "epochs": runs * study.train.epochs, "done_runs": done, "done_epochs": done * study.train.epochs}
+
+
+def _without_plan(on_event: Event) -> Event:
+    """The re-evaluation's events less its own study_start (the search announced the whole plan)."""
+    def forward(e: dict) -> None:
+        if e["kind"] != "study_start":
+            on_event(e)
+    return forward
 
 
 def final_study(study: Study, winners: dict[str, dict], default: bool = True) -> Study:

@@ -141,7 +141,8 @@ class ClassifyTask(Task):
         test = evaluate.classification_metrics(logits.numpy(), y.numpy(), ds.classes)
         evaluate.save_predictions(folder, logits.numpy())
         if ds.kind in ("image", "table", "tokens"):
-            explaining.explain_seed(model, ds, cfg, device, folder, logits.argmax(1).numpy())
+            explaining.explain_seed(model, ds, cfg, device, folder, logits.argmax(1).numpy(),
+                                    on_method=explaining.events(ctx.on_event, ctx.arm, ctx.index, cfg.seeds))
         if "boundary" in cfg.analyses and ctx.index == 0 and ds.input_shape == (2,):
             def proba(q: np.ndarray) -> np.ndarray:
                 batches = _data.Batches(torch.from_numpy(q), torch.zeros(len(q), dtype=torch.long), t.eval_batch_size)

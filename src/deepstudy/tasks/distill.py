@@ -117,11 +117,11 @@ def trained_teacher(ctx, train_seed: Callable) -> tuple[nn.Module, dict]:
         result = read_json(seed.result)
     else:
         ctx.on_event({"kind": "start", "arm": f"teacher of {arm}", "seed": seed_index, "seeds": None,
-                      "epochs": tcfg.train.epochs})
+                      "epochs": tcfg.train.epochs, "aux": True})  # aux: outside the study's plan of runs
         teacher_seed = SeedDir(seed.path, f"teacher of {arm}", seed_index)
         result = train_seed(replace(ctx, cfg=tcfg, seed=teacher_seed)).to_json()
         write_json(seed.result, result)
-        ctx.on_event({"kind": "start", "arm": arm, "seed": seed_index, "seeds": None, "epochs": cfg.train.epochs})
+        ctx.on_event({"kind": "start", "arm": arm, "seed": seed_index, "seeds": cfg.seeds, "epochs": cfg.train.epochs})
     model = build_model(tcfg.model, dataset).to(ctx.device)
     train.checkpoint.load_weights(model, seed.best)
     model.eval().requires_grad_(False)

@@ -8,6 +8,9 @@ Files, per arm and seed (next to predictions.npy):
 """
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -46,8 +49,9 @@ def pick_examples(predictions: np.ndarray, labels: np.ndarray, n: int) -> np.nda
 
 def explain_seed(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder,
                  predictions: np.ndarray,
-                 methods: list[str] | None = None) -> None:
-    """Explain ``cfg.explain.examples`` test predictions of a trained model; writes explain.json/.npz."""
+                 methods: list[str] | None = None, on_method: Callable[[str, int, int], None] | None = None) -> None:
+    """Explain ``cfg.explain.examples`` test predictions of a trained model; writes explain.json/.npz.
+    ``on_method``: told each method as it starts (``events``)."""
     methods = wanted(cfg) if methods is None else methods
     features, attention = "feature-maps" in cfg.analyses, "attention" in cfg.analyses
     if not methods and not features and not attention:
@@ -60,8 +64,7 @@ def explain_seed(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: t
     try:
         found = explain.explain_examples(model, x.to(device), dataset.y_test[idx].to(device), methods, layer=e.layer,
                                          features=features, attention=attention, sanity_n=e.sanity_examples,
-                                         steps=e.steps,
-                                         seed=cfg.seed)
+                                         steps=e.steps, seed=cfg.seed, on_method=on_method)
     except ValueError as err:  # e.g. a named layer without a spatial output
         raise UserError(f"explain: {err}") from None
     arrays = {"images": raw.numpy(), "labels": found["labels"], "preds": found["preds"], "indices": idx,
@@ -92,7 +95,16 @@ class ForecastOutput(nn.Module):
         return self.model(x).mean(1, keepdim=True)
 
 
-def explain_forecast(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder) -> None:
+def events(on_event: Callable[[dict], None], arm: str, seed: int, seeds: int) -> Callable[[str, int, int], None]:
+    """An ``on_method`` that sends the "explain" progress event of (arm, seed) before each method."""
+    def on_method(method: str, index: int, methods: int) -> None:
+        on_event({"kind": "explain", "arm": arm, "seed": seed, "seeds": seeds, "method": method, "index": index,
+                  "methods": methods})
+    return on_method
+
+
+def explain_forecast(model: nn.Module, dataset: _data.Dataset, cfg: Study, device: torch.device, folder,
+                     on_method: Callable[[str, int, int], None] | None = None) -> None:
     """Attributions over (lag, variable) of the mean forecast for ``explain.examples`` test windows spread evenly
     over the test period, with the same randomization test and deletion/insertion scores as for classes."""
     methods = [m for m in wanted(cfg) if m not in ("gradcam", "gradcam++")]
@@ -105,7 +117,8 @@ def explain_forecast(model: nn.Module, dataset: _data.Dataset, cfg: Study, devic
     e = cfg.explain
     found = explain.explain_examples(ForecastOutput(model).eval(), x,
                                      torch.zeros(len(idx), dtype=torch.long, device=device),
-                                     methods, sanity_n=e.sanity_examples, steps=e.steps, seed=cfg.seed, regression=True)
+                                     methods, sanity_n=e.sanity_examples, steps=e.steps, seed=cfg.seed, regression=True,
+                                     on_method=on_method)
     found["skipped"].update(skipped)
     np.savez_compressed(folder / "explain.npz", windows=x.cpu().numpy(), indices=idx,
                         **{f"map:{m}": v for m, v in found["maps"].items()})
@@ -242,20 +255,25 @@ def with_methods(run: RunDir, methods: list[str], examples: int | None, layer: s
     return config.validate(config.apply_overrides(raw, extra), source=f"{run.config} with --method")
 
 
-def explain_run(run: RunDir, study: Study, arms: dict[str, Study], datasets: dict, device: torch.device) -> None:
-    """Explain every finished seed's best weights (``deepstudy explain``); config.yaml gains the methods."""
+def explain_run(run: RunDir, study: Study, arms: dict[str, Study], datasets: dict, device: torch.device,
+                on_event: Callable[[dict], None]) -> None:
+    """Explain every finished seed's best weights (``deepstudy explain``); config.yaml gains the methods.
+    Progress: study_start (its runs: the seeds to explain), "explain" per method, "explained" per seed."""
     from deepstudy import config, train
     from deepstudy.fileio import atomic_write_text
 
     info = read_json(run.data)
-    for arm, cfg in arms.items():
-        for i in range(study.seeds):
-            seed = run.seed(arm, i)
-            if read_json(seed.result)["status"] != "ok":
-                continue
-            model = build_model(cfg.model, info).to(device)
-            train.checkpoint.load_weights(model, seed.best)
-            explain_seed(model, datasets[arm], cfg, device, seed.path, np.load(seed / "predictions.npy"),
-                         methods=wanted(study))
+    todo = [(arm, i) for arm in arms for i in range(study.seeds)
+            if read_json(run.seed(arm, i).result)["status"] == "ok"]
+    on_event({"kind": "study_start", "name": study.name, "arms": list(arms), "seeds": study.seeds, "trials": 0,
+              "runs": len(todo), "epochs": 0})
+    for arm, i in todo:
+        t0, cfg, seed = time.perf_counter(), arms[arm], run.seed(arm, i)
+        model = build_model(cfg.model, info).to(device)
+        train.checkpoint.load_weights(model, seed.best)
+        explain_seed(model, datasets[arm], cfg, device, seed.path, np.load(seed / "predictions.npy"),
+                     methods=wanted(study), on_method=events(on_event, arm, i, study.seeds))
+        on_event({"kind": "explained", "arm": arm, "seed": i, "seeds": study.seeds,
+                  "seconds": time.perf_counter() - t0})
     data_randomization(arms, datasets=datasets, run_dir=run.path, seeds=study.seeds, device=device)
     atomic_write_text(run.config, config.to_yaml(study))

@@ -51,7 +51,8 @@ class ForecastTask(ClassifyTask):
 
     def test(self, model: nn.Module, ctx: SeedContext, monitor: train.Monitor, stopped_early: bool,
              precision_used: str) -> dict:
-        return test(model, ctx.dataset, ctx.cfg, ctx.device, ctx.seed.path, monitor, stopped_early, precision_used)
+        return test(model, ctx.dataset, ctx.cfg, ctx.device, ctx.seed.path, monitor, stopped_early, precision_used,
+                    explaining.events(ctx.on_event, ctx.arm, ctx.index, ctx.cfg.seeds))
 
     def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
         return "r2", METRICS
@@ -78,7 +79,7 @@ def scores(pred: np.ndarray, true: np.ndarray, ds: _data.Dataset) -> dict:
 
 
 def test(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, folder, monitor: train.Monitor,
-         stopped_early: bool, precision: str) -> dict:
+         stopped_early: bool, precision: str, on_method=None) -> dict:
     kw = {"device": device, "precision": cfg.train.precision}
     t0 = time.perf_counter()
     pred, y = train.predict(model, ds.batches("test", cfg.train.eval_batch_size, device=device), **kw)
@@ -92,7 +93,7 @@ def test(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, 
                                  test=scores(pred.numpy(), y.numpy(), ds))
     record.extras["persistence"] = scores(ds.extra["persistence"]["test"], ds.y_test.numpy(), ds)
     if explaining.wanted(cfg):
-        explaining.explain_forecast(model, ds, cfg, device, folder)
+        explaining.explain_forecast(model, ds, cfg, device, folder, on_method)
     return record
 
 

@@ -151,7 +151,7 @@ def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.devi
             rows.append({"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
                          "val_acc": r.val_acc, "seconds": r.seconds})
             on_event({"kind": "epoch", "arm": f"pretrain ({p.task})", "seed": seed_index, "epochs": p.epochs,
-                      **rows[-1]})
+                      "aux": True, **rows[-1]})
         cache.parent.mkdir(parents=True, exist_ok=True)
         train.checkpoint.save_weights(model, weights)
         write_jsonl(log, rows)

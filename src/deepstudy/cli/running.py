@@ -1,0 +1,116 @@
+"""``deepstudy run`` and ``deepstudy explain``: the progress view while they work, the conclusion and the
+report's path when they end, and what Ctrl-C leaves (the exact command that continues the run)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from deepstudy.errors import UserError
+
+_RUN_DIR: dict[str, str] = {}  # the run directory of this process's run, once it exists (for the Ctrl-C hint)
+
+
+def version() -> str:
+    """The installed package's version (`deepstudy --version`)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("deepstudy")
+    except metadata.PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
+        import deepstudy
+
+        return deepstudy.__version__
+
+
+def interrupted(args) -> str:
+    """What Ctrl-C leaves: the exact command that continues the run, or that there is nothing to continue."""
+    if args.command == "run" and _RUN_DIR.get("path"):
+        jobs = f" --jobs {args.jobs}" if args.jobs != 1 else ""
+        return (f"interrupted; finished seeds and the last epoch's checkpoint are kept — continue with:\n"
+                f"  deepstudy run --resume {_RUN_DIR['path']}{jobs}")
+    if args.command == "run":
+        return "interrupted before the run folder was created; nothing to resume (run the same command again)"
+    return "interrupted"
+
+
+def disk_full(e: OSError) -> str:
+    """ENOSPC: every write of a run is atomic (a temporary file, then a rename), so the last good checkpoint is intact."""
+    where = _RUN_DIR.get("path")
+    then = f"then `deepstudy run --resume {where}` continues from the last checkpoint" if where else "then retry"
+    return (f"error: the disk is full ({e.strerror}{f': {e.filename}' if e.filename else ''}); nothing written so far "
+            f"was lost — free some space, {then}")
+
+
+def _noting_run_dir(forward):
+    def on_event(e: dict) -> None:
+        if e["kind"] == "run_dir":
+            _RUN_DIR["path"] = e["path"]
+        else:
+            forward(e)
+    return on_event
+
+
+def cmd_run(args) -> int:
+    from deepstudy import config, study
+    from deepstudy.progress import Progress
+
+    if not 1 <= args.jobs <= 64:
+        raise UserError(f"--jobs must be a whole number from 1 to 64 (trials trained at once), got {args.jobs}")
+    with Progress() as progress:
+        if args.resume:
+            if args.study or args.overrides or args.seeds or args.device or args.arms:
+                raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
+                                "--arms and --device")
+            _RUN_DIR["path"] = args.resume
+            run_dir = study.resume(args.resume, on_event=progress.event, jobs=args.jobs, progress=False)
+        else:
+            if not args.study:
+                raise UserError("name a study to run: `deepstudy run digits-quickstart` (see `deepstudy list`) "
+                                "or a .yaml file")
+            overrides = config.parse_set(args.overrides)
+            given = {k.strip(): f"--set {item}" for item in args.overrides for k in [item.partition("=")[0]]}
+            if args.seeds is not None:
+                overrides["seeds"], given["seeds"] = args.seeds, f"--seeds {args.seeds}"
+            if args.device is not None:
+                overrides["train.device"], given["train.device"] = args.device, f"--device {args.device}"
+            arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms is not None else None
+            if arms == []:
+                raise UserError("--arms names arms of the study, comma-separated: --arms bilstm-3,bilstm-attention")
+            cfg = config.load(args.study, overrides, arms=arms, given=given)
+            if cfg.search is not None:
+                s = cfg.search
+                progress.line(f"study {cfg.name}: search of {s.budget()} trial(s) ({s.sampler}, pruner {s.pruner}), "
+                              f"then best and default on {s.final_seeds} fresh seeds, data {cfg.data.name}")
+            else:
+                progress.line(f"study {cfg.name}: {len(cfg.arms)} arm(s) x {cfg.seeds} seed(s), data {cfg.data.name}")
+            run_dir = study.run(cfg, out_root=args.out, on_event=_noting_run_dir(progress.event), jobs=args.jobs,
+                                progress=False)
+    conclusion = _conclusion(run_dir)
+    if conclusion:
+        print(f"conclusion: {conclusion}")
+    print(f"report: {run_dir / 'report.html'}")  # the last line, always (scripts and tests read it)
+    return 0
+
+
+def _conclusion(run_dir: Path) -> str | None:
+    """The report's top verdict (its "Conclusions" sentence): the samplers' comparison for a comparison of
+    searches, else the arms'."""
+    from deepstudy.fileio import read_json
+
+    results = read_json(Path(run_dir) / "results.json")
+    search = results.get("search") or {}
+    verdict = search["comparison"] if search.get("mode") == "compare" else results.get("comparison") or {}
+    return f"{verdict['summary']}." if verdict.get("summary") else None
+
+
+def cmd_explain(args) -> int:
+    from deepstudy import study
+    from deepstudy.progress import Progress
+
+    if args.n is not None and not 2 <= args.n <= 256:
+        raise UserError(f"--n must be between 2 and 256, got {args.n}")
+
+    with Progress() as progress:
+        path = study.explain_run(args.run_dir, args.method, examples=args.n, layer=args.layer,
+                                 on_event=progress.event, progress=False)
+    print(f"report: {path}")
+    return 0

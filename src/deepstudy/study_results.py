@@ -43,15 +43,15 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
         ok = [s for s in seeds if s["status"] == "ok"]
         scores[arm] = [s["test"][metric] for s in ok]
         size = task.size(cfg, data_info, ok)
-        summary = {m: evaluate.describe([s["test"][m] for s in ok]) for m in metrics}
+        summary = {m: evaluate.describe([s["test"][m] for s in ok], _bounds(m)) for m in metrics}
         for key in ("train_seconds", "seconds_per_epoch", "train_accuracy", "epochs_run"):
-            summary[key] = evaluate.describe([s[key] for s in ok])
+            summary[key] = evaluate.describe([s[key] for s in ok], _bounds(key))
         gap_of = task.gap_metric(metric)
         summary["generalization_gap"] = evaluate.describe([s["train_accuracy"] - s["test"][gap_of] for s in ok])
         plain = ok and task.predictions
         confusion = np.sum([s["test"]["confusion"] for s in ok], axis=0).tolist() if plain else None
-        per_class = {c: {m: evaluate.describe([s["test"]["per_class"][c][m] for s in ok]) for m in ("precision",
-                                                                                                    "recall", "f1")}
+        per_class = {c: {m: evaluate.describe([s["test"]["per_class"][c][m] for s in ok], (0.0, 1.0))
+                         for m in ("precision", "recall", "f1")}
                      for c in data_info["classes"]} if plain else {}
         out_arms[arm] = ArmSummary(
             model={"name": cfg.model.name, **cfg.model.kwargs()}, overrides=study.arms[arm], params=size.params,
@@ -67,9 +67,15 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
             "analyses": list(study.analyses),
             "explain": study.explain.model_dump(mode="json"), "metric": metric, "dataset": data_info, "arms": out_arms,
             "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(_folds(c) for c in arms.values()),
-                                                lower_better=lead.lower_is_better, **lead.comparison(metric)),
+                                                lower_better=lead.lower_is_better, note=lead.headline_note(data_info),
+                                                **lead.comparison(metric)),
             **extras, "failures": failures, "notes": _notes(out_arms), "environment": read_json(run.env),
             "test_set": testset.record(run.path)}  # what `deepstudy compare` checks runs against (deepstudy.runs)
+
+
+def _bounds(metric: str) -> tuple[float, float] | None:
+    """(0, 1) for a metric that cannot leave it (its 95 % interval is clipped there), else None."""
+    return (0.0, 1.0) if metric in evaluate.UNIT_INTERVAL else None
 
 
 def _notes(out_arms: dict) -> list[str]:

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from deepstudy.errors import UserError
 from deepstudy.fileio import DamagedFile, atomic_write_text, read_json, read_jsonl
-from deepstudy.report import search_view, sections, tasks
+from deepstudy.report import conclusions, search_view, sections, tasks
 from deepstudy.report.figures import roc_points
 from deepstudy.report.formats import ci, count, human, mdcell, metric_label, pm
 
@@ -48,6 +48,8 @@ def explain_rows(results: dict) -> list[dict]:
             rows.append({"arm": arm, "method": method, "skipped": reason})
         for method, s in e["methods"].items():
             n, rho_all, rho_top = s["n"], s["spearman_all"]["mean"], s["spearman_top"]["mean"]
+            sanity_level = ("flagged" if rho_all >= e["flag_at"] else "partly" if rho_all >= e["flag_at"] / 2
+                            else "passes")
             if rho_all >= e["flag_at"]:
                 sanity = (f"FLAGGED: its maps keep ρ = {rho_all:.2f} with the trained ones when every layer is random "
                           "— they follow the input more than the model")
@@ -62,20 +64,24 @@ def explain_rows(results: dict) -> list[dict]:
                         f"{beats}/{n} seeds)" if beats == n
                         else f"is not reliably better than a random order ({beats}/{n} seeds beat it on both)")
             labels = s.get("spearman_labels")
-            control = ""
+            control, labels_level = "", None
             if labels and s.get("control_constant"):
+                labels_level = "inconclusive"
                 control = (f" The label-permuted control ({s['control_arm']}) learned nothing (its maps are constant), "
                            "so the data-randomization check is inconclusive — train the control longer, without "
                            "regularization, until it memorizes.")
                 labels = None
             elif labels:
                 rho_l = labels["mean"]
+                labels_level = ("flagged" if rho_l >= e["flag_at"] else "partly" if rho_l >= e["flag_at"] / 2
+                                else "passes")
                 control = (f" Against the model trained on permuted labels ({s['control_arm']}) its maps keep ρ = "
                            f"{rho_l:.2f}"
                            + (" — FLAGGED: they barely depend on what the labels taught." if rho_l >= e["flag_at"]
                               else " — only partly what was learned: much of the map is the input's own structure."
                               if rho_l >= e["flag_at"] / 2 else " — they depend on what was learned."))
-            rows.append({"arm": arm, "method": method, "s": s,
+            rows.append({"arm": arm, "method": method, "s": s, "faithful": beats == n, "sanity": sanity_level,
+                         "labels": labels_level, "control_arm": s.get("control_arm"),
                          "flagged": rho_all >= e["flag_at"] or bool(labels and labels["mean"] >= e["flag_at"]),
                          "reading": f"{method} {faithful}; the sanity check {sanity}.{control}"})
     return rows
@@ -160,9 +166,10 @@ def write(run_dir: str | Path) -> Path:
     env.filters.update(pm=pm, ci=ci, count=count, human=human, mdcell=mdcell)
     search = search_view.view(results)  # a study with a search: section; its figures sit in its own section
     search_figs = search_plots.figures(run_dir, results) if search else []
+    rows = explain_rows(results)
     context = {**section.context(results), "r": results, "section": section, "figures": figs,
-               "search": search, "search_figures": search_figs,
-               "explain_rows": explain_rows(results), "starting_points": tasks.starting_points(results),
+               "search": search, "search_figures": search_figs, "lead": conclusions.lead(results, rows, search),
+               "explain_rows": rows, "starting_points": tasks.starting_points(results),
                "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}
     html = env.get_template("report.html.j2").render(**context, embed=_embed)

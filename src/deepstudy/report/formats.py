@@ -11,11 +11,13 @@ def pm(d: dict | None, scale: float = 100.0, digits: int = 2, usual_n: int | Non
 
 
 def ci(d: dict | None, scale: float = 100.0) -> str:
-    """'[92.87, 93.07]' — the 95% t-interval of the mean, or '—' with one seed."""
+    """'[92.87, 93.07]' — the 95% t-interval of the mean, or '—' with one seed; an interval that a bounded metric
+    (accuracy ...) would leave [0, 100] by is clipped there (evaluate.describe), and says so."""
     if not d or not d.get("ci95"):
         return "—"
     lo, hi = d["ci95"]
-    return f"[{lo * scale:.2f}, {hi * scale:.2f}]"
+    clipped = " (clipped)" if d.get("ci95_clipped") else ""
+    return f"[{lo * scale:.2f}, {hi * scale:.2f}]{clipped}"
 
 
 def human(n: float | None) -> str:

@@ -1,8 +1,9 @@
 """What a report shows for each task, as one registry instead of ``if task == ...`` chains.
 
 A :class:`Section` names the task's partial templates (the "Comparison" part of report.html / report.md),
-its figures after the per-arm scores, the template variables its partials read (its verdict sentences) and
-the task's columns of the "Every run" table. ``get(task)`` is what the report renders; a task that has
+its figures after the per-arm scores, the template variables its partials read (its verdict sentences), the
+verdicts that belong on the report's first screen (``lead``: the answer to the task's own question, such as
+"does the forecaster beat persistence?") and the task's columns of the "Every run" table. ``get(task)`` is what the report renders; a task that has
 not registered a section gets the classification report, as every task did before it had its own.
 
 A new task registers with one line::
@@ -40,6 +41,10 @@ def _no_context(results: dict) -> dict:
     return {}
 
 
+def _no_lines(results: dict) -> list[str]:
+    return []
+
+
 def _test(key: str, scale: float = 1.0) -> Callable[[dict, dict], float]:
     """The seed's test metric ``key`` (times ``scale``)."""
     if scale == 1.0:
@@ -59,6 +64,7 @@ class Section:
     md: str = "classify.md.j2"  # and of report.md's
     figures: Callable[[Path, dict, set[str]], list[dict]] = learning_figures  # after the per-arm scores
     context: Callable[[dict], dict] = _no_context  # results.json -> variables the partials read (verdicts)
+    lead: Callable[[dict], list[str]] = _no_lines  # results.json -> the task's verdicts for the conclusions
     columns: tuple[Column, ...] = CLASSIFY_COLUMNS  # the per-seed table's task columns
     templates: str | Path | None = None  # a folder holding html/md, searched after the report's own templates/
     loss: str = "cross-entropy loss"  # what train_loss / val_loss of metrics.jsonl measure: the curves' y axes
@@ -68,6 +74,15 @@ class Section:
 def _forecast_context(results: dict) -> dict:
     persistence, verdicts = tasks.forecast_verdicts(results)
     return {"persistence": persistence, "forecast_verdicts": verdicts}
+
+
+def _best(results: dict) -> str | None:
+    return results["comparison"].get("best")
+
+
+def _forecast_lead(results: dict) -> list[str]:
+    """The best arm against persistence: whether a forecaster beats 'tomorrow = today' is the task's question."""
+    return tasks.forecast_verdicts(results, only=_best(results))[1]
 
 
 def _anomaly_score(seed: dict, results: dict) -> float:
@@ -97,7 +112,8 @@ register("classify", CLASSIFY)
 register("scratch", CLASSIFY)
 register("classical", CLASSIFY)
 register("forecast", Section(
-    html="forecast.html.j2", md="forecast.md.j2", context=_forecast_context, loss="MSE (standardized targets)",
+    html="forecast.html.j2", md="forecast.md.j2", context=_forecast_context, lead=_forecast_lead,
+    loss="MSE (standardized targets)",
     columns=(Column("test R²", _test("r2")), Column("MAE (std units)", _test("mae")))))
 register("som", Section(
     html="som.html.j2", md="som.md.j2", figures=tasks.som_figures, loss="quantization error",
@@ -107,6 +123,7 @@ register("reconstruct", Section(
     html="anomaly.html.j2", md="anomaly.md.j2", loss="reconstruction MSE",
     evaluated="the last epoch's model is the one scored on the test data",
     context=lambda results: {"anomaly_verdicts": tasks.anomaly_verdicts(results)},
+    lead=lambda results: tasks.anomaly_verdicts(results, only=_best(results)),
     columns=(Column(lambda r: "ROC-AUC %" if r.get("metric") == "roc_auc" else "NAB standard", _anomaly_score, "%.1f"),
              Column("F1 %", _test("f1", 100), "%.1f"))))
 register("generate", Section(
@@ -118,5 +135,6 @@ register("generate", Section(
 register("language-model", Section(
     html="lm.html.j2", md="lm.md.j2", loss="cross-entropy (nats per character)",
     context=lambda results: {"lm_verdict": tasks.lm_verdict(results)},
+    lead=lambda results: [v.rstrip(".") for v in [tasks.lm_verdict(results)] if v],
     columns=(Column("test perplexity", _test("perplexity")),
              Column("next-char accuracy %", _test("accuracy", 100), "%.1f"))))

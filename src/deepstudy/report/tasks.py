@@ -86,16 +86,17 @@ def gan_verdicts(results: dict) -> list[str]:
     return lines
 
 
-def forecast_verdicts(results: dict) -> tuple[dict | None, list[str]]:
-    """The persistence baseline and, per arm, whether it beats 'tomorrow = today' on every seed — on both R²
-    and mean absolute error: a model can explain more variance yet miss by more on an average step."""
+def forecast_verdicts(results: dict, only: str | None = None) -> tuple[dict | None, list[str]]:
+    """The persistence baseline and, per arm (or the arm ``only``), whether it beats 'tomorrow = today' on every
+    seed — on both R² and mean absolute error: a model can explain more variance yet miss by more on an average
+    step."""
     base = next((a["forecast"]["persistence"] for a in results["arms"].values() if a.get("forecast")), None)
     if base is None:
         return None, []
     lines = []
     for arm, a in results["arms"].items():
         ok = [s["test"] for s in a["seeds"] if s["status"] == "ok"]
-        if not ok:
+        if not ok or only not in (None, arm):
             continue
         r2_wins, mae_wins, n = sum(t["r2"] > base["r2"] for t in ok), sum(t["mae"] < base["mae"] for t in ok), len(ok)
         verdict = ("beats" if r2_wins == mae_wins == n else "does not beat" if r2_wins == mae_wins == 0
@@ -106,15 +107,15 @@ def forecast_verdicts(results: dict) -> tuple[dict | None, list[str]]:
     return base, lines
 
 
-def anomaly_verdicts(results: dict) -> list[str]:
-    """Per arm and baseline: does the autoencoder beat it (NAB: standard-profile score; images: ROC-AUC) on every
-    seed?"""
+def anomaly_verdicts(results: dict, only: str | None = None) -> list[str]:
+    """Per arm (or the arm ``only``) and baseline: does the autoencoder beat it (NAB: standard-profile score; images:
+    ROC-AUC) on every seed?"""
     lines = []
     names = {"zscore": "the rolling z-score", "random": "the random detector",
              "mean-image": "the distance to the mean image"}
     for arm, a in results["arms"].items():
         s = a.get("anomaly")
-        if not s:
+        if not s or only not in (None, arm):
             continue
         metric = s.get("metric", "nab_standard")
         label, scale = ("the standard NAB score", 1.0) if metric == "nab_standard" else ("ROC-AUC (%)", 100.0)

@@ -8,7 +8,7 @@ The orchestrator (``deepstudy.study``) knows no task by name: it asks the regist
 - ``train_seed(ctx) -> SeedResult``: trains one (arm, seed) in ``ctx.seed`` (resuming from its checkpoint) and
   returns its result record (``evaluate.run_record``, the task's own keys in ``extras``);
 - ``headline(data_info) -> (metric, metrics)``: the metric arms are ranked by and the ones summarized;
-  ``lower_is_better``;
+  ``lower_is_better``; ``headline_note(data_info)``: why that metric, when it is not the obvious one;
 - ``size(cfg, data_info, ok) -> Size``: parameters (and MACs) for the results table;
 - ``summarize(study, cfg, run, arm, ok, data_info) -> dict``: the task's own keys of an arm in results.json;
 - ``study_extras(study, arms, out_arms) -> dict``: run-level additions to results.json (asked of every task
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -38,6 +39,32 @@ from deepstudy.rundir import RunDir, SeedDir
 
 Event = Callable[[dict], None]
 CLASSIFICATION = ("accuracy", "precision", "recall", "f1", "roc_auc")
+# a class is a minority when its share is below this fraction of the balanced share 1/K (two classes: 30 %)
+MINORITY_BELOW = 0.6
+
+
+def imbalance(data_info: dict) -> str | None:
+    """Why accuracy cannot rank classifiers on this data (its smallest class is a minority), or None.
+
+    Read on the test split's class counts (the scores are test scores), else the training split's. With a
+    minority class, accuracy rewards a model that favours the majority (always answering "stayed" scores 80 % on
+    churn); macro F1 weighs every class equally. We rank by macro F1 rather than balanced accuracy: balanced
+    accuracy is macro recall, blind to false alarms on the minority class, while F1 counts them too — and both
+    were already computed per seed, so no recorded number changes, only which one ranks the arms.
+    """
+    counts = data_info.get("class_counts") or {}
+    split = next((s for s in ("test", "train") if sum(counts.get(s) or []) > 0), None)
+    if split is None or len(counts[split]) < 2:
+        return None
+    n = np.asarray(counts[split], dtype=np.float64)
+    share, k = n / n.sum(), int(np.argmin(n))
+    if share[k] >= MINORITY_BELOW / len(n):
+        return None
+    name = data_info["classes"][k] if len(data_info.get("classes") or []) == len(n) else f"class {k}"
+    where = "test set" if split == "test" else "training labels"
+    balanced = "" if len(n) == 2 else f" (balanced: {100 / len(n):.0f} %)"
+    return (f"macro F1, not accuracy, ranks the arms: the minority class ({name}) is {share[k] * 100:.0f} % of the "
+            f"{where}{balanced}, so accuracy would flatter a model that favours the majority")
 
 
 @dataclass
@@ -110,11 +137,15 @@ class Task:
         raise NotImplementedError
 
     def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
-        return "accuracy", CLASSIFICATION
+        return ("f1" if imbalance(data_info) else "accuracy"), CLASSIFICATION
+
+    def headline_note(self, data_info: dict) -> str | None:
+        """Why the headline metric ranks the arms, when a reader would expect another (None: it is the usual one)."""
+        return imbalance(data_info) if self.headline(data_info)[0] == "f1" else None
 
     def gap_metric(self, metric: str) -> str:
         """The test metric set against train_accuracy for the generalization gap."""
-        return metric
+        return "accuracy" if metric == "f1" else metric  # train_accuracy is an accuracy, whatever ranks the arms
 
     def comparison(self, metric: str) -> dict:
         """Extra arguments of evaluate.compare_arms for this metric (scale and unit of a non-percentage)."""

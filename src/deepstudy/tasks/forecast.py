@@ -57,6 +57,9 @@ class ForecastTask(ClassifyTask):
     def headline(self, data_info: dict) -> tuple[str, tuple[str, ...]]:
         return "r2", METRICS
 
+    def comparison(self, metric: str) -> dict:
+        return {"scale": 1.0, "unit": ""}  # R² in its own units: not a percentage, a gap is not "points"
+
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
         return {**explaining.arm_summary(study, run, arm), "forecast": summary(ok, data_info["classes"])}
 

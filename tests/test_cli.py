@@ -128,8 +128,7 @@ def test_ctrl_c_prints_the_command_that_resumes_the_run(tmp_path):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        metrics = list((tmp_path / "r").glob("tiny/*/arms/a/seed-0/metrics.jsonl"))
-        if metrics and metrics[0].read_text().strip():
+        if list((tmp_path / "r").glob("tiny/*/arms/a/seed-0/checkpoint/last.json")):  # epoch 0 checkpointed
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
@@ -142,9 +141,10 @@ def test_ctrl_c_prints_the_command_that_resumes_the_run(tmp_path):
     resumed = subprocess.run([sys.executable, "-m", "deepstudy", *command.split()[1:]],
                              capture_output=True, text=True, env={**env, "DEEPSTUDY_FAULT_AFTER_EPOCH": str(done)})
     # it continues from the last checkpoint (the epoch whose metrics line was written, or the one before if the
-    # signal came between that line and its checkpoint), then dies at the injected fault
-    assert resumed.returncode == 137 and re.search(r"a seed-0 \(1/1\): resumed from its checkpoint at epoch (\d+)",
-                                                   resumed.stdout).group(1) in (str(done), str(done + 1))
+    # signal came between that line and its checkpoint; epoch 0's exists), then dies at the injected fault
+    found = re.search(r"a seed-0 \(1/1\): resumed from its checkpoint at epoch (\d+)", resumed.stdout)
+    assert resumed.returncode == 137 and found, (resumed.stdout, resumed.stderr)
+    assert found.group(1) in (str(done), str(done + 1))
 
 
 def test_wrong_type(cli, tmp_path):

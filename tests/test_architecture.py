@@ -28,7 +28,7 @@ CORE = {
     "train": {"errors", "fileio", "repro"},  # gets a module and iterables, never models/ or data/
     "records": set(),  # the typed result records (torch-free)
     "evaluate": {"records"},
-    "report": {"errors", "fileio", "rundir"},  # files only, so a report re-renders anywhere
+    "report": {"errors", "fileio", "records", "rundir"},  # files only, so a report re-renders anywhere
     "progress": set(),
     "explain": {"errors"},  # gets a module and tensors, like train
     "nab": set(),

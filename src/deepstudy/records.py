@@ -9,6 +9,27 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# Metrics that are fractions in [0, 1] (shares, probabilities, areas under a curve): the report draws and writes
+# them x100 with "%", and their 95 % intervals are kept inside [0, 1]. Every other metric (R², a NAB score,
+# perplexity, an error in data units) keeps its own scale. Keyed by the names in results.json (test metrics) and
+# metrics.jsonl (per-epoch rows). Not train_accuracy: som and reconstruct keep their final training error there.
+FRACTIONS = frozenset({
+    "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",  # classifiers
+    "topographic_error", "purity",  # som
+    "confidence", "diversity",  # generate's judge
+    "train_acc", "val_acc", "val_topographic_error",  # per-epoch rows
+})
+METRIC_NAMES = {"f1": "macro F1", "roc_auc": "ROC-AUC", "r2": "R²", "mae": "MAE", "rmse": "RMSE",
+                "nab_standard": "NAB standard score", "nab_reward_low_FP_rate": "NAB score (reward low FP)",
+                "nab_reward_low_FN_rate": "NAB score (reward low FN)", "frechet_distance": "Fréchet distance",
+                "bits_per_char": "bits per character", "val_acc": "accuracy", "train_acc": "accuracy",
+                "val_topographic_error": "topographic error"}
+
+
+def metric_name(metric: str) -> str:
+    """A metric's name as a reader says it: 'macro F1', 'R²', 'NAB standard score' (results.json keeps the key)."""
+    return METRIC_NAMES.get(metric, metric.replace("_", " "))
+
 
 @dataclass
 class SeedResult:

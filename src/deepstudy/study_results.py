@@ -14,7 +14,7 @@ import torch
 from deepstudy import evaluate, repro, tasks, train
 from deepstudy.config import Study
 from deepstudy.fileio import read_json, write_json
-from deepstudy.records import ArmSummary
+from deepstudy.records import FRACTIONS, ArmSummary
 from deepstudy.rundir import RunDir
 from deepstudy.runs import testset
 
@@ -75,7 +75,7 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
 
 def _bounds(metric: str) -> tuple[float, float] | None:
     """(0, 1) for a metric that cannot leave it (its 95 % interval is clipped there), else None."""
-    return (0.0, 1.0) if metric in evaluate.UNIT_INTERVAL else None
+    return (0.0, 1.0) if metric in FRACTIONS else None
 
 
 def _notes(out_arms: dict) -> list[str]:

@@ -33,7 +33,7 @@ def interrupted(args) -> str:
 
 
 def disk_full(e: OSError) -> str:
-    """ENOSPC: every write of a run is atomic (a temporary file, then a rename), so the last good checkpoint is intact."""
+    """ENOSPC: every write of a run is atomic (a temporary file, then a rename): the last good checkpoint is intact."""
     where = _RUN_DIR.get("path")
     then = f"then `deepstudy run --resume {where}` continues from the last checkpoint" if where else "then retry"
     return (f"error: the disk is full ({e.strerror}{f': {e.filename}' if e.filename else ''}); nothing written so far "

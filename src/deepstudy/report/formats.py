@@ -1,6 +1,8 @@
 """The report's number formats, shared by the templates (as filters) and the figure captions."""
 from __future__ import annotations
 
+from deepstudy.records import FRACTIONS, metric_name
+
 
 def pm(d: dict | None, scale: float = 100.0, digits: int = 2, usual_n: int | None = None) -> str:
     """'92.31 ± 0.12 (n=3)' from a describe() dict; '(n=…)' is left out when n is the usual one."""
@@ -44,31 +46,9 @@ def count(d: dict | None, usual_n: int | None = None) -> str:
     return f"{d['mean']:.1f} ± {d['std']:.1f}{n}"
 
 
-# Metrics that are fractions in [0, 1] (shares, probabilities, areas under a curve): the report draws and writes
-# them x100 with "%". Every other metric (R², a NAB score, perplexity, an error in data units) keeps its own scale.
-# Keyed by the names in results.json (test metrics) and metrics.jsonl (per-epoch rows). Not train_accuracy: som and
-# reconstruct keep their final training error under that key.
-FRACTIONS = frozenset({
-    "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision",  # classifiers
-    "topographic_error", "purity",  # som
-    "confidence", "diversity",  # generate's judge
-    "train_acc", "val_acc", "val_topographic_error",  # per-epoch rows
-})
-_NAMES = {"r2": "R²", "mae": "MAE", "rmse": "RMSE", "f1": "F1", "roc_auc": "ROC-AUC",
-          "nab_standard": "NAB standard score",
-          "nab_reward_low_FP_rate": "NAB score (reward low FP)", "nab_reward_low_FN_rate": "NAB score (reward low FN)",
-          "frechet_distance": "Fréchet distance", "bits_per_char": "bits per character", "val_acc": "accuracy",
-          "train_acc": "accuracy", "val_topographic_error": "topographic error"}
-
-
 def scale(metric: str) -> float:
     """100 for a fraction (drawn and written as a percentage), else 1."""
     return 100.0 if metric in FRACTIONS else 1.0
-
-
-def metric_name(metric: str) -> str:
-    """'accuracy', 'R²', 'NAB standard score' — a metric's name as a reader says it."""
-    return _NAMES.get(metric, metric.replace("_", " "))
 
 
 def metric_label(metric: str, prefix: str = "test") -> str:

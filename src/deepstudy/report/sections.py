@@ -3,8 +3,9 @@
 A :class:`Section` names the task's partial templates (the "Comparison" part of report.html / report.md),
 its figures after the per-arm scores, the template variables its partials read (its verdict sentences), the
 verdicts that belong on the report's first screen (``lead``: the answer to the task's own question, such as
-"does the forecaster beat persistence?") and the task's columns of the "Every run" table. ``get(task)`` is what the report renders; a task that has
-not registered a section gets the classification report, as every task did before it had its own.
+"does the forecaster beat persistence?") and the task's columns of the "Every run" table. ``get(task)`` is what
+the report renders; a task that has not registered a section gets the classification report, as every task did
+before it had its own.
 
 A new task registers with one line::
 

@@ -237,10 +237,11 @@ def test_search_samplers(written, monkeypatch):
 
 
 @pytest.mark.slow
-def test_search_pruning_keeps_its_shape(written, data, monkeypatch):
-    needs(data, "fashion-mnist")
-    monkeypatch.setattr(search, "PRUNING", {**TINY_SEARCH, "train.epochs": 2, "train.precision": "fp32",
-                                            "train.channels_last": False})
+def test_search_pruning_keeps_its_shape(written, monkeypatch):
+    tiny = {**TINY_SEARCH, "data.name": "digits", "train.epochs": 2, "train.precision": "fp32",
+            "train.channels_last": False, "model.channels": [4, 8], "model.hidden": [16],
+            "search.space": {"train.optimizer.lr": {"loguniform": [1.0e-3, 1.0e-2]}}}
+    monkeypatch.setattr(search, "PRUNING", tiny)
     search.pruning()
     saved = written("search_pruning")
     assert set(saved) >= {"settings", "runs", "epoch_share", "welch_p", "within_noise", "met"}

@@ -4,6 +4,7 @@ Data: the published 7,600-row AG News test split (the only split shipped here). 
 5-fold stratified cross-validation (shuffled, seed 0); in each fold a bag-of-words vocabulary
 (scikit-learn CountVectorizer, lower-cased, default tokenizer) is fitted on the training folds only.
 Target (issue 3): our accuracy within 0.5 points of scikit-learn's MultinomialNB on the same features.
+Accuracies, not times: each is described over the 5 folds (mean, std, n).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from deepstudy import evaluate, scratch
 from deepstudy.data import registry, text
 
 ALPHAS = (0.01, 0.1, 0.5, 1.0, 2.0)
+TITLES: int | None = None  # all 7,600; tests/test_benchmarks.py takes the first few hundred to run it small
 
 
 def main() -> dict:
@@ -24,8 +26,10 @@ def main() -> dict:
     folder = registry.locate(spec)
     registry.verify(spec, folder)
     titles, _, y, classes = text.read_ag_news(folder)
+    titles, y = titles[:TITLES], y[:TITLES]
     folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(titles, y))
-    out = {"dataset": "ag-news test split (7,600 titles)", "protocol": "5-fold stratified CV, vocabulary fitted per fold",
+    out = {"dataset": f"ag-news test split ({len(titles):,} titles)",
+           "protocol": "5-fold stratified CV, vocabulary fitted per fold",
            "alphas": {}}
     for alpha in ALPHAS:
         ours, theirs, agree = [], [], []

@@ -4,21 +4,21 @@ kernel on the padded batch and reverses each sequence within its length for the 
 The encoder of study imdb-sentiment (3 layers, bidirectional, 64 hidden units, 128-d inputs), a batch of 64 with
 lengths drawn from [0.8 T, T] (what a length-bucketed batch holds), forward + backward of the states. Both give the
 same states and gradients (tests/test_sequence_models.py); the reference is torch's pack_padded_sequence path,
-measured in the same run, interleaved, median of repeats. "padded (reads padding)" is the plain fused call on the
+measured in the same run, interleaved, median of repeats (ratios of medians; each way's timing record — n, median,
+spread, every step — kept beside them). "padded (reads padding)" is the plain fused call on the
 padded batch — not padding-blind, the floor for either.
 """
 from __future__ import annotations
 
-import statistics
 import time
 
 import torch
 from torch import nn
 
-from benchmarks.common import write
+from benchmarks.common import timing, write
 from deepstudy.models.rnn import RecurrentNet
 
-LENGTHS = (100, 200, 400)
+LENGTHS = (100, 200, 400)  # tests/test_benchmarks.py shrinks them to run the benchmark small
 
 
 def _packed(rnn: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -47,14 +47,17 @@ def main(repeats: int = 5) -> dict:
                     states.float().square().mean().backward()
                     if r:  # the first round warms up
                         times[w].append(time.perf_counter() - t0)
-            med = {w: statistics.median(t) * 1000 for w, t in times.items()}
+            timings = {w: timing([1000 * s for s in t], "ms") for w, t in times.items()}
+            med = {w: t["median"] for w, t in timings.items()}
             ref = med["packed (torch)"]
-            out.setdefault(precision, {})[str(length)] = {w: {"ms_per_step": round(v, 1), "vs_packed": round(v / ref, 3)}
-                                                          for w, v in med.items()}
+            out.setdefault(precision, {})[str(length)] = {
+                w: {"ms_per_step": round(v, 1), "vs_packed": round(v / ref, 3), "timing": timings[w]}
+                for w, v in med.items()}
             print(f"{precision} T={length:3d}  " + "  ".join(f"{w} {v:7.1f} ms ({v / ref:.2f}x)" for w, v in med.items()))
     write("rnn_padding", {"batch": 64, "encoder": "LSTM, 3 layers, bidirectional, 64 hidden, 128-d input",
                           "lengths": "uniform in [0.8 T, T]", "repeats": repeats, "ms_per_step": out,
-                          "note": "forward + backward of the encoder's states on the CPU; ratios against torch's packed path"})
+                          "ratio_of": "median", "note": "forward + backward of the encoder's states on the CPU; "
+                          "ms_per_step is the median of the timing's runs; ratios (of medians) against torch's packed path"})
     return out
 
 

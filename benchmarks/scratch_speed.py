@@ -2,23 +2,24 @@
 
 The torch twin is built from the NumPy model's weights, so the first losses agree (checked and
 recorded); steps alternate between engines so machine-load drift hits both, and the ratio of
-median step times is reported. Targets (issue 3): CNN step <= 2.0x torch, MLP step <= 1.3x torch.
+median step times is reported, beside each engine's timing record (n, median, spread, every round). Targets (issue 3): CNN step <= 2.0x torch, MLP step <= 1.3x torch.
 """
 from __future__ import annotations
 
-import statistics
 import time
 
 import numpy as np
 import torch
 from torch import nn
 
-from benchmarks.common import write
+from benchmarks.common import timing, write
 from deepstudy import scratch
 from deepstudy.config import DataConfig
 from deepstudy.data import load
 from deepstudy.scratch.models import lenet, mlp
 from deepstudy.tasks.scratch import copy_weights
+
+TRAIN_LIMIT = 5120  # MNIST training images per round (40 steps of 128); tests/test_benchmarks.py shrinks it
 
 
 def torch_twin(model: scratch.Sequential) -> nn.Sequential:
@@ -66,21 +67,25 @@ def measure(name: str, model: scratch.Sequential, x: np.ndarray, y: np.ndarray, 
             loss.backward()
             opt_t.step()
         times["torch"].append((time.perf_counter() - t0) / steps)
-    a, b = statistics.median(times["numpy"][1:]), statistics.median(times["torch"][1:])  # round 0 warms up
-    return {"model": name, "batch_size": batch, "steps_per_round": steps, "numpy_ms_per_step": a * 1000,
-            "torch_ms_per_step": b * 1000, "ratio": a / b, "first_loss_numpy": first_np, "first_loss_torch": first_t,
-            "same_initial_weights": abs(first_np - first_t) < 1e-5, "raw_seconds_per_step": times}
+    a, b = (timing([1000 * t for t in times[e][1:]], "ms") for e in ("numpy", "torch"))  # round 0 warms up
+    return {"model": name, "batch_size": batch, "steps_per_round": steps, "numpy_ms_per_step": a["median"],
+            "torch_ms_per_step": b["median"], "ratio": a["median"] / b["median"], "ratio_of": "median",
+            "numpy_ms_per_step_timing": a, "torch_ms_per_step_timing": b, "first_loss_numpy": first_np,
+            "first_loss_torch": first_t, "same_initial_weights": abs(first_np - first_t) < 1e-5,
+            "raw_seconds_per_step": times}
 
 
-def main() -> dict:
-    ds = load(DataConfig(name="mnist", train_limit=5120), 0)
+def main(rounds: int = 5) -> dict:
+    """``rounds`` rounds per engine and model; the first warms up, the others are timed."""
+    ds = load(DataConfig(name="mnist", train_limit=TRAIN_LIMIT), 0)
     x = ((ds.x_train.float() / 255 - ds.mean.view(1, -1, 1, 1)) / ds.std.view(1, -1, 1, 1)).numpy()
     y = ds.y_train.numpy()
     rng = np.random.default_rng(0)
-    results = {
-        "mlp_512_256": {**measure("mlp", mlp(784, 10, rng, hidden=(512, 256)), x, y, 128), "target": "<= 1.3"},
-        "lenet_16_32": {**measure("lenet", lenet(1, 10, (28, 28), rng), x, y, 128), "target": "<= 2.0"},
-        "lenet_16_32_nchw": {**measure("lenet (NCHW inside)", lenet(1, 10, (28, 28), rng, channels_last=False), x, y, 128),
+    results = {  # the models are built in this order from one rng: their initial weights depend on it
+        "mlp_512_256": {**measure("mlp", mlp(784, 10, rng, hidden=(512, 256)), x, y, 128, rounds), "target": "<= 1.3"},
+        "lenet_16_32": {**measure("lenet", lenet(1, 10, (28, 28), rng), x, y, 128, rounds), "target": "<= 2.0"},
+        "lenet_16_32_nchw": {**measure("lenet (NCHW inside)", lenet(1, 10, (28, 28), rng, channels_last=False),
+                                       x, y, 128, rounds),
                              "target": "reference: the channels-first layout"},
     }
     for k, v in results.items():

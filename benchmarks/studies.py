@@ -2,7 +2,8 @@
 
 Each target names the study, the dataset, the arms it covers, the metric (test accuracy; R² for a
 forecast) and the threshold; the result records the measured mean ± std (n) of every arm, minutes on
-this machine, the run directory and the `deepstudy run` command. Summarizing
+this machine (one run: a timing record with n = 1 and no spread, common.timing), the run directory and the
+`deepstudy run` command. Summarizing
 finished runs (``python -m benchmarks studies RUN_DIR ...``) matches each run to its target by study
 and dataset and replaces only those entries of results/study_accuracy.json.
 """
@@ -12,7 +13,7 @@ import json
 import time
 from pathlib import Path
 
-from benchmarks.common import RESULTS, write
+from benchmarks.common import RESULTS, timing, write
 from deepstudy import config, study
 from deepstudy.fileio import read_json
 
@@ -55,12 +56,15 @@ def command_of_run(run_dir: Path, name: str, overrides: dict) -> str:
 def summarize(run_dir: Path, thresholds: dict, minutes: float | None = None) -> dict:
     """Targets checked against a finished run directory (also one made by `deepstudy run`)."""
     res = read_json(run_dir / "results.json")
+    measured = "wall clock of the whole run"
     if minutes is None:  # a run made elsewhere: its recorded training + evaluation time
         minutes = sum(s["train_seconds"] + s.get("eval_seconds", 0) for a in res["arms"].values()
                       for s in a["seeds"] if s["status"] == "ok") / 60
+        measured = "training + evaluation seconds recorded by each finished seed, summed"
     name, dataset = res["study"], res["dataset"]["name"]
     metric = res["metric"]  # the study's headline metric: accuracy, R² for a forecast (study_results)
-    out = {"study": name, "dataset": dataset, "metric": metric, "minutes": minutes, "run_dir": str(run_dir),
+    out = {"study": name, "dataset": dataset, "metric": metric, "minutes": minutes,
+           "minutes_timing": {**timing([minutes], "min"), "measured": measured}, "run_dir": str(run_dir),
            "arms": {a: res["arms"][a]["summary"][metric] for a in res["arms"]}, "targets": {}}
     for prefix, threshold in thresholds.items():
         covered = [a for a in res["arms"] if a.startswith(prefix)]

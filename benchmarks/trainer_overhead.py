@@ -1,22 +1,24 @@
 """deepstudy's training step vs a hand-written PyTorch loop: same model, data, batches, optimizer.
 
 Both consume the same in-memory batches; the only difference is the loop. Timings alternate
-(ours, reference, ours, ...) so drift in machine load hits both; the ratio of medians is reported.
-Targets (issue 2): <= 1.03x for a small CNN at batch 256, <= 1.15x for a tiny MLP at batch 8.
+(ours, reference, ours, ...) so drift in machine load hits both; the ratio of medians is reported, beside each
+side's timing record (n, median, spread, every run; common.timing). Targets (issue 2): <= 1.03x for a small CNN at batch 256, <= 1.15x for a tiny MLP at batch 8.
 """
 from __future__ import annotations
 
-import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import write
+from benchmarks.common import timing, write
 from deepstudy import data, models, train
 from deepstudy.config import DataConfig
 
 CPU = torch.device("cpu")
+# training images per workload: (small CNN on MNIST, tiny MLP on digits, loader share on Fashion-MNIST);
+# tests/test_benchmarks.py shrinks them to run the benchmark small
+TRAIN_LIMITS = {"cnn": 10240, "mlp": 1024, "loader": 20000}
 
 
 def _reference_epoch(model, opt, batches, epoch) -> float:
@@ -51,15 +53,16 @@ def measure(model_name: str, model_kw: dict, batch_size: int, n_train: int, repe
             if rep > 0:  # the first round warms up allocators and kernels
                 times[who].append(t)
     steps = len(ds.batches("train", batch_size))
-    ours, ref = statistics.median(times["ours"]), statistics.median(times["reference"])
+    ours, ref = (timing([1000 * t / steps for t in times[who]], "ms") for who in ("ours", "reference"))
     return {"model": model_name, "model_kwargs": model_kw, "batch_size": batch_size, "steps_per_epoch": steps,
-            "ours_ms_per_step": 1000 * ours / steps, "reference_ms_per_step": 1000 * ref / steps,
-            "ratio": ours / ref, "repeats": repeats, "raw_seconds": times}
+            "ours_ms_per_step": ours["median"], "reference_ms_per_step": ref["median"],
+            "ratio": ours["median"] / ref["median"], "ratio_of": "median", "repeats": repeats,
+            "ours_ms_per_step_timing": ours, "reference_ms_per_step_timing": ref, "raw_seconds": times}
 
 
 def loader_share(batch_size: int = 256, repeats: int = 3) -> dict:
-    """Time of the in-memory iterator + augmentation as a share of a full CNN training epoch."""
-    ds = data.load(DataConfig(name="fashion-mnist", train_limit=20000), 0)
+    """Time of the in-memory iterator + augmentation as a share of a full CNN training epoch (ratio of medians)."""
+    ds = data.load(DataConfig(name="fashion-mnist", train_limit=TRAIN_LIMITS["loader"]), 0)
     aug = ("crop:2", "hflip", "erase:0.5")
     batches = ds.batches("train", batch_size, train=True, augment=aug, seed=0)
     model = models.build("cnn", ds.input_shape, ds.num_classes, channels=[32, 64], hidden=[128], global_pool=False)
@@ -71,18 +74,19 @@ def loader_share(batch_size: int = 256, repeats: int = 3) -> dict:
             pass
         load_t.append(time.perf_counter() - t0)
         step_t.append(_reference_epoch(model, opt, batches, rep))
-    share = statistics.median(load_t) / statistics.median(step_t)
-    return {"batch_size": batch_size, "augment": list(aug), "loader_seconds": load_t, "epoch_seconds": step_t,
-            "loader_share_of_step": share, "target": "< 0.10", "met": share < 0.10}
+    loader, epoch = timing(load_t), timing(step_t)
+    share = loader["median"] / epoch["median"]
+    return {"batch_size": batch_size, "augment": list(aug), "loader_seconds": loader, "epoch_seconds": epoch,
+            "loader_share_of_step": share, "share_of": "median", "target": "< 0.10", "met": share < 0.10}
 
 
-def main(repeats: int = 5) -> dict:
-    cnn = measure("cnn", {"channels": [16, 32]}, 256, 10240, repeats)
-    mlp = measure("mlp", {"hidden": [64]}, 8, 1024, repeats)
+def main(repeats: int = 5, loader_repeats: int = 3) -> dict:
+    cnn = measure("cnn", {"channels": [16, 32]}, 256, TRAIN_LIMITS["cnn"], repeats)
+    mlp = measure("mlp", {"hidden": [64]}, 8, TRAIN_LIMITS["mlp"], repeats)
     payload = {
         "small_cnn_batch256": {**cnn, "target": "<= 1.03", "met": cnn["ratio"] <= 1.03},
         "tiny_mlp_batch8": {**mlp, "target": "<= 1.15", "met": mlp["ratio"] <= 1.15},
-        "loader_and_augmentation": loader_share(),
+        "loader_and_augmentation": loader_share(repeats=loader_repeats),
     }
     for k, v in payload.items():
         print(k, {x: v[x] for x in v if x in ("ratio", "ours_ms_per_step", "reference_ms_per_step", "loader_share_of_step", "met")})

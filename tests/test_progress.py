@@ -105,10 +105,10 @@ def test_a_resumed_study_counts_what_it_already_has():
             ticks.now += 3.0
             progress.event({"kind": "epoch", "arm": "b", "seed": 0, "epochs": 10, "epoch": epoch, "seconds": 3.0})
         progress.event({"kind": "run_end", "arm": "b", "seed": 0, "seeds": 2, "status": "ok", "metric": "r2",
-                        "value": 0.8123, "percent": False, "epochs": 10, "seconds": 30.0})
+                        "label": "R²", "value": 0.8123, "percent": False, "epochs": 10, "seconds": 30.0})
     text = out.getvalue()
     assert "2 of 4 runs were finished before" in text and "b seed-0 (1/2): resumed from its checkpoint at epoch 6" in text
-    assert "✓ b seed-0 (1/2): test r2 0.8123, 10 epochs, 30 s  [3/4 runs] ETA 0:30" in text  # 10 epochs x 3 s
+    assert "✓ b seed-0 (1/2): test R² 0.8123, 10 epochs, 30 s  [3/4 runs] ETA 0:30" in text  # 10 epochs x 3 s
 
 
 def test_explanations_show_per_method_and_per_seed():
@@ -150,7 +150,7 @@ def test_a_study_announces_its_plan_and_each_run_and_explanation(tmp_path, capsy
     assert (plan["runs"], plan["epochs"], plan["done_runs"], plan["arms"]) == (1, 2, 0, ["only"])
     end = events[kinds.index("run_end")]
     result = (run / "arms" / "only" / "seed-0" / "result.json").read_text()
-    assert end["metric"] == "accuracy" and end["percent"] and f'"accuracy": {end["value"]}' in result
+    assert end["metric"] == end["label"] == "accuracy" and end["percent"] and f'"accuracy": {end["value"]}' in result
     assert events[kinds.index("explain")]["method"] == "saliency"
 
     monkeypatch.setattr(progress, "interactive", lambda: True)  # as on a terminal or in a notebook

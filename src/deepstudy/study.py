@@ -20,7 +20,7 @@ from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, write_json
-from deepstudy.records import Failure
+from deepstudy.records import FRACTIONS, Failure, metric_name
 from deepstudy.rundir import RunDir, RunPath
 
 __all__ = ["run", "resume", "check", "explain_run", "RunPath"]  # execute: the search's entry, not the library's
@@ -205,7 +205,7 @@ def _run_end(arm: str, seed: int, seeds: int, result: dict, metric: str) -> dict
     value = (result.get("test") or {}).get(metric)
     return {"kind": "run_end", "arm": arm, "seed": seed, "seeds": seeds, "status": result["status"],
             "message": result.get("message"), "metric": metric, "value": value,
-            "percent": metric in tasks.CLASSIFICATION, "epochs": result.get("epochs_run"),
+            "label": metric_name(metric), "percent": metric in FRACTIONS, "epochs": result.get("epochs_run"),
             "seconds": result.get("train_seconds")}
 
 

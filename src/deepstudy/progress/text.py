@@ -26,7 +26,8 @@ def headline(e: dict) -> str:
         return f"✗ {name}: {e.get('status')}: {e.get('message')}"
     parts, value, seconds = [], e.get("value"), e.get("seconds")
     if value is not None:
-        parts.append(f"test {e['metric']} " + (f"{value * 100:.1f} %" if e.get("percent") else f"{value:.4g}"))
+        shown = f"{value * 100:.1f} %" if e.get("percent") else f"{value:.4g}"
+        parts.append(f"test {e.get('label', e['metric'])} {shown}")  # label: 'macro F1' for the key 'f1'
     if e.get("epochs"):
         parts.append(f"{e['epochs']} epoch{'s' if e['epochs'] != 1 else ''}")
     if seconds is not None:

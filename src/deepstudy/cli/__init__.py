@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args) or 0
     except (UserError, DamagedFile) as e:  # DamagedFile: a run's file that the reader did not name itself
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         where = _RUN_DIR.get("path") or "RUN_DIR"
@@ -122,6 +122,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: the disk is full ({e.strerror}{f': {e.filename}' if e.filename else ''}); nothing written so "
               f"far was lost — free some space, {then}", file=sys.stderr)
         return 1
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: a line break inside it (a key or value from the user's file, a library's own
+    multi-line text) is shown escaped, as the YAML file writes it (``\\n``).
+
+    Example:
+        >>> print(one_line("unknown key 'train.a\\nb'"))
+        unknown key 'train.a\\nb'
+    """
+    return "".join(c.encode("unicode_escape").decode("ascii") if c in _LINE_BREAKS else c for c in message)
+
+
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # every break str.splitlines knows
 
 
 _RUN_DIR: dict[str, str] = {}  # the run directory of this process's run, once it exists (for the Ctrl-C hint)

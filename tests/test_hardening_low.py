@@ -309,3 +309,21 @@ def test_an_error_naming_a_line_break_is_still_one_line(cli, tmp_path, text, mes
     r = cli("run", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out"))
     _one_line(r, message)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("header, drop, message", [
+    ("label", (), "has no column to learn from: its columns are label and 'label' is the label"),
+    ("x,label", ("x",), "has no column to learn from once data.drop (x) is left out: its columns are x, label"),
+    ("x,x,label", (), "the header names column 'x' twice (columns 1 and 2); give each column its own name"),
+])
+def test_a_table_without_features_or_with_a_name_twice_is_one_line(cli, tmp_path, header, drop, message):
+    """No feature left crashed in np.concatenate after the run directory existed; a name given twice silently read
+    the second column for both."""
+    width = len(header.split(","))
+    (tmp_path / "t.csv").write_text(header + "\n" + "".join(",".join([str(i % 7)] * (width - 1) + [str(i % 2)]) + "\n"
+                                                            for i in range(40)))
+    study = tiny_study(tmp_path, data={"name": "mine", "format": "csv-table", "path": str(tmp_path / "t.csv"),
+                                       "drop": list(drop)})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, message)
+    assert not (tmp_path / "out").exists()

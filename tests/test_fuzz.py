@@ -106,7 +106,7 @@ def _train(draw, broken):
         node = out
         *parents, leaf = key.split(".")
         for p in parents:
-            node = node[p]
+            node = node.setdefault(p, {})
         node[leaf] = value
     return out
 

@@ -11,7 +11,7 @@ export DEEPSTUDY_DATA
 BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow bench install clean docs
+.PHONY: run test test-slow fuzz bench install clean docs
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+fuzz: $(STAMP)  # generated study files and tables, 500 random cases (make test tries 25 fixed ones)
+	DEEPSTUDY_FUZZ=long $(BIN)/python -m pytest -q tests/test_fuzz.py --hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

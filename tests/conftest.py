@@ -90,20 +90,23 @@ class CliResult:
         self.code, self.out, self.err = code, out, err
 
 
+def run_cli(*args: str) -> CliResult:
+    """``deepstudy ...`` in-process: exit code, stdout and stderr (an internal error propagates with its traceback)."""
+    from deepstudy.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:  # argparse usage errors
+            code = e.code if isinstance(e.code, int) else 2
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def cli():
     """Run ``deepstudy ...`` in-process; returns exit code, stdout and stderr."""
-    from deepstudy.cli import main
-
-    def run(*args: str) -> CliResult:
-        out, err = io.StringIO(), io.StringIO()
-        with redirect_stdout(out), redirect_stderr(err):
-            try:
-                code = main(list(args))
-            except SystemExit as e:  # argparse usage errors
-                code = e.code if isinstance(e.code, int) else 2
-        return CliResult(code, out.getvalue(), err.getvalue())
-    return run
+    return run_cli
 
 
 def python() -> str:

@@ -276,3 +276,54 @@ def test_bf16_on_a_cpu_without_it_is_said_once_in_the_output_and_the_report(cli,
     assert json.loads((run / "results.json").read_text())["notes"] == [note]
     assert f"Note: {note}." in (run / "report.md").read_text() and note in (run / "report.html").read_text()
     assert json.loads((finished_run / "results.json").read_text())["notes"] == []  # fp32 asked: nothing to say
+
+
+# ---- found by tests/test_fuzz.py ------------------------------------------------------------------------------------
+
+def test_a_split_left_empty_stops_before_the_run_directory(cli, tmp_path):
+    """test_fraction 0.999 keeps one digit per class: nothing left to validate on (it crashed after the run
+    directory was made, at the first validation)."""
+    study = tiny_study(tmp_path, **{"data.test_fraction": 0.999, "data.train_limit": 100}, arms={"base": {}}, seeds=1)
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, "dataset 'digits' splits into 10 training, 0 validation and 1787 test examples; every split needs "
+                 "at least one — lower data.test_fraction (0.999)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_table_too_small_to_split_stops_before_the_run_directory(cli, tmp_path):
+    (tmp_path / "t.csv").write_text("x,label\n" + "".join(f"{i},{i}\n" for i in range(6)))  # one row per class
+    study = tiny_study(tmp_path, data={"name": "mine", "format": "csv-table", "path": str(tmp_path / "t.csv")})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, "dataset 'mine' splits into 6 training, 0 validation and 0 test examples")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: x\x00\n", "study.yaml: character 8 is not valid YAML (unacceptable character #x0000: special characters "
+                      "are not allowed); fix the file's syntax"),
+    ('name: x\ntrain: {"a\\nb": 1}\n', "unknown key 'train.a\\nb'"),  # a line break in a key, shown escaped
+    ('name: x\nmodel: {name: "ml\\u2028p"}\n', "unknown model 'ml\\u2028p'"),
+])
+def test_an_error_naming_a_line_break_is_still_one_line(cli, tmp_path, text, message):
+    (tmp_path / "study.yaml").write_text(text, encoding="utf-8")
+    r = cli("run", str(tmp_path / "study.yaml"), "--out", str(tmp_path / "out"))
+    _one_line(r, message)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("header, drop, message", [
+    ("label", (), "has no column to learn from: its columns are label and 'label' is the label"),
+    ("x,label", ("x",), "has no column to learn from once data.drop (x) is left out: its columns are x, label"),
+    ("x,x,label", (), "the header names column 'x' twice (columns 1 and 2); give each column its own name"),
+])
+def test_a_table_without_features_or_with_a_name_twice_is_one_line(cli, tmp_path, header, drop, message):
+    """No feature left crashed in np.concatenate after the run directory existed; a name given twice silently read
+    the second column for both."""
+    width = len(header.split(","))
+    (tmp_path / "t.csv").write_text(header + "\n" + "".join(",".join([str(i % 7)] * (width - 1) + [str(i % 2)]) + "\n"
+                                                            for i in range(40)))
+    study = tiny_study(tmp_path, data={"name": "mine", "format": "csv-table", "path": str(tmp_path / "t.csv"),
+                                       "drop": list(drop)})
+    r = cli("run", str(study), "--out", str(tmp_path / "out"))
+    _one_line(r, message)
+    assert not (tmp_path / "out").exists()

@@ -66,6 +66,9 @@ BOMB = "name: bomb\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".
     ("name: inf\ntrain: {optimizer: {lr: .inf}}\n", "'train.optimizer.lr': Input should be a finite number"),
     ("name: nan\ntrain: {label_smoothing: .nan}\n", "'train.label_smoothing': Input should be a finite number"),
     (f"name: long\nseeds: '{'9' * 5000}'\n", "... (5,002 characters)"),  # a value is echoed as an excerpt
+    # found by tests/test_fuzz.py: PyYAML parses nesting recursively (a RecursionError), pydantic serializes it so
+    (f"name: deep\nx: {'[' * 5000}{']' * 5000}\n", "nest too deeply (hundreds of levels)"),
+    (f"name: deep\nmodel: {{name: mlp, hidden: {'[' * 51}8{']' * 51}}}\n", "nest more than 50 levels deep"),
 ])
 def test_hostile_or_ambiguous_study_files_are_one_line(cli, tmp_path, text, message):
     path = tmp_path / "study.yaml"

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -107,6 +109,21 @@ def test_schedules():
             opt.step()
             sched.step()
         assert check(lrs), (name, lrs[:12], lrs[-1])
+
+
+@pytest.mark.parametrize("warmup, steps", [(0.25, 4), (0.1, 10), (0.5, 2)])
+def test_onecycle_with_a_one_step_warm_up(warmup, steps):
+    """Found by tests/test_fuzz.py: 2 epochs of 2 batches with the default warm-up (0.25) divided by zero in torch's
+    OneCycleLR; the warm-up is now that one step (lr / 25 at step 0), then the annealing from the peak."""
+    opt = torch.optim.AdamW(nn.Linear(2, 2).parameters(), lr=0.1)
+    sched = train.build_schedule(opt, "onecycle", total_steps=steps, steps_per_epoch=2, warmup_fraction=warmup)
+    lrs = []
+    for _ in range(steps):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.1 / 25) and all(math.isfinite(v) and v <= 0.1 for v in lrs), lrs
+    assert lrs[1:] == sorted(lrs[1:], reverse=True) and lrs[-1] < 1e-5, lrs  # annealed far below lr / 25
 
 
 def test_monitor_and_early_stopping():

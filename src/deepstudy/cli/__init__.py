@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args) or 0
     except (UserError, DamagedFile) as e:  # DamagedFile: a run's file that the reader did not name itself
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(interrupted(args), file=sys.stderr)
@@ -119,6 +119,20 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(disk_full(e), file=sys.stderr)
         return 1
+
+
+def one_line(message: str) -> str:
+    """``message`` on one line: a line break inside it (a key or value from the user's file, a library's own
+    multi-line text) is shown escaped, as the YAML file writes it (``\\n``).
+
+    Example:
+        >>> print(one_line("unknown key 'train.a\\nb'"))
+        unknown key 'train.a\\nb'
+    """
+    return "".join(c.encode("unicode_escape").decode("ascii") if c in _LINE_BREAKS else c for c in message)
+
+
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"  # every break str.splitlines knows
 
 
 def cmd_list(args) -> int:

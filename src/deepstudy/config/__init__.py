@@ -147,8 +147,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise UserError(f"{path}:{where} is not valid YAML ({getattr(e, 'problem', e)}); "
-                        "fix the file's syntax") from None
+        problem = getattr(e, "problem", None) or e
+        if isinstance(e, yaml.reader.ReaderError):  # a control character (NUL ...): its own text spans two lines
+            where, problem = f" character {e.position + 1}", str(e).splitlines()[0]
+        raise UserError(f"{path}:{where} is not valid YAML ({problem}); fix the file's syntax") from None
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"cannot read study file {path}: {e}") from None
     if not isinstance(raw, dict):

@@ -9,6 +9,7 @@ import yaml
 
 MAX_BYTES = 2_000_000  # the largest built-in study is ~10 kB
 MAX_VALUES = 200_000  # every scalar, list and mapping counted as expanded
+MAX_DEPTH = 50  # lists and mappings inside each other; a study file nests about 5 (arms: name: key: [values])
 
 
 class _Loader(yaml.SafeLoader):
@@ -39,6 +40,21 @@ def _expanded(node: yaml.Node, memo: dict[int, int]) -> int:
     return n
 
 
+def _depth(node: yaml.Node) -> int:
+    """How deeply lists and mappings nest in ``node`` (a scalar: 0), walked without recursion; an alias is the node
+    it names, counted once."""
+    deepest, seen, todo = 0, set(), [(node, 0)]
+    while todo:
+        node, depth = todo.pop()
+        if id(node) in seen or isinstance(node, yaml.ScalarNode):
+            continue
+        seen.add(id(node))
+        deepest = max(deepest, depth + 1)
+        children = node.value if isinstance(node, yaml.SequenceNode) else [n for kv in node.value for n in kv]
+        todo += [(child, depth + 1) for child in children]
+    return deepest
+
+
 def load(text: str) -> Any:
     """The YAML document in ``text``; yaml.YAMLError (with a mark where there is one) when it is refused."""
     if len(text) > MAX_BYTES:
@@ -48,10 +64,16 @@ def load(text: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
+        if _depth(node) > MAX_DEPTH:  # deeper values overflow the recursion of whatever reads them next
+            raise yaml.YAMLError(f"its lists or mappings nest more than {MAX_DEPTH} levels deep; a study file nests "
+                                 "a few levels")
         size = _expanded(node, {})
         if size > MAX_VALUES:
             raise yaml.YAMLError(f"its aliases expand to {size:,} values (at most {MAX_VALUES:,}); "
                                  "write the values out instead of nesting aliases")
         return loader.construct_document(node)
+    except RecursionError:  # PyYAML parses and builds nested values recursively: [[[[...]]]] 1,000 deep overflows
+        raise yaml.YAMLError("its lists or mappings nest too deeply (hundreds of levels); a study file nests a few "
+                             "levels") from None
     finally:
         loader.dispose()

@@ -163,6 +163,7 @@ def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_s
         keep = keep[_limit(y[keep], cfg.train_limit, split_seed, notes)]
     tr, va = stratified_split(y[keep], cfg.val_fraction, derive_seed(split_seed, "val-split"))
     train_rows, val_rows = keep[tr], keep[va]
+    _check_split_sizes(cfg, len(train_rows), len(val_rows), len(test))
     encoder.fit(train_rows)  # scaling and one-hot categories from the training rows only
     notes.append(f"{sum(encoder.numeric.values())} numeric columns standardized and "
                  f"{len(encoder.features) - sum(encoder.numeric.values())} categorical columns one-hot encoded, "
@@ -188,7 +189,17 @@ def _finish_split(cfg: DataConfig, x, y, x_test, y_test, split_seed: int, notes:
         keep = _limit(y, cfg.train_limit, split_seed, notes)
         x, y = x[keep], y[keep]
     tr, va = stratified_split(y, cfg.val_fraction, derive_seed(split_seed, "val-split"))
+    _check_split_sizes(cfg, len(tr), len(va), len(y_test))
     return x[tr], y[tr], x[va], y[va], x_test, y_test
+
+
+def _check_split_sizes(cfg: DataConfig, train: int, val: int, test: int) -> None:
+    """Every split holds an example: an empty one (a test_fraction near 1 leaves one example per class to split
+    again) would only fail once training has begun, with the run directory half-written."""
+    if min(train, val, test) == 0:
+        raise UserError(f"dataset '{cfg.name}' splits into {train} training, {val} validation and {test} test "
+                        f"examples; every split needs at least one — lower data.test_fraction ({cfg.test_fraction}) "
+                        f"or raise data.val_fraction ({cfg.val_fraction}) or data.train_limit")
 
 
 _TEXT_FIELDS = {"ag-news": ("title", "description", "title+description"), "20newsgroups": ("subject", "message"),

@@ -47,6 +47,11 @@ def read_csv(path: Path) -> RawTable:
         raise UserError(f"cannot read CSV table {path}: {e}") from None
     if not header or not rows:
         raise UserError(f"CSV table {path} has no header or no rows; the first line must name the columns")
+    twice = next((c for i, c in enumerate(header) if c in header[:i]), None)
+    if twice is not None:  # columns are found by name: the second one would silently stand in for the first
+        first = header.index(twice)
+        raise UserError(f"{path}: the header names column '{twice}' twice (columns {first + 1} and "
+                        f"{header.index(twice, first + 1) + 1}); give each column its own name")
     bad = next((i for i, r in enumerate(rows) if len(r) != len(header)), None)
     if bad is not None:
         raise UserError(f"{path}: row {bad + 2} has {len(rows[bad])} fields but the header has {len(header)}; "
@@ -75,6 +80,10 @@ class TableEncoder:
                 raise UserError(f"column '{name}' is not in the table{closest(name, cols)}; columns: {', '.join(cols)}")
         self.table, self.target = table, target
         self.features = [c for c in cols if c != target and c not in drop]
+        if not self.features:
+            dropped = f" once data.drop ({', '.join(drop)}) is left out" if drop else ""
+            raise UserError(f"{table.path or 'the table'} has no column to learn from{dropped}: its columns are "
+                            f"{', '.join(cols)} and '{target}' is the label; add feature columns or drop fewer")
         self.index = {c: i for i, c in enumerate(cols)}
         self.numeric = {c: all(_number(r[self.index[c]]) is not None for r in table.rows) for c in self.features}
         for c in self.features:

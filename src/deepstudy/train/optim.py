@@ -86,9 +86,12 @@ def build_schedule(optimizer: torch.optim.Optimizer, name: str, *, total_steps: 
     if name == "onecycle":  # Smith & Topin 2018: warm up to lr, then anneal far below it
         group = optimizer.param_groups[0]
         cycle = "betas" in group or group.get("momentum", 0) > 0
+        total = max(total_steps, 1)
+        # a warm-up of exactly one step (0.25 of 4 steps): torch's OneCycleLR divides by the warm-up's steps minus 1
+        # (0 / 0); a hair more than one step is torch's schedule in the limit: step 0 at lr / 25, then the annealing
+        pct = warmup_fraction * (1 + 1e-9) if warmup_fraction * total == 1 else warmup_fraction
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
-                                                   total_steps=max(total_steps, 1), pct_start=warmup_fraction,
-                                                   cycle_momentum=cycle)
+                                                   total_steps=total, pct_start=pct, cycle_momentum=cycle)
     raise ValueError(f"unknown schedule '{name}'")
 
 

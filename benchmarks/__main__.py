@@ -11,7 +11,7 @@ python -m benchmarks som             # our batch SOM vs MiniSom: speed and quant
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
 python -m benchmarks search-jobs     # a 16-trial search, --jobs 2 vs --jobs 1 (target <= 0.65x)
-python -m benchmarks search-pruning  # search-cnn with hyperband vs no pruner: winner within noise, <= 50 % epochs
+python -m benchmarks search-pruning [RUN_DIR [RUN_DIR]]  # search-cnn, hyperband vs no pruner (runs given: read)
 python -m benchmarks search-samplers [RUN_DIR]  # the search-vs-random study: TPE vs random vs grid, verdict
 python -m benchmarks studies         # accuracy targets (long: trains the built-in studies)
 python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs of the target studies
@@ -44,7 +44,7 @@ if "speedrun" in which:
 if "search-jobs" in which:
     search.jobs()
 if "search-pruning" in which:
-    search.pruning()
+    search.pruning([a for a in sys.argv[2:] if "/" in a])
 if "search-samplers" in which:
     search.samplers(next((a for a in sys.argv[2:] if "/" in a), None))
 if "studies" in which:

@@ -48,14 +48,23 @@ def _search(run_dir) -> dict:
     return read_json(run_dir / "results.json")["search"]
 
 
-def pruning() -> dict:
+def pruning(done: list[str] = ()) -> dict:
+    """``done``: run directories of these searches finished earlier (the unpruned one, then the pruned one), read
+    instead of run again; their minutes are then the trials' own training time, as the search recorded it."""
     out = {"settings": PRUNING, "runs": {}}
-    for pruner in ("none", "hyperband"):
-        cfg = config.load("search-cnn", {**PRUNING, "search.pruner": pruner})
+    for k, pruner in enumerate(("none", "hyperband")):
         t0 = time.perf_counter()
-        run_dir = study.run(cfg, out_root=RESULTS.parent / "runs")
+        if k < len(done):
+            run_dir = Path(done[k])
+            if (got := _config_of(run_dir)) != {**PRUNING, "search.pruner": pruner}:
+                raise SystemExit(f"{run_dir} is not the {pruner} search of this benchmark ({got})")
+        else:
+            cfg = config.load("search-cnn", {**PRUNING, "search.pruner": pruner})
+            run_dir = study.run(cfg, out_root=RESULTS.parent / "runs")
         s = _search(run_dir)
-        out["runs"][pruner] = {"run_dir": str(run_dir), "minutes": (time.perf_counter() - t0) / 60,
+        minutes = (time.perf_counter() - t0) / 60 if k >= len(done) else s["seconds"] / 60
+        out["runs"][pruner] = {"run_dir": str(run_dir), "minutes": minutes, "measured": "wall clock" if k >= len(done)
+                               else "trials' training time (run earlier)",
                                "epochs": s["epochs"], "best": s["best"], "tuned_test": s["reevaluated"]["tuned"]["test"],
                                "counts": s["counts"]}
     full, pruned = out["runs"]["none"], out["runs"]["hyperband"]
@@ -68,6 +77,12 @@ def pruning() -> dict:
           f"{full['tuned_test']['mean']:.4f} (Welch p = {p}); met: {out['met']}")
     write("search_pruning", out)
     return out
+
+
+def _config_of(run_dir: Path) -> dict:
+    """The settings of a finished search-cnn run that this benchmark fixes (train_limit, pruner)."""
+    cfg = config.read_yaml(run_dir / "config.yaml")
+    return {"data.train_limit": cfg["data"].get("train_limit"), "search.pruner": cfg["search"]["pruner"]}
 
 
 def samplers(run_dir: str | None = None) -> dict:

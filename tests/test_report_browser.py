@@ -28,12 +28,8 @@ window.addEventListener('load', () => {
 </script>"""
 
 
-@pytest.mark.browser
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (tests/setup_browser.py installs it as root)")
-def test_report_renders_in_chromium(cli, tmp_path):
-    r = cli("run", str(tiny_study(tmp_path)), "--out", str(tmp_path / "runs"))
-    assert r.code == 0, r.err
-    report = Path(r.out.strip().splitlines()[-1].removeprefix("report: "))
+def open_in_chromium(report: Path, tmp_path: Path, shot: Path) -> dict:
+    """Open ``report`` in headless Chromium with the probe: {images, broken, errors}; then a screenshot to ``shot``."""
     probed = tmp_path / "probed.html"
     probed.write_text(report.read_text().replace("<head>", "<head>" + PROBE, 1))
     profile = tmp_path / "profile"
@@ -41,10 +37,19 @@ def test_report_renders_in_chromium(cli, tmp_path):
                           probed.as_uri()], capture_output=True, text=True, timeout=120)
     match = re.search(r"data-probe=\"([^\"]*)\"", dom.stdout)
     assert match, f"probe did not run: {dom.stderr[-500:]}"
-    probe = json.loads(match.group(1).replace("&quot;", '"'))
-    assert probe["images"] >= 5 and probe["broken"] == [] and probe["errors"] == [], probe
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "report.png"
     subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--window-size=1280,2400", f"--screenshot={shot}",
                     report.as_uri()], capture_output=True, timeout=120)
+    return json.loads(match.group(1).replace("&quot;", '"'))
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (tests/setup_browser.py installs it as root)")
+def test_report_renders_in_chromium(cli, tmp_path):
+    r = cli("run", str(tiny_study(tmp_path)), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    report = Path(r.out.strip().splitlines()[-1].removeprefix("report: "))
+    shot = ARTIFACTS / "report.png"
+    probe = open_in_chromium(report, tmp_path, shot)
+    assert probe["images"] >= 5 and probe["broken"] == [] and probe["errors"] == [], probe
     assert shot.is_file() and shot.stat().st_size > 20_000

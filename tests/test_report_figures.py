@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from matplotlib.collections import Collection
 from conftest import SHARED_DATA, make_idx_folder, tiny_study
 from deepstudy.fileio import read_json
 from deepstudy.report import formats, plots
-from test_report_browser import ARTIFACTS, CHROMIUM, FLAGS, PROBE
+from test_report_browser import ARTIFACTS, CHROMIUM, open_in_chromium
 
 CNN = {"name": "cnn", "channels": [4, 8]}
 NAB_FILES = ["realKnownCause/nyc_taxi.csv", "realKnownCause/ambient_temperature_system_failure.csv"]
@@ -249,18 +248,7 @@ def test_integer_stat_is_written_as_an_integer_when_seeds_agree():
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (tests/setup_browser.py installs it as root)")
 @pytest.mark.parametrize("kind", KINDS)
 def test_report_of_every_task_renders_in_chromium(runs, kind, tmp_path):
-    report = runs(kind).folder / "report.html"
-    probed = tmp_path / "probed.html"
-    probed.write_text(report.read_text().replace("<head>", "<head>" + PROBE, 1))
-    profile = tmp_path / "profile"
-    dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=5000", "--dump-dom",
-                          probed.as_uri()], capture_output=True, text=True, timeout=120)
-    match = re.search(r"data-probe=\"([^\"]*)\"", dom.stdout)
-    assert match, f"probe did not run: {dom.stderr[-500:]}"
-    probe = json.loads(match.group(1).replace("&quot;", '"'))
-    assert probe["images"] >= 2 and probe["broken"] == [] and probe["errors"] == [], probe
-    ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / f"report-{kind}.png"
-    subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--window-size=1280,2400", f"--screenshot={shot}",
-                    report.as_uri()], capture_output=True, timeout=120)
+    probe = open_in_chromium(runs(kind).folder / "report.html", tmp_path, shot)
+    assert probe["images"] >= 2 and probe["broken"] == [] and probe["errors"] == [], probe
     assert shot.is_file() and shot.stat().st_size > 20_000

@@ -21,9 +21,10 @@ from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, write_json
 from deepstudy.records import FRACTIONS, Failure, metric_name
-from deepstudy.rundir import RunDir, RunPath
+from deepstudy.rundir import RunDir, RunPath, stamp
 
-__all__ = ["run", "resume", "check", "explain_run", "RunPath"]  # execute: the search's entry, not the library's
+# execute: the search's entry, not the library's
+__all__ = ["run", "resume", "check", "explain_run", "lr_find", "RunPath"]
 Event = Callable[[dict], None]
 def _quiet(event: dict) -> None:
     pass
@@ -236,3 +237,46 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
     from deepstudy import report
 
     return report.write(run.path)
+
+
+def lr_find(study: Study, out: str | Path | None = None, on_event: Event = _quiet) -> Path:
+    """The learning-rate range test (Smith, 2017) of every arm, without training them: each arm's sweep from seed
+    0's initial weights (``lr_range:`` of the study) into ``out`` (default runs/<study>/lr-find-<timestamp>/):
+    lr-find.json (per arm: the curve, the suggested rates, where it stopped) and lr-find.png; returns ``out``.
+    ``on_event``: a note event as each arm starts.
+
+    Example:
+        The range test of two arms of a built-in study, then the suggested rates::
+
+            from deepstudy import config, study
+            from deepstudy.fileio import read_json
+
+            folder = study.lr_find(config.load("mlp-vs-cnn", arms=["mlp", "cnn-plain"]))
+            {arm: f["suggestion"] for arm, f in read_json(folder / "lr-find.json")["arms"].items()}
+    """
+    from deepstudy.report import lr_range
+
+    arms = check(study)
+    for arm, cfg in arms.items():  # before the data is read
+        if not tasks.get(cfg.task).sweeps_lr:
+            raise UserError(f"arm '{arm}' is task: {cfg.task}, which has no learning-rate range test")
+    datasets = study_data.load(arms)
+    folder = Path(out) if out is not None else Path("runs") / study.name / f"lr-find-{stamp()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create output folder '{folder}' ({e.strerror or e}); choose another with --out DIR") \
+            from None
+    device = repro.resolve_device(study.train.device)
+    repro.set_deterministic(device)
+    found = {}
+    for arm, cfg in arms.items():
+        r = cfg.lr_range
+        on_event({"kind": "note", "text": f"arm {arm}: {r.steps} steps, learning rate {r.start:g} to {r.end:g}"})
+        if cfg.train.threads:
+            torch.set_num_threads(cfg.train.threads)
+        found[arm] = tasks.get(cfg.task).lr_range(cfg, datasets[arm], device)
+    write_json(folder / "lr-find.json", {"study": study.name, "device": str(device), "caption": lr_range.caption(found),
+                                         "arms": found})
+    lr_range.figure(found, folder / "lr-find.png")
+    return folder

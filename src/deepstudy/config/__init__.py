@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
+from deepstudy.config.lr_range import LRRangeConfig
 from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
                                        EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
                                        PretrainConfig, SomConfig, Task, TrainConfig)
@@ -28,9 +29,9 @@ from deepstudy.errors import UserError, closest
 # The per-task study classes (ClassifyStudy, ...) stay importable from here but are reached through STUDY_TYPES:
 # they are made by a function, so the API reference (pdoc) cannot place their fields.
 __all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillConfig", "EarlyStoppingConfig",
-           "ExplainConfig", "LMConfig", "ModelConfig", "OptimizerConfig", "PretrainConfig", "SomConfig", "Task",
-           "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study", "AnyStudy",
-           "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
+           "ExplainConfig", "LMConfig", "LRRangeConfig", "ModelConfig", "OptimizerConfig", "PretrainConfig",
+           "SomConfig", "Task", "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study",
+           "AnyStudy",            "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
            "validate", "define", "json_schema", "arm_config", "for_task", "check_task_model", "to_yaml"]
 
 
@@ -217,13 +218,19 @@ def _culprit(error: ValidationError, task: str, source: str, given: dict[str, st
     path = ".".join(loc[1:] if loc and loc[0] == task else loc)
     if error.errors()[0]["type"] == "union_tag_invalid":
         path = "task"
-    return next((how for key, how in given.items() if path == key or path.startswith(f"{key}.")), source)
+    # the override of that key, of a section above it, or (a rule across a section's keys) of a key inside it
+    return next((how for key, how in given.items() if path == key or path.startswith(f"{key}.")
+                 or (path and key.startswith(f"{path}."))), source)
+
+
+# the optional sections of a study when config.yaml held every task's (before the per-task classes)
+_FLAT_SECTIONS = ("explain", "som", "anomaly", "pretrain", "distill", "lm")
 
 
 def _flat_dump(raw: dict[str, Any]) -> bool:
     """A config.yaml written before the per-task classes: every section and every train and data key of every
     task. Its run read only its task's keys, so resuming or explaining it validates just those."""
-    return (set(OPTIONAL_SECTIONS) <= set(raw) and set(raw.get("train") or ()) == set(TrainConfig.model_fields)
+    return (set(_FLAT_SECTIONS) <= set(raw) and set(raw.get("train") or ()) == set(TrainConfig.model_fields)
             and set(raw.get("data") or ()) == set(DataConfig.model_fields))
 
 

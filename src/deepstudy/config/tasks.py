@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator, model_validator
 
 from deepstudy.config.search import SearchConfig
+from deepstudy.config.lr_range import LRRangeConfig
 from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
                                        EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
                                        PretrainConfig, SomConfig, Task, TrainConfig, _Section, safe_name)
@@ -60,10 +61,11 @@ DATA_KEYS: dict[str, tuple[str, ...]] = {
     "language-model": (*_SOURCE, "train_limit"),  # a corpus split by position (data/corpus.py)
 }
 SECTIONS: dict[str, tuple[str, ...]] = {  # the task-specific top-level sections
-    "classify": ("explain", "pretrain", "distill"), "forecast": ("explain",), "scratch": (), "classical": (),
-    "som": ("som",), "reconstruct": ("anomaly",), "generate": (), "language-model": ("lm",)}
+    "classify": ("explain", "pretrain", "distill", "lr_range"), "forecast": ("explain",), "scratch": (),
+    "classical": (), "som": ("som",), "reconstruct": ("anomaly",), "generate": (), "language-model": ("lm",)}
 OPTIONAL_SECTIONS: dict[str, type[BaseModel]] = {"explain": ExplainConfig, "som": SomConfig, "anomaly": AnomalyConfig,
-                                                 "pretrain": PretrainConfig, "distill": DistillConfig, "lm": LMConfig}
+                                                 "pretrain": PretrainConfig, "distill": DistillConfig, "lm": LMConfig,
+                                                 "lr_range": LRRangeConfig}
 # the analyses that explain torch models, per task (study.check; forecast attributes the mean forecast)
 _EXPLAINING = {*EXPLANATIONS, "feature-maps", "gradient-flow", "attention"}
 # validation metrics a task cannot monitor, and why
@@ -156,7 +158,9 @@ class Study(_Section):
         "forecast: saliency, smoothgrad, integrated-gradients, occlusion of the mean forecast over (lag, "
         "variable) with the same checks, feature-maps (first-layer filters, activations), gradient-flow "
         "(per-layer weight-gradient norms during training), attention (text models with attention: the "
-        "weights over the words of explained examples)."))
+        "weights over the words of explained examples); task classify: lr-range (the learning-rate range test "
+        "of each arm from seed 0's initial weights on the training split, see `lr_range`; `deepstudy lr-find` "
+        "runs it alone)."))
     if TYPE_CHECKING:  # sections of some tasks only; a task without one reads its defaults (__getattr__)
         explain: ExplainConfig
         som: SomConfig
@@ -164,6 +168,7 @@ class Study(_Section):
         pretrain: PretrainConfig
         distill: DistillConfig
         lm: LMConfig
+        lr_range: LRRangeConfig
     TASK: ClassVar[str] = ""
 
     def __getattr__(self, name: str) -> Any:
@@ -222,6 +227,9 @@ class Study(_Section):
             (explaining, f"analyses {', '.join(sorted(explaining))} explain torch models (task: classify; task: "
                          f"forecast: saliency, smoothgrad, integrated-gradients, occlusion, gradient-flow); remove "
                          f"them for task: {self.task}"),
+            ("lr-range" in self.analyses and self.task != "classify",
+             f"analysis lr-range (the learning-rate range test) runs for task: classify; remove it for task: "
+             f"{self.task}"),
             (t.optimizer.nesterov and t.optimizer.momentum <= 0,
              "train.optimizer.nesterov needs train.optimizer.momentum > 0 (e.g. 0.9)"),
             (t.unfreeze_after and not (t.freeze_backbone and t.unfreeze_after < t.epochs),

@@ -15,7 +15,9 @@ The orchestrator (``deepstudy.study``) knows no task by name: it asks the regist
   in the study; it may also complete its arms' entries with what needs the other arms);
 - ``after_seeds(study, arms, datasets, run, device)``: work over all arms once every seed is done;
 - ``data_notes(arms, info)``: sentences for data.json on how the task uses the data;
-- ``epoch_metrics``: the validation metrics of each epoch's row and their direction (a search scores by one).
+- ``epoch_metrics``: the validation metrics of each epoch's row and their direction (a search scores by one);
+- ``lr_range(cfg, ds, device) -> dict``: the learning-rate range test of one arm (``sweeps_lr``: it has one;
+  ``deepstudy lr-find``).
 
 Adding a task: one module with a class that implements this (subclass :class:`Task` for the defaults)
 and one line in ``_BUILTIN`` (or ``tasks.register(MyTask())`` from outside the package).
@@ -120,6 +122,7 @@ class Task:
     # the per-epoch validation metrics of its metrics.jsonl rows -> lower is better (what a search can score by);
     # empty: the task has no one per-epoch score a search could use
     epoch_metrics: dict[str, bool] = {"val_loss": True}
+    sweeps_lr: bool = False  # has a learning-rate range test (lr_range)
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         pass
@@ -162,6 +165,10 @@ class Task:
 
     def after_seeds(self, study: Study, arms: dict[str, Study], datasets: dict, run: RunDir, device) -> None:
         pass
+
+    def lr_range(self, cfg: Study, ds: _data.Dataset, device: torch.device) -> dict:
+        """The learning-rate range test of one arm (deepstudy.train.lr_range_test's result)."""
+        raise UserError(f"task: {self.name} has no learning-rate range test")
 
     def data_notes(self, arms: dict[str, Study], info: dict) -> list[str]:
         """Sentences for data.json's notes on how this task uses the data (e.g. cross-validation folds)."""

@@ -21,7 +21,7 @@ from deepstudy.fileio import read_jsonl, write_json
 from deepstudy.models import heads
 from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
-from deepstudy.tasks import SeedContext, Size, Task, build_model, distill, explaining, pretrain, scratch
+from deepstudy.tasks import SeedContext, Size, Task, build_model, distill, explaining, lr_range, pretrain, scratch
 
 
 def build(cfg: Study, ds: _data.Dataset | dict) -> nn.Module:
@@ -33,6 +33,7 @@ class ClassifyTask(Task):
     name = "classify"
     epoch_metrics = {"val_loss": True, "val_acc": False}
     predictions = True
+    sweeps_lr = True
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         models.check_kwargs(cfg.model.name, cfg.model.kwargs())
@@ -165,8 +166,13 @@ class ClassifyTask(Task):
         trainable = heads.trainable(model, t.freeze_backbone and not t.unfreeze_after, t.freeze_embeddings)
         return Size(n_params, macs, trainable if trainable != n_params else None)
 
+    def lr_range(self, cfg: Study, ds: _data.Dataset, device: torch.device) -> dict:
+        return lr_range.sweep(cfg, ds, device, self.loss(cfg))
+
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
         out = explaining.arm_summary(study, run, arm)
+        if "lr-range" in study.analyses and (found := lr_range.summary(run, arm)):
+            out["lr_range"] = found
         if any("teacher" in s for s in ok):
             out["teacher"] = {**ok[0]["teacher"], "temperature": cfg.distill.temperature, "alpha": cfg.distill.alpha,
                               "accuracy": evaluate.describe([s["teacher"]["test_accuracy"] for s in ok]),
@@ -187,3 +193,4 @@ class ClassifyTask(Task):
 
     def after_seeds(self, study: Study, arms: dict[str, Study], datasets: dict, run: RunDir, device) -> None:
         explaining.data_randomization(arms, datasets=datasets, run_dir=run.path, seeds=study.seeds, device=device)
+        lr_range.after_seeds(study, arms, datasets, run, device, self.loss)

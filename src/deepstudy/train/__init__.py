@@ -6,6 +6,8 @@ Two ways to train a ``torch.nn.Module``:
 - :func:`train` trains to the end in one call and returns a :class:`TrainResult` (history, best epoch);
 - :func:`fit` is a lazy iterator, one :class:`EpochResult` per epoch, for callers that act between epochs.
 
+:func:`lr_range_test` sweeps the learning rate on a copy of a model to suggest one (Smith, 2017).
+
 ``train`` never imports ``models`` or ``data``: it gets a module and iterables of batches.
 
 Example:
@@ -20,6 +22,7 @@ from deepstudy.train import checkpoint
 from deepstudy.train.driver import Driven, Optimizers, State, TorchState, drive
 from deepstudy.train.loop import (EpochResult, Epochs, Monitor, NonFiniteLoss, as_device, fit, gradient_norms,
                                   predict)
+from deepstudy.train.lr_range import lr_range_test
 from deepstudy.train.optim import build_optimizer, build_schedule, from_settings, param_groups
 from deepstudy.train.precision import FALLBACK_NOTE, FELL_BACK, autocast, cpu_supports_bf16, grad_scaler
 from deepstudy.train.simple import TrainResult, train
@@ -27,4 +30,4 @@ from deepstudy.train.simple import TrainResult, train
 __all__ = ["train", "TrainResult", "fit", "Epochs", "EpochResult", "predict", "gradient_norms", "as_device",
            "Monitor", "NonFiniteLoss", "build_optimizer", "build_schedule", "from_settings", "param_groups",
            "autocast", "grad_scaler", "cpu_supports_bf16", "drive", "Driven", "Optimizers", "State", "TorchState",
-           "checkpoint", "FALLBACK_NOTE", "FELL_BACK"]
+           "checkpoint", "FALLBACK_NOTE", "FELL_BACK", "lr_range_test"]

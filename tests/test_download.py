@@ -113,17 +113,15 @@ def test_a_file_never_grows_past_its_expected_size(server, tmp_path):
 
 def test_a_trickle_is_abandoned(server, tmp_path, monkeypatch):
     monkeypatch.setattr(download, "GRACE", 0.2)
-    monkeypatch.setattr(download, "MIN_RATE", 10 << 20)  # 10 MiB/s: the 0.15 s pauses make /slow far slower
-    with pytest.raises(UserError, match=r"too slow \(.* KiB/s on average") as e:
-        download.fetch(_spec(f"{server}/slow"), tmp_path, log=lambda m: None)
+    with pytest.raises(UserError, match=r"too slow \(.* KiB/s on average, below 10240 KiB/s") as e:  # the 0.15 s
+        download.fetch(_spec(f"{server}/slow"), tmp_path, log=lambda m: None, min_rate=10 << 20)  # pauses: far slower
     assert "offline" not in str(e.value)  # a slow server is not a missing network: retry later
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_transfer_past_its_deadline_is_abandoned(server, tmp_path, monkeypatch):
-    monkeypatch.setattr(download, "deadline_for", lambda size, timeout: 0.2)
-    with pytest.raises(UserError, match="deadline"):
-        download.fetch(_spec(f"{server}/slow"), tmp_path, log=lambda m: None)
+def test_a_transfer_past_its_deadline_is_abandoned(server, tmp_path):
+    with pytest.raises(UserError, match="longer than its 0 s deadline"):
+        download.fetch(_spec(f"{server}/slow"), tmp_path, log=lambda m: None, deadline=0.2)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -153,4 +151,11 @@ def test_a_disk_that_fills_up_mid_download_leaves_nothing(server, tmp_path, monk
     monkeypatch.setattr(download, "open", Full, raising=False)
     with pytest.raises(UserError, match="the disk filled up while downloading toy.bin"):
         download.fetch(_spec(f"{server}/good"), tmp_path, log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag", ["--min-rate", "--deadline"])
+def test_download_limits_on_the_command_line_must_be_positive(cli, tmp_path, flag):
+    r = cli("data", "fetch", "mnist", "--dir", str(tmp_path), flag, "-1")
+    assert r.code == 2 and r.err.strip() == f"error: {flag} must be a positive number, got -1.0"
     assert list(tmp_path.iterdir()) == []

@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
     fetch = dsub.add_parser("fetch", help="download a dataset, verify sha256, then move it into place")
     fetch.add_argument("name")
     fetch.add_argument("--dir", help="data root to fetch into (default: $DEEPSTUDY_DATA, else ~/.cache/deepstudy)")
+    fetch.add_argument("--min-rate", type=float, metavar="KIB_S",
+                       help="abandon a file whose average rate falls below this many KiB/s after 20 s (default 16)")
+    fetch.add_argument("--deadline", type=float, metavar="SECONDS",
+                       help="abandon a file after this long (default: its size at the minimum rate, plus a minute)")
     verify = dsub.add_parser("verify", help="check the sha256 of present datasets")
     verify.add_argument("name", nargs="?")
 
@@ -189,7 +193,11 @@ def cmd_data(args) -> int:
     elif args.data_command == "fetch":
         spec = registry.get(args.name)
         root = Path(args.dir) if args.dir else registry.data_roots()[0]
-        status = download.fetch(spec, root / spec.folder)
+        for flag, value in (("--min-rate", args.min_rate), ("--deadline", args.deadline)):
+            if value is not None and not 0 < value < float("inf"):
+                raise UserError(f"{flag} must be a positive number, got {value}")
+        status = download.fetch(spec, root / spec.folder, deadline=args.deadline,
+                                min_rate=args.min_rate * 1024 if args.min_rate is not None else None)
         print(f"{spec.name}: " + (", ".join(f"{k} {v}" for k, v in status.items()) or "nothing to fetch")
               + f" in {root / spec.folder}")
     elif args.data_command == "verify":

@@ -35,12 +35,15 @@ def deadline_for(size: int | None, timeout: float) -> float:
 
 
 def download_file(url: str, dest: Path, sha256: str, *, timeout: float = 60.0, size: int | None = None,
+                  min_rate: float | None = None, deadline: float | None = None,
                   on_progress: Callable[[int, int | None], None] | None = None) -> None:
     """Fetch ``url`` into ``dest``; on any failure nothing is left at ``dest``.
 
     ``size``: the expected size in bytes (the registry's); the transfer stops as soon as the server sends more, or
-    announces more. ``timeout`` bounds each connect/read; the whole transfer is bounded by ``deadline_for``.
+    announces more. ``timeout`` bounds each connect/read; ``min_rate`` (bytes/s, default MIN_RATE) the average
+    rate after GRACE seconds; ``deadline`` (seconds, default ``deadline_for``) the whole transfer.
     """
+    min_rate = MIN_RATE if min_rate is None else min_rate
     dest.parent.mkdir(parents=True, exist_ok=True)
     cap = size if size else UNKNOWN_SIZE_CAP
     free = shutil.disk_usage(dest.parent).free
@@ -50,7 +53,7 @@ def download_file(url: str, dest: Path, sha256: str, *, timeout: float = 60.0, s
     tmp = dest.with_name(f".{dest.name}.part-{os.getpid()}")
     try:
         started = time.monotonic()
-        deadline = deadline_for(size, timeout)
+        deadline = deadline_for(size, timeout) if deadline is None else deadline
         with urllib.request.urlopen(url, timeout=timeout) as response:
             total = response.headers.get("Content-Length")
             total = int(total) if total is not None else None
@@ -69,9 +72,9 @@ def download_file(url: str, dest: Path, sha256: str, *, timeout: float = 60.0, s
                     elapsed = time.monotonic() - started
                     if elapsed > deadline:
                         raise DownloadError(f"too slow: the transfer took longer than its {deadline:.0f} s deadline")
-                    if elapsed > GRACE and got / elapsed < MIN_RATE:
+                    if elapsed > GRACE and got / elapsed < min_rate:
                         raise DownloadError(f"too slow ({got / elapsed / 1024:.1f} KiB/s on average, "
-                                            f"below {MIN_RATE // 1024} KiB/s)")
+                                            f"below {min_rate / 1024:g} KiB/s; see --min-rate)")
         if total is not None and got != total:
             raise DownloadError(f"transfer interrupted: {got} of {total} bytes")
         if len(sha256) < 8 or not h.hexdigest().startswith(sha256):  # a full digest, or torch.hub's >= 8-hex prefix
@@ -90,9 +93,10 @@ def download_file(url: str, dest: Path, sha256: str, *, timeout: float = 60.0, s
         tmp.unlink(missing_ok=True)
 
 
-def fetch(spec: DatasetSpec, folder: Path, *, timeout: float = 60.0,
-          log: Callable[[str], None] = print) -> dict[str, str]:
-    """Make ``folder`` hold every file of ``spec``, verified; returns {file: status}."""
+def fetch(spec: DatasetSpec, folder: Path, *, timeout: float = 60.0, min_rate: float | None = None,
+          deadline: float | None = None, log: Callable[[str], None] = print) -> dict[str, str]:
+    """Make ``folder`` hold every file of ``spec``, verified; returns {file: status}. ``min_rate``, ``deadline``: as
+    for :func:`download_file` (per file)."""
     if not spec.files:
         log(f"{spec.name}: bundled with its package, nothing to fetch")
         return {}
@@ -105,16 +109,17 @@ def fetch(spec: DatasetSpec, folder: Path, *, timeout: float = 60.0,
         if not f.urls:
             raise UserError(f"{spec.name}: {f.name} has no published download URL; {spec.how_to_get} "
                             f"and put it in {folder}/")
-        status[f.name] = _fetch_one(spec, f, dest, timeout, log)
+        status[f.name] = _fetch_one(spec, f, dest, timeout, log, min_rate=min_rate, deadline=deadline)
     return status
 
 
-def _fetch_one(spec: DatasetSpec, f: FileSpec, dest: Path, timeout: float, log: Callable[[str], None]) -> str:
+def _fetch_one(spec: DatasetSpec, f: FileSpec, dest: Path, timeout: float, log: Callable[[str], None],
+               **limits: float | None) -> str:
     errors = []
     for url in f.urls:
         try:
             log(f"  fetching {url}")
-            download_file(url, dest, f.sha256, timeout=timeout, size=f.size)
+            download_file(url, dest, f.sha256, timeout=timeout, size=f.size, **limits)
             return "downloaded"
         except DownloadError as e:
             errors.append(f"{url}: {e}")

@@ -208,3 +208,11 @@ def test_a_full_disk_says_so_and_keeps_the_last_good_checkpoint(cli, tmp_path, m
     r = cli("run", "--resume", str(run))
     assert r.code == 0, r.err
     assert len((ckpt.parent / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_a_deeply_nested_set_value_is_one_line(cli, tmp_path):
+    """--set goes through the study file's YAML limits: 5,000 brackets are kept as a string, which the model
+    refuses in one line — not a RecursionError traceback."""
+    r = cli("run", str(tiny_study(tmp_path)), "--out", str(tmp_path / "out"), "--set", "model.hidden=" + "[" * 5000)
+    assert r.code == 2 and len(r.err.strip().splitlines()) == 1 and "Traceback" not in r.err
+    assert r.err.startswith("error: model 'mlp' cannot be built") and not (tmp_path / "out").exists()

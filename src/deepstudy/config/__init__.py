@@ -93,7 +93,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise UserError(f"--set expects key=value, got '{item}' (e.g. --set train.epochs=3)")
         try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+            out[key.strip()] = yamlfile.load(value) if value.strip() else None  # the study file's limits too
         except yaml.YAMLError:
             out[key.strip()] = value
     return out

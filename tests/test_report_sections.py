@@ -1,4 +1,5 @@
 """The report's task registry (report/sections.py): every task has its partials, a new task renders, no if-chains."""
+import dataclasses
 import re
 import typing
 from pathlib import Path
@@ -19,7 +20,9 @@ def test_every_task_has_a_section_with_existing_partials():
         for name in (s.html, s.md):
             assert (TEMPLATES / name).is_file(), f"{task}: partial {name} is missing"
         assert s.columns and all(isinstance(c, sections.Column) for c in s.columns), task
-    assert sections.get("scratch") is sections.get("classical") is sections.get("classify") is sections.CLASSIFY
+    assert sections.get("scratch") is sections.get("classify") is sections.CLASSIFY
+    # classical: the classification report without the curve diagnosis (its rows are gradient steps, or one row)
+    assert sections.get("classical") == dataclasses.replace(sections.CLASSIFY, diagnose=False)
     assert sections.get("no-such-task") is sections.CLASSIFY  # the classification report, as before the registry
 
 

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from deepstudy.errors import UserError
 from deepstudy.fileio import DamagedFile, atomic_write_text, read_json, read_jsonl
-from deepstudy.report import conclusions, lr_range, search_view, sections, tasks
+from deepstudy.report import conclusions, diagnostics, lr_range, search_view, sections, tasks
 from deepstudy.report.figures import roc_points
 from deepstudy.report.formats import ci, count, human, mdcell, metric_label, pm
 
@@ -159,6 +159,10 @@ def write(run_dir: str | Path) -> Path:
     dataset_figs = _dataset_figures(run_dir, results, wanted)
     section = sections.get(results["task"])
     figs = _figures(run_dir, results, wanted, section)
+    curves = diagnostics.for_run(run_dir, results) if section.diagnose else {"lines": [], "notes": []}
+    for f in figs:
+        if f.get("name") == "curves":
+            f["after"] = curves["notes"]  # the "Training curves" paragraph under the learning curves
     folders = [_TEMPLATES, *([Path(section.templates)] if section.templates else [])]
     # HTML templates escape every value; Markdown ones write text as it is (no &#39; entities in report.md)
     env = Environment(loader=FileSystemLoader(folders), autoescape=lambda name: bool(name and ".html" in name),
@@ -169,6 +173,7 @@ def write(run_dir: str | Path) -> Path:
     rows = explain_rows(results)
     context = {**section.context(results), "r": results, "section": section, "figures": figs,
                "search": search, "search_figures": search_figs, "lead": conclusions.lead(results, rows, search),
+               "curve_lines": curves["lines"],
                "explain_rows": rows, "starting_points": tasks.starting_points(results),
                "lr_range": lr_range.lines(results),
                "dataset_figures": dataset_figs, "run_dir": str(run_dir),

@@ -52,7 +52,7 @@ def curves_figure(curves: dict[str, list[list[dict]]], results: dict, path: Path
     if len(drawn) == 2:
         caption += " A validation loss that rises while the training loss keeps falling is overfitting."
     caption += f" {section.evaluated[0].upper()}{section.evaluated[1:]}."
-    return {"path": made, "caption": caption}
+    return {"path": made, "caption": caption, "name": "curves"}  # the name: the report puts its diagnosis under it
 
 
 def roc_points(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ A new task registers with one line::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deepstudy.report import tasks
@@ -70,6 +70,9 @@ class Section:
     templates: str | Path | None = None  # a folder holding html/md, searched after the report's own templates/
     loss: str = "cross-entropy loss"  # what train_loss / val_loss of metrics.jsonl measure: the curves' y axes
     evaluated: str = "the best checkpoint (by train.early_stopping.monitor) is the one evaluated on the test set"
+    # name divergence, a plateau and overfitting in its curves (report/diagnostics.py): per-epoch rows whose
+    # train_loss / val_loss are a classifier's cross-entropy, with val_acc against chance
+    diagnose: bool = True
 
 
 def _forecast_context(results: dict) -> dict:
@@ -111,24 +114,24 @@ def names() -> list[str]:
 
 register("classify", CLASSIFY)
 register("scratch", CLASSIFY)
-register("classical", CLASSIFY)
+register("classical", replace(CLASSIFY, diagnose=False))  # its rows are gradient steps, or one row
 register("forecast", Section(
-    html="forecast.html.j2", md="forecast.md.j2", context=_forecast_context, lead=_forecast_lead,
+    html="forecast.html.j2", diagnose=False, md="forecast.md.j2", context=_forecast_context, lead=_forecast_lead,
     loss="MSE (standardized targets)",
     columns=(Column("test R²", _test("r2")), Column("MAE (std units)", _test("mae")))))
 register("som", Section(
-    html="som.html.j2", md="som.md.j2", figures=tasks.som_figures, loss="quantization error",
+    html="som.html.j2", diagnose=False, md="som.md.j2", figures=tasks.som_figures, loss="quantization error",
     columns=(Column("test quantization error", _test("quantization_error")),
              Column("test topographic error %", _test("topographic_error", 100), "%.1f"))))
 register("reconstruct", Section(
-    html="anomaly.html.j2", md="anomaly.md.j2", loss="reconstruction MSE",
+    html="anomaly.html.j2", diagnose=False, md="anomaly.md.j2", loss="reconstruction MSE",
     evaluated="the last epoch's model is the one scored on the test data",
     context=lambda results: {"anomaly_verdicts": tasks.anomaly_verdicts(results)},
     lead=lambda results: tasks.anomaly_verdicts(results, only=_best(results)),
     columns=(Column(lambda r: "ROC-AUC %" if r.get("metric") == "roc_auc" else "NAB standard", _anomaly_score, "%.1f"),
              Column("F1 %", _test("f1", 100), "%.1f"))))
 register("generate", Section(
-    html="gan.html.j2", md="gan.md.j2", loss="binary cross-entropy",
+    html="gan.html.j2", diagnose=False, md="gan.md.j2", loss="binary cross-entropy",
     figures=lambda run_dir, results, wanted: tasks.gan_figures(run_dir, results),
     context=lambda results: {"gan_verdicts": tasks.gan_verdicts(results)},
     columns=(Column("Fréchet distance", _test("frechet_distance"), "%.2f"),

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepstudy.config.averaging import EmaConfig, SwaConfig
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
@@ -127,23 +129,6 @@ class EarlyStoppingConfig(_Section):
     min_delta: float = Field(0.0, ge=0, description="Smallest change counted as an improvement.")
 
 
-class EmaConfig(_Section):
-    decay: float = Field(0.999, gt=0, lt=1, description=(
-        "Each optimizer step the average moves (1 - decay) of the way to the new weights (batch-norm statistics "
-        "too): an average over about 1 / (1 - decay) steps."))
-
-
-class SwaConfig(_Section):
-    start: int = Field(..., ge=1, description=(
-        "The first epoch averaged (counted from 1, at most train.epochs): the weights at the end of it and of "
-        "every later epoch are averaged with equal weight."))
-    lr: float | None = Field(None, gt=0, description=(
-        "The learning rate from `start` on (torch's SWALR anneals to it; the schedule stops there); default: "
-        "train.optimizer.lr."))
-    anneal_epochs: int = Field(5, ge=0, description=(
-        "Epochs over which the rate moves from where the schedule left it to `lr` (cosine; 0: at once)."))
-
-
 class TrainConfig(_Section):
     epochs: int = Field(10, ge=1, description="Passes over the training split.")
     batch_size: int = Field(128, ge=1, description="Training batch size.")
@@ -157,7 +142,7 @@ class TrainConfig(_Section):
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
     grad_clip: float | None = Field(None, gt=0, description="Clip the global gradient norm to this value.")
     l1: float = Field(0.0, ge=0, description=(
-        "L1 penalty: l1 x (sum of |w|) over the weights (as weight decay: tensors of 2+ dimensions, never biases "
+        "L1 penalty: l1 x (sum of abs(w)) over the weights (as weight decay: tensors of 2+ dimensions, never biases "
         "or normalization parameters) is added to the training loss; its gradient is l1 x sign(w). The logged "
         "train_loss stays the data term, comparable with val_loss."))
     ema: EmaConfig | None = Field(None, description=(

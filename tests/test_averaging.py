@@ -45,7 +45,7 @@ def test_l1_penalty_gradient_equals_sign_w_times_lambda_on_the_weights_only():
     penalty.backward()
     weights = [model[0].weight, model[3].weight]
     expected = lam * sum(float(w.detach().abs().sum()) for w in weights)
-    assert abs(float(penalty) - expected) < 1e-6
+    assert abs(penalty.item() - expected) < 1e-6
     for w in weights:
         assert torch.equal(w.grad, lam * torch.sign(w.detach())), "dλΣ|w|/dw = λ·sign(w)"
     assert model[0].weight.grad[0, :2].tolist() == [0.0, 0.0]
@@ -223,3 +223,25 @@ def test_bad_averaging_and_penalty_settings_are_one_line_refusals(cli, tmp_path)
         config.load("scratch-mlp", {"train.swa.start": 1})
     s = config.load(str(study), {"train.swa.start": 10, "train.l1": 1e-4})  # the last epoch is a valid start
     assert s.train.swa.lr is None and s.train.l1 == 1e-4 and s.train.ema is None
+
+
+def test_the_numpy_engine_takes_train_l1_with_the_same_rule():
+    """task: scratch reads train.l1: one full-batch SGD step moves each weight by a further -lr·λ·sign(w) against
+    the same step without it; biases (and batch-norm parameters: ndim 1) are untouched by the penalty."""
+    import numpy as np
+
+    from deepstudy import scratch
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 4)).astype(np.float32), rng.integers(0, 3, 32)
+    lam, lr, after = 0.05, 0.1, []
+    for l1 in (0.0, lam):
+        net = scratch.Sequential(scratch.Dense(4, 8, np.random.default_rng(1)), scratch.ReLU(),
+                                 scratch.Dense(8, 3, np.random.default_rng(2)))
+        start = [p.data.copy() for p in net.params()]
+        list(scratch.fit(net, scratch.SGD(net.params(), lr), x, y, x, y, epochs=1, batch_size=32, seed=0, l1=l1))
+        after.append([p.data for p in net.params()])
+    for w0, plain, penalized in zip(start, *after):
+        shift = -lr * lam * np.sign(w0) if w0.ndim > 1 else np.zeros_like(w0)
+        np.testing.assert_allclose(penalized - plain, shift, atol=1e-6)
+    assert config.load("scratch-mlp", {"train.l1": 1e-3}).train.l1 == 1e-3

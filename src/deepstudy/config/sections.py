@@ -142,9 +142,9 @@ class TrainConfig(_Section):
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
     grad_clip: float | None = Field(None, gt=0, description="Clip the global gradient norm to this value.")
     l1: float = Field(0.0, ge=0, description=(
-        "L1 penalty: l1 x (sum of abs(w)) over the weights (as weight decay: tensors of 2+ dimensions, never biases "
-        "or normalization parameters) is added to the training loss; its gradient is l1 x sign(w). The logged "
-        "train_loss stays the data term, comparable with val_loss."))
+        "L1 penalty: l1 x sum(abs(w)) over the weights (as weight decay: 2+ dimensions, never biases or "
+        "normalization parameters; both engines) joins the training loss, gradient l1 x sign(w); the logged "
+        "train_loss stays the data term."))
     ema: EmaConfig | None = Field(None, description=(
         "An exponential moving average of the weights (torch's AveragedModel with get_ema_multi_avg_fn), "
         "updated after every optimizer step; validation, the best checkpoint and the test use the average "

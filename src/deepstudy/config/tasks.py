@@ -36,8 +36,8 @@ TRAIN_KEYS: dict[str, tuple[str, ...]] = {
     "forecast": tuple(k for k in _ALL_TRAIN if k not in ("label_smoothing", "freeze_embeddings", "freeze_backbone",
                                                          "unfreeze_after", "init")),
     # the NumPy engine: its check refuses precision, channels_last, label_smoothing, grad_clip and onecycle
-    "scratch": (*_RUN, "batch_size", "eval_batch_size", "optimizer", "schedule", "step_epochs", "gamma",
-                "early_stopping"),
+    "scratch": (*_RUN, "batch_size", "eval_batch_size", "optimizer", "schedule", "step_epochs", "gamma", "l1",
+                "early_stopping"),  # l1: scratch.l1_penalty, the same rule as the torch side
     "classical": (*_RUN, "optimizer"),  # logistic-regression: full-batch steps at optimizer.lr
     "som": _RUN,  # the schedule is in `som:`
     # from_settings without steps per epoch (no schedule); fp32; the last epoch's weights (no early stopping)

@@ -31,10 +31,24 @@ def _section(model: type[BaseModel], prefix: str, out: list[str], title: str = "
             nested.append((ann, key))
             out.append(f"| `{key}` | section | | see below |")
             continue
+        optional = _optional_section(ann) if prefix else None
+        if optional is not None:  # e.g. train.ema: off unless given, its keys below
+            nested.append((optional, key))
+            out.append(f"| `{key}` | section or null | `None` | {field.description or ''} Keys: see below. |")
+            continue
         default = "required" if field.is_required() else repr(field.get_default(call_default_factory=True))
         out.append(f"| `{key}` | `{_type_name(ann)}` | `{default}` | {field.description or ''} |")
     for ann, key in nested:
         _section(ann, key, out)
+
+
+def _optional_section(annotation) -> type[BaseModel] | None:
+    """``X | None`` where X is a strict section (unknown keys refused; not the model's keyword arguments)."""
+    args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
+    if len(args) == 1 and len(args) < len(annotation.__args__) and isinstance(args[0], type) and \
+            issubclass(args[0], BaseModel) and args[0].model_config.get("extra") == "forbid":
+        return args[0]
+    return None
 
 
 def _keys(model: type[BaseModel], full: type[BaseModel]) -> str:

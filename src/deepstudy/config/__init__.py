@@ -230,8 +230,12 @@ _FLAT_SECTIONS = ("explain", "som", "anomaly", "pretrain", "distill", "lm")
 def _flat_dump(raw: dict[str, Any]) -> bool:
     """A config.yaml written before the per-task classes: every section and every train and data key of every
     task. Its run read only its task's keys, so resuming or explaining it validates just those."""
-    return (set(_FLAT_SECTIONS) <= set(raw) and set(raw.get("train") or ()) == set(TrainConfig.model_fields)
-            and set(raw.get("data") or ()) == set(DataConfig.model_fields))
+    train = set(raw.get("train") or ())
+    return (set(_FLAT_SECTIONS) <= set(raw) and set(TrainConfig.model_fields) - _NEWER_TRAIN <= train
+            <= set(TrainConfig.model_fields) and set(raw.get("data") or ()) == set(DataConfig.model_fields))
+
+
+_NEWER_TRAIN = {"l1", "ema", "swa"}  # train keys added after the per-task classes: a flat dump never has them
 
 
 def json_schema() -> dict[str, Any]:
@@ -329,9 +333,10 @@ def _field_names(model: type[BaseModel] | None, loc: list[str]) -> list[str]:
     """The keys at ``loc`` in ``model`` (None: in any task's study, the full sections)."""
     for i, part in enumerate(loc):
         if model is None:
-            ann = FULL_SECTIONS.get(part) if i == 0 or part in ("optimizer", "early_stopping") else None
+            ann = FULL_SECTIONS.get(part) if i == 0 or part in ("optimizer", "early_stopping", "ema", "swa") else None
         else:
             ann = getattr(model.model_fields.get(part), "annotation", None)
+            ann = next((a for a in get_args(ann) if a is not type(None)), ann) if type(None) in get_args(ann) else ann
         if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
             return []
         model = ann

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from deepstudy.config.averaging import EmaConfig, SwaConfig
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
@@ -139,6 +141,19 @@ class TrainConfig(_Section):
     warmup_fraction: float = Field(0.25, gt=0, lt=1, description="onecycle: share of steps spent warming up.")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
     grad_clip: float | None = Field(None, gt=0, description="Clip the global gradient norm to this value.")
+    l1: float = Field(0.0, ge=0, description=(
+        "L1 penalty: l1 x sum(abs(w)) over the weights (as weight decay: 2+ dimensions, never biases or "
+        "normalization parameters; both engines) joins the training loss, gradient l1 x sign(w); the logged "
+        "train_loss stays the data term."))
+    ema: EmaConfig | None = Field(None, description=(
+        "An exponential moving average of the weights (torch's AveragedModel with get_ema_multi_avg_fn), "
+        "updated after every optimizer step; validation, the best checkpoint and the test use the average "
+        "instead of the raw weights. e.g. {decay: 0.999}."))
+    swa: SwaConfig | None = Field(None, description=(
+        "Stochastic weight averaging (Izmailov et al., 2018; torch.optim.swa_utils): from epoch `start` on the "
+        "learning rate goes to `lr` and the weights at the end of each epoch are averaged; at the end batch-norm "
+        "statistics are recomputed on the training batches (update_bn) and the average is tested, whatever "
+        "early_stopping.monitor says (validation still scores the raw weights). e.g. {start: 8, lr: 0.01}."))
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description=(
         "Autocast dtype: bf16 on CUDA or on CPUs that support it (on others fp32, said once in the run's output "

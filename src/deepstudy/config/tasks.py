@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 from deepstudy.config.search import SearchConfig
 from deepstudy.config.lr_range import LRRangeConfig
 from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
-                                       EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
-                                       PretrainConfig, SomConfig, Task, TrainConfig, _Section, safe_name)
+                                       EarlyStoppingConfig, EmaConfig, ExplainConfig, LMConfig, ModelConfig,
+                                       OptimizerConfig, PretrainConfig, SomConfig, SwaConfig, Task, TrainConfig,
+                                       _Section, safe_name)
 
 _ALL_TRAIN = tuple(TrainConfig.model_fields)
 _ALL_DATA = tuple(DataConfig.model_fields)
@@ -36,8 +37,8 @@ TRAIN_KEYS: dict[str, tuple[str, ...]] = {
     "forecast": tuple(k for k in _ALL_TRAIN if k not in ("label_smoothing", "freeze_embeddings", "freeze_backbone",
                                                          "unfreeze_after", "init")),
     # the NumPy engine: its check refuses precision, channels_last, label_smoothing, grad_clip and onecycle
-    "scratch": (*_RUN, "batch_size", "eval_batch_size", "optimizer", "schedule", "step_epochs", "gamma",
-                "early_stopping"),
+    "scratch": (*_RUN, "batch_size", "eval_batch_size", "optimizer", "schedule", "step_epochs", "gamma", "l1",
+                "early_stopping"),  # l1: scratch.l1_penalty, the same rule as the torch side
     "classical": (*_RUN, "optimizer"),  # logistic-regression: full-batch steps at optimizer.lr
     "som": _RUN,  # the schedule is in `som:`
     # from_settings without steps per epoch (no schedule); fp32; the last epoch's weights (no early stopping)
@@ -240,6 +241,12 @@ class Study(_Section):
             (t.early_stopping.monitor == "last" and t.early_stopping.patience,
              "early_stopping.monitor=last keeps every epoch, so patience cannot stop it; remove one of them"),
             (t.early_stopping.monitor == refused_monitor, why_refused),
+            (t.swa and t.swa.start > t.epochs, f"train.swa.start {t.swa.start if t.swa else 0} is after the last "
+             f"epoch ({t.epochs}); set it to at most train.epochs"),
+            (t.swa and t.ema, "train.ema and train.swa both replace the tested weights by an average; keep one of "
+             "them"),
+            (t.swa and t.early_stopping.patience, "train.swa averages the weights up to the last epoch, so "
+             "early_stopping.patience cannot stop it; remove one of them"),
             (d.cv_folds and d.resample != "none", "choose data.cv_folds or data.resample, not both"),
             (self.search and (set(self.arms) != {"base"} or self.arms["base"] or self.opt_in_arms),
              "a search tunes one configuration and compares it with the default itself; remove `arms:` (or run "
@@ -313,4 +320,5 @@ STUDY_TYPES: dict[str, type[Study]] = {c.TASK: c for c in (
     LanguageModelStudy)}
 FULL_SECTIONS: dict[str, type[BaseModel]] = {"data": DataConfig, "train": TrainConfig, "model": ModelConfig,
                                              "optimizer": OptimizerConfig, "early_stopping": EarlyStoppingConfig,
+                                             "ema": EmaConfig, "swa": SwaConfig,
                                              **OPTIONAL_SECTIONS}

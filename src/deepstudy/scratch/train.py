@@ -13,7 +13,7 @@ import numpy as np
 
 from deepstudy.scratch.core import Module
 from deepstudy.scratch.layers import Dropout
-from deepstudy.scratch.losses import softmax_cross_entropy
+from deepstudy.scratch.losses import l1_penalty, softmax_cross_entropy
 from deepstudy.scratch.optim import Optimizer
 
 
@@ -39,8 +39,10 @@ def predict(model: Module, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
 
 def fit(model: Module, optimizer: Optimizer, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
         epochs: int, batch_size: int, seed: int, start_epoch: int = 0, eval_batch_size: int = 1024,
-        lr_at: Callable[[int], float] | None = None) -> Iterator[dict]:
-    """``lr_at(step)`` sets the learning rate before every step (a schedule); None keeps it constant.
+        lr_at: Callable[[int], float] | None = None, l1: float = 0.0) -> Iterator[dict]:
+    """``lr_at(step)`` sets the learning rate before every step (a schedule); None keeps it constant. ``l1``: the
+    penalty ``l1 * sum |W|`` over weight tensors (``l1_penalty``; not biases or batch-norm parameters) joins each
+    step's gradient; the logged loss stays the data term.
 
     Trains ``model`` in place with softmax cross-entropy, one epoch per iteration (a generator: nothing is trained
     until it is iterated); each epoch yields a dict of train/val loss and accuracy, learning rate, seconds and steps.
@@ -74,6 +76,8 @@ def fit(model: Module, optimizer: Optimizer, x: np.ndarray, y: np.ndarray, x_val
             loss, grad = softmax_cross_entropy(logits, y[idx])
             optimizer.zero_grad()
             model.backward(grad)
+            if l1:
+                l1_penalty(model.params(), l1)
             optimizer.step()
             losses.append(loss * len(idx))
             hits += int((logits.argmax(1) == y[idx]).sum())

@@ -86,7 +86,10 @@ class ClassifyTask(Task):
             heads.freeze_backbone(model)
         scaler = train.grad_scaler(t.precision, device)
         _, precision_used = train.autocast(t.precision, device)
-        monitor = train.Monitor(t.early_stopping.monitor, t.early_stopping.patience, t.early_stopping.min_delta)
+        averages = _averages(model, optimizer, t)
+        # SWA tests the average at the end, whatever validation said: every epoch counts as the latest weights
+        monitor = train.Monitor("last" if t.swa else t.early_stopping.monitor, t.early_stopping.patience,
+                                t.early_stopping.min_delta)
         loss_fn = self.loss(cfg) if teacher is None else distill.loss(cfg)
 
         def unfreeze_from(epoch: int) -> None:  # the epoch after unfreeze_after fine-tunes every layer
@@ -102,20 +105,27 @@ class ClassifyTask(Task):
                                precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip,
                                scaler=scaler,
                                grad_norms="gradient-flow" in cfg.analyses,
-                               step=None if teacher is None else distill.step(teacher, loss_fn)):
+                               step=None if teacher is None else distill.step(teacher, loss_fn), l1=t.l1,
+                               averages=averages):
                 row = {"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
                        "val_acc": r.val_acc, "lr": r.lr, "seconds": r.seconds, "eval_seconds": r.eval_seconds,
                        "steps": r.steps}
                 yield {**row, "grad_norms": r.grad_norms} if r.grad_norms else row
 
-        driven = train.drive(ctx.seed.path, train.TorchState(model, optimizer, scheduler, scaler), epochs,
+        driven = train.drive(ctx.seed.path, train.TorchState(model, optimizer, scheduler, scaler, averages), epochs,
                              total=t.epochs,
                              monitor=monitor, on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index,
                              on_resume=lambda start, _: unfreeze_from(start),
                              after_epoch=lambda e: unfreeze_from(e + 1))
-        train.checkpoint.load_weights(model, ctx.seed.best)
+        if t.swa:  # the average, with batch-norm statistics of its own, is what the seed's best weights are
+            repro.seed_torch(repro.derive_seed(run_seed, "swa-bn"))  # update_bn runs in train mode (dropout)
+            model.load_state_dict(averages.final(model, train_batches.epoch(t.epochs), device).state_dict())
+            train.checkpoint.save_weights(model, ctx.seed.best)
+        else:
+            train.checkpoint.load_weights(model, ctx.seed.best)
         result = self.test(model, ctx, monitor, driven.stopped_early, precision_used)
-        extras = {"pretext": pretext, "teacher": taught, "word_vectors": vectors, "pretrained": loaded}
+        extras = {"pretext": pretext, "teacher": taught, "word_vectors": vectors, "pretrained": loaded,
+                  "averaging": _averaging_record(averages, t)}
         result.extras.update({k: v for k, v in extras.items() if v})
         return result
 
@@ -194,3 +204,23 @@ class ClassifyTask(Task):
     def after_seeds(self, study: Study, arms: dict[str, Study], datasets: dict, run: RunDir, device) -> None:
         explaining.data_randomization(arms, datasets=datasets, run_dir=run.path, seeds=study.seeds, device=device)
         lr_range.after_seeds(study, arms, datasets, run, device, self.loss)
+
+
+def _averages(model: nn.Module, optimizer: torch.optim.Optimizer, t) -> train.Averages | None:
+    """train.ema / train.swa as a train.Averages (None: neither; the loop then runs exactly as without them)."""
+    if t.ema:
+        return train.Averages(model, ema_decay=t.ema.decay)
+    if t.swa:  # the config counts epochs from 1, the loop from 0
+        return train.Averages(model, optimizer, swa_start=t.swa.start - 1, swa_lr=t.swa.lr or t.optimizer.lr,
+                              swa_anneal_epochs=t.swa.anneal_epochs)
+    return None
+
+
+def _averaging_record(averages: train.Averages | None, t) -> dict | None:
+    """What result.json says about the tested weights being an average."""
+    if averages is None:
+        return None
+    if averages.kind == "ema":
+        return {"method": "ema", "decay": t.ema.decay, "steps_averaged": int(averages.model.n_averaged)}
+    return {"method": "swa", "start_epoch": t.swa.start, "epochs_averaged": int(averages.model.n_averaged),
+            "lr": t.swa.lr or t.optimizer.lr, "anneal_epochs": t.swa.anneal_epochs}

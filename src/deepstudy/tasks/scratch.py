@@ -220,7 +220,7 @@ def train_one(ctx: SeedContext) -> SeedResult:
             write_json(folder / "gradients.json", {"init": _gradient_norms(model, xv, yv)})
         yield from scratch.fit(model, optimizer, x, y, xv, yv, epochs=t.epochs, batch_size=t.batch_size,
                                seed=run_seed % 2**63, start_epoch=start, eval_batch_size=t.eval_batch_size,
-                               lr_at=schedule(cfg, -(-len(x) // t.batch_size)))
+                               lr_at=schedule(cfg, -(-len(x) // t.batch_size)), l1=t.l1)
 
     state = NumpyState(model, optimizer)
     try:

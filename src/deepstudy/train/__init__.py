@@ -19,15 +19,17 @@ Example:
     [0, 1]
 """
 from deepstudy.train import checkpoint
+from deepstudy.train.averaging import Averages
 from deepstudy.train.driver import Driven, Optimizers, State, TorchState, drive
 from deepstudy.train.loop import (EpochResult, Epochs, Monitor, NonFiniteLoss, as_device, fit, gradient_norms,
                                   predict)
 from deepstudy.train.lr_range import lr_range_test
-from deepstudy.train.optim import build_optimizer, build_schedule, from_settings, param_groups
+from deepstudy.train.optim import build_optimizer, build_schedule, from_settings, l1_penalty, param_groups
 from deepstudy.train.precision import FALLBACK_NOTE, FELL_BACK, autocast, cpu_supports_bf16, grad_scaler
 from deepstudy.train.simple import TrainResult, train
 
 __all__ = ["train", "TrainResult", "fit", "Epochs", "EpochResult", "predict", "gradient_norms", "as_device",
            "Monitor", "NonFiniteLoss", "build_optimizer", "build_schedule", "from_settings", "param_groups",
+           "l1_penalty", "Averages",
            "autocast", "grad_scaler", "cpu_supports_bf16", "drive", "Driven", "Optimizers", "State", "TorchState",
            "checkpoint", "FALLBACK_NOTE", "FELL_BACK", "lr_range_test"]

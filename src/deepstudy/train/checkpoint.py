@@ -135,14 +135,16 @@ def verified(folder: Path) -> tuple[dict, dict | None]:
 
 
 def save(folder: Path, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scaler,
-         extra: dict) -> None:
+         extra: dict, averages=None) -> None:
+    """``averages``: a train.Averages (EMA / SWA) saved in the state file too (none: the file is as it always was)."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"epoch-{epoch:04d}"
     save_weights(model, folder / f"{stem}.safetensors", sealed=False)  # last.json holds its sha256
     buf = io.BytesIO()
     torch.save({"epoch": epoch, "optimizer": optimizer.state_dict() if optimizer is not None else None,
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "scaler": scaler.state_dict(), "extra": extra}, buf)
+                "scaler": scaler.state_dict(), "extra": extra,
+                **({"averages": averages.state_dict()} if averages is not None else {})}, buf)
     atomic_write_bytes(folder / f"{stem}.state.pt", buf.getvalue())
     commit(folder, epoch, weights=f"{stem}.safetensors", state=f"{stem}.state.pt")
 
@@ -151,7 +153,7 @@ def exists(folder: Path) -> bool:
     return (folder / POINTER).is_file()
 
 
-def load(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scaler) -> dict:
+def load(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scaler, averages=None) -> dict:
     """Restore everything saved by :func:`save` from the newest checkpoint that passes its sha256 check; returns
     ``{"epoch": ..., "extra": ...}``, with ``"fell_back_from": {"epoch", "reason"}`` when that is not the newest."""
     entry, fallback = verified(folder)
@@ -165,4 +167,9 @@ def load(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, sched
     if scheduler is not None and state["scheduler"] is not None:
         scheduler.load_state_dict(state["scheduler"])
     scaler.load_state_dict(state["scaler"])
+    if averages is not None:  # after the optimizer: SWALR continues from the rate it left there
+        if "averages" not in state:
+            raise UserError(f"checkpoint in {folder} holds no weight average (train.ema / train.swa); it was written "
+                            "by a run without one — delete that folder to restart this seed from scratch")
+        averages.load_state_dict(state["averages"])
     return {"epoch": state["epoch"], "extra": state["extra"], **({"fell_back_from": fallback} if fallback else {})}

@@ -25,6 +25,7 @@ from torch import nn
 from deepstudy import repro
 from deepstudy.fileio import append_jsonl, keep_jsonl
 from deepstudy.train import checkpoint
+from deepstudy.train.averaging import Averages
 from deepstudy.train.loop import Monitor
 from deepstudy.train.precision import grad_scaler
 
@@ -55,8 +56,9 @@ class Optimizers:
 
 @dataclass
 class TorchState:
-    """A torch seed's state for :func:`drive`: model, optimizer(s), scheduler and scaler, saved in atomic checkpoints
-    (safetensors weights + ``weights_only`` state) and restored exactly.
+    """A torch seed's state for :func:`drive`: model, optimizer(s), scheduler, scaler and weight averages (EMA / SWA),
+    saved in atomic checkpoints (safetensors weights + ``weights_only`` state) and restored exactly. The best weights
+    are those validation scored: the EMA's when there is one.
 
     Example:
         >>> import tempfile, pathlib, torch
@@ -72,6 +74,7 @@ class TorchState:
     optimizer: torch.optim.Optimizer | Optimizers | None = None
     scheduler: object = None
     scaler: torch.amp.GradScaler | None = None
+    averages: Averages | None = None
 
     def __post_init__(self):
         self.scaler = self.scaler or grad_scaler("fp32", torch.device("cpu"))  # disabled: an empty state
@@ -80,14 +83,14 @@ class TorchState:
         return checkpoint.exists(folder)
 
     def save(self, folder: Path, epoch: int, extra: dict) -> None:
-        checkpoint.save(folder, epoch, self.model, self.optimizer, self.scheduler, self.scaler, extra)
+        checkpoint.save(folder, epoch, self.model, self.optimizer, self.scheduler, self.scaler, extra, self.averages)
 
     def load(self, folder: Path) -> tuple[int, dict, dict | None]:
-        state = checkpoint.load(folder, self.model, self.optimizer, self.scheduler, self.scaler)
+        state = checkpoint.load(folder, self.model, self.optimizer, self.scheduler, self.scaler, self.averages)
         return state["epoch"], state["extra"], state.get("fell_back_from")
 
     def save_best(self, path: Path) -> None:
-        checkpoint.save_weights(self.model, path)
+        checkpoint.save_weights(self.model if self.averages is None else self.averages.evaluated(self.model), path)
 
     def load_best(self, path: Path) -> None:
         checkpoint.load_weights(self.model, path)

@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from deepstudy.repro import derive_seed, seed_torch
+from deepstudy.train.averaging import Averages
 from deepstudy.train.inputs import Batches, Epochs, TrainData, as_device, check_reiterable, per_epoch
+from deepstudy.train.optim import l1_penalty
 from deepstudy.train.precision import autocast, grad_scaler
 
 Step = Callable[[nn.Module, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -159,7 +161,8 @@ def fit(model: nn.Module, train_batches: TrainData, val_batches: Batches | None 
         device: torch.device | str = "cpu", seed: int = 0, start_epoch: int = 0, precision: str = "fp32",
         channels_last: bool = False, grad_clip: float | None = None, scaler: torch.amp.GradScaler | None = None,
         grad_norms: bool = False, step: Step | None = None,
-        validate: Callable[[nn.Module], dict] | None = None) -> Epochs:
+        validate: Callable[[nn.Module], dict] | None = None, l1: float = 0.0,
+        averages: Averages | None = None) -> Epochs:
     """Train ``model`` in place, one epoch per iteration: a lazy iterator of :class:`EpochResult`.
 
     Nothing is trained until the result is iterated — each ``next()`` runs one epoch and returns
@@ -200,6 +203,11 @@ def fit(model: nn.Module, train_batches: TrainData, val_batches: Batches | None 
         validate: ``validate(model) -> dict`` replaces the default validation (``loss_fn`` over
             ``val_batches``): it returns ``val_loss``, ``val_acc`` and any other values, which land in
             ``EpochResult.extra``.
+        l1: add ``l1 * sum |w|`` over the weights (:func:`deepstudy.train.l1_penalty`: ``ndim > 1``, not biases
+            or normalization parameters) to each step's loss before the backward pass; ``train_loss`` stays the
+            data term. 0: nothing is added.
+        averages: an :class:`Averages` (EMA or SWA) updated after every step / epoch; validation (and ``validate``)
+            scores its ``evaluated`` network. SWA epochs skip ``scheduler``: SWALR sets the rate.
 
     Returns:
         An iterator of :class:`EpochResult`, one per epoch from ``start_epoch`` to ``epochs - 1``.
@@ -232,12 +240,16 @@ def fit(model: nn.Module, train_batches: TrainData, val_batches: Batches | None 
         raise TypeError("fit needs loss_fn (e.g. torch.nn.CrossEntropyLoss()) or a step function")
     if validate is None and val_batches is not None and loss_fn is None:
         raise TypeError("fit scores val_batches with loss_fn: pass loss_fn, or validate=, or val_batches=None")
+    if not (l1 >= 0 and math.isfinite(l1)):
+        raise ValueError(f"l1 must be a finite number >= 0, got {l1}")
     return Epochs(_epochs(model, train_batches, val_batches, optimizer, scheduler, loss_fn, epochs, device, seed,
-                          start_epoch, precision, channels_last, grad_clip, scaler, grad_norms, step, validate))
+                          start_epoch, precision, channels_last, grad_clip, scaler, grad_norms, step, validate, l1,
+                          averages))
 
 
 def _epochs(model, train_batches, val_batches, optimizer, scheduler, loss_fn, epochs, device, seed, start_epoch,
-            precision, channels_last, grad_clip, scaler, grad_norms, step, validate) -> Iterator[EpochResult]:
+            precision, channels_last, grad_clip, scaler, grad_norms, step, validate, l1,
+            averages) -> Iterator[EpochResult]:
     step = step or (lambda m, x, y: _plain_step(m, x, y, loss_fn))
     context, _ = autocast(precision, device)
     scaler = scaler or grad_scaler(precision, device)
@@ -246,13 +258,18 @@ def _epochs(model, train_batches, val_batches, optimizer, scheduler, loss_fn, ep
     for epoch in range(start_epoch, epochs):
         seed_torch(derive_seed(seed, "epoch", epoch))
         model.train()
+        stepped = scheduler
+        if averages is not None:
+            averages.begin_epoch(epoch)
+            stepped = None if averages.swa_phase(epoch) else scheduler  # SWA: SWALR sets the rate, once per epoch
         losses, hits, sizes, norms, t0 = [], [], [], [], time.perf_counter()
         for x, y in train_batches(epoch):
             x, y = _to(x, device, channels_last), y.to(device, non_blocking=True)
             with context():
                 loss, out = step(model, x, y)
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
+            # L1 outside autocast, on the fp32 weights; the logged loss stays the data term (comparable with val_loss)
+            scaler.scale(loss + l1_penalty(model, l1) if l1 else loss).backward()
             if grad_clip is not None or tracked:
                 scaler.unscale_(optimizer)  # a no-op without fp16 loss scaling
             if tracked:  # stays on the device: one stacked tensor per step, reduced once per epoch
@@ -262,8 +279,10 @@ def _epochs(model, train_batches, val_batches, optimizer, scheduler, loss_fn, ep
                 nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
             scaler.step(optimizer)
             scaler.update()
-            if scheduler is not None:
-                scheduler.step()
+            if averages is not None:
+                averages.after_step(model)
+            if stepped is not None:
+                stepped.step()
             # keep per-step results on the device and reduce once per epoch: no host sync, two tiny
             # kernels per step (argmax, eq) — the whole overhead this loop adds to a bare one
             losses.append(loss.detach())
@@ -276,16 +295,20 @@ def _epochs(model, train_batches, val_batches, optimizer, scheduler, loss_fn, ep
         seconds = time.perf_counter() - t0  # after float(): on a GPU that waits for the queued steps
         if not math.isfinite(train_loss):
             raise NonFiniteLoss(epoch, train_loss)
+        scored = model
+        if averages is not None:
+            averages.after_epoch(model, epoch)
+            scored = averages.evaluated(model)
         t1 = time.perf_counter()
         if validate is None and val_batches is None:
             val = {"val_loss": None, "val_acc": None}
         elif validate is None:
-            out, y = predict(model, val_batches, device=device, precision=precision, channels_last=channels_last)
+            out, y = predict(scored, val_batches, device=device, precision=precision, channels_last=channels_last)
             classify = out.dim() == 2 and y.dim() == 1
             val = {"val_loss": float(loss_fn(out, y)), "val_acc": float((out.argmax(1) == y).float().mean()) if classify
                    else None}
         else:
-            val = validate(model)
+            val = validate(scored)
         yield EpochResult(
             epoch=epoch, train_loss=train_loss, train_acc=float(torch.cat(hits).float().mean()) if hits else None,
             val_loss=val.pop("val_loss"), val_acc=val.pop("val_acc"),

@@ -1,7 +1,8 @@
 """Optimizers and learning-rate schedules from plain values.
 
 Weight decay goes to weight matrices and kernels only: biases and normalization parameters
-(every tensor with ndim <= 1) are not decayed (Loshchilov & Hutter, 2019; as in timm / nanoGPT).
+(every tensor with ndim <= 1) are not decayed (Loshchilov & Hutter, 2019; as in timm / nanoGPT); the L1 penalty
+(``l1_penalty``) follows the same rule.
 Fused kernels are used where torch has them for the device.
 """
 from __future__ import annotations
@@ -24,6 +25,27 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def l1_penalty(model: nn.Module, lam: float) -> torch.Tensor:
+    """``lam * sum |w|`` over the trainable weights that weight decay reaches (``ndim > 1``; never biases or
+    normalization parameters), a scalar to add to the loss: its gradient is ``lam * sign(w)`` (0 where w is 0).
+
+    Example:
+        >>> import torch
+        >>> from deepstudy import train
+        >>> layer = torch.nn.Linear(2, 1)
+        >>> with torch.no_grad():
+        ...     _ = layer.weight.copy_(torch.tensor([[1.0, -2.0]])), layer.bias.fill_(5.0)
+        >>> penalty = train.l1_penalty(layer, 0.1)
+        >>> penalty.backward()
+        >>> round(penalty.item(), 4), layer.weight.grad.tolist(), layer.bias.grad
+        (0.3, [[0.10000000149011612, -0.10000000149011612]], None)
+    """
+    weights = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    if not weights:
+        return torch.zeros(())
+    return lam * torch.stack([p.abs().sum() for p in weights]).sum()
 
 
 def build_optimizer(model: nn.Module, name: str, *, lr: float, momentum: float = 0.0, nesterov: bool = False,

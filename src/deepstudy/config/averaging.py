@@ -1,0 +1,25 @@
+"""The ``train.ema`` and ``train.swa`` sections: averages of the weights taken while a model trains
+(deepstudy.train.averaging). Either is off unless given; ``train.l1`` sits beside them in the train section.
+"""
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EmaConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # as every section
+    decay: float = Field(0.999, gt=0, lt=1, description=(
+        "Each optimizer step the average moves (1 - decay) of the way to the new weights (batch-norm statistics "
+        "too): an average over about 1 / (1 - decay) steps."))
+
+
+class SwaConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    start: int = Field(..., ge=1, description=(
+        "The first epoch averaged (counted from 1, at most train.epochs): the weights at the end of it and of "
+        "every later epoch are averaged with equal weight."))
+    lr: float | None = Field(None, gt=0, description=(
+        "The learning rate from `start` on (torch's SWALR anneals to it; the schedule stops there); default: "
+        "train.optimizer.lr."))
+    anneal_epochs: int = Field(5, ge=0, description=(
+        "Epochs over which the rate moves from where the schedule left it to `lr` (cosine; 0: at once)."))

@@ -11,8 +11,9 @@ tensors with ndim > 1 only, as it does a network's weight matrices).
 
 Learning rates (:data:`RATES`): one per (surface, optimizer), picked ONCE from the grid 1e-4, 3e-4, 1e-3, 3e-3,
 0.01, 0.03, 0.1 by the smallest final distance to the minimum after the surface's steps (Rosenbrock 2000, Beale
-1000; a rate whose path diverged counts as infinitely far) and written down here; nothing is tuned when the analysis runs. On the two saddles every optimizer uses 0.01, so that
-what differs between paths is the algorithm, not the step size.
+1000; a rate whose path diverged counts as infinitely far) and written down here; nothing is tuned when the
+analysis runs. On the two saddles every optimizer uses 0.01, so that what differs between paths is the algorithm,
+not the step size.
 """
 from __future__ import annotations
 

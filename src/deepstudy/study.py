@@ -22,6 +22,7 @@ from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, write_json
 from deepstudy.records import FRACTIONS, Failure, metric_name
 from deepstudy.rundir import RunDir, RunPath, stamp
+from deepstudy.tasks import trajectories
 
 # execute: the search's entry, not the library's
 __all__ = ["run", "resume", "check", "explain_run", "lr_find", "RunPath"]
@@ -181,6 +182,7 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
     on_event({"kind": "note", "text": "every run has ended: comparing the arms and writing the report"})
     for task in dict.fromkeys(tasks.get(c.task) for c in arms.values()):
         task.after_seeds(study, arms, datasets, run, device)
+    trajectories.after_seeds(study, arms, run)  # optimizer paths on 2-D surfaces: no data, no model
     write_json(run.results, {**study_results.aggregate(study, arms, run), **(extra_results() if extra_results else {})})
     from deepstudy import report
 

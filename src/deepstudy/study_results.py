@@ -17,6 +17,7 @@ from deepstudy.fileio import read_json, write_json
 from deepstudy.records import FRACTIONS, ArmSummary
 from deepstudy.rundir import RunDir
 from deepstudy.runs import testset
+from deepstudy.tasks import trajectories
 
 
 def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
@@ -59,6 +60,7 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
             per_class=per_class, seeds=seeds, extras=task.summarize(study, cfg, run, arm, ok, data_info)).to_json()
         if "bias-variance" in study.analyses and len(predictions.get(arm, [])) >= 2 and not _folds(cfg):
             out_arms[arm]["bias_variance"] = evaluate.bias_variance(predictions[arm], y_test)
+    paths = trajectories.summary(run) if "trajectories" in study.analyses else None
     groups = _sample_size_groups(arms)
     extras = {k: v for t in dict.fromkeys([lead, *(tasks.get(c.task) for c in arms.values())])
               for k, v in t.study_extras(study, arms, out_arms).items()}
@@ -69,6 +71,7 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
             "comparison": evaluate.compare_arms(scores, correct, metric, paired=any(_folds(c) for c in arms.values()),
                                                 lower_better=lead.lower_is_better, note=lead.headline_note(data_info),
                                                 **lead.comparison(metric)),
+            **({"trajectories": paths} if paths else {}),
             **extras, "failures": failures, "notes": _notes(out_arms), "environment": read_json(run.env),
             "test_set": testset.record(run.path)}  # what `deepstudy compare` checks runs against (deepstudy.runs)
 

@@ -181,7 +181,7 @@ class TrainConfig(_Section):
 Task = Literal["classify", "scratch", "classical", "forecast", "som", "reconstruct", "generate", "language-model"]
 Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "boundary", "bias-variance",
                    "gradients", "gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion",
-                   "feature-maps", "gradient-flow", "attention", "lr-range"]
+                   "feature-maps", "gradient-flow", "attention", "lr-range", "trajectories"]
 # the analyses that explain individual predictions (deepstudy.explain), computed on test examples of every seed
 EXPLANATIONS = ("gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion")
 

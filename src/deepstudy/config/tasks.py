@@ -73,6 +73,8 @@ _EXPLAINING = {*EXPLANATIONS, "feature-maps", "gradient-flow", "attention"}
 MONITOR_REFUSED = {"forecast": ("val_acc", "forecasting has no accuracy; use train.early_stopping.monitor: val_loss")}
 EXPLAINING_ALLOWED = {"classify": _EXPLAINING,
                       "forecast": {"saliency", "smoothgrad", "integrated-gradients", "occlusion", "gradient-flow"}}
+# the tasks whose arms train with torch optimizers from train.optimizer and whose report draws the analyses' figures
+TRAJECTORY_TASKS = ("classify", "forecast", "reconstruct", "language-model")
 # registered datasets built without files: their readers never look at data.path (data/registry.py)
 BUILT_IN_DATA = {"digits": "digits", "moons": "synthetic", "circles": "synthetic"}
 
@@ -161,7 +163,10 @@ class Study(_Section):
         "(per-layer weight-gradient norms during training), attention (text models with attention: the "
         "weights over the words of explained examples); task classify: lr-range (the learning-rate range test "
         "of each arm from seed 0's initial weights on the training split, see `lr_range`; `deepstudy lr-find` "
-        "runs it alone)."))
+        "runs it alone); tasks classify, forecast, reconstruct, language-model: trajectories (SGD, momentum, Nesterov, "
+        "RMSProp, Adam, AdamW and the arms' own optimizer settings stepping a point on 2-D test surfaces — a saddle, "
+        "Rosenbrock, Beale, a monkey saddle — drawn as paths on contour plots, with which stall at a saddle and "
+        "which escape; independent of the data)."))
     if TYPE_CHECKING:  # sections of some tasks only; a task without one reads its defaults (__getattr__)
         explain: ExplainConfig
         som: SomConfig
@@ -231,6 +236,9 @@ class Study(_Section):
             ("lr-range" in self.analyses and self.task != "classify",
              f"analysis lr-range (the learning-rate range test) runs for task: classify; remove it for task: "
              f"{self.task}"),
+            ("trajectories" in self.analyses and self.task not in TRAJECTORY_TASKS,
+             f"analysis trajectories (optimizer paths on 2-D test surfaces) runs for the tasks that train with "
+             f"train.optimizer ({', '.join(TRAJECTORY_TASKS)}); remove it for task: {self.task}"),
             (t.optimizer.nesterov and t.optimizer.momentum <= 0,
              "train.optimizer.nesterov needs train.optimizer.momentum > 0 (e.g. 0.9)"),
             (t.unfreeze_after and not (t.freeze_backbone and t.unfreeze_after < t.epochs),

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from deepstudy.errors import UserError
 from deepstudy.fileio import DamagedFile, atomic_write_text, read_json, read_jsonl
-from deepstudy.report import conclusions, diagnostics, lr_range, search_view, sections, tasks
+from deepstudy.report import conclusions, diagnostics, lr_range, search_view, sections, tasks, trajectories
 from deepstudy.report.figures import roc_points
 from deepstudy.report.formats import ci, count, human, mdcell, metric_label, pm
 
@@ -175,7 +175,7 @@ def write(run_dir: str | Path) -> Path:
                "search": search, "search_figures": search_figs, "lead": conclusions.lead(results, rows, search),
                "curve_lines": curves["lines"],
                "explain_rows": rows, "starting_points": tasks.starting_points(results),
-               "lr_range": lr_range.lines(results),
+               "lr_range": lr_range.lines(results), "trajectories": trajectories.lines(results),
                "dataset_figures": dataset_figs, "run_dir": str(run_dir),
                "generated": _dt.datetime.now().isoformat(timespec="seconds")}
     html = env.get_template("report.html.j2").render(**context, embed=_embed)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from deepstudy.fileio import read_json, read_jsonl
-from deepstudy.report import lr_range, tasks
+from deepstudy.report import lr_range, tasks, trajectories
 from deepstudy.report.formats import pm
 from deepstudy.rundir import RunDir
 
@@ -117,6 +117,7 @@ def analysis_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dic
                                "line that falls by orders of magnitude is the vanishing gradient: early steps barely "
                                "learn."})
     out += lr_range.figures(run_dir, results, wanted)
+    out += trajectories.figures(run_dir, results, wanted)
     return out
 
 

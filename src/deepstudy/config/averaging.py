@@ -23,3 +23,14 @@ class SwaConfig(BaseModel):
         "train.optimizer.lr."))
     anneal_epochs: int = Field(5, ge=0, description=(
         "Epochs over which the rate moves from where the schedule left it to `lr` (cosine; 0: at once)."))
+
+
+def averaging_rules(t) -> list[tuple[object, str]]:
+    """(broken, message) rules of train.ema / train.swa that need the rest of the train section ``t``."""
+    return [
+        (t.swa and t.swa.start > t.epochs, f"train.swa.start {t.swa.start if t.swa else 0} is after the last "
+         f"epoch ({t.epochs}); set it to at most train.epochs"),
+        (t.swa and t.ema, "train.ema and train.swa both replace the tested weights by an average; keep one of them"),
+        (t.swa and t.early_stopping.patience, "train.swa averages the weights up to the last epoch, so "
+         "early_stopping.patience cannot stop it; remove one of them"),
+    ]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, create_model, field_validator, model_validator
 
+from deepstudy.config.averaging import averaging_rules
 from deepstudy.config.search import SearchConfig
 from deepstudy.config.lr_range import LRRangeConfig
 from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
@@ -73,8 +74,11 @@ _EXPLAINING = {*EXPLANATIONS, "feature-maps", "gradient-flow", "attention"}
 MONITOR_REFUSED = {"forecast": ("val_acc", "forecasting has no accuracy; use train.early_stopping.monitor: val_loss")}
 EXPLAINING_ALLOWED = {"classify": _EXPLAINING,
                       "forecast": {"saliency", "smoothgrad", "integrated-gradients", "occlusion", "gradient-flow"}}
-# the tasks whose arms train with torch optimizers from train.optimizer and whose report draws the analyses' figures
-TRAJECTORY_TASKS = ("classify", "forecast", "reconstruct", "language-model")
+# analyses that run for some tasks only: what they are, and the tasks (trajectories: the tasks whose arms train
+# with torch optimizers from train.optimizer and whose report draws the analyses' figures)
+ANALYSIS_TASKS = {"lr-range": ("the learning-rate range test", ("classify",)),
+                  "trajectories": ("optimizer paths on 2-D test surfaces",
+                                   ("classify", "forecast", "reconstruct", "language-model"))}
 # registered datasets built without files: their readers never look at data.path (data/registry.py)
 BUILT_IN_DATA = {"digits": "digits", "moons": "synthetic", "circles": "synthetic"}
 
@@ -233,12 +237,8 @@ class Study(_Section):
             (explaining, f"analyses {', '.join(sorted(explaining))} explain torch models (task: classify; task: "
                          f"forecast: saliency, smoothgrad, integrated-gradients, occlusion, gradient-flow); remove "
                          f"them for task: {self.task}"),
-            ("lr-range" in self.analyses and self.task != "classify",
-             f"analysis lr-range (the learning-rate range test) runs for task: classify; remove it for task: "
-             f"{self.task}"),
-            ("trajectories" in self.analyses and self.task not in TRAJECTORY_TASKS,
-             f"analysis trajectories (optimizer paths on 2-D test surfaces) runs for the tasks that train with "
-             f"train.optimizer ({', '.join(TRAJECTORY_TASKS)}); remove it for task: {self.task}"),
+            *((a in self.analyses and self.task not in tasks, f"analysis {a} ({what}) runs for task: "
+               f"{', '.join(tasks)}; remove it for task: {self.task}") for a, (what, tasks) in ANALYSIS_TASKS.items()),
             (t.optimizer.nesterov and t.optimizer.momentum <= 0,
              "train.optimizer.nesterov needs train.optimizer.momentum > 0 (e.g. 0.9)"),
             (t.unfreeze_after and not (t.freeze_backbone and t.unfreeze_after < t.epochs),
@@ -249,12 +249,7 @@ class Study(_Section):
             (t.early_stopping.monitor == "last" and t.early_stopping.patience,
              "early_stopping.monitor=last keeps every epoch, so patience cannot stop it; remove one of them"),
             (t.early_stopping.monitor == refused_monitor, why_refused),
-            (t.swa and t.swa.start > t.epochs, f"train.swa.start {t.swa.start if t.swa else 0} is after the last "
-             f"epoch ({t.epochs}); set it to at most train.epochs"),
-            (t.swa and t.ema, "train.ema and train.swa both replace the tested weights by an average; keep one of "
-             "them"),
-            (t.swa and t.early_stopping.patience, "train.swa averages the weights up to the last epoch, so "
-             "early_stopping.patience cannot stop it; remove one of them"),
+            *averaging_rules(t),
             (d.cv_folds and d.resample != "none", "choose data.cv_folds or data.resample, not both"),
             (self.search and (set(self.arms) != {"base"} or self.arms["base"] or self.opt_in_arms),
              "a search tunes one configuration and compares it with the default itself; remove `arms:` (or run "

@@ -109,7 +109,8 @@ def test_ema_matches_averaged_model_fed_the_same_weights():
     assert not torch.allclose(ours["0.weight"], model[0].weight.detach())  # an average, not the raw weights
     reference.module.eval()
     x_val, y_val = next(iter(val_b))
-    val_loss = float(nn.functional.cross_entropy(reference.module(x_val), y_val))
+    with torch.no_grad():
+        val_loss = float(nn.functional.cross_entropy(reference.module(x_val), y_val))
     assert abs(results[-1].val_loss - val_loss) < 1e-6, "validation scored the average"
 
 

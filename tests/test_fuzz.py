@@ -11,7 +11,7 @@ Anything else (exit 1, an exception, two lines, a half-written run directory) fa
 prints the falsifying example and the assertion message holds the study file and the data file.
 
 Budget: ``DEEPSTUDY_FUZZ=ci`` (the default, ``make test``) tries 25 cases, derandomized (the same ones every run, so
-CI never fails on a case found today by chance), within about 40 s; ``DEEPSTUDY_FUZZ=long`` (``make fuzz``) tries 500
+CI never fails on a case found today by chance), within about 25 s; ``DEEPSTUDY_FUZZ=long`` (``make fuzz``) tries 500
 random ones. No example database is kept (a failure prints a ``@reproduce_failure`` blob to replay it).
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ _COMMON = dict(deadline=None, database=None, print_blob=True,
 settings.register_profile("ci", max_examples=25, derandomize=True, **_COMMON)
 settings.register_profile("long", max_examples=500, **_COMMON)
 PROFILE = os.environ.get("DEEPSTUDY_FUZZ", "ci")
-BUDGET_S = {"ci": 40.0, "long": math.inf}[PROFILE]  # seconds of cases; later ones pass without running
+BUDGET_S = {"ci": 25.0, "long": math.inf}[PROFILE]  # seconds of cases; later ones pass without running
 DATA = "@DATA@"  # the case's own data folder, filled in when it runs
 MISSING = object()  # a piece that leaves its key out
 

@@ -1,6 +1,7 @@
 """``deepstudy`` command line: parse, call study / report / data, print, exit codes.
 
-Exit codes: 0 success, 2 user error (one line: what is wrong, how to fix; no traceback).
+Exit codes: 0 success, 2 user error (one line: what is wrong, how to fix; no traceback), 1 disk full (one line
+with the resume command), 130 interrupted (Ctrl-C: the resume command).
 Heavy imports (torch) happen inside the commands that need them: ``report`` and ``list`` stay fast.
 """
 from __future__ import annotations

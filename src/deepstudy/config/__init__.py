@@ -31,7 +31,7 @@ from deepstudy.errors import UserError, closest
 __all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillConfig", "EarlyStoppingConfig",
            "ExplainConfig", "LMConfig", "LRRangeConfig", "ModelConfig", "OptimizerConfig", "PretrainConfig",
            "SomConfig", "Task", "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study",
-           "AnyStudy",            "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
+           "AnyStudy", "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
            "validate", "define", "json_schema", "arm_config", "for_task", "check_task_model", "to_yaml"]
 
 

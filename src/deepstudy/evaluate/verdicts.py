@@ -29,7 +29,6 @@ def compare_arms(scores: dict[str, list[float]], correct: dict[str, list[np.ndar
     ``scale``, ``unit``: how a gap is written (accuracy: x100 "points"; a NAB score: x1 "NAB points"; R²: x1 and
     no unit — R² is not a percentage).
     ``sample``: what one score of an arm is (a seed; a whole search when samplers are compared).
-
     ``note``: why this metric ranks the arms, added to the summary (e.g. macro F1 on imbalanced classes).
 
     A gap that the test does not separate from noise is "no evidence of a difference", never "no difference":

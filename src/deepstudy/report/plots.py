@@ -76,7 +76,7 @@ def epoch_panels(curves: dict[str, list[list[dict]]], panels: list[tuple[str, st
                  width: float = 4.3) -> Path | None:
     """One panel per (metric key, title, y label) that has data: per arm the mean over seeds with the min-max band,
     per epoch. ``curves[arm]`` = per-seed lists of metric rows. Rows with a ``file`` (one model per series) get one
-    row of panels per file, so each file's epochs stay its own curve. A fraction (formats.FRACTIONS) is drawn x100.
+    row of panels per file, so each file's epochs stay its own curve. A fraction (records.FRACTIONS) is drawn x100.
     None when no panel has data."""
     panels = [p for p in panels if p[0] in with_data(curves, [p[0] for p in panels])]
     if not panels:

@@ -143,7 +143,7 @@ class ClassifyTask(Task):
         return weights.load_pretrained(model, imagenet=cfg.model.name if imagenet else None)
 
     def test(self, model: nn.Module, ctx: SeedContext, monitor: train.Monitor, stopped_early: bool,
-             precision_used: str) -> dict:
+             precision_used: str) -> SeedResult:
         cfg, ds, device, folder, t = ctx.cfg, ctx.dataset, ctx.device, ctx.seed.path, ctx.cfg.train
         kw = {"device": device, "precision": t.precision, "channels_last": t.channels_last}
         t0 = time.perf_counter()

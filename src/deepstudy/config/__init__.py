@@ -16,9 +16,9 @@ import yaml
 from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
 from deepstudy.config.lr_range import LRRangeConfig
-from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
-                                       EarlyStoppingConfig, ExplainConfig, LMConfig, ModelConfig, OptimizerConfig,
-                                       PretrainConfig, SomConfig, Task, TrainConfig)
+from deepstudy.config.task_sections import AnomalyConfig, DistillConfig, LMConfig, PretrainConfig, SomConfig
+from deepstudy.config.sections import (EXPLANATIONS, Analysis, DataConfig, EarlyStoppingConfig, ExplainConfig,
+                                       ModelConfig, OptimizerConfig, Task, TrainConfig)
 from deepstudy.config import yamlfile
 from deepstudy.config.tasks import (DATA_KEYS, define, FULL_SECTIONS, MAX_RUNS, OPTIONAL_SECTIONS, STUDY_TYPES,
                                     TRAIN_KEYS, Study, too_many_runs)

@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field, ValidationInfo, create_model, field_valid
 from deepstudy.config.averaging import averaging_rules
 from deepstudy.config.search import SearchConfig
 from deepstudy.config.lr_range import LRRangeConfig
-from deepstudy.config.sections import (EXPLANATIONS, AnomalyConfig, Analysis, DataConfig, DistillConfig,
-                                       EarlyStoppingConfig, EmaConfig, ExplainConfig, LMConfig, ModelConfig,
-                                       OptimizerConfig, PretrainConfig, SomConfig, SwaConfig, Task, TrainConfig,
+from deepstudy.config.task_sections import AnomalyConfig, DistillConfig, LMConfig, PretrainConfig, SomConfig
+from deepstudy.config.sections import (EXPLANATIONS, Analysis, DataConfig, EarlyStoppingConfig, EmaConfig,
+                                       ExplainConfig, ModelConfig, OptimizerConfig, SwaConfig, Task, TrainConfig,
                                        _Section, safe_name)
 
 _ALL_TRAIN = tuple(TrainConfig.model_fields)

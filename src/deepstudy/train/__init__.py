@@ -21,9 +21,10 @@ Example:
 from deepstudy.train import checkpoint
 from deepstudy.train.averaging import Averages
 from deepstudy.train.driver import Driven, Optimizers, State, TorchState, drive
-from deepstudy.train.loop import (EpochResult, Epochs, Monitor, NonFiniteLoss, as_device, fit, gradient_norms,
+from deepstudy.train.loop import (EpochResult, Epochs, NonFiniteLoss, as_device, fit, gradient_norms,
                                   predict)
 from deepstudy.train.lr_range import lr_range_test
+from deepstudy.train.monitor import Monitor
 from deepstudy.train.optim import build_optimizer, build_schedule, from_settings, l1_penalty, param_groups
 from deepstudy.train.precision import FALLBACK_NOTE, FELL_BACK, autocast, cpu_supports_bf16, grad_scaler
 from deepstudy.train.simple import TrainResult, train

@@ -26,7 +26,7 @@ from deepstudy import repro
 from deepstudy.fileio import append_jsonl, keep_jsonl
 from deepstudy.train import checkpoint
 from deepstudy.train.averaging import Averages
-from deepstudy.train.loop import Monitor
+from deepstudy.train.monitor import Monitor
 from deepstudy.train.precision import grad_scaler
 
 

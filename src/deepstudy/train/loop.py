@@ -59,41 +59,6 @@ class EpochResult:
     extra: dict | None = None  # what a task's ``validate`` measured beside val_loss / val_acc
 
 
-@dataclass
-class Monitor:
-    """Tracks the validation metric that picks the best checkpoint and drives early stopping
-    (metric "last": every epoch counts as the best, so the final weights are tested)."""
-
-    metric: str = "val_loss"
-    patience: int | None = None
-    min_delta: float = 0.0
-    best: float | None = None
-    best_epoch: int = -1
-    bad_epochs: int = 0
-
-    def update(self, value: float | None, epoch: int) -> bool:
-        if self.metric == "last":  # no selection: the final epoch's weights are the ones tested
-            self.best_epoch = epoch
-            return True
-        sign = -1.0 if self.metric.endswith("loss") else 1.0
-        improved = self.best is None or sign * (value - self.best) > self.min_delta
-        if improved:
-            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
-        else:
-            self.bad_epochs += 1
-        return improved
-
-    @property
-    def should_stop(self) -> bool:
-        return self.patience is not None and self.bad_epochs >= self.patience
-
-    def state_dict(self) -> dict:
-        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.best, self.best_epoch, self.bad_epochs = state["best"], state["best_epoch"], state["bad_epochs"]
-
-
 def _to(x: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
     x = x.to(device, non_blocking=True)
     return x.contiguous(memory_format=torch.channels_last) if channels_last and x.dim() == 4 else x

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from deepstudy.train.loop import Batches, EpochResult, Monitor, Step, TrainData, as_device, fit
+from deepstudy.train.loop import Batches, EpochResult, Step, TrainData, as_device, fit
+from deepstudy.train.monitor import Monitor
 from deepstudy.train.optim import build_optimizer
 
 

@@ -228,3 +228,30 @@ def test_word_heatmaps_show_the_stretch_a_long_text_is_weighted_most():
     start = heaviest_stretch(weight, 36)
     assert start <= 150 and start + 36 >= 156  # the whole peak is shown
     assert heaviest_stretch(np.ones(20), 36) == 0  # short texts from the first word
+
+
+def test_dead_units_finds_a_dead_relu_and_a_saturated_sigmoid_and_changes_nothing():
+    from deepstudy.train.units import dead_fraction, dead_units
+
+    torch.manual_seed(0)
+    x = torch.randn(128, 4)
+    relu = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Dropout(0.5), nn.BatchNorm1d(4), nn.Linear(4, 2))
+    leaky = nn.Sequential(nn.Linear(4, 4), nn.LeakyReLU(), nn.Linear(4, 2))
+    sigmoid = nn.Sequential(nn.Linear(4, 4), nn.Sigmoid(), nn.Linear(4, 2))
+    with torch.no_grad():
+        for net in (relu, leaky):
+            net[0].bias.copy_(torch.tensor([-1e3, -1e3, 0.0, 0.0]))  # units 0 and 1: never positive
+        sigmoid[0].bias.copy_(torch.tensor([1e3, 0.0, 0.0, 0.0]))  # unit 0: saturated at 1
+    before = {k: v.clone() for k, v in relu.state_dict().items()}
+    state = torch.get_rng_state()
+    relu.train()
+    assert dead_units(relu, x) == {"1": {"units": 4, "dead": 0.5}}
+    assert relu.training and torch.equal(torch.get_rng_state(), state)  # mode restored, no random numbers drawn
+    assert all(torch.equal(before[k], v) for k, v in relu.state_dict().items())  # BN statistics untouched
+    assert dead_units(leaky, x)["1"]["dead"] == 0.0  # LeakyReLU's negative side still varies
+    assert dead_units(sigmoid, x)["1"]["dead"] == 0.25
+    assert dead_fraction({"a": {"units": 4, "dead": 0.5}, "b": {"units": 12, "dead": 0.0}}) == 0.125
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+    with torch.no_grad():
+        conv[0].bias.copy_(torch.tensor([-1e3, 0.0]))
+    assert dead_units(conv, torch.randn(8, 1, 6, 6)) == {"1": {"units": 2, "dead": 0.5}}  # a channel is a unit

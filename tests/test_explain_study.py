@@ -31,12 +31,17 @@ def test_study_with_explanations_and_gradient_flow(cli, tmp_path):
     init0 = read_json(run / "arms" / "cnn" / "seed-0" / "grad_init.json")
     assert flow["ratio"]["init"]["n"] == 2 and flow["ratio"]["init"]["values"][0] == pytest.approx(
         init0[flow["layers"][0]] / init0[flow["layers"][-1]])
+    dead = flow["dead_units"]  # ReLU units of the cnn, at initialization and as tested
+    assert dead["init"]["n"] == dead["trained"]["n"] == 2 and 0 <= dead["trained"]["mean"] <= 1
+    units = read_json(run / "arms" / "cnn" / "seed-0" / "units.json")
+    assert set(units) == {"init", "trained"} and set(dead["per_layer"]) == set(units["init"])
     for f in ("explain-cnn.png", "explain-mlp.png", "sanity.png", "faithfulness.png", "features.png", "gradient-flow.png"):
         assert (run / "figures" / f).is_file(), f
     seed = read_json(run / "arms" / "cnn" / "seed-0" / "explain.json")
     assert seed["examples"] == 6 and 0 <= seed["wrong"] <= 3
     html = (run / "report.html").read_text()
     assert "Can the explanations be trusted?" in html and "gradcam" in html and "skipped:" in html
+    assert "Dead units" in html
 
 
 def test_explain_command_adds_methods_to_a_finished_run(cli, tmp_path):

@@ -214,6 +214,15 @@ def explain_figures(run_dir: Path, results: dict, wanted: set[str]) -> list[dict
                                                                 f"({g['ratio'][k]['mean']:.1e})"
                                                                for k in ("init", "first", "last")
                                                                if k in g.get("ratio", {}) and g["ratio"][k]["n"])
-                                           for a, g in flows.items()) + "."})
+                                           for a, g in flows.items()) + "." + _dead_units(flows)})
     return out
+
+
+def _dead_units(flows: dict[str, dict]) -> str:
+    """The caption's sentence on dead units (deepstudy.train.units), where the run measured them."""
+    said = [f"{a} {d['init']['mean']:.1%} -> {d['trained']['mean']:.1%}" for a, g in flows.items()
+            if (d := g.get("dead_units")) and "init" in d and "trained" in d]
+    return (" Dead units (hidden units whose output is constant over one validation batch: a ReLU never positive, a "
+            "saturated sigmoid), share of all hidden units at initialization -> as tested, mean over seeds: "
+            + "; ".join(said) + ".") if said else ""
 

@@ -17,11 +17,12 @@ from deepstudy import data as _data
 from deepstudy import evaluate, models, repro, train, weights
 from deepstudy.config import Study
 from deepstudy.errors import UserError
-from deepstudy.fileio import read_jsonl, write_json
+from deepstudy.fileio import read_json, read_jsonl, write_json
 from deepstudy.models import heads
 from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
 from deepstudy.tasks import SeedContext, Size, Task, build_model, distill, explaining, lr_range, pretrain, scratch
+from deepstudy.train.units import UNITS, dead_units
 
 
 def build(cfg: Study, ds: _data.Dataset | dict) -> nn.Module:
@@ -100,6 +101,7 @@ class ClassifyTask(Task):
             if "gradient-flow" in cfg.analyses and start == 0:  # at initialization, on the first validation batch
                 x0, y0 = next(iter(ds.batches("val", t.batch_size, device=device)))
                 write_json(ctx.seed / "grad_init.json", train.gradient_norms(model, x0, y0, loss_fn))
+                write_json(ctx.seed / UNITS, {"init": dead_units(model, x0)})
             for r in train.fit(model, train_batches.epoch, val_batches, optimizer=optimizer, scheduler=scheduler,
                                loss_fn=loss_fn, epochs=t.epochs, device=device, seed=run_seed, start_epoch=start,
                                precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip,
@@ -123,6 +125,9 @@ class ClassifyTask(Task):
             train.checkpoint.save_weights(model, ctx.seed.best)
         else:
             train.checkpoint.load_weights(model, ctx.seed.best)
+        if "gradient-flow" in cfg.analyses and (ctx.seed / UNITS).is_file():  # the tested weights, same batch
+            x0, _ = next(iter(ds.batches("val", t.batch_size, device=device)))
+            write_json(ctx.seed / UNITS, {**read_json(ctx.seed / UNITS), "trained": dead_units(model, x0)})
         result = self.test(model, ctx, monitor, driven.stopped_early, precision_used)
         extras = {"pretext": pretext, "teacher": taught, "word_vectors": vectors, "pretrained": loaded,
                   "averaging": _averaging_record(averages, t)}

@@ -22,6 +22,7 @@ from deepstudy.errors import UserError, closest
 from deepstudy.fileio import read_json, read_jsonl, write_json
 from deepstudy.rundir import RunDir
 from deepstudy.tasks import build_model
+from deepstudy.train.units import UNITS, dead_fraction
 
 SCORES = ("deletion_auc", "deletion_auc_random", "insertion_auc", "insertion_auc_random")
 
@@ -239,6 +240,12 @@ def gradient_flow(run: RunDir, arm: str, seeds: int) -> dict | None:
     out["ratio"] = {k: evaluate.describe([g[names[0]] / max(g[names[-1]], 1e-30) for g in v]) for k,
                     v in stages.items()}
     out["first_layer"] = {k: evaluate.describe([g[names[0]] for g in v]) for k, v in stages.items()}
+    units = [read_json(p) for i in range(seeds) if (p := run.seed(arm, i) / UNITS).is_file()]
+    if units:  # the fraction of dead hidden units (deepstudy.train.units), at initialization and as tested
+        stages = [k for k in ("init", "trained") if all(k in u for u in units)]
+        out["dead_units"] = {k: evaluate.describe([dead_fraction(u[k]) for u in units]) for k in stages}
+        out["dead_units"]["per_layer"] = {n: {k: float(np.mean([u[k][n]["dead"] for u in units])) for k in stages}
+                                          for n in units[0]["init"]}
     return out
 
 

@@ -76,9 +76,10 @@ class DataConfig(_Section):
         "Text with torch models: start the word embeddings from pretrained vectors — 'minilm' (MiniLM's 384-d "
         "WordPiece token embeddings; a word of several pieces gets their mean) or a GloVe-format text file "
         "('word v1 v2 ...'); the model's embedding size must match. See train.freeze_embeddings."))
-    max_length: int = Field(256, ge=1, le=100000, description=(
+    max_length: int | None = Field(256, ge=1, le=100000, description=(
         "Text with torch models: tokens kept per document (the first ones; longer documents are truncated, "
-        "the report says how many)."))
+        "the report says how many). null with tokenizer wordpiece: the model's own limit (MiniLM's "
+        "max_seq_length, 256 pieces with [CLS] and [SEP], from its sentence_bert_config.json)."))
     permute_labels: bool = Field(False, description=(
         "Shuffle the training and validation labels (fixed seed; test labels untouched): a model can only "
         "memorize. An arm with it beside an otherwise identical arm gives the data-randomization check of "

@@ -244,6 +244,9 @@ class Study(_Section):
             (t.unfreeze_after and not (t.freeze_backbone and t.unfreeze_after < t.epochs),
              f"train.unfreeze_after needs train.freeze_backbone: true and fewer epochs than train.epochs={t.epochs} "
              "(the head learns alone first)"),
+            (getattr(d, "max_length", 1) is None and getattr(d, "tokenizer", "words") != "wordpiece",
+             "data.max_length: null keeps the tokenizer's own limit, which only data.tokenizer: wordpiece has "
+             "(MiniLM: 256 pieces); give the words kept, e.g. 256"),
             (t.freeze_embeddings and not d.word_vectors, "train.freeze_embeddings keeps pretrained word vectors "
              "fixed; set data.word_vectors (minilm or a GloVe-format file) or remove it"),
             (t.early_stopping.monitor == "last" and t.early_stopping.patience,

@@ -75,6 +75,10 @@ def cmd_run(args) -> int:
             arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms is not None else None
             if arms == []:
                 raise UserError("--arms names arms of the study, comma-separated: --arms bilstm-3,bilstm-attention")
+            if Path(args.study).is_file():  # model.class_path: the study file's folder is searched for the module
+                from deepstudy.models import custom
+
+                custom.search_in(Path(args.study).resolve().parent)
             cfg = config.load(args.study, overrides, arms=arms, given=given)
             if cfg.search is not None:
                 s = cfg.search

@@ -188,7 +188,7 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
     write_json(run.results, {**study_results.aggregate(study, arms, run), **(extra_results() if extra_results else {})})
     from deepstudy import report
 
-    report.write(run.path)
+    on_event({"kind": "report", "path": str(report.write(run.path))})
     if failures:
         raise UserError(f"{len(failures)} run(s) stopped on a non-finite loss ({failures[0]}); the last good "
                         f"checkpoint is kept and the report is at {run / 'report.html'}; lower train.optimizer.lr or "

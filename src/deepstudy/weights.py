@@ -21,7 +21,8 @@ from deepstudy import models
 from deepstudy.models import heads
 from deepstudy.data import download, registry
 from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401  (re-exported: weights.IMAGENET_MEAN)
-from deepstudy.data.tokens import MINILM_PACKAGE, minilm_folder, minilm_max_length  # noqa: F401  (re-exported: weights.minilm_folder)
+from deepstudy.data.tokens import minilm_max_length
+from deepstudy.data.tokens import MINILM_PACKAGE, minilm_folder  # noqa: F401  (re-exported: weights.minilm_folder)
 from deepstudy.errors import UserError, closest
 FOLDER = "torchvision-weights"
 

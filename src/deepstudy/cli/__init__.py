@@ -48,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default: the study's, auto)")
     run.add_argument("--out", default="runs", help="root folder for run directories (default: runs)")
     run.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run in RUN_DIR; ends bit-identical on CPU")
+    run.add_argument("--track", action="append", default=[], choices=["tensorboard", "mlflow"],
+                     help="also log to an experiment tracker (repeatable): tensorboard (event files in "
+                          "<run dir>/tensorboard) or mlflow (runs per arm and seed; see --track-uri)")
+    run.add_argument("--track-uri", metavar="URI",
+                     help="MLflow tracking URI (default: sqlite:///<run dir>/mlflow.db; a resume keeps the run's)")
     run.add_argument("--jobs", type=int, default=1, metavar="N",
                      help="a study with `search:`: train N trials at once in worker processes (torch threads divided "
                           "between them; default 1, reproducible trial by trial)")

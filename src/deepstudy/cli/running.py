@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepstudy.errors import UserError
+from deepstudy.rundir import RunDir
 
 _RUN_DIR: dict[str, str] = {}  # the run directory of this process's run, once it exists (for the Ctrl-C hint)
 
@@ -55,13 +56,16 @@ def cmd_run(args) -> int:
 
     if not 1 <= args.jobs <= 64:
         raise UserError(f"--jobs must be a whole number from 1 to 64 (trials trained at once), got {args.jobs}")
-    with Progress() as progress:
+    with Progress() as progress, _trackers(args) as track:
         if args.resume:
             if args.study or args.overrides or args.seeds or args.device or args.arms:
                 raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
                                 "--arms and --device")
             _RUN_DIR["path"] = args.resume
-            run_dir = study.resume(args.resume, on_event=progress.event, jobs=args.jobs, progress=False)
+            if track is not None:
+                _trackable(config.read_yaml(RunDir.existing(args.resume).config).get("search"))
+                track.event({"kind": "run_dir", "path": args.resume})
+            run_dir = study.resume(args.resume, on_event=_both(track, progress.event), jobs=args.jobs, progress=False)
         else:
             if not args.study:
                 raise UserError("name a study to run: `deepstudy run digits-quickstart` (see `deepstudy list`) "
@@ -75,6 +79,10 @@ def cmd_run(args) -> int:
             arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms is not None else None
             if arms == []:
                 raise UserError("--arms names arms of the study, comma-separated: --arms bilstm-3,bilstm-attention")
+            if Path(args.study).is_file():  # model.class_path: the study file's folder is searched for the module
+                from deepstudy.models import custom
+
+                custom.search_in(Path(args.study).resolve().parent)
             cfg = config.load(args.study, overrides, arms=arms, given=given)
             if cfg.search is not None:
                 s = cfg.search
@@ -82,13 +90,45 @@ def cmd_run(args) -> int:
                               f"then best and default on {s.final_seeds} fresh seeds, data {cfg.data.name}")
             else:
                 progress.line(f"study {cfg.name}: {len(cfg.arms)} arm(s) x {cfg.seeds} seed(s), data {cfg.data.name}")
-            run_dir = study.run(cfg, out_root=args.out, on_event=_noting_run_dir(progress.event), jobs=args.jobs,
-                                progress=False)
+            if track is not None:
+                _trackable(cfg.search)
+            run_dir = study.run(cfg, out_root=args.out, on_event=_both(track, _noting_run_dir(progress.event)),
+                                jobs=args.jobs, progress=False)
     conclusion = _conclusion(run_dir)
     if conclusion:
         print(f"conclusion: {conclusion}")
     print(f"report: {run_dir / 'report.html'}")  # the last line, always (scripts and tests read it)
     return 0
+
+
+def _trackers(args):
+    """The experiment trackers of --track (deepstudy.tracking), or a context of None without it."""
+    from contextlib import nullcontext
+
+    if not args.track:
+        if args.track_uri:
+            raise UserError("--track-uri is MLflow's tracking URI; add --track mlflow (or drop --track-uri)")
+        return nullcontext()
+    from deepstudy import tracking
+
+    return tracking.open(args.track, uri=args.track_uri)
+
+
+def _trackable(search) -> None:
+    if search:
+        raise UserError("--track logs the arms and seeds of a study; a study with `search:` is not tracked yet — "
+                        "drop --track (its trials are in search/journal.log and the report)")
+
+
+def _both(track, forward):
+    """Every event to the trackers, then on (the trackers see run_dir, which names where they write)."""
+    if track is None:
+        return forward
+
+    def on_event(e: dict) -> None:
+        track.event(e)
+        forward(e)
+    return on_event
 
 
 def _conclusion(run_dir: Path) -> str | None:

@@ -10,7 +10,7 @@ import re
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from deepstudy.config.averaging import EmaConfig, SwaConfig
 
@@ -76,9 +76,10 @@ class DataConfig(_Section):
         "Text with torch models: start the word embeddings from pretrained vectors — 'minilm' (MiniLM's 384-d "
         "WordPiece token embeddings; a word of several pieces gets their mean) or a GloVe-format text file "
         "('word v1 v2 ...'); the model's embedding size must match. See train.freeze_embeddings."))
-    max_length: int = Field(256, ge=1, le=100000, description=(
+    max_length: int | None = Field(256, ge=1, le=100000, description=(
         "Text with torch models: tokens kept per document (the first ones; longer documents are truncated, "
-        "the report says how many)."))
+        "the report says how many). null with tokenizer wordpiece: the model's own limit (MiniLM's "
+        "max_seq_length, 256 pieces with [CLS] and [SEP], from its sentence_bert_config.json)."))
     permute_labels: bool = Field(False, description=(
         "Shuffle the training and validation labels (fixed seed; test labels untouched): a model can only "
         "memorize. An arm with it beside an otherwise identical arm gives the data-randomization check of "
@@ -99,14 +100,49 @@ class DataConfig(_Section):
         "themselves)."))
 
 
+NULL_MAX_LENGTH = ("data.max_length: null keeps the tokenizer's own limit, which only data.tokenizer: wordpiece has "
+                   "(MiniLM: 256 pieces); give the words kept, e.g. 256")
+
+
 class ModelConfig(BaseModel):
-    """`name` picks a registered model; every other key is a keyword argument of its constructor."""
+    """`name` picks a registered model; every other key is a keyword argument of its constructor. Or your own
+    ``nn.Module``: ``class_path: "package.module:ClassName"`` with its arguments under ``kwargs:`` (docs/your-model.md);
+    ``name`` is then the class path too (what the model registry resolves, on resume, explain and predict as well)."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str = Field("mlp", description="Registered model (see `deepstudy summary --help` / docs/models.md).")
+    class_path: str | None = Field(None, description=(
+        "Your own torch model instead of a registered one: 'package.module:ClassName', an nn.Module subclass "
+        "importable from sys.path, the study file's folder or the current folder; its constructor's arguments "
+        "go under model.kwargs (see docs/your-model.md)."))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _class_path_is_the_name(cls, raw: Any) -> Any:
+        """``{class_path: p, kwargs: {...}}`` -> name p, the arguments kept under ``kwargs`` (the dump reads back)."""
+        if not isinstance(raw, dict) or raw.get("class_path") is None:
+            return raw
+        path = raw["class_path"]
+        if not isinstance(path, str) or not CLASS_PATH.fullmatch(path):
+            raise ValueError(f"model.class_path {str(path)[:80]!r} must be 'package.module:ClassName' (a module "
+                             "importable by Python, a colon, the class), e.g. 'mynets:SmallNet'")
+        if raw.get("name", path) not in (path, "mlp"):
+            raise ValueError(f"model: give name ('{raw['name']}', a registered model) or class_path ('{path}', your "
+                             "own), not both")
+        other = sorted(set(raw) - {"name", "class_path", "kwargs"})
+        if other:
+            raise ValueError(f"model.class_path: put the constructor's arguments under model.kwargs "
+                             f"(kwargs: {{{other[0]}: ...}}), not beside class_path")
+        if not isinstance(raw.get("kwargs", {}), dict):
+            raise ValueError("model.kwargs must map argument names to values, e.g. kwargs: {hidden: 64}")
+        return {**raw, "name": path, "kwargs": dict(raw.get("kwargs") or {})}
 
     def kwargs(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        extra = dict(self.model_extra or {})
+        return dict(extra.get("kwargs") or {}) if self.class_path else extra
+
+
+CLASS_PATH = re.compile(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*")
 
 
 class OptimizerConfig(_Section):

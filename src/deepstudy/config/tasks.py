@@ -21,7 +21,7 @@ from deepstudy.config.lr_range import LRRangeConfig
 from deepstudy.config.task_sections import AnomalyConfig, DistillConfig, LMConfig, PretrainConfig, SomConfig
 from deepstudy.config.sections import (EXPLANATIONS, Analysis, DataConfig, EarlyStoppingConfig, EmaConfig,
                                        ExplainConfig, ModelConfig, OptimizerConfig, SwaConfig, Task, TrainConfig,
-                                       _Section, safe_name)
+                                       NULL_MAX_LENGTH, _Section, safe_name)
 
 _ALL_TRAIN = tuple(TrainConfig.model_fields)
 _ALL_DATA = tuple(DataConfig.model_fields)
@@ -244,6 +244,7 @@ class Study(_Section):
             (t.unfreeze_after and not (t.freeze_backbone and t.unfreeze_after < t.epochs),
              f"train.unfreeze_after needs train.freeze_backbone: true and fewer epochs than train.epochs={t.epochs} "
              "(the head learns alone first)"),
+            (getattr(d, "max_length", 1) is None and getattr(d, "tokenizer", "words") != "wordpiece", NULL_MAX_LENGTH),
             (t.freeze_embeddings and not d.word_vectors, "train.freeze_embeddings keeps pretrained word vectors "
              "fixed; set data.word_vectors (minilm or a GloVe-format file) or remove it"),
             (t.early_stopping.monitor == "last" and t.early_stopping.patience,

@@ -130,11 +130,13 @@ def tokenize(ds: Dataset, cfg: DataConfig) -> Dataset:
 
 
 def _wordpiece(ds: Dataset, cfg: DataConfig) -> Dataset:
-    enc = {s: _tokens.wordpiece(list(getattr(ds, f"x_{s}")), cfg.max_length) for s in ("train", "val", "test")}
+    keep = cfg.max_length or _tokens.minilm_max_length()  # None: the model's own (MiniLM: 256)
+    enc = {s: _tokens.wordpiece(list(getattr(ds, f"x_{s}")), keep) for s in ("train", "val", "test")}
     lengths = enc["train"][1].numpy()
     notes = [*ds.notes, "tokens: MiniLM's WordPiece tokenizer ([CLS] pieces [SEP], lower-cased, "
-             f"{len(enc['train'][2]):,}-piece vocabulary fixed by the pretrained model); first {cfg.max_length} "
-             f"pieces kept ({(lengths >= cfg.max_length).mean():.1%} of training documents reach it; median length "
+             f"{len(enc['train'][2]):,}-piece vocabulary fixed by the pretrained model); first {keep} "
+             f"pieces kept{'' if cfg.max_length else ' (the model’s own max_seq_length)'} "
+             f"({(lengths >= keep).mean():.1%} of training documents reach it; median length "
              f"{int(np.median(lengths))})"]
     return Dataset(ds.name, "tokens", ds.classes, enc["train"][0], torch.as_tensor(ds.y_train), enc["val"][0],
                    torch.as_tensor(ds.y_val), enc["test"][0], torch.as_tensor(ds.y_test), source=ds.source, notes=notes,

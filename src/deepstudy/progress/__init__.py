@@ -20,6 +20,7 @@ The events (dicts with a "kind"), from deepstudy.study, deepstudy.search, the ep
   explain       arm, seed, seeds, method, index, methods: before each explanation method of a seed
   explained     arm, seed, seeds, seconds: `deepstudy explain` finished one seed
   note          text
+  report        path: report.html written (the experiment trackers, deepstudy.tracking, log it)
 ETA: the planned epochs not yet run x the measured seconds per epoch, that is the wall time since the first run
 began over the epochs run since (testing, explanations and parallel trials are inside the measurement); "ETA …"
 until an epoch has been measured. A study of no epochs (`deepstudy explain`) counts runs instead.

@@ -5,7 +5,8 @@
     runs/<study>/<timestamp>/                      RunDir
       config.yaml  env.json  data.json  test_labels.npy  samples.npz  results.json  report.html  report.md
       models.json                                   your own model classes (class_path): module file, sha256
-      arms/<arm>/                                   RunDir.arm(arm)
+      arms/<arm>/                                   RunDir.arm(arm): preprocessing.json (+ tokenizer.json), what
+                                                    new inputs go through (deepstudy predict / export)
         seed-<i>/                                   SeedDir: metrics.jsonl checkpoint/ best.safetensors
                                                     predictions.npy result.json (+ what the task writes)
       teachers/<key>/seed-<i>/                      a distillation teacher's own seed run (SeedDir)

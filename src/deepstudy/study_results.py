@@ -13,7 +13,8 @@ import torch
 
 from deepstudy import evaluate, repro, tasks, train
 from deepstudy.config import Study
-from deepstudy.fileio import read_json, write_json
+from deepstudy.data import preprocessing, tokens
+from deepstudy.fileio import atomic_write_bytes, read_json, write_json
 from deepstudy.records import FRACTIONS, ArmSummary
 from deepstudy.rundir import RunDir
 from deepstudy.runs import testset
@@ -99,10 +100,23 @@ def write_data(run: RunDir, arms: dict[str, Study], datasets: dict) -> None:
         info["notes"] += task.data_notes(arms, info)
     write_json(run.data, info)
     np.save(run.test_labels, np.asarray(first.y_test))
+    for arm, cfg in arms.items():  # what new inputs must go through (deepstudy predict, export): no random draws
+        _write_preprocessing(run.arm(arm), datasets[arm], cfg)
     if first.kind == "image":  # a few test images per class
         idx = np.concatenate([np.flatnonzero(np.asarray(first.y_test) == c)[:8] for c in range(first.num_classes)])
         pick = torch.from_numpy(idx)
         np.savez_compressed(run.samples, images=first.x_test[pick].numpy(), labels=first.y_test[pick].numpy())
+
+
+def _write_preprocessing(folder, ds, cfg: Study) -> None:
+    """arms/<arm>/preprocessing.json (and a WordPiece run's tokenizer.json beside it), with the arm's task and model
+    section: what rebuilds its network without the study's arms (a search's tuned arm included)."""
+    found = {**preprocessing.state(ds, cfg.data), "task": cfg.task, "model": cfg.model.model_dump(mode="json")}
+    folder.mkdir(parents=True, exist_ok=True)
+    if found.get("tokens", {}).get("tokenizer") == "wordpiece":
+        atomic_write_bytes(folder / preprocessing.TOKENIZER,
+                           (tokens.minilm_folder() / preprocessing.TOKENIZER).read_bytes())
+    write_json(folder / preprocessing.FILE, found)
 
 
 def write_env(run: RunDir, study: Study, device, determinism: dict, datasets: dict, seeds_used: dict,

@@ -18,6 +18,8 @@ from deepstudy.cli.across import cmd_compare, cmd_runs
 from deepstudy.cli.doctor import cmd_doctor
 from deepstudy.cli.lr_find import add_parser as add_lr_find_parser
 from deepstudy.cli.lr_find import cmd_lr_find
+from deepstudy.cli.predict import add_parsers as add_predict_parsers
+from deepstudy.cli.predict import cmd_export, cmd_predict
 from deepstudy.cli.presence import presence
 from deepstudy.cli.running import cmd_explain, cmd_run, disk_full, interrupted, version
 from deepstudy.errors import UserError
@@ -111,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="check torch, device, data folder and a tiny training, in seconds")
     add_across_parsers(sub)  # runs, compare: results across runs (cli/across.py)
     add_lr_find_parser(sub)  # lr-find: the learning-rate range test alone (cli/lr_find.py)
+    add_predict_parsers(sub)  # predict, export: use a trained run (cli/predict.py)
     return p
 
 
@@ -259,6 +262,7 @@ COMMANDS = {"list": cmd_list, "run": cmd_run, "report": cmd_report, "explain": c
             "weights": cmd_weights, "summary": cmd_summary, "schema": cmd_schema, "doctor": cmd_doctor}
 COMMANDS.update(runs=cmd_runs, compare=cmd_compare)  # results across runs (cli/across.py)
 COMMANDS["lr-find"] = cmd_lr_find  # the learning-rate range test alone (cli/lr_find.py)
+COMMANDS.update(predict=cmd_predict, export=cmd_export)  # use a trained run (cli/predict.py)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -173,7 +173,7 @@ def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_s
     notes.append("class balance: " + ", ".join(f"{v} {c / len(y):.1%}" for v, c in zip(classes, counts)))
     t = lambda r: torch.from_numpy(encoder.transform(r))  # noqa: E731
     source["file"] = str(path)
-    extra = {}
+    extra: dict = {"table": {**encoder.state(), "id": options.get("id")}}  # saved for `deepstudy predict`
     if "id" in options and options["id"] in raw.columns:  # row identifiers (e.g. customers to rank), never a feature
         col = raw.columns.index(options["id"])
         extra["ids"] = {s: [raw.rows[i][col] for i in r]
@@ -296,12 +296,16 @@ def _load_synthetic(cfg: DataConfig, spec: DatasetSpec | None, split_seed: int, 
              f"random_state={_TEST_SPLIT_SEED})"]
     x, y, x_test, y_test = _hold_out_test(x.astype(np.float32), y.astype(np.int64), cfg.test_fraction, notes)
     x_tr, y_tr, x_va, y_va, x_te, y_te = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
+    mean, std = np.zeros(2, np.float32), np.ones(2, np.float32)
     if cfg.normalize:  # standardized with training statistics, as tables are
         mean, std = x_tr.mean(0), x_tr.std(0) + 1e-12
         x_tr, x_va, x_te = ((a - mean) / std for a in (x_tr, x_va, x_te))
     t = torch.from_numpy
+    names = ["x1", "x2"]  # the scaling as a table encoder's state, saved for `deepstudy predict` (CSV columns x1, x2)
+    state = {"target": "label", "features": names, "numeric": dict.fromkeys(names, True), "categories": {},
+             "stats": {c: [float(m), float(s)] for c, m, s in zip(names, mean, std)}, "id": None}
     return Dataset(cfg.name, "table", list(spec.classes), t(x_tr), t(y_tr), t(x_va), t(y_va), t(x_te), t(y_te),
-                   source=source, notes=notes, feature_names=["x1", "x2"])
+                   source=source, notes=notes, feature_names=names, extra={"table": state})
 
 
 def _load_corpus(cfg: DataConfig, folder: Path, source: dict) -> Dataset:

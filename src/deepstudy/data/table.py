@@ -171,6 +171,34 @@ class TableEncoder:
                 blocks.append(onehot)
         return np.concatenate(blocks, axis=1).astype(np.float32)
 
+    def state(self) -> dict:
+        """What ``transform`` needs once fitted, as JSON (saved beside a run's weights for ``deepstudy predict``)."""
+        return {"target": self.target, "features": self.features, "numeric": self.numeric,
+                "stats": {c: list(v) for c, v in self.stats.items()}, "categories": self.categories}
+
+    @classmethod
+    def from_state(cls, state: dict, table: RawTable) -> TableEncoder:
+        """A fitted encoder (``state()``) that transforms the rows of ``table``: a new CSV with the training columns
+        (in any order; others, the label among them, are ignored)."""
+        missing = [c for c in state["features"] if c not in table.columns]
+        if missing:
+            raise UserError(f"{table.path or 'the table'} lacks the training column(s) {', '.join(missing[:5])}"
+                            f"{' ...' if len(missing) > 5 else ''}; the model reads {', '.join(state['features'])}")
+        encoder = cls.__new__(cls)
+        encoder.table, encoder.target, encoder.features = table, state["target"], list(state["features"])
+        encoder.index = {c: i for i, c in enumerate(table.columns)}
+        encoder.numeric = dict(state["numeric"])
+        encoder.stats = {c: tuple(v) for c, v in state["stats"].items()}
+        encoder.categories = {c: list(v) for c, v in state["categories"].items()}
+        for c in encoder.features:  # a word in a numeric column: the standardization has no meaning for it
+            if encoder.numeric[c]:
+                bad = next((i for i, r in enumerate(table.rows) if _number(r[encoder.index[c]]) is None), None)
+                if bad is not None:
+                    raise UserError(f"{table.path or 'the table'}: column '{c}' is numeric in training but data row "
+                                    f"{bad + 1} holds '{table.rows[bad][encoder.index[c]].strip()[:20]}'; "
+                                    "give a number or leave the cell empty (filled with the training mean)")
+        return encoder
+
     def feature_names(self) -> list[str]:
         names = []
         for c in self.features:

@@ -137,12 +137,13 @@ class RecurrentNet(nn.Module):
         states = self.rnn(emb, lengths)  # (B, T, width)
         if self.output == "all":
             return self.head(states)  # (B, T, C)
-        last = (lengths - 1) if lengths is not None else torch.full((len(x),), states.shape[1] - 1, device=x.device)
+        last = (lengths - 1) if lengths is not None else torch.full((x.shape[0],), states.shape[1] - 1,
+                                                                    device=x.device)
         if self.rnn.bidirectional:  # forward direction's last real step, backward direction's first
             half = states.shape[-1] // 2
-            final = torch.cat([states[torch.arange(len(x)), last, :half], states[:, 0, half:]], -1)
+            final = torch.cat([states[torch.arange(x.shape[0]), last, :half], states[:, 0, half:]], -1)
         else:
-            final = states[torch.arange(len(x)), last]
+            final = states[torch.arange(x.shape[0]), last]
         if self.attention is not None:
             pooled, self.last_attention = self.attention(final, states, pad_mask)
         elif self.pooling == "mean":  # the encoder's states are zero at the padded steps

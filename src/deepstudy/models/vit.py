@@ -48,7 +48,7 @@ class VisionTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)  # (B, N, D)
-        x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], 1) + self.positions  # (B, N + 1, D)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], 1) + self.positions  # (B, N + 1, D)
         x = self.dropout(x)
         for layer in self.layers:
             x = layer(x)

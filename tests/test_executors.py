@@ -56,6 +56,7 @@ def attempts(seed: Path) -> list[dict]:
     (["--executor", "processes", "--set", "train.resources.cpus=512"], "lower train.resources"),
     (["--executor", "ray", "--address", "ray://127.0.0.1:1"], "cannot reach 127.0.0.1:1"),
     (["--executor", "ray", "--address", "no-port"], "is not auto, HOST:PORT"),
+    (["--jobs", "2", "--set", "distill.teacher={name: mlp}"], "--executor local"),
 ])
 def test_bad_executor_input_is_one_line(cli, tmp_path, flags, says):
     t0 = time.perf_counter()
@@ -196,3 +197,24 @@ def test_user_error_in_a_ray_task_is_not_retried(ray_cluster, tmp_path):
     assert "\n" not in str(caught.value)
     seeds = list(tmp_path.glob("runs/*/*/arms/*/seed-0"))
     assert seeds and all(len(attempts(s)) == 1 for s in seeds)  # tried once: a bad input is not retried
+
+
+@pytest.mark.slow  # a pool's and Ray workers' start (torch imports) dominate: ~1 min on 2 busy cores
+def test_executors_benchmark_runs_small(ray_cluster, tmp_path, monkeypatch):
+    """benchmarks/executors.py end to end on a tiny setting, on this module's Ray instance (the lead runs the full
+    one on a quiet machine); the timings are records with their spread, the three executors' numbers identical."""
+    from benchmarks import common
+    from benchmarks import executors as bench
+
+    for module in (common, bench):
+        monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
+    spec = {**bench.STUDY, "seeds": 2, "data": {"name": "digits", "train_limit": 300},
+            "train": {**bench.STUDY["train"], "epochs": 2}}
+    out = bench.main(spec, repeats=1)
+    saved = json.loads((tmp_path / "results" / "executors.json").read_text())
+    assert saved["identical"] is True and saved["evidence"]["cpu_count"] >= 1
+    for name in bench.EXECUTORS:
+        t = saved["timing"][name]
+        assert t["n"] == 1 == len(t["runs"]) and t["spread"] is None and t["median"] > 0  # one run: no spread
+    assert out["speedup"]["ray"] == pytest.approx(saved["timing"]["local"]["median"] / saved["timing"]["ray"]["median"])
+    assert ray_cluster.is_initialized()

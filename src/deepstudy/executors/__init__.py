@@ -114,6 +114,7 @@ def start(kind: str | None, jobs: int | None, address: str | None, arms: dict[st
             raise UserError(f"--jobs {jobs} asks for worker processes; drop --executor local (or use --executor "
                             "processes)")
         return Executor()
+    _check_independent(arms)
     if kind == "ray":
         if jobs is not None and jobs != 1:
             raise UserError(f"--jobs {jobs} sizes the process pool; on Ray as many tasks run at once as the "
@@ -124,6 +125,18 @@ def start(kind: str | None, jobs: int | None, address: str | None, arms: dict[st
     from deepstudy.executors.pool import ProcessExecutor
 
     return ProcessExecutor.create(jobs, arms)
+
+
+def _check_independent(arms: dict[str, Study]) -> None:
+    """A teacher (distill) or a pretrained encoder (pretrain) is trained once per seed into the run directory and
+    shared by the arms that ask for it: two tasks at once would train it twice into one folder."""
+    for arm, cfg in arms.items():
+        distill, pretrain = getattr(cfg, "distill", None), getattr(cfg, "pretrain", None)
+        if (distill is not None and distill.teacher is not None) or (
+                pretrain is not None and pretrain.task in ("rotation", "supervised")):
+            raise UserError(f"arm '{arm}' trains a teacher or a pretrained encoder that arms share in the run "
+                            "directory; run this study with --executor local (parallel tasks would train it twice "
+                            "at once)")
 
 
 def check_fits(arms: dict[str, Study], cpus: float, gpus: float, where: str) -> None:

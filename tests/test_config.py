@@ -312,5 +312,5 @@ def test_schema_has_one_branch_per_task_and_the_markdown_lists_what_each_reads()
     som_train = schema["$defs"][som["properties"]["train"]["$ref"].rsplit("/", 1)[1]]
     assert sorted(som_train["properties"]) == ["device", "epochs", "resources", "threads"]
     md = schema_markdown()
-    assert "| `som` | `som` | `epochs`, `device`, `threads` |" in md
+    assert "| `som` | `som` | `epochs`, `device`, `threads`, `resources` |" in md
     assert "`optimizer` (name (adam only), lr, betas)" in md and "## `pretrain` (task: classify)" in md

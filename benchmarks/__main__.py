@@ -10,6 +10,7 @@ python -m benchmarks minilm          # pretrained MiniLM in our encoder vs the p
 python -m benchmarks som             # our batch SOM vs MiniSom: speed and quantization error
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
+python -m benchmarks executors       # 2 arms x 4 seeds: --jobs 2 and --executor ray vs local (target >= 1.6x)
 python -m benchmarks search-jobs     # a 16-trial search, --jobs 2 vs --jobs 1 (target <= 0.65x)
 python -m benchmarks search-pruning [RUN_DIR [RUN_DIR]]  # search-cnn, hyperband vs no pruner (runs given: read)
 python -m benchmarks search-samplers [RUN_DIR]  # the search-vs-random study: TPE vs random vs grid, verdict
@@ -18,11 +19,11 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 """
 import sys
 
-from benchmarks import (minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search, sequence_length,
+from benchmarks import (executors, minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search, sequence_length,
                         som_speed, speedrun, studies, trainer_overhead)
 
 which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
-                         "search-jobs", "search-pruning", "search-samplers", "studies"]
+                         "executors", "search-jobs", "search-pruning", "search-samplers", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
 if "scratch" in which:
@@ -41,6 +42,8 @@ if "nab" in which:
     nab_target.main(next((a for a in sys.argv[2:] if "/" in a), None))
 if "speedrun" in which:
     speedrun.main()
+if "executors" in which:
+    executors.main()
 if "search-jobs" in which:
     search.jobs()
 if "search-pruning" in which:

@@ -164,11 +164,12 @@ def test_bad_search_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cli, c
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("config.yaml"))
 
 
-def test_jobs_without_a_search_is_refused(tmp_path, cli):
-    from conftest import tiny_study
-
-    r = cli("run", str(tiny_study(tmp_path)), "--jobs", "2", "--out", str(tmp_path / "runs"))
-    assert r.code == 2 and "no `search:`" in r.err
+def test_a_search_on_ray_is_refused(tmp_path, cli):
+    """--jobs N on a plain study is the process pool (tests/test_executors.py); a search's trials are not on Ray."""
+    path = search_study(tmp_path, {"trials": 2, "space": {"train.optimizer.lr": {"choice": [1.0e-3, 1.0e-2]}}})
+    r = cli("run", str(path), "--executor", "ray", "--out", str(tmp_path / "runs"))
+    assert r.code == 2 and "not yet a search's trials" in r.err and len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
 
 
 def test_samplers_compared_over_repeated_searches_each_winner_retested(tmp_path, cli):

@@ -15,12 +15,12 @@ import torch
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import repro, study_data, study_results, tasks, train
+from deepstudy import executors, repro, study_data, study_results, tasks, train
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json, write_json
-from deepstudy.records import FRACTIONS, Failure, metric_name
+from deepstudy.records import FRACTIONS, metric_name
 from deepstudy.rundir import RunDir, RunPath, stamp
 from deepstudy.tasks import trajectories
 
@@ -74,10 +74,13 @@ def check(study: Study) -> dict[str, Study]:
     return arms
 
 
-def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, jobs: int = 1,
-        progress: bool | None = None) -> Path:
+def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, jobs: int | None = None,
+        progress: bool | None = None, executor: str | None = None, address: str | None = None) -> Path:
     """Run a study in a new run directory (a study with ``search:``: the search, deepstudy.search); returns its path.
-    ``jobs``: trials trained at once by a search (a study without one runs its seeds in this process).
+    ``executor``: where the (arm, seed) runs train — "local" (this process, one after another), "processes"
+    (``jobs`` worker processes) or "ray" (a Ray instance started here, or the cluster at ``address``: "auto",
+    "ray://head:10001"); None: processes when ``jobs`` > 1, else local (deepstudy.executors). A search: ``jobs``
+    trials trained at once.
     ``on_event``: called with every progress event (deepstudy.progress lists them); ``progress``: show them
     (None: on a terminal or in a Jupyter notebook, not in a script whose output goes to a file).
 
@@ -94,30 +97,39 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, j
             read_json(run_dir / "results.json")["comparison"]["summary"]
     """
     with _shown(on_event, progress) as on_event:
-        return _run(study, out_root, on_event, jobs)
+        return _run(study, out_root, on_event, jobs, executor, address)
 
 
-def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int) -> Path:
+def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int | None, executor: str | None,
+         address: str | None) -> Path:
     if study.search is not None:
         from deepstudy import search
 
-        return search.run(study, out_root, on_event, jobs)
-    if jobs != 1:
-        raise UserError(f"--jobs {jobs} runs trials of a search in parallel; study '{study.name}' has no `search:` "
-                        "section (its arms and seeds run one after another)")
+        _search_executor(executor, address)
+        return search.run(study, out_root, on_event, 1 if jobs is None else jobs)
     arms = check(study)
     datasets = study_data.load(arms)
-    run_dir = RunDir.create(Path(out_root), study.name)
-    with run_dir.locked():
-        run_dir.config.write_text(_config.to_yaml(study))
-        _record_models(arms, run_dir)
-        on_event({"kind": "run_dir", "path": str(run_dir.path)})
-        return execute(study, arms, datasets, run_dir, on_event)
+    with executors.start(executor, jobs, address, arms) as chosen:  # a cluster that cannot take the tasks stops here
+        run_dir = RunDir.create(Path(out_root), study.name)
+        with run_dir.locked():
+            run_dir.config.write_text(_config.to_yaml(study))
+            _record_models(arms, run_dir)
+            on_event({"kind": "run_dir", "path": str(run_dir.path)})
+            return execute(study, arms, datasets, run_dir, on_event, executor=chosen)
 
 
-def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1, progress: bool | None = None) -> Path:
+def _search_executor(executor: str | None, address: str | None) -> None:
+    """A search trains its trials in ``jobs`` worker processes; Ray for trials is not built (docs/scale-out.md)."""
+    if executor == "ray" or address is not None:
+        raise UserError("a study with `search:` trains its trials in worker processes (--jobs N); --executor ray and "
+                        "--address run a study's arms x seeds, not yet a search's trials")
+
+
+def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int | None = None, progress: bool | None = None,
+           executor: str | None = None, address: str | None = None) -> Path:
     """Continue a killed run: finished arm/seeds are kept, unfinished ones resume from their checkpoint (a search:
-    its finished trials are kept, a killed one continues, the rest are run). ``progress``: as for ``run``.
+    its finished trials are kept, a killed one continues, the rest are run). ``progress``, ``executor``,
+    ``address``: as for ``run`` (any executor may finish what another began).
 
     Example:
         After an interrupted ``deepstudy run`` (the CLI prints the run directory)::
@@ -134,16 +146,20 @@ def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int = 1, progres
         if study.search is not None:
             from deepstudy import search
 
+            _search_executor(executor, address)
             search.check(study)
-            return search.execute(study, run, on_event, jobs)
+            return search.execute(study, run, on_event, 1 if jobs is None else jobs)
         arms = check(study)
-        return execute(study, arms, study_data.load(arms), run, on_event)
+        datasets = study_data.load(arms)
+        with executors.start(executor, jobs, address, arms) as chosen:
+            return execute(study, arms, datasets, run, on_event, executor=chosen)
 
 
 def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Dataset], run: RunDir,
-            on_event: Event, extra_results: Callable[[], dict] | None = None) -> Path:
-    """Every (arm, seed) not yet finished in ``run``, then results.json (with ``extra_results()``) and the
-    report; the caller holds the run directory's lock."""
+            on_event: Event, extra_results: Callable[[], dict] | None = None,
+            executor: executors.Executor | None = None) -> Path:
+    """Every (arm, seed) not yet finished in ``run`` (by ``executor``; default: in this process), then
+    results.json (with ``extra_results()``) and the report; the caller holds the run directory's lock."""
     device = repro.resolve_device(study.train.device)
     determinism = repro.set_deterministic(device)
     study_results.write_data(run, arms, datasets)
@@ -154,31 +170,22 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
     on_event(_plan(study, arms, run))
     metric = tasks.get(study.task).headline(read_json(run.data))[0]  # what the comparison ranks arms by
     nondeterministic: set[str] = set()
-    seeds_used: dict[str, dict[str, int]] = {}
     failures = []
-    t_start = time.perf_counter()
+    executor = executor or executors.Executor()
+    todo, seeds_used = executors.jobs_for(study, arms, run, executor)
     for arm, cfg in arms.items():
-        task = tasks.get(cfg.task)
         for i in range(study.seeds):
-            run_seed = repro.derive_seed(study.seed, "seed", i)
-            seeds_used.setdefault(arm, {})[str(i)] = run_seed
             seed = run.seed(arm, i)
             if seed.finished:  # finished before a resume
                 previous = read_json(seed.result)
                 if previous["status"] != "ok":
                     failures.append(f"arm '{arm}' seed {i}: {previous.get('message')}")
-                continue
-            on_event({"kind": "start", "arm": arm, "seed": i, "seeds": study.seeds, "epochs": cfg.train.epochs})
-            if cfg.train.threads:
-                torch.set_num_threads(cfg.train.threads)
-            with repro.record_nondeterminism(nondeterministic):
-                try:
-                    result = task.train_seed(tasks.SeedContext(cfg, datasets[arm], device, run_seed, seed, on_event))
-                except train.NonFiniteLoss as e:
-                    result = Failure(str(e))
-                    failures.append(f"arm '{arm}' seed {i}: {e}")
-            write_json(seed.result, result.to_json())
-            on_event(_run_end(arm, i, study.seeds, result.to_json(), metric))
+    t_start = time.perf_counter()
+    for job, outcome in executor.run(todo, on_event, datasets):
+        nondeterministic |= outcome.nondeterministic
+        if outcome.failure:
+            failures.append(outcome.failure)
+        on_event(_run_end(job.arm, job.index, study.seeds, outcome.result, metric))
     study_results.write_env(run, study, device, determinism, datasets, seeds_used, nondeterministic,
                             time.perf_counter() - t_start)
     on_event({"kind": "note", "text": "every run has ended: comparing the arms and writing the report"})

@@ -55,9 +55,15 @@ def _parser() -> argparse.ArgumentParser:
                           "<run dir>/tensorboard) or mlflow (runs per arm and seed; see --track-uri)")
     run.add_argument("--track-uri", metavar="URI",
                      help="MLflow tracking URI (default: sqlite:///<run dir>/mlflow.db; a resume keeps the run's)")
-    run.add_argument("--jobs", type=int, default=1, metavar="N",
-                     help="a study with `search:`: train N trials at once in worker processes (torch threads divided "
-                          "between them; default 1, reproducible trial by trial)")
+    run.add_argument("--jobs", type=int, metavar="N",
+                     help="train N (arm, seed) runs at once in worker processes (--executor processes; a study with "
+                          "`search:`: N trials at once); default 1")
+    run.add_argument("--executor", choices=["local", "processes", "ray"],
+                     help="where the runs train: local (this process, one after another; the default), processes "
+                          "(--jobs N workers on this machine), ray (a Ray cluster; pip install 'deepstudy[ray]'); "
+                          "docs/scale-out.md")
+    run.add_argument("--address", metavar="auto|ray://HOST:10001",
+                     help="--executor ray: the cluster to use (default: start Ray on this machine for the run)")
 
     rep = sub.add_parser("report", help="re-render report.html / report.md of a finished run (no torch needed)")
     rep.add_argument("run_dir")

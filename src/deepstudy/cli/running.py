@@ -25,12 +25,18 @@ def version() -> str:
 def interrupted(args) -> str:
     """What Ctrl-C leaves: the exact command that continues the run, or that there is nothing to continue."""
     if args.command == "run" and _RUN_DIR.get("path"):
-        jobs = f" --jobs {args.jobs}" if args.jobs != 1 else ""
         return (f"interrupted; finished seeds and the last epoch's checkpoint are kept — continue with:\n"
-                f"  deepstudy run --resume {_RUN_DIR['path']}{jobs}")
+                f"  deepstudy run --resume {_RUN_DIR['path']}{_where(args)}")
     if args.command == "run":
         return "interrupted before the run folder was created; nothing to resume (run the same command again)"
     return "interrupted"
+
+
+def _where(args) -> str:
+    """The executor flags of this command, as the resume command repeats them."""
+    flags = [("--jobs", args.jobs if args.jobs != 1 else None), ("--executor", getattr(args, "executor", None)),
+             ("--address", getattr(args, "address", None))]
+    return "".join(f" {flag} {value}" for flag, value in flags if value is not None)
 
 
 def disk_full(e: OSError) -> str:
@@ -54,8 +60,9 @@ def cmd_run(args) -> int:
     from deepstudy import config, study
     from deepstudy.progress import Progress
 
-    if not 1 <= args.jobs <= 64:
-        raise UserError(f"--jobs must be a whole number from 1 to 64 (trials trained at once), got {args.jobs}")
+    if args.jobs is not None and not 1 <= args.jobs <= 64:
+        raise UserError(f"--jobs must be a whole number from 1 to 64 (runs or trials trained at once), got {args.jobs}")
+    where = {"jobs": args.jobs, "executor": args.executor, "address": args.address}
     with Progress() as progress, _trackers(args) as track:
         if args.resume:
             if args.study or args.overrides or args.seeds or args.device or args.arms:
@@ -65,7 +72,7 @@ def cmd_run(args) -> int:
             if track is not None:
                 _trackable(config.read_yaml(RunDir.existing(args.resume).config).get("search"))
                 track.event({"kind": "run_dir", "path": args.resume})
-            run_dir = study.resume(args.resume, on_event=_both(track, progress.event), jobs=args.jobs, progress=False)
+            run_dir = study.resume(args.resume, on_event=_both(track, progress.event), progress=False, **where)
         else:
             if not args.study:
                 raise UserError("name a study to run: `deepstudy run digits-quickstart` (see `deepstudy list`) "
@@ -93,7 +100,7 @@ def cmd_run(args) -> int:
             if track is not None:
                 _trackable(cfg.search)
             run_dir = study.run(cfg, out_root=args.out, on_event=_both(track, _noting_run_dir(progress.event)),
-                                jobs=args.jobs, progress=False)
+                                progress=False, **where)
     conclusion = _conclusion(run_dir)
     if conclusion:
         print(f"conclusion: {conclusion}")

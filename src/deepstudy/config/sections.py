@@ -166,6 +166,14 @@ class EarlyStoppingConfig(_Section):
     min_delta: float = Field(0.0, ge=0, description="Smallest change counted as an improvement.")
 
 
+class ResourcesConfig(_Section):
+    cpus: float = Field(1.0, gt=0, description=(
+        "CPUs one (arm, seed) task holds under `--executor processes` or `ray`; its torch threads are this, rounded "
+        "down, at least 1 (unless train.threads says otherwise)."))
+    gpus: float = Field(0.0, ge=0, description=(
+        "GPUs one task holds under `--executor ray` (0.5: two tasks share a GPU)."))
+
+
 class TrainConfig(_Section):
     epochs: int = Field(10, ge=1, description="Passes over the training split.")
     batch_size: int = Field(128, ge=1, description="Training batch size.")
@@ -199,6 +207,9 @@ class TrainConfig(_Section):
         "NHWC memory format for 4-D inputs (faster convolutions on recent CPUs and GPUs)."))
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU.")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice).")
+    resources: ResourcesConfig = Field(ResourcesConfig(), description=(
+        "What one (arm, seed) task declares to a parallel executor (docs/scale-out.md), e.g. {cpus: 1, gpus: 0.5}; "
+        "the local executor ignores it."))
     freeze_embeddings: bool = Field(False, description=(
         "Keep pretrained word vectors (data.word_vectors) fixed: only the layers above them learn."))
     freeze_backbone: bool = Field(False, description=(

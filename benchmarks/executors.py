@@ -1,0 +1,73 @@
+"""Executors (issue 21): a 2-arm x 4-seed single-threaded study, local vs --jobs 2 vs --executor ray, on this machine.
+
+python -m benchmarks executors       # target: each parallel executor >= 1.6x faster than local on 2 cores
+
+Every (arm, seed) trains with one torch thread (train.threads: 1) so two at a time can use two cores; the three
+executors are interleaved ``REPEATS`` times (load drift hits all of them) and timed from the call to the last
+seed's end (the report, the same work for all three, is outside the measurement). Speed-ups are ratios of
+medians. The Ray instance is started once (its start-up, seconds, is not a per-study cost: a cluster is already
+running) and every timed Ray study runs on warm workers after one untimed warm-up study.
+The per-seed numbers of the three runs are compared too: they must be identical (``identical``).
+"""
+from __future__ import annotations
+
+import time
+
+from benchmarks.common import RESULTS, timing, write
+from deepstudy import config, study
+from deepstudy.fileio import read_json
+
+STUDY = {  # one seed: a few seconds of single-threaded training on digits
+    "name": "bench-executors", "data": {"name": "digits"},
+    "model": {"name": "mlp", "hidden": [256, 256]},
+    "train": {"epochs": 20, "batch_size": 32, "threads": 1, "optimizer": {"name": "adamw", "lr": 1.0e-3}},
+    "arms": {"narrow": {"model.hidden": [128, 128]}, "wide": {}},
+    "seeds": 4, "analyses": [],
+}
+EXECUTORS = ("local", "processes", "ray")
+REPEATS = 3
+TARGET = 1.6
+
+
+def _seed_numbers(run_dir) -> dict:
+    skip = {"train_seconds", "eval_seconds", "seconds_per_epoch"}
+    return {arm: [{k: v for k, v in s.items() if k not in skip} for s in a["seeds"]]
+            for arm, a in read_json(run_dir / "results.json")["arms"].items()}
+
+
+def _timed(cfg, executor: str) -> tuple[float, dict]:
+    ends: list[float] = []
+    t0 = time.perf_counter()
+    run_dir = study.run(cfg, out_root=RESULTS.parent / "runs", executor=executor, jobs=2 if executor == "processes"
+                        else None, on_event=lambda e: ends.append(time.perf_counter()) if e["kind"] == "run_end" else None)
+    return max(ends) - t0, _seed_numbers(run_dir)
+
+
+def main(spec: dict | None = None, repeats: int = REPEATS) -> dict:
+    import ray
+
+    cfg = config.validate(spec or STUDY)
+    started = not ray.is_initialized()  # tests/test_executors.py runs it on the module's Ray instance
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    try:
+        _timed(cfg, "ray")  # warm-up: the workers import torch once
+        times: dict[str, list[float]] = {e: [] for e in EXECUTORS}
+        numbers = {}
+        for _ in range(repeats):
+            for executor in EXECUTORS:
+                seconds, numbers[executor] = _timed(cfg, executor)
+                times[executor].append(seconds)
+    finally:
+        if started:
+            ray.shutdown()
+    records = {e: timing(t) for e, t in times.items()}
+    speedup = {e: records["local"]["median"] / records[e]["median"] for e in ("processes", "ray")}
+    out = {"study": spec or STUDY, "repeats": repeats, "target": TARGET, "timing": records, "speedup": speedup,
+           "ratio_of": "median", "met": {e: s >= TARGET for e, s in speedup.items()},
+           "identical": all(numbers[e] == numbers["local"] for e in EXECUTORS)}
+    for e, s in speedup.items():
+        print(f"executors: {e} {s:.2f}x faster than local ({records[e]['median']:.1f} s vs "
+              f"{records['local']['median']:.1f} s, median of {repeats}; target >= {TARGET})")
+    write("executors", out)
+    return out

@@ -1,0 +1,150 @@
+"""``--executor ray``: each (arm, seed) a Ray task holding ``train.resources`` (``pip install 'deepstudy[ray]'``).
+
+Without ``--address`` a Ray instance is started on this machine for the run and shut down after it; with
+``--address auto`` (a cluster this machine belongs to, or ``ray job submit``'s) or ``ray://head:10001`` (Ray
+Client) the tasks go to that cluster, whose workers must have deepstudy installed and see the run directory
+at the same path (a shared filesystem: docs/scale-out.md).
+
+Faults: a task whose worker process dies (killed, out of memory, its node lost) is retried by Ray up to
+``RETRIES`` times, and the retry continues from the seed's last checkpoint in its folder (the epoch driver,
+deepstudy.train.drive, resumes whatever finds a checkpoint there). A bad-input error (UserError) is not retried:
+it comes back as a value and the driver stops with its one line.
+"""
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from deepstudy.config import Study
+from deepstudy.errors import UserError
+from deepstudy.executors import Event, Outcome, SeedJob, _Worker, train_one
+
+RETRIES = 3  # retries of a task whose worker died (system failures only: retry_exceptions=False)
+CONNECT_SECONDS = 10.0  # a cluster address that does not answer within this is unreachable
+INSTALL = "pip install 'deepstudy[ray]'"
+
+
+@dataclass
+class _Refused:
+    """A UserError raised in a worker, returned as a value (Ray retries nothing, the driver says the line)."""
+
+    message: str
+
+
+def _task(job: SeedJob, events) -> Outcome | _Refused:
+    """One (arm, seed) in a Ray worker: trained (or continued) in its seed folder; events go to the driver."""
+    try:
+        return train_one(job, events.put, worker=True)
+    except UserError as e:
+        return _Refused(str(e))
+
+
+class RayExecutor(_Worker):
+    kind = "ray"
+
+    def __init__(self, ray, started: bool):
+        self.ray, self.started = ray, started
+
+    @classmethod
+    def connect(cls, address: str | None, arms: dict[str, Study]) -> RayExecutor:
+        """Ray connected (an instance started here, or the cluster at ``address``), every arm's task checked to fit
+        one of its nodes; one line and nothing started when not."""
+        try:
+            import ray
+        except ImportError:
+            raise UserError(f"--executor ray needs Ray, which is not installed: {INSTALL}") from None
+        started = False
+        if not ray.is_initialized():
+            if address not in (None, "auto"):
+                _reachable(address)
+            try:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
+            except ConnectionError as e:
+                raise UserError(f"--address {address}: no Ray cluster there ({str(e).splitlines()[0][:160]}); start "
+                                "one (`ray start --head`) or drop --address to start Ray on this machine") from None
+            started = True
+        executor = cls(ray, started)
+        try:
+            executor._check_fits(arms)
+        except UserError:
+            executor.close()
+            raise
+        return executor
+
+    def _check_fits(self, arms: dict[str, Study]) -> None:
+        nodes = [n["Resources"] for n in self.ray.nodes() if n.get("Alive")]
+        for arm, cfg in arms.items():
+            r = cfg.train.resources
+            if not any(n.get("CPU", 0) >= r.cpus and n.get("GPU", 0) >= r.gpus for n in nodes):
+                most = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
+                raise UserError(f"arm '{arm}' asks train.resources {{cpus: {r.cpus:g}, gpus: {r.gpus:g}}} but no node "
+                                f"of the Ray cluster has that (the largest: {most.get('CPU', 0):g} CPU(s), "
+                                f"{most.get('GPU', 0):g} GPU(s)); lower train.resources")
+
+    def run(self, jobs: list[SeedJob], on_event: Event, datasets: dict) -> Iterator[tuple[SeedJob, Outcome]]:
+        if not jobs:
+            return
+        ray = self.ray
+        from ray.util.queue import Empty, Queue
+
+        events = Queue(actor_options={"num_cpus": 0})
+        remote = ray.remote(_task)
+        pending = {remote.options(num_cpus=j.cfg.train.resources.cpus, num_gpus=j.cfg.train.resources.gpus,
+                                  max_retries=RETRIES, retry_exceptions=False).remote(j, events): j for j in jobs}
+        ended: set[tuple[str, int]] = set()
+
+        def drain() -> None:
+            while True:
+                try:
+                    e = events.get_nowait()
+                except Empty:
+                    return
+                if (e.get("arm"), e.get("seed")) not in ended:
+                    on_event(e)
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
+                drain()
+                for ref in ready:
+                    job = pending.pop(ref)
+                    outcome = self._outcome(ref, job)
+                    ended.add((job.arm, job.index))
+                    yield job, outcome
+        finally:
+            for ref in pending:  # a UserError, a crash or Ctrl-C: the other tasks stop (their checkpoints stay)
+                ray.cancel(ref, force=True)
+            ray.kill(events.actor)
+
+    def _outcome(self, ref, job: SeedJob) -> Outcome:
+        from ray import exceptions
+
+        try:
+            got = self.ray.get(ref)
+        except exceptions.RayTaskError as e:  # a bug in the task: its traceback, as the local executor shows it
+            raise RuntimeError(f"arm '{job.arm}' seed {job.index} failed on Ray:\n{e}") from None
+        except (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.RaySystemError) as e:
+            raise RuntimeError(f"arm '{job.arm}' seed {job.index}: its Ray worker died {RETRIES + 1} times "
+                               f"({type(e).__name__}); the finished seeds are kept: continue with `deepstudy run "
+                               f"--resume {job.run_path} --executor ray`") from None
+        if isinstance(got, _Refused):
+            raise UserError(got.message)
+        return got
+
+    def close(self) -> None:
+        if self.started and self.ray.is_initialized():
+            self.ray.shutdown()
+
+
+def _reachable(address: str) -> None:
+    """The head's port answers (a TCP connection within CONNECT_SECONDS); Ray itself would wait minutes."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--address {address!r} is not auto, HOST:PORT or ray://HOST:PORT (Ray Client, port 10001)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as e:
+        raise UserError(f"--address {address}: cannot reach {host}:{port} ({e.strerror or type(e).__name__}); start "
+                        "the cluster's head (`ray start --head`) or check the host and port") from None

@@ -1,0 +1,220 @@
+"""Executors (issue 21): local, --jobs N worker processes and Ray give the same per-seed numbers; a Ray worker
+killed mid-seed is retried from the seed's checkpoint; a killed driver's run is finished by --resume; bad input
+is one line, exit 2, nothing written.
+
+The Ray tests share ONE local Ray instance (module scope: num_cpus=2, no dashboard), started after the bad-input
+tests that need Ray not to be running, and shut down at the end of the module.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import REPO, make_idx_folder, tiny_study
+from deepstudy import config, executors, study
+from deepstudy.errors import UserError
+from deepstudy.fileio import read_json
+
+TIMINGS = {"train_seconds", "eval_seconds", "seconds_per_epoch"}
+
+
+def seed_numbers(run_dir: Path) -> dict:
+    """Every per-seed record of results.json without its timings: what must be identical across executors."""
+    arms = read_json(run_dir / "results.json")["arms"]
+    return {arm: [{k: v for k, v in s.items() if k not in TIMINGS} for s in a["seeds"]] for arm, a in arms.items()}
+
+
+def small_study(tmp_path: Path, **overrides) -> Path:
+    """tiny_study without figures (the report is what costs most in a run this small), one torch thread."""
+    return tiny_study(tmp_path, analyses=[], **{"train.threads": 1, **overrides})
+
+
+def run_dir_of(out: Path) -> Path:
+    return next(out.glob("*/*"))
+
+
+def attempts(seed: Path) -> list[dict]:
+    path = seed / executors.ATTEMPTS
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+# ---------------------------------------------------------------- bad input: one line, exit 2, nothing written
+
+@pytest.mark.parametrize("flags, says", [
+    (["--jobs", "0"], "--jobs must be a whole number"),
+    (["--executor", "local", "--jobs", "2"], "drop --executor local"),
+    (["--address", "auto"], "add --executor ray"),
+    (["--executor", "processes", "--set", "train.resources.cpus=512"], "lower train.resources"),
+    (["--executor", "ray", "--address", "ray://127.0.0.1:1"], "cannot reach 127.0.0.1:1"),
+    (["--executor", "ray", "--address", "no-port"], "is not auto, HOST:PORT"),
+    (["--jobs", "2", "--set", "distill.teacher={name: mlp}"], "--executor local"),
+])
+def test_bad_executor_input_is_one_line(cli, tmp_path, flags, says):
+    t0 = time.perf_counter()
+    r = cli("run", str(small_study(tmp_path)), "--out", str(tmp_path / "runs"), *flags)
+    assert r.code == 2 and says in r.err and "Traceback" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+    assert time.perf_counter() - t0 < 30
+
+
+def test_ray_not_installed_says_the_pip_command(cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if it were not installed
+    r = cli("run", str(small_study(tmp_path)), "--out", str(tmp_path / "runs"), "--executor", "ray")
+    assert r.code == 2 and "pip install 'deepstudy[ray]'" in r.err and len(r.err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resources_validated_in_the_study_file(tmp_path):
+    with pytest.raises(UserError, match="cpus"):
+        config.load(str(small_study(tmp_path, **{"train.resources": {"cpus": 0}})))
+    cfg = config.load(str(small_study(tmp_path, **{"train.resources": {"cpus": 2, "gpus": 0.5}})))
+    assert (cfg.train.resources.cpus, cfg.train.resources.gpus) == (2, 0.5)
+
+
+# ---------------------------------------------------------------- the same numbers whichever executor ran
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The tiny study (2 arms x 2 seeds, one torch thread) run in this process: the numbers to match."""
+    folder = tmp_path_factory.mktemp("reference")
+    path = small_study(folder)
+    threads = torch.get_num_threads()
+    try:
+        run = study.run(config.load(str(path)), out_root=folder / "runs", executor="local")
+    finally:
+        torch.set_num_threads(threads)
+    return path, seed_numbers(run)
+
+
+def test_processes_equal_local(reference, tmp_path):
+    path, expected = reference
+    run = study.run(config.load(str(path)), out_root=tmp_path / "runs", jobs=2)
+    assert seed_numbers(run) == expected
+    seeds = sorted(run.glob("arms/*/seed-*"))
+    assert len(seeds) == 4 and all(len(attempts(s)) == 1 for s in seeds)  # each seed trained once, in a worker
+    assert {a["pid"] for s in seeds for a in attempts(s)}.isdisjoint({os.getpid()})
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """One local Ray instance for the module's Ray tests (2 CPUs, no dashboard), shut down after them."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_equals_local(ray_cluster, reference, tmp_path):
+    path, expected = reference
+    events = []
+    run = study.run(config.load(str(path)), out_root=tmp_path / "runs", executor="ray", on_event=events.append)
+    assert seed_numbers(run) == expected
+    assert sorted((e["arm"], e["seed"]) for e in events if e["kind"] == "run_end") == \
+        [("small", 0), ("small", 1), ("wide", 0), ("wide", 1)]
+    assert sum(e["kind"] == "epoch" for e in events) == 4 * 3  # the workers' epochs streamed back to the driver
+    assert ray_cluster.is_initialized()  # a cluster the run did not start is left running
+
+
+def _wait_for(condition, seconds: float = 60.0, every: float = 0.01):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = condition()
+        if got:
+            return got
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def test_killed_ray_worker_is_retried_from_its_checkpoint(ray_cluster, tmp_path):
+    path = small_study(tmp_path, seeds=1, arms={"only": {}}, **{"train.epochs": 12, "data.train_limit": 800})
+    cfg = config.load(str(path))
+    clean = study.run(cfg, out_root=tmp_path / "clean", executor="ray")
+
+    done: dict = {}
+    driver = threading.Thread(target=lambda: done.setdefault("run", study.run(cfg, out_root=tmp_path / "killed",
+                                                                               executor="ray")))
+    driver.start()
+    seed = _wait_for(lambda: next((tmp_path / "killed").glob("*/*/arms/only/seed-0"), None))
+    # after epoch 2's checkpoint (a metrics row is written just before its checkpoint), long before epoch 12
+    _wait_for(lambda: len((seed / "metrics.jsonl").read_text().splitlines()) >= 3
+              if (seed / "metrics.jsonl").is_file() else False)
+    pid = attempts(seed)[0]["pid"]
+    assert not (seed / "result.json").exists(), "the seed ended before it could be killed"
+    os.kill(pid, signal.SIGKILL)
+    driver.join(timeout=120)
+    assert "run" in done
+    rows = attempts(seed)
+    starts = [r for r in rows if r["event"] == "start"]
+    resumed = [r for r in rows if r["event"] == "resumed"]
+    assert len(starts) == 2 and starts[0]["pid"] == pid != starts[1]["pid"]  # retried in another worker
+    assert len(resumed) == 1 and resumed[0]["epoch"] >= 2  # from the checkpoint, not from scratch
+    assert seed_numbers(done["run"]) == seed_numbers(clean)
+    epochs = [json.loads(r)["epoch"] for r in (seed / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == list(range(12))  # every epoch once: the retry cut nothing twice and skipped nothing
+
+
+def test_killed_driver_resumed_with_ray_finishes_only_what_is_missing(ray_cluster, tmp_path):
+    path = small_study(tmp_path, seeds=2, arms={"only": {}}, **{"train.epochs": 6, "train.resources.cpus": 2})
+    cfg = config.load(str(path))
+    reference = study.run(cfg, out_root=tmp_path / "reference", executor="local")
+    address = ray_cluster.get_runtime_context().gcs_address
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    driver = subprocess.Popen([sys.executable, "-m", "deepstudy", "run", str(path), "--out", str(tmp_path / "runs"),
+                               "--executor", "ray", "--address", address], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    first = _wait_for(lambda: next((tmp_path / "runs").glob("*/*/arms/only/seed-*/result.json"), None), 90)
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    run = first.parents[3]
+    kept = {p: p.read_bytes() for p in run.glob("arms/only/seed-*/result.json")}
+    assert len(kept) == 1 and not (run / "results.json").exists()
+    got = study.resume(run, executor="ray")
+    for p, content in kept.items():  # finished seeds are kept as they were, not trained again
+        assert p.read_bytes() == content and len([r for r in attempts(p.parent) if r["event"] == "start"]) == 1
+    assert seed_numbers(got) == seed_numbers(reference)
+
+
+def test_user_error_in_a_ray_task_is_not_retried(ray_cluster, tmp_path):
+    folder = make_idx_folder(tmp_path / "idx")
+    path = small_study(tmp_path, seeds=1, **{"data.name": "tiny-idx", "data.format": "idx", "data.path": str(folder)})
+
+    def damage(e: dict) -> None:  # the driver has read the data; the workers read it after this
+        if e["kind"] == "study_start":
+            f = folder / "train-images-idx3-ubyte.gz"
+            f.write_bytes(f.read_bytes()[:-40])
+    with pytest.raises(UserError, match="truncated or corrupt") as caught:
+        study.run(config.load(str(path)), out_root=tmp_path / "runs", executor="ray", on_event=damage)
+    assert "\n" not in str(caught.value)
+    seeds = list(tmp_path.glob("runs/*/*/arms/*/seed-0"))
+    assert seeds and all(len(attempts(s)) == 1 for s in seeds)  # tried once: a bad input is not retried
+
+
+@pytest.mark.slow  # a pool's and Ray workers' start (torch imports) dominate: ~1 min on 2 busy cores
+def test_executors_benchmark_runs_small(ray_cluster, tmp_path, monkeypatch):
+    """benchmarks/executors.py end to end on a tiny setting, on this module's Ray instance (the lead runs the full
+    one on a quiet machine); the timings are records with their spread, the three executors' numbers identical."""
+    from benchmarks import common
+    from benchmarks import executors as bench
+
+    for module in (common, bench):
+        monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
+    spec = {**bench.STUDY, "seeds": 2, "data": {"name": "digits", "train_limit": 300},
+            "train": {**bench.STUDY["train"], "epochs": 2}}
+    out = bench.main(spec, repeats=1)
+    saved = json.loads((tmp_path / "results" / "executors.json").read_text())
+    assert saved["identical"] is True and saved["evidence"]["cpu_count"] >= 1
+    for name in bench.EXECUTORS:
+        t = saved["timing"][name]
+        assert t["n"] == 1 == len(t["runs"]) and t["spread"] is None and t["median"] > 0  # one run: no spread
+    assert out["speedup"]["ray"] == pytest.approx(saved["timing"]["local"]["median"] / saved["timing"]["ray"]["median"])
+    assert ray_cluster.is_initialized()

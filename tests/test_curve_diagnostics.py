@@ -212,3 +212,23 @@ def test_for_run_counts_seeds_and_says_where_the_tested_weights_come_from(tmp_pa
     assert out["notes"][0].startswith("cnn, overfitting in 2 of 3 seeds. Seed 0: the validation loss is lowest at "
                                       "epoch 6 (0.5)")
     assert out["notes"][-1] == "fine: no divergence, plateau, non-finite loss or overfitting in any seed."
+
+
+def test_steps_to_a_target_loss_every_sound_arm_reaches(tmp_path):
+    from deepstudy.report.convergence import notes, steps_to
+
+    rows = [{"train_loss": loss, "steps": 10} for loss in (2.0, 1.0, 0.5, 0.4)]
+    assert steps_to(rows, 1.0) == 20 and steps_to(rows, 0.4) == 40 and steps_to(rows, 0.3) is None
+    losses = {"fast": [(1.0, 0.3, 0.1), (1.2, 0.4, 0.1)], "slow": [(2.0, 1.0, 0.5), (2.0, 0.9, 0.5)],
+              "blown": [(2.0, 9.0, 30.0), (2.0, 9.0, 30.0)]}  # diverged: not a target, still counted
+    for arm, seeds in losses.items():
+        for s, curve in enumerate(seeds):
+            folder = tmp_path / "arms" / arm / f"seed-{s}"
+            folder.mkdir(parents=True)
+            (folder / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "train_loss": v, "steps": 10}) + "\n"
+                                                          for e, v in enumerate(curve)))
+    results = {"arms": {arm: {"seeds": [{"seed": 0}, {"seed": 1}]} for arm in losses}}
+    (line,) = notes(tmp_path, results, {"blown": [{"kind": "diverged"}]})
+    assert "training loss of 0.5 (the final training loss of slow" in line  # median of slow's finals
+    assert "fast 20 ± 0; slow 30 ± 0; blown never." in line  # fast reaches 0.5 after 2 epochs in both seeds
+    assert notes(tmp_path, {"arms": {"fast": results["arms"]["fast"]}}, {}) == []  # one arm: nothing to compare

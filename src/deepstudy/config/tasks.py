@@ -25,8 +25,7 @@ from deepstudy.config.sections import (EXPLANATIONS, Analysis, DataConfig, Early
 
 _ALL_TRAIN = tuple(TrainConfig.model_fields)
 _ALL_DATA = tuple(DataConfig.model_fields)
-_RUN = ("epochs", "device", "threads", "resources")  # every task: its length, the run's device, torch threads, what a
-# parallel executor gives one task (deepstudy.executors)
+_RUN = ("epochs", "device", "threads", "resources")  # every task: length, device, threads, an executor's share
 _SCHEDULE = ("schedule", "step_epochs", "gamma", "warmup_fraction")  # train.from_settings with steps per epoch
 _SOURCE = ("name", "path", "format")  # data.load: what is read
 _SPLITS = ("val_fraction", "test_fraction", "train_limit")  # images, tables, text: _finish_split, _hold_out_test

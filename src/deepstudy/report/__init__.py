@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from deepstudy.errors import UserError
 from deepstudy.fileio import DamagedFile, atomic_write_text, read_json, read_jsonl
-from deepstudy.report import conclusions, diagnostics, lr_range, search_view, sections, tasks, trajectories
+from deepstudy.report import conclusions, convergence, diagnostics, lr_range, search_view, sections, tasks, trajectories
 from deepstudy.report.figures import roc_points
 from deepstudy.report.formats import ci, count, human, mdcell, metric_label, pm
 
@@ -160,6 +160,8 @@ def write(run_dir: str | Path) -> Path:
     section = sections.get(results["task"])
     figs = _figures(run_dir, results, wanted, section)
     curves = diagnostics.for_run(run_dir, results) if section.diagnose else {"lines": [], "notes": []}
+    if section.diagnose:  # and how fast each arm's training loss gets to one every sound arm reaches
+        curves["notes"] += convergence.notes(run_dir, results, curves["findings"])
     for f in figs:
         if f.get("name") == "curves":
             f["after"] = curves["notes"]  # the "Training curves" paragraph under the learning curves

@@ -85,7 +85,8 @@ def download_file(url: str, dest: Path, sha256: str | None, *, timeout: float = 
                                             f"below {min_rate / 1024:g} KiB/s; see --min-rate)")
         if total is not None and got != total:
             raise DownloadError(f"transfer interrupted: {got} of {total} bytes")
-        if sha256 is not None and (len(sha256) < 8 or not h.hexdigest().startswith(sha256)):  # a full digest, or torch.hub's >= 8-hex prefix
+        # a full digest, or torch.hub's >= 8-hex prefix
+        if sha256 is not None and (len(sha256) < 8 or not h.hexdigest().startswith(sha256)):
             raise DownloadError(f"checksum mismatch: expected sha256 {sha256[:12]}…, got {h.hexdigest()[:12]}…")
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as e:

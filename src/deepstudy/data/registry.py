@@ -11,6 +11,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deepstudy.data import published
+from deepstudy.data.published import (AG_NEWS_AT, CHURN_AT, COURSE, CREDIT_AT, GOOGLE_AT, Archive, copy_at,
+                                         github)
 from deepstudy.errors import UserError, closest
 
 
@@ -26,19 +29,6 @@ class FileSpec:
 
     def accepts(self, digest: str) -> bool:
         return digest == self.sha256 or digest in self.also_sha256
-
-
-@dataclass(frozen=True)
-class Archive:
-    """The published file a dataset's URL-less files are made from: downloaded (or given with ``--from``), checked,
-    extracted safely when it is an archive, then converted by ``convert`` (a name in ``data/convert.py``)."""
-    name: str  # as published, e.g. aclImdb_v1.tar.gz
-    urls: tuple[str, ...]
-    sha256: str | None  # the published digest; None when no trusted one is known (then only the made files are checked)
-    max_bytes: int  # the download never grows past this
-    convert: str
-    max_unpacked: int = 0  # tar/zip: the members' sizes add up to at most this many bytes
-    max_members: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,26 +76,6 @@ _FASHION_FILES = {
 }
 
 
-def _github(repo_at_commit: str, path: str) -> str:
-    """A file of a public GitHub repository at a pinned commit: the bytes never change (the sha256 checks them)."""
-    return f"https://raw.githubusercontent.com/{repo_at_commit}/{path}"
-
-
-# The Deep Learning A-Z course publishes its CSVs only inside course zips with no stable address; these public
-# copies hold the very bytes of ours (git blob ids checked against shared/data/dl-az/SOURCE.md's provenance).
-_CHURN_AT = "Abhijitkulkarni18/Deep-Learning/208bf8f7c9e3a1deddd7af1d4a7868c4f4db863f"
-_CREDIT_AT = "adityapotdar23/Deep-Learning/fe615c5098051fd321e82e54e1e915d3ad1d650c"
-_GOOGLE_AT = "akrai37/Deep_Learning-RNN/77e4f4c8bd83c509d8e8bfb61a82ffec534bf81e"
-_COURSE = "the Deep Learning A-Z course material (superdatascience.com/pages/deep-learning)"
-
-
-def _copy_at(repo_at_commit: str) -> str:
-    owner, repo, commit = repo_at_commit.split("/")
-    return f"a copy: github.com/{owner}/{repo} at commit {commit}"
-
-
-_AG_NEWS_AT = "mhjabreel/CharCnn_Keras/555590db4219b1243abb1918effd6a7425a2d75f"
-
 REGISTRY: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in [
@@ -133,10 +103,10 @@ REGISTRY: dict[str, DatasetSpec] = {
             "Bank customers (10,000 rows, 10 features): did the customer leave? (Deep Learning A-Z; ~20% positive).",
             "not stated by the course (synthetic data, also published on Kaggle)",
             (FileSpec("Churn_Modelling.csv", "3996cd1fa372e0db0cd9c0ebac35bbd4e8e3c65fb942bb010c826e7b1eeef0a0",
-                      684858, (_github(_CHURN_AT, "Churn_Modelling.csv"),)),),
+                      684858, (github(CHURN_AT, "Churn_Modelling.csv"),)),),
             classes=("stayed", "exited"),
             options={"file": "Churn_Modelling.csv", "target": "Exited", "drop": ("RowNumber", "CustomerId", "Surname")},
-            how_to_get=f"take Churn_Modelling.csv from {_COURSE} ({_copy_at(_CHURN_AT)})",
+            how_to_get=f"take Churn_Modelling.csv from {COURSE} ({copy_at(CHURN_AT)})",
         ),
         DatasetSpec(
             "credit-card-applications", "dl-az", "csv-table",
@@ -145,13 +115,12 @@ REGISTRY: dict[str, DatasetSpec] = {
             "CC BY 4.0 (UCI Statlog Australian Credit Approval, id 143)",
             (FileSpec("Credit_Card_Applications.csv",
                       "21d498deae83f510e94bf9ba6f1e6339d04232f2101910d5d2c1b07b08d5647e", 35643,
-                      (_github(_CREDIT_AT, "Credit_Card_Applications.csv"),)),),
+                      (github(CREDIT_AT, "Credit_Card_Applications.csv"),)),),
             classes=("not approved", "approved"),
             options={"file": "Credit_Card_Applications.csv", "target": "Class", "drop": ("CustomerID",),
                      "id": "CustomerID"},
-            how_to_get=f"take Credit_Card_Applications.csv from the SOM section of {_COURSE} ("
-                       f"{_copy_at(_CREDIT_AT)}); UCI's australian.dat holds the same rows without the course's "
-                       "CustomerID column, so it cannot stand in",
+            how_to_get=f"take Credit_Card_Applications.csv from the SOM section of {COURSE} ({copy_at(CREDIT_AT)}); "
+                       "UCI's Statlog australian.dat lacks the course's CustomerID column, so it cannot stand in",
         ),
         DatasetSpec(
             "ag-news", "ag-news", "text-csv",
@@ -160,15 +129,11 @@ REGISTRY: dict[str, DatasetSpec] = {
             "research / non-commercial use (readme.txt); no formal license",
             (FileSpec("test.csv.gz", "3c277beb6ce3dd635407635cb90a7c5ceaf87168fabb3be218e39aa2b097f706", 748824),
              FileSpec("classes.txt", "612dbfa932f07a6ed837295a7d5746ce7412e7bb4bc32ba919fdb3cda3a1b9b5", 31,
-                      (_github(_AG_NEWS_AT, "data/ag_news_csv/classes.txt"),))),
+                      (github(AG_NEWS_AT, "data/ag_news_csv/classes.txt"),))),
             classes=("World", "Sports", "Business", "Sci/Tech"),
             how_to_get="take test.csv from the torchtext AG_NEWS mirror (md5 d52ea96a97a2d943681189a97654912d), "
                        "gzip it (gzip -n -9), add classes.txt",
-            # torchtext's address (master) after the pinned commit; the train split (train.csv, 120,000 rows) is
-            # not part of this dataset: give it with data.path if you have it.
-            made_from=Archive("test.csv", (_github(_AG_NEWS_AT, "data/ag_news_csv/test.csv"),
-                                           _github("mhjabreel/CharCnn_Keras/master", "data/ag_news_csv/test.csv")),
-                              "521465c2428ed7f02f8d6db6ffdd4b5447c1c701962353eb2c40d548c3c85699", 1857427, "gzip"),
+            made_from=published.AG_NEWS_TEST,
         ),
         DatasetSpec(
             "20newsgroups", "20newsgroups", "text-csv",
@@ -181,11 +146,7 @@ REGISTRY: dict[str, DatasetSpec] = {
                       5218966, also_sha256=("a85bfa35cbab9ca82b3e7694c4a7c08cedc5f2be9af95e25541843f72b296e44",))),
             how_to_get="rebuild the two CSVs from http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz "
                        "as described in shared/data/20newsgroups/SOURCE.md (header group,text; latin-1)",
-            # the digest scikit-learn's fetch_20newsgroups checks (its figshare mirror holds the same file)
-            made_from=Archive("20news-bydate.tar.gz", ("http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz",
-                                                       "https://ndownloader.figshare.com/files/5975967"),
-                              "8f1b2514ca22a5ade8fbb9cfa5727df95fa587f4c87b786e15c759fa66d95610", 20 << 20,
-                              "20newsgroups", max_unpacked=200 << 20, max_members=20_000),
+            made_from=published.NEWSGROUPS_BYDATE,
         ),
         DatasetSpec(
             "air-quality", "air-quality", "time-series",
@@ -196,12 +157,7 @@ REGISTRY: dict[str, DatasetSpec] = {
                       785065),),
             options={"file": "AirQualityUCI.csv", "missing": (-200,)},
             how_to_get="unzip AirQualityUCI.csv from https://archive.ics.uci.edu/static/public/360/air+quality.zip",
-            # the legacy zip first (its layout is known: the CSV and an .xlsx); no digest is trusted for the zip UCI
-            # serves now, so the extracted CSV is what gets checked
-            made_from=Archive("AirQualityUCI.zip",
-                              ("https://archive.ics.uci.edu/ml/machine-learning-databases/00360/AirQualityUCI.zip",
-                               "https://archive.ics.uci.edu/static/public/360/air+quality.zip"),
-                              None, 16 << 20, "air-quality", max_unpacked=64 << 20, max_members=16),
+            made_from=published.AIR_QUALITY_ZIP,
         ),
         DatasetSpec(
             "google-stock", "dl-az", "time-series",
@@ -210,11 +166,11 @@ REGISTRY: dict[str, DatasetSpec] = {
             "not stated by the course (public daily quotes)",
             (FileSpec("Google_Stock_Price_Train.csv",
                       "dee298aab581f96206ed0a2df65fa900adbea2d38f9362c7b90beb3a8b683707", 63491,
-                      (_github(_GOOGLE_AT, "Google_Stock_Price_Train.csv"),)),
+                      (github(GOOGLE_AT, "Google_Stock_Price_Train.csv"),)),
              FileSpec("Google_Stock_Price_Test.csv", "2eb7b5acd8aa4872f93fb091925dfc073cca8e2e0422d93f0518e7cec99fbf3f",
-                      1032, (_github(_GOOGLE_AT, "Google_Stock_Price_Test.csv"),))),
+                      1032, (github(GOOGLE_AT, "Google_Stock_Price_Test.csv"),))),
             options={"file": "Google_Stock_Price_Train.csv", "test_file": "Google_Stock_Price_Test.csv"},
-            how_to_get=f"take the two CSVs of the RNN section of {_COURSE} ({_copy_at(_GOOGLE_AT)})",
+            how_to_get=f"take the two CSVs of the RNN section of {COURSE} ({copy_at(GOOGLE_AT)})",
         ),
         DatasetSpec(
             "imdb", "imdb", "text-csv",
@@ -227,10 +183,7 @@ REGISTRY: dict[str, DatasetSpec] = {
             classes=("negative", "positive"),
             how_to_get="repackage aclImdb_v1.tar.gz (ai.stanford.edu/~amaas/data/sentiment/) as the two CSVs "
                        "described in shared/data/imdb/SOURCE.md (header id,rating,label,text)",
-            # the digest TensorFlow Datasets and Julia's MLDatasets check; only the labelled reviews are extracted
-            made_from=Archive("aclImdb_v1.tar.gz", ("https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",),
-                              "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe", 100 << 20, "imdb",
-                              max_unpacked=1 << 30, max_members=150_000),
+            made_from=published.ACL_IMDB,
         ),
         DatasetSpec(
             "nab", "nab", "nab",

@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="abandon a file whose average rate falls below this many KiB/s after 20 s (default 16)")
     fetch.add_argument("--deadline", type=float, metavar="SECONDS",
                        help="abandon a file after this long (default: its size at the minimum rate, plus a minute)")
+    fetch.add_argument("--from", dest="archive", metavar="FILE",
+                       help="a downloaded copy of the published archive the dataset is made from (e.g. "
+                            "aclImdb_v1.tar.gz; see `deepstudy data info NAME`), used instead of downloading it")
     verify = dsub.add_parser("verify", help="check the sha256 of present datasets")
     verify.add_argument("name", nargs="?")
 
@@ -202,6 +205,14 @@ def cmd_data(args) -> int:
             print(f"  {f.name}  {f.size} bytes  sha256 {f.sha256}")
             for url in f.urls:
                 print(f"    {url}")
+            for digest in f.also_sha256:
+                print(f"    also accepted: sha256 {digest} (our conversion, compressed without GNU gzip)")
+        if spec.made_from:
+            a = spec.made_from
+            print(f"  made from {a.name} (" + (f"sha256 {a.sha256}" if a.sha256 else "no published sha256: the "
+                  "made files are checked") + ")")
+            for url in a.urls:
+                print(f"    {url}")
         if spec.how_to_get:
             print(f"  how to get: {spec.how_to_get}")
         print(f"  status: {presence(spec)}")
@@ -212,7 +223,8 @@ def cmd_data(args) -> int:
             if value is not None and not 0 < value < float("inf"):
                 raise UserError(f"{flag} must be a positive number, got {value}")
         status = download.fetch(spec, root / spec.folder, deadline=args.deadline,
-                                min_rate=args.min_rate * 1024 if args.min_rate is not None else None)
+                                min_rate=args.min_rate * 1024 if args.min_rate is not None else None,
+                                archive=Path(args.archive) if args.archive else None)
         print(f"{spec.name}: " + (", ".join(f"{k} {v}" for k, v in status.items()) or "nothing to fetch")
               + f" in {root / spec.folder}")
     elif args.data_command == "verify":

@@ -1,5 +1,9 @@
 """Downloads: stream to a temporary file, verify sha256, then rename. Mirrors tried in order.
 
+A dataset whose files have no URL of their own is made from its published archive (``DatasetSpec.made_from``):
+downloaded into a work folder beside the dataset's, extracted safely (``data/archives.py``), converted
+(``data/convert.py``), and each made file is checked against the registry's sha256 before it is moved into place.
+
 Bounded on every side, so a wrong or hostile server cannot fill the disk or hang a run: a file never grows past its
 expected size (the registry knows it), a transfer slower than MIN_RATE on average (after a grace period) or longer
 than its deadline is abandoned, and the free disk space is checked before the first byte.
@@ -10,13 +14,16 @@ import errno
 import hashlib
 import os
 import shutil
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from deepstudy.data.registry import DatasetSpec, FileSpec, sha256_of
+from deepstudy.data import convert
+from deepstudy.data.archives import safe_extract
+from deepstudy.data.registry import Archive, DatasetSpec, FileSpec, sha256_of
 from deepstudy.errors import UserError
 
 
@@ -34,13 +41,14 @@ def deadline_for(size: int | None, timeout: float) -> float:
     return timeout + GRACE + (size if size else UNKNOWN_SIZE_CAP) / MIN_RATE
 
 
-def download_file(url: str, dest: Path, sha256: str, *, timeout: float = 60.0, size: int | None = None,
+def download_file(url: str, dest: Path, sha256: str | None, *, timeout: float = 60.0, size: int | None = None,
                   min_rate: float | None = None, deadline: float | None = None,
                   on_progress: Callable[[int, int | None], None] | None = None) -> None:
     """Fetch ``url`` into ``dest``; on any failure nothing is left at ``dest``.
 
     ``size``: the expected size in bytes (the registry's); the transfer stops as soon as the server sends more, or
-    announces more. ``timeout`` bounds each connect/read; ``min_rate`` (bytes/s, default MIN_RATE) the average
+    announces more. ``sha256`` None: no digest is known (the caller checks what is made from the file). ``timeout``
+    bounds each connect/read; ``min_rate`` (bytes/s, default MIN_RATE) the average
     rate after GRACE seconds; ``deadline`` (seconds, default ``deadline_for``) the whole transfer.
     """
     min_rate = MIN_RATE if min_rate is None else min_rate
@@ -77,7 +85,8 @@ def download_file(url: str, dest: Path, sha256: str, *, timeout: float = 60.0, s
                                             f"below {min_rate / 1024:g} KiB/s; see --min-rate)")
         if total is not None and got != total:
             raise DownloadError(f"transfer interrupted: {got} of {total} bytes")
-        if len(sha256) < 8 or not h.hexdigest().startswith(sha256):  # a full digest, or torch.hub's >= 8-hex prefix
+        # a full digest, or torch.hub's >= 8-hex prefix
+        if sha256 is not None and (len(sha256) < 8 or not h.hexdigest().startswith(sha256)):
             raise DownloadError(f"checksum mismatch: expected sha256 {sha256[:12]}…, got {h.hexdigest()[:12]}…")
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
@@ -94,38 +103,124 @@ def download_file(url: str, dest: Path, sha256: str, *, timeout: float = 60.0, s
 
 
 def fetch(spec: DatasetSpec, folder: Path, *, timeout: float = 60.0, min_rate: float | None = None,
-          deadline: float | None = None, log: Callable[[str], None] = print) -> dict[str, str]:
+          deadline: float | None = None, log: Callable[[str], None] = print,
+          archive: Path | None = None) -> dict[str, str]:
     """Make ``folder`` hold every file of ``spec``, verified; returns {file: status}. ``min_rate``, ``deadline``: as
-    for :func:`download_file` (per file)."""
+    for :func:`download_file` (per file). ``archive``: a local copy of the published file ``spec.made_from`` names,
+    used instead of downloading it."""
     if not spec.files:
         log(f"{spec.name}: bundled with its package, nothing to fetch")
         return {}
-    status = {}
+    if archive is not None and spec.made_from is None:
+        raise UserError(f"--from: {spec.name} is not made from a published archive; its files download one by one")
+    limits = {"min_rate": min_rate, "deadline": deadline}
+    status, to_make = {}, []
     for f in spec.files:
-        dest = folder / f.name
-        if dest.is_file() and sha256_of(dest) == f.sha256:
+        if (folder / f.name).is_file() and f.accepts(sha256_of(folder / f.name)):
             status[f.name] = "present"
-            continue
-        if not f.urls:
-            raise UserError(f"{spec.name}: {f.name} has no published download URL; {spec.how_to_get} "
-                            f"and put it in {folder}/")
-        status[f.name] = _fetch_one(spec, f, dest, timeout, log, min_rate=min_rate, deadline=deadline)
-    return status
+        elif not f.urls and spec.made_from is None:
+            raise UserError(f"{spec.name}: {f.name} has no published download URL; {spec.how_to_get}, and put it "
+                            f"in {folder}/ (sha256 {f.sha256})")
+        elif not f.urls:
+            to_make.append(f)
+    if to_make:  # first, so that a refused archive leaves the folder as it was
+        status.update(_make(spec, tuple(to_make), folder, archive, timeout, log, limits))
+    for f in spec.files:
+        if f.name not in status:
+            status[f.name] = _fetch_one(spec, f, folder / f.name, timeout, log, **limits)
+    return {f.name: status[f.name] for f in spec.files}
 
 
 def _fetch_one(spec: DatasetSpec, f: FileSpec, dest: Path, timeout: float, log: Callable[[str], None],
                **limits: float | None) -> str:
+    _download_any(f"{spec.name}/{f.name}", f.urls, dest, f.sha256, f.size, timeout, log,
+                  f"copy it to {dest}, or set DEEPSTUDY_DATA to a folder holding {spec.folder}/", **limits)
+    return "downloaded"
+
+
+def _download_any(what: str, urls: tuple[str, ...], dest: Path, sha256: str | None, size: int, timeout: float,
+                  log: Callable[[str], None], then: str, **limits: float | None) -> None:
     errors = []
-    for url in f.urls:
+    for url in urls:
         try:
             log(f"  fetching {url}")
-            download_file(url, dest, f.sha256, timeout=timeout, size=f.size, **limits)
-            return "downloaded"
+            download_file(url, dest, sha256, timeout=timeout, size=size, **limits)
+            return
         except DownloadError as e:
             errors.append(f"{url}: {e}")
     reasons = "; ".join(errors)
     offline = all(("URLError" in e or "gaierror" in e or "timed out" in e or "Connection" in e) for e in errors)
-    advice = (f"this machine seems to be offline: on a machine with internet download {f.urls[0]} "
-              f"(sha256 {f.sha256}) and copy it to {dest}, or set DEEPSTUDY_DATA to a folder holding {spec.folder}/"
+    digest = f"sha256 {sha256}" if sha256 else "no published sha256"
+    advice = (f"this machine seems to be offline: on a machine with internet download {urls[0]} ({digest}) and {then}"
               if offline else "retry later, or copy a verified copy of the file there by hand")
-    raise UserError(f"could not download {spec.name}/{f.name} ({reasons}); {advice}")
+    raise UserError(f"could not download {what} ({reasons}); {advice}")
+
+
+def _make(spec: DatasetSpec, files: tuple[FileSpec, ...], folder: Path, archive: Path | None, timeout: float,
+          log: Callable[[str], None], limits: dict) -> dict[str, str]:
+    """Make ``files`` from ``spec.made_from`` in a work folder beside ``folder``; each is checked, then moved in."""
+    src = spec.made_from
+    new_folders = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again when nothing is made
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{spec.name}-fetch-", dir=folder.parent))
+    try:
+        published = work / "published" / src.name
+        published.parent.mkdir()
+        if archive is None:
+            _download_any(f"{spec.name}'s {src.name}", src.urls, published, src.sha256, src.max_bytes, timeout, log,
+                          f"run `deepstudy data fetch {spec.name} --from {src.name}`", **limits)
+        else:
+            _copy_local(spec, src, Path(archive).expanduser(), published)
+        root = published.parent
+        if src.max_members:  # an archive: extracted safely, only the members the converter reads
+            log(f"  extracting {src.name}")
+            root = work / "tree"
+            safe_extract(published, root, max_total_bytes=src.max_unpacked, max_members=src.max_members,
+                         keep=convert.keep(src.convert))
+        contents = convert.CONVERTERS[src.convert](root)
+        ready = {f.name: _checked(spec, src, f, contents) for f in files}
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in ready.items():
+            (work / name).write_bytes(data)
+            os.replace(work / name, folder / name)
+        return {name: f"made from {src.name}" for name in ready}
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise UserError(f"the disk filled up while making {spec.name} in {folder.parent} (nothing was kept); "
+                            "free some space or set DEEPSTUDY_DATA to a bigger disk") from None
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        for p in new_folders:  # deepest first; a folder that now holds something stays
+            if p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+
+
+def _copy_local(spec: DatasetSpec, src: Archive, given: Path, dest: Path) -> None:
+    if not given.is_file():
+        raise UserError(f"--from {given}: no such file; give the path of a downloaded {src.name}")
+    if given.stat().st_size > src.max_bytes:
+        raise UserError(f"--from {given}: {given.stat().st_size} bytes, more than {src.name} can be "
+                        f"({src.max_bytes}); it is another file")
+    if src.sha256 and sha256_of(given) != src.sha256:
+        raise UserError(f"--from {given}: sha256 {sha256_of(given)[:12]}…, not the published {src.name}'s "
+                        f"{src.sha256[:12]}…; it is damaged or another version — download {src.urls[0]} again")
+    shutil.copyfile(given, dest)
+
+
+def _checked(spec: DatasetSpec, src: Archive, f: FileSpec, contents: dict[str, bytes]) -> bytes:
+    """The bytes of ``f`` from the converter's ``contents`` (gzipped when ``f`` is .gz), if its sha256 is accepted."""
+    if f.name in contents:
+        candidates = [contents[f.name]]
+    elif f.name.endswith(".gz") and f.name[:-3] in contents:
+        candidates = convert.gzip_candidates(contents[f.name[:-3]])
+    else:
+        raise UserError(f"{src.name} gave no {f.name}; it is not the published file — delete it and fetch again")
+    digest = ""
+    for data in candidates:
+        digest = hashlib.sha256(data).hexdigest()
+        if f.accepts(digest):
+            return data
+    raise UserError(f"{spec.name}: {f.name} made from {src.name} has sha256 {digest[:12]}…, not the registered "
+                    f"{f.sha256[:12]}…; the published file differs from the one the registry was built from (a new "
+                    f"version?) — {spec.how_to_get}, and put it in the {spec.folder}/ folder")

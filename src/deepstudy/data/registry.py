@@ -11,6 +11,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deepstudy.data import published
+from deepstudy.data.published import (AG_NEWS_AT, CHURN_AT, COURSE, CREDIT_AT, GOOGLE_AT, Archive, copy_at,
+                                         github)
 from deepstudy.errors import UserError, closest
 
 
@@ -20,6 +23,12 @@ class FileSpec:
     sha256: str
     size: int
     urls: tuple[str, ...] = ()  # mirrors, tried in order
+    # Other accepted digests: our own conversion of the published archive, where it cannot reproduce the shared
+    # copy byte for byte (its gzip came from GNU gzip; without that tool we compress with zlib: same CSV inside).
+    also_sha256: tuple[str, ...] = ()
+
+    def accepts(self, digest: str) -> bool:
+        return digest == self.sha256 or digest in self.also_sha256
 
 
 @dataclass(frozen=True)
@@ -42,10 +51,11 @@ class DatasetSpec:
     classes: tuple[str, ...] = ()
     options: dict = field(default_factory=dict)  # reader options (target, drop, ...)
     how_to_get: str = ""  # when no direct URL exists
+    made_from: Archive | None = None  # where the files without URLs are made from
 
     @property
     def downloadable(self) -> bool:
-        return bool(self.files) and all(f.urls for f in self.files)
+        return bool(self.files) and all(f.urls or self.made_from for f in self.files)
 
 
 def _mirrored(files: dict[str, tuple[str, int]], bases: tuple[str, ...]) -> tuple[FileSpec, ...]:
@@ -64,6 +74,7 @@ _FASHION_FILES = {
     "t10k-images-idx3-ubyte.gz": ("346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073", 4422102),
     "t10k-labels-idx1-ubyte.gz": ("67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5", 5148),
 }
+
 
 REGISTRY: dict[str, DatasetSpec] = {
     spec.name: spec
@@ -92,11 +103,10 @@ REGISTRY: dict[str, DatasetSpec] = {
             "Bank customers (10,000 rows, 10 features): did the customer leave? (Deep Learning A-Z; ~20% positive).",
             "not stated by the course (synthetic data, also published on Kaggle)",
             (FileSpec("Churn_Modelling.csv", "3996cd1fa372e0db0cd9c0ebac35bbd4e8e3c65fb942bb010c826e7b1eeef0a0",
-                      684858),),
+                      684858, (github(CHURN_AT, "Churn_Modelling.csv"),)),),
             classes=("stayed", "exited"),
             options={"file": "Churn_Modelling.csv", "target": "Exited", "drop": ("RowNumber", "CustomerId", "Surname")},
-            how_to_get="download Churn_Modelling.csv from the Deep Learning A-Z course material "
-                       "(superdatascience.com/pages/deep-learning)",
+            how_to_get=f"take Churn_Modelling.csv from {COURSE} ({copy_at(CHURN_AT)})",
         ),
         DatasetSpec(
             "credit-card-applications", "dl-az", "csv-table",
@@ -104,12 +114,13 @@ REGISTRY: dict[str, DatasetSpec] = {
             "Class = approved) with a CustomerID column, as the Deep Learning A-Z SOM fraud exercise uses it.",
             "CC BY 4.0 (UCI Statlog Australian Credit Approval, id 143)",
             (FileSpec("Credit_Card_Applications.csv",
-                      "21d498deae83f510e94bf9ba6f1e6339d04232f2101910d5d2c1b07b08d5647e", 35643),),
+                      "21d498deae83f510e94bf9ba6f1e6339d04232f2101910d5d2c1b07b08d5647e", 35643,
+                      (github(CREDIT_AT, "Credit_Card_Applications.csv"),)),),
             classes=("not approved", "approved"),
             options={"file": "Credit_Card_Applications.csv", "target": "Class", "drop": ("CustomerID",),
                      "id": "CustomerID"},
-            how_to_get="download Credit_Card_Applications.csv from the Deep Learning A-Z SOM section "
-                       "(superdatascience.com/pages/deep-learning)",
+            how_to_get=f"take Credit_Card_Applications.csv from the SOM section of {COURSE} ({copy_at(CREDIT_AT)}); "
+                       "UCI's Statlog australian.dat lacks the course's CustomerID column, so it cannot stand in",
         ),
         DatasetSpec(
             "ag-news", "ag-news", "text-csv",
@@ -117,10 +128,12 @@ REGISTRY: dict[str, DatasetSpec] = {
             "titles + descriptions.",
             "research / non-commercial use (readme.txt); no formal license",
             (FileSpec("test.csv.gz", "3c277beb6ce3dd635407635cb90a7c5ceaf87168fabb3be218e39aa2b097f706", 748824),
-             FileSpec("classes.txt", "612dbfa932f07a6ed837295a7d5746ce7412e7bb4bc32ba919fdb3cda3a1b9b5", 31)),
+             FileSpec("classes.txt", "612dbfa932f07a6ed837295a7d5746ce7412e7bb4bc32ba919fdb3cda3a1b9b5", 31,
+                      (github(AG_NEWS_AT, "data/ag_news_csv/classes.txt"),))),
             classes=("World", "Sports", "Business", "Sci/Tech"),
             how_to_get="take test.csv from the torchtext AG_NEWS mirror (md5 d52ea96a97a2d943681189a97654912d), "
-                       "gzip it, add classes.txt",
+                       "gzip it (gzip -n -9), add classes.txt",
+            made_from=published.AG_NEWS_TEST,
         ),
         DatasetSpec(
             "20newsgroups", "20newsgroups", "text-csv",
@@ -128,11 +141,12 @@ REGISTRY: dict[str, DatasetSpec] = {
             "20 groups.",
             "none stated; each author keeps the copyright in their post — research and benchmarking only",
             (FileSpec("20news-bydate-train.csv.gz", "79a2efb3f50c61495781503b5d53e277362d8a2bf5cfb581d9854f8ccb96f2b7",
-                      8183769),
+                      8183769, also_sha256=("79c80166673989f09a70ff9693c2675ae2fde90eec66b778df020fd84343822f",)),
              FileSpec("20news-bydate-test.csv.gz", "bfa7d7ae7065dec14c9cab14c0af53e54892e339a7fda29ca66fe41139352bbb",
-                      5218966)),
+                      5218966, also_sha256=("a85bfa35cbab9ca82b3e7694c4a7c08cedc5f2be9af95e25541843f72b296e44",))),
             how_to_get="rebuild the two CSVs from http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz "
                        "as described in shared/data/20newsgroups/SOURCE.md (header group,text; latin-1)",
+            made_from=published.NEWSGROUPS_BYDATE,
         ),
         DatasetSpec(
             "air-quality", "air-quality", "time-series",
@@ -143,6 +157,7 @@ REGISTRY: dict[str, DatasetSpec] = {
                       785065),),
             options={"file": "AirQualityUCI.csv", "missing": (-200,)},
             how_to_get="unzip AirQualityUCI.csv from https://archive.ics.uci.edu/static/public/360/air+quality.zip",
+            made_from=published.AIR_QUALITY_ZIP,
         ),
         DatasetSpec(
             "google-stock", "dl-az", "time-series",
@@ -150,22 +165,25 @@ REGISTRY: dict[str, DatasetSpec] = {
             "the Deep Learning A-Z course; Close is not split-adjusted, Open is the usual target.",
             "not stated by the course (public daily quotes)",
             (FileSpec("Google_Stock_Price_Train.csv",
-                      "dee298aab581f96206ed0a2df65fa900adbea2d38f9362c7b90beb3a8b683707", 63491),
+                      "dee298aab581f96206ed0a2df65fa900adbea2d38f9362c7b90beb3a8b683707", 63491,
+                      (github(GOOGLE_AT, "Google_Stock_Price_Train.csv"),)),
              FileSpec("Google_Stock_Price_Test.csv", "2eb7b5acd8aa4872f93fb091925dfc073cca8e2e0422d93f0518e7cec99fbf3f",
-                      1032)),
+                      1032, (github(GOOGLE_AT, "Google_Stock_Price_Test.csv"),))),
             options={"file": "Google_Stock_Price_Train.csv", "test_file": "Google_Stock_Price_Test.csv"},
-            how_to_get="download the two CSVs of the Deep Learning A-Z RNN section "
-                       "(superdatascience.com/pages/deep-learning)",
+            how_to_get=f"take the two CSVs of the RNN section of {COURSE} ({copy_at(GOOGLE_AT)})",
         ),
         DatasetSpec(
             "imdb", "imdb", "text-csv",
             "IMDB movie reviews (Maas et al., 2011): 25,000 train / 25,000 test, polar sentiment, balanced.",
             "no formal license; cite Maas et al. 2011 (README.aclImdb)",
-            (FileSpec("train.csv.gz", "73d4dabaecd075212466f1442646a314414e17bb561b6bf563b817a4af3e8da6", 12902083),
-             FileSpec("test.csv.gz", "93f1216024979e6b61e5bad4a07f9b33aee57db65b75541b99fae67dde432fcc", 12598395)),
+            (FileSpec("train.csv.gz", "73d4dabaecd075212466f1442646a314414e17bb561b6bf563b817a4af3e8da6", 12902083,
+                      also_sha256=("584147d39571f5660bea2db0a6b1d322c0f8e5b04430a149047a642d7f3552a1",)),
+             FileSpec("test.csv.gz", "93f1216024979e6b61e5bad4a07f9b33aee57db65b75541b99fae67dde432fcc", 12598395,
+                      also_sha256=("d024f36e99d24f619c6027a562a97fa94b9da8415b636b8f6d22359c95ad685b",))),
             classes=("negative", "positive"),
             how_to_get="repackage aclImdb_v1.tar.gz (ai.stanford.edu/~amaas/data/sentiment/) as the two CSVs "
                        "described in shared/data/imdb/SOURCE.md (header id,rating,label,text)",
+            made_from=published.ACL_IMDB,
         ),
         DatasetSpec(
             "nab", "nab", "nab",
@@ -275,7 +293,7 @@ def verify(spec: DatasetSpec, folder: Path) -> dict[str, str]:
     out = {}
     for f in spec.files:
         digest = sha256_of(folder / f.name)
-        if digest != f.sha256:
+        if not f.accepts(digest):
             raise UserError(f"checksum mismatch for {folder / f.name}: expected sha256 {f.sha256[:12]}…, "
                             f"got {digest[:12]}…; the file is damaged or another version — delete it and run "
                             f"`deepstudy data fetch {spec.name}`")

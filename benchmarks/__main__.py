@@ -12,6 +12,7 @@ python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-auto
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
 python -m benchmarks executors       # 2 arms x 4 seeds: --jobs 2 and --executor ray vs local (target >= 1.6x)
 python -m benchmarks search-jobs     # a 16-trial search, --jobs 2 vs --jobs 1 (target <= 0.65x)
+python -m benchmarks lr-find         # lr-find's suggestion vs a 5-rate grid on mlp-vs-cnn's CNN (3 seeds each)
 python -m benchmarks search-pruning [RUN_DIR [RUN_DIR]]  # search-cnn, hyperband vs no pruner (runs given: read)
 python -m benchmarks search-samplers [RUN_DIR]  # the search-vs-random study: TPE vs random vs grid, verdict
 python -m benchmarks studies         # accuracy targets (long: trains the built-in studies)
@@ -19,11 +20,11 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 """
 import sys
 
-from benchmarks import (executors, minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search, sequence_length,
+from benchmarks import (executors, lr_find_check, minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search, sequence_length,
                         som_speed, speedrun, studies, trainer_overhead)
 
 which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
-                         "executors", "search-jobs", "search-pruning", "search-samplers", "studies"]
+                         "executors", "lr-find", "search-jobs", "search-pruning", "search-samplers", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
 if "scratch" in which:
@@ -44,6 +45,8 @@ if "speedrun" in which:
     speedrun.main()
 if "executors" in which:
     executors.main()
+if "lr-find" in which:
+    lr_find_check.main()
 if "search-jobs" in which:
     search.jobs()
 if "search-pruning" in which:

@@ -232,3 +232,6 @@ def test_steps_to_a_target_loss_every_sound_arm_reaches(tmp_path):
     assert "training loss of 0.5 (the final training loss of slow" in line  # median of slow's finals
     assert "fast 20 ± 0; slow 30 ± 0; blown never." in line  # fast reaches 0.5 after 2 epochs in both seeds
     assert notes(tmp_path, {"arms": {"fast": results["arms"]["fast"]}}, {}) == []  # one arm: nothing to compare
+    smoothed = {**results["arms"], "slow": {**results["arms"]["slow"], "overrides": {"train.label_smoothing": 0.1}}}
+    (line,) = notes(tmp_path, {"arms": smoothed}, {"blown": [{"kind": "diverged"}]})  # slow's loss: another scale
+    assert "training loss of 0.1 (the final training loss of fast" in line and "slow" not in line

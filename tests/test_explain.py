@@ -255,3 +255,12 @@ def test_dead_units_finds_a_dead_relu_and_a_saturated_sigmoid_and_changes_nothin
     with torch.no_grad():
         conv[0].bias.copy_(torch.tensor([-1e3, 0.0]))
     assert dead_units(conv, torch.randn(8, 1, 6, 6)) == {"1": {"units": 2, "dead": 0.5}}  # a channel is a unit
+    tokens = nn.Sequential(nn.Linear(4, 8), nn.ReLU())  # (batch, tokens, features): a feature is a unit
+    with torch.no_grad():
+        tokens[0].bias.copy_(torch.tensor([-1e3] * 2 + [0.0] * 6))
+    assert dead_units(tokens, torch.randn(16, 5, 4)) == {"1": {"units": 8, "dead": 0.25}}
+    conv1d = nn.Sequential(nn.Conv1d(4, 3, 1), nn.ReLU())  # (batch, channels, length) after a 1-D convolution
+    assert dead_units(conv1d, torch.randn(16, 4, 5))["1"]["units"] == 3
+    assert dead_units(nn.LSTM(4, 3, batch_first=True), torch.randn(2, 5, 4)) == {}  # functional tanh: nothing measured
+    with pytest.raises(ValueError, match="no unit"):
+        dead_fraction({})

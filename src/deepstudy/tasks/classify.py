@@ -101,7 +101,8 @@ class ClassifyTask(Task):
             if "gradient-flow" in cfg.analyses and start == 0:  # at initialization, on the first validation batch
                 x0, y0 = next(iter(ds.batches("val", t.batch_size, device=device)))
                 write_json(ctx.seed / "grad_init.json", train.gradient_norms(model, x0, y0, loss_fn))
-                write_json(ctx.seed / UNITS, {"init": dead_units(model, x0)})
+                if units := dead_units(model, x0):  # none: no activation modules (an LSTM's tanh is functional)
+                    write_json(ctx.seed / UNITS, {"init": units})
             for r in train.fit(model, train_batches.epoch, val_batches, optimizer=optimizer, scheduler=scheduler,
                                loss_fn=loss_fn, epochs=t.epochs, device=device, seed=run_seed, start_epoch=start,
                                precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip,

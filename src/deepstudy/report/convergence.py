@@ -14,7 +14,8 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from deepstudy.config import read_yaml
+import yaml
+
 from deepstudy.fileio import read_jsonl
 from deepstudy.report.diagnostics import _finite
 from deepstudy.rundir import RunDir
@@ -44,7 +45,7 @@ def notes(run_dir: Path, results: dict, findings: dict[str, list[dict]]) -> list
     """One sentence per group of at least two arms whose training losses are comparable (``_loss_kind``), one of
     them sound: the target and each arm's steps to it (mean ± std over the seeds that reach it)."""
     run = RunDir(Path(run_dir))
-    base = read_yaml(run.config) if run.config.is_file() else {}
+    base = (yaml.safe_load(run.config.read_text()) or {}) if run.config.is_file() else {}  # checked when it ran
     base_smoothing = (base.get("train") or {}).get("label_smoothing", 0.0)
     groups: dict[tuple, dict] = {}
     for arm, info in results["arms"].items():

@@ -11,6 +11,7 @@ python -m benchmarks som             # our batch SOM vs MiniSom: speed and quant
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
 python -m benchmarks executors       # 2 arms x 4 seeds: --jobs 2 and --executor ray vs local (target >= 1.6x)
+python -m benchmarks ddp             # 2 gloo processes x b/2 vs 1 x b, 20 steps: max relative weight difference
 python -m benchmarks search-jobs     # a 16-trial search, --jobs 2 vs --jobs 1 (target <= 0.65x)
 python -m benchmarks search-pruning [RUN_DIR [RUN_DIR]]  # search-cnn, hyperband vs no pruner (runs given: read)
 python -m benchmarks search-samplers [RUN_DIR]  # the search-vs-random study: TPE vs random vs grid, verdict
@@ -19,11 +20,11 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 """
 import sys
 
-from benchmarks import (executors, minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search, sequence_length,
+from benchmarks import (ddp_equivalence, executors, minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search, sequence_length,
                         som_speed, speedrun, studies, trainer_overhead)
 
 which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
-                         "executors", "search-jobs", "search-pruning", "search-samplers", "studies"]
+                         "executors", "ddp", "search-jobs", "search-pruning", "search-samplers", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
 if "scratch" in which:
@@ -44,6 +45,8 @@ if "speedrun" in which:
     speedrun.main()
 if "executors" in which:
     executors.main()
+if "ddp" in which:
+    ddp_equivalence.main()
 if "search-jobs" in which:
     search.jobs()
 if "search-pruning" in which:

@@ -72,9 +72,26 @@ def check_task(cfg, nproc: int | None) -> None:
         raise UserError("--nproc: a study with `search:` is not distributed; its trials run at once with --jobs N")
 
 
-def processes(cfg) -> int:
-    settings = getattr(getattr(cfg, "train", None), "distributed", None)
-    return 1 if settings is None else settings.processes
+def of_study(cfg):
+    """The study's train.distributed (one process for a task without it)."""
+    from deepstudy.config.sections import DistributedConfig
+
+    return getattr(getattr(cfg, "train", None), "distributed", None) or DistributedConfig()
+
+
+def of_run(config_file: Path):
+    """train.distributed of a run's config.yaml, read without validating the rest (a resume restores the run's
+    custom models before its config is validated)."""
+    from deepstudy.config import read_yaml
+    from deepstudy.config.sections import DistributedConfig
+
+    train = read_yaml(config_file).get("train") or {}
+    given = train.get("distributed") if isinstance(train, dict) else None
+    try:
+        return DistributedConfig(**(given if isinstance(given, dict) else {}))
+    except ValueError as e:  # pydantic's ValidationError
+        raise UserError(f"{config_file}: train.distributed is not valid ({str(e).splitlines()[-1].strip()}); "
+                        "restore the run's config.yaml") from None
 
 
 def launch(args, argv: list[str], nproc: int) -> int:

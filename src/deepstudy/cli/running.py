@@ -57,7 +57,7 @@ def _noting_run_dir(forward):
 
 
 def cmd_run(args) -> int:
-    from deepstudy import config, study
+    from deepstudy import study
     from deepstudy.cli import distributed
 
     if args.jobs is not None and not 1 <= args.jobs <= 64:
@@ -68,20 +68,22 @@ def cmd_run(args) -> int:
         if args.study or args.overrides or args.seeds or args.device or args.arms:
             raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
                             "--arms and --device")
-        cfg = config.validate(config.read_yaml(RunDir.existing(args.resume).config), source=args.resume)
-        if args.nproc is not None and args.nproc != distributed.processes(cfg):
-            raise UserError(f"this run trains with {distributed.processes(cfg)} process(es) per machine; resume it "
-                            f"with the same number (--nproc {distributed.processes(cfg)}, or no --nproc)")
+        cfg = None  # study.resume validates the run's config (after restoring its custom models)
+        settings = distributed.of_run(RunDir.existing(args.resume).config)
+        if args.nproc is not None and args.nproc != settings.processes:
+            raise UserError(f"this run trains with {settings.processes} process(es) per machine; resume it "
+                            f"with the same number (--nproc {settings.processes}, or no --nproc)")
     else:
         cfg = _study_config(args)
-    if distributed.processes(cfg) > 1 and not distributed.is_rank():  # launch the ranks; each runs this command
+        settings = distributed.of_study(cfg)
+    if settings.processes > 1 and not distributed.is_rank():  # launch the ranks; each runs this command
         distributed.check_flags(args, launching=True)
-        distributed.check_task(cfg, distributed.processes(cfg))
-        if not args.resume:
+        if cfg is not None:
+            distributed.check_task(cfg, settings.processes)
             study.check(cfg)  # every bad setting stops here, before a process is started or a file written
-        return distributed.launch(args, args.argv, distributed.processes(cfg))
-    if distributed.is_rank() and distributed.processes(cfg) > 1:
-        with distributed.as_rank(args, cfg.train.distributed) as mine:
+        return distributed.launch(args, args.argv, settings.processes)
+    if distributed.is_rank() and settings.processes > 1:
+        with distributed.as_rank(args, settings) as mine:
             return _run(mine, cfg)
     return _run(args, cfg)
 

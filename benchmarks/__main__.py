@@ -11,6 +11,7 @@ python -m benchmarks som             # our batch SOM vs MiniSom: speed and quant
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
 python -m benchmarks executors       # 2 arms x 4 seeds: --jobs 2 and --executor ray vs local (target >= 1.6x)
+python -m benchmarks ddp             # 2 gloo processes x b/2 vs 1 x b, 20 steps: max relative weight difference
 python -m benchmarks search-jobs     # a 16-trial search, --jobs 2 vs --jobs 1 (target <= 0.65x)
 python -m benchmarks lr-find         # lr-find's suggestion vs a 5-rate grid on mlp-vs-cnn's CNN (3 seeds each)
 python -m benchmarks search-pruning [RUN_DIR [RUN_DIR]]  # search-cnn, hyperband vs no pruner (runs given: read)
@@ -20,11 +21,11 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 """
 import sys
 
-from benchmarks import (executors, lr_find_check, minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search, sequence_length,
-                        som_speed, speedrun, studies, trainer_overhead)
+from benchmarks import (ddp_equivalence, executors, lr_find_check, minilm_parity, nab_target, naive_bayes, rnn_padding,
+                        scratch_speed, search, sequence_length, som_speed, speedrun, studies, trainer_overhead)
 
 which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
-                         "executors", "lr-find", "search-jobs", "search-pruning", "search-samplers", "studies"]
+                         "executors", "ddp", "lr-find", "search-jobs", "search-pruning", "search-samplers", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
 if "scratch" in which:
@@ -45,6 +46,8 @@ if "speedrun" in which:
     speedrun.main()
 if "executors" in which:
     executors.main()
+if "ddp" in which:
+    ddp_equivalence.main()
 if "lr-find" in which:
     lr_find_check.main()
 if "search-jobs" in which:

@@ -68,6 +68,7 @@ def check(study: Study) -> dict[str, Study]:
             raise UserError(f"arm '{arm}' changes train.device; one run uses one device — set it for the whole study "
                             "(--device)")
         task.check(arm, cfg, study)
+        train.distributed.check(arm, cfg, study)
         _augment.parse(cfg.data.augment)
         if cfg.train.precision == "fp16" and repro.resolve_device(cfg.train.device).type != "cuda":
             raise UserError(f"arm '{arm}': precision fp16 needs a CUDA device; on CPU use train.precision=bf16 or fp32")
@@ -108,6 +109,7 @@ def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int | None, 
         _search_executor(executor, address)
         return search.run(study, out_root, on_event, 1 if jobs is None else jobs)
     arms = check(study)
+    train.distributed.check_launched(study)
     datasets = study_data.load(arms)
     with executors.start(executor, jobs, address, arms) as chosen:  # a cluster that cannot take the tasks stops here
         run_dir = RunDir.create(Path(out_root), study.name)
@@ -150,6 +152,7 @@ def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int | None = Non
             search.check(study)
             return search.execute(study, run, on_event, 1 if jobs is None else jobs)
         arms = check(study)
+        train.distributed.check_launched(study)
         datasets = study_data.load(arms)
         with executors.start(executor, jobs, address, arms) as chosen:
             return execute(study, arms, datasets, run, on_event, executor=chosen)

@@ -15,6 +15,7 @@ from pathlib import Path
 from deepstudy.config import EXPLANATIONS
 from deepstudy.cli.across import add_parsers as add_across_parsers
 from deepstudy.cli.across import cmd_compare, cmd_runs
+from deepstudy.cli.distributed import add_arguments as add_distributed_arguments
 from deepstudy.cli.doctor import cmd_doctor
 from deepstudy.cli.lr_find import add_parser as add_lr_find_parser
 from deepstudy.cli.lr_find import cmd_lr_find
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
                           "docs/scale-out.md")
     run.add_argument("--address", metavar="auto|ray://HOST:10001",
                      help="--executor ray: the cluster to use (default: start Ray on this machine for the run)")
+    add_distributed_arguments(run)  # --nproc, --nnodes, --rdzv-endpoint (cli/distributed.py)
 
     rep = sub.add_parser("report", help="re-render report.html / report.md of a finished run (no torch needed)")
     rep.add_argument("run_dir")
@@ -128,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # `run --nproc N` launches this command again
     try:
         return COMMANDS[args.command](args) or 0
     except (UserError, DamagedFile) as e:  # DamagedFile: a run's file that the reader did not name itself

@@ -57,40 +57,80 @@ def _noting_run_dir(forward):
 
 
 def cmd_run(args) -> int:
-    from deepstudy import config, study
-    from deepstudy.progress import Progress
+    from deepstudy import study
+    from deepstudy.cli import distributed
 
     if args.jobs is not None and not 1 <= args.jobs <= 64:
         raise UserError(f"--jobs must be a whole number from 1 to 64 (runs or trials trained at once), got {args.jobs}")
+    distributed.rank_nproc(args)
+    distributed.check_flags(args)
+    if args.resume:
+        if args.study or args.overrides or args.seeds or args.device or args.arms:
+            raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
+                            "--arms and --device")
+        cfg = None  # study.resume validates the run's config (after restoring its custom models)
+        settings = distributed.of_run(RunDir.existing(args.resume).config)
+        if args.nproc is not None and args.nproc != settings.processes:
+            raise UserError(f"this run trains with {settings.processes} process(es) per machine; resume it "
+                            f"with the same number (--nproc {settings.processes}, or no --nproc)")
+    else:
+        cfg = _study_config(args)
+        settings = distributed.of_study(cfg)
+    if settings.processes > 1 and not distributed.is_rank():  # launch the ranks; each runs this command
+        distributed.check_flags(args, launching=True)
+        if cfg is not None:
+            distributed.check_task(cfg, settings.processes)
+            study.check(cfg)  # every bad setting stops here, before a process is started or a file written
+        return distributed.launch(args, args.argv, settings.processes)
+    if distributed.is_rank() and settings.processes > 1:
+        with distributed.as_rank(args, settings) as mine:
+            return _run(mine, cfg)
+    return _run(args, cfg)
+
+
+def _study_config(args):
+    """The study of a new run: the file or built-in name with --set, --seeds, --device, --arms and --nproc."""
+    from deepstudy import config
+    from deepstudy.cli import distributed
+
+    if not args.study:
+        raise UserError("name a study to run: `deepstudy run digits-quickstart` (see `deepstudy list`) or a .yaml file")
+    overrides = config.parse_set(args.overrides)
+    given = {k.strip(): f"--set {item}" for item in args.overrides for k in [item.partition("=")[0]]}
+    if args.seeds is not None:
+        overrides["seeds"], given["seeds"] = args.seeds, f"--seeds {args.seeds}"
+    if args.device is not None:
+        overrides["train.device"], given["train.device"] = args.device, f"--device {args.device}"
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms is not None else None
+    if arms == []:
+        raise UserError("--arms names arms of the study, comma-separated: --arms bilstm-3,bilstm-attention")
+    if Path(args.study).is_file():  # model.class_path: the study file's folder is searched for the module
+        from deepstudy.models import custom
+
+        custom.search_in(Path(args.study).resolve().parent)
+    cfg = config.load(args.study, overrides, arms=arms, given=given)
+    distributed.check_task(cfg, args.nproc)  # a task without train.distributed: its own line, not 'unknown key'
+    if args.nproc is not None and cfg.task == "classify":
+        overrides["train.distributed.processes"] = args.nproc
+        given["train.distributed.processes"] = f"--nproc {args.nproc}"
+        cfg = config.load(args.study, overrides, arms=arms, given=given)
+    return cfg
+
+
+def _run(args, cfg) -> int:
+    """The study (or the resume) in this process: progress, trackers, the run directory, the report."""
+    from deepstudy import config, study
+    from deepstudy.progress import Progress
+
     where = {"jobs": args.jobs, "executor": args.executor, "address": args.address}
     with Progress() as progress, _trackers(args) as track:
         if args.resume:
-            if args.study or args.overrides or args.seeds or args.device or args.arms:
-                raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
-                                "--arms and --device")
             _RUN_DIR["path"] = args.resume
             if track is not None:
                 _trackable(config.read_yaml(RunDir.existing(args.resume).config).get("search"))
                 track.event({"kind": "run_dir", "path": args.resume})
             run_dir = study.resume(args.resume, on_event=_both(track, progress.event), progress=False, **where)
         else:
-            if not args.study:
-                raise UserError("name a study to run: `deepstudy run digits-quickstart` (see `deepstudy list`) "
-                                "or a .yaml file")
-            overrides = config.parse_set(args.overrides)
-            given = {k.strip(): f"--set {item}" for item in args.overrides for k in [item.partition("=")[0]]}
-            if args.seeds is not None:
-                overrides["seeds"], given["seeds"] = args.seeds, f"--seeds {args.seeds}"
-            if args.device is not None:
-                overrides["train.device"], given["train.device"] = args.device, f"--device {args.device}"
-            arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms is not None else None
-            if arms == []:
-                raise UserError("--arms names arms of the study, comma-separated: --arms bilstm-3,bilstm-attention")
-            if Path(args.study).is_file():  # model.class_path: the study file's folder is searched for the module
-                from deepstudy.models import custom
-
-                custom.search_in(Path(args.study).resolve().parent)
-            cfg = config.load(args.study, overrides, arms=arms, given=given)
             if cfg.search is not None:
                 s = cfg.search
                 progress.line(f"study {cfg.name}: search of {s.budget()} trial(s) ({s.sampler}, pruner {s.pruner}), "

@@ -174,6 +174,18 @@ class ResourcesConfig(_Section):
         "GPUs one task holds under `--executor ray` (0.5: two tasks share a GPU)."))
 
 
+class DistributedConfig(_Section):
+    processes: int = Field(1, ge=1, le=64, description=(
+        "Processes that train one model together (PyTorch DistributedDataParallel; task classify only): each "
+        "takes 1/N of every batch of train.batch_size and the gradients are averaged, so the weights match a "
+        "one-process run. `deepstudy run ... --nproc N` sets it and launches them (docs/scale-out.md)."))
+    backend: Literal["gloo", "nccl"] = Field("gloo", description=(
+        "torch.distributed backend: gloo (CPU, or GPUs through the host) or nccl (one CUDA GPU per process)."))
+    sync_bn: bool = Field(False, description=(
+        "Batch-norm statistics over the whole batch (SyncBatchNorm; CUDA only) instead of each process's shard "
+        "(running statistics: rank 0's)."))
+
+
 class TrainConfig(_Section):
     epochs: int = Field(10, ge=1, description="Passes over the training split.")
     batch_size: int = Field(128, ge=1, description="Training batch size.")
@@ -210,6 +222,8 @@ class TrainConfig(_Section):
     resources: ResourcesConfig = Field(ResourcesConfig(), description=(
         "What one (arm, seed) task declares to a parallel executor (docs/scale-out.md), e.g. {cpus: 1, gpus: 0.5}; "
         "the local executor ignores it."))
+    distributed: DistributedConfig = Field(DistributedConfig(), description=(
+        "One model over several processes (DDP), e.g. {processes: 2, backend: gloo}; default one process."))
     freeze_embeddings: bool = Field(False, description=(
         "Keep pretrained word vectors (data.word_vectors) fixed: only the layers above them learn."))
     freeze_backbone: bool = Field(False, description=(

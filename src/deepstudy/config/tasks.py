@@ -33,10 +33,10 @@ _IMAGES = ("normalize", "image_size", "grayscale")  # _load_images (normalize: s
 _TABLES = ("target", "drop")  # _load_table
 
 TRAIN_KEYS: dict[str, tuple[str, ...]] = {
-    "classify": _ALL_TRAIN,  # study._train_one / _test read every key
+    "classify": _ALL_TRAIN,  # study._train_one / _test read every key; distributed (DDP): classify alone
     # _train_one with MSE (no label_smoothing); freeze_*, unfreeze_after and init are classify's (study.check)
     "forecast": tuple(k for k in _ALL_TRAIN if k not in ("label_smoothing", "freeze_embeddings", "freeze_backbone",
-                                                         "unfreeze_after", "init")),
+                                                         "unfreeze_after", "init", "distributed")),
     # the NumPy engine: its check refuses precision, channels_last, label_smoothing, grad_clip and onecycle
     "scratch": (*_RUN, "batch_size", "eval_batch_size", "optimizer", "schedule", "step_epochs", "gamma", "l1",
                 "early_stopping"),  # l1: scratch.l1_penalty, the same rule as the torch side

@@ -76,6 +76,9 @@ class ClassifyTask(Task):
         teacher, taught = distill.trained_teacher(ctx, self.train_seed) if self._distills(cfg) else (None, None)
         if t.channels_last:
             model = model.to(memory_format=torch.channels_last)
+        ranks = train.distributed.active()  # one of several processes training this model (DDP)
+        if ranks and t.distributed.sync_bn:
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         train_batches = ds.batches("train", t.batch_size, train=True, augment=cfg.data.augment, seed=run_seed,
                                    device=device)
         val_batches = ds.batches("val", t.eval_batch_size, device=device)
@@ -92,6 +95,12 @@ class ClassifyTask(Task):
         monitor = train.Monitor("last" if t.swa else t.early_stopping.monitor, t.early_stopping.patience,
                                 t.early_stopping.min_delta)
         loss_fn = self.loss(cfg) if teacher is None else distill.loss(cfg)
+        batches, step = train_batches.epoch, None if teacher is None else distill.step(teacher, loss_fn)
+        if ranks:  # this rank's shard of every global batch, its forward pass through DDP (docs/scale-out.md)
+            shards = train.distributed.Shards(train_batches, torch.distributed.get_rank(),
+                                              torch.distributed.get_world_size())
+            step = train.distributed.through(train.distributed.wrap(model, device), shards, step, loss_fn)
+            batches = shards.epoch
 
         def unfreeze_from(epoch: int) -> None:  # the epoch after unfreeze_after fine-tunes every layer
             if t.unfreeze_after and epoch >= t.unfreeze_after:
@@ -103,13 +112,15 @@ class ClassifyTask(Task):
                 write_json(ctx.seed / "grad_init.json", train.gradient_norms(model, x0, y0, loss_fn))
                 if units := dead_units(model, x0):  # none: no activation modules (an LSTM's tanh is functional)
                     write_json(ctx.seed / UNITS, {"init": units})
-            for r in train.fit(model, train_batches.epoch, val_batches, optimizer=optimizer, scheduler=scheduler,
+            for r in train.fit(model, batches, val_batches, optimizer=optimizer, scheduler=scheduler,
                                loss_fn=loss_fn, epochs=t.epochs, device=device, seed=run_seed, start_epoch=start,
                                precision=t.precision, channels_last=t.channels_last, grad_clip=t.grad_clip,
                                scaler=scaler,
                                grad_norms="gradient-flow" in cfg.analyses,
-                               step=None if teacher is None else distill.step(teacher, loss_fn), l1=t.l1,
-                               averages=averages):
+                               step=step, l1=t.l1, averages=averages):
+                if ranks:  # every rank's rows: rank 0 logs the global batch's numbers
+                    r.train_loss, r.train_acc = train.distributed.global_epoch(r.train_loss, r.train_acc,
+                                                                               shards.rows, device)
                 row = {"epoch": r.epoch, "train_loss": r.train_loss, "train_acc": r.train_acc, "val_loss": r.val_loss,
                        "val_acc": r.val_acc, "lr": r.lr, "seconds": r.seconds, "eval_seconds": r.eval_seconds,
                        "steps": r.steps}

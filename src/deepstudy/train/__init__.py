@@ -18,7 +18,7 @@ Example:
     >>> [r.epoch for r in result.history]
     [0, 1]
 """
-from deepstudy.train import checkpoint
+from deepstudy.train import checkpoint, distributed
 from deepstudy.train.averaging import Averages
 from deepstudy.train.driver import Driven, Optimizers, State, TorchState, drive
 from deepstudy.train.loop import (EpochResult, Epochs, NonFiniteLoss, as_device, fit, gradient_norms,
@@ -33,4 +33,4 @@ __all__ = ["train", "TrainResult", "fit", "Epochs", "EpochResult", "predict", "g
            "Monitor", "NonFiniteLoss", "build_optimizer", "build_schedule", "from_settings", "param_groups",
            "l1_penalty", "Averages",
            "autocast", "grad_scaler", "cpu_supports_bf16", "drive", "Driven", "Optimizers", "State", "TorchState",
-           "checkpoint", "FALLBACK_NOTE", "FELL_BACK", "lr_range_test"]
+           "checkpoint", "distributed", "FALLBACK_NOTE", "FELL_BACK", "lr_range_test"]

@@ -12,14 +12,14 @@ from __future__ import annotations
 import time
 
 from benchmarks.common import timing, write
-from deepstudy.train import distributed
+from deepstudy.executors import ddp_check
 
 TARGET = 1e-6
 
 
 def main() -> None:
     t0 = time.perf_counter()
-    result = distributed.equivalence(processes=2, steps_per_epoch=10, epochs=2, batch_size=16)
+    result = ddp_check.equivalence(processes=2, steps_per_epoch=10, epochs=2, batch_size=16)
     seconds = time.perf_counter() - t0
     ok = result["max_relative_difference"] <= TARGET
     print(f"ddp: 2 gloo processes x batch 8 vs 1 process x batch 16, {result['steps']} steps: max relative "

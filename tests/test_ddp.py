@@ -13,13 +13,14 @@ import torch
 from conftest import REPO, tiny_study
 from deepstudy import config, data, study
 from deepstudy.errors import UserError
+from deepstudy.executors import ddp_check
 from deepstudy.train import distributed
 
 
 def test_two_gloo_processes_on_half_batches_end_with_the_weights_of_one_process():
     """The issue's check: 2 processes x b/2 = 1 process x b after 20 steps, <= 1e-6 relative (an MLP, no BN);
     each epoch's last batch (7 rows) is split 4/3, so the uneven-share scaling is in the check too."""
-    result = distributed.equivalence(processes=2, steps_per_epoch=10, epochs=2, batch_size=16)
+    result = ddp_check.equivalence(processes=2, steps_per_epoch=10, epochs=2, batch_size=16)
     assert result["steps"] == 20 and result["rows"] == 151
     assert 0 < result["max_relative_difference"] <= 1e-6, result
 

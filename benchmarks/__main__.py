@@ -14,7 +14,7 @@ python -m benchmarks executors       # 2 arms x 4 seeds: --jobs 2 and --executor
 python -m benchmarks ddp             # 2 gloo processes x b/2 vs 1 x b, 20 steps: max relative weight difference
 python -m benchmarks search-jobs     # a 16-trial search, --jobs 2 vs --jobs 1 (target <= 0.65x)
 python -m benchmarks lr-find         # lr-find's suggestion vs a 5-rate grid on mlp-vs-cnn's CNN (3 seeds each)
-python -m benchmarks search-pruning [RUN_DIR [RUN_DIR]]  # search-cnn, hyperband vs no pruner (runs given: read)
+python -m benchmarks search-pruning [--pruner NAME] [RUN_DIR...]  # search-cnn pruned vs not (runs given: read)
 python -m benchmarks search-samplers [RUN_DIR]  # the search-vs-random study: TPE vs random vs grid, verdict
 python -m benchmarks studies         # accuracy targets (long: trains the built-in studies)
 python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs of the target studies
@@ -53,7 +53,8 @@ if "lr-find" in which:
 if "search-jobs" in which:
     search.jobs()
 if "search-pruning" in which:
-    search.pruning([a for a in sys.argv[2:] if "/" in a])
+    named = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--pruner"]
+    search.pruning([a for a in sys.argv[2:] if "/" in a], tuple(named) or ("hyperband",))
 if "search-samplers" in which:
     search.samplers(next((a for a in sys.argv[2:] if "/" in a), None))
 if "studies" in which:

@@ -244,9 +244,12 @@ def test_search_pruning_keeps_its_shape(written, monkeypatch):
     monkeypatch.setattr(search, "PRUNING", tiny)
     search.pruning()
     saved = written("search_pruning")
-    assert set(saved) >= {"settings", "runs", "epoch_share", "welch_p", "within_noise", "met"}
-    for run in saved["runs"].values():
-        assert set(run) == {"run_dir", "minutes", "epochs", "best", "tuned_test", "counts"}  # one run each, in minutes
+    assert set(saved) >= {"settings", "runs", "verdicts", "best_pruner", "epoch_share", "welch_p", "within_noise", "met"}
+    for run in saved["runs"].values():  # one run each, in minutes
+        assert set(run) == {"run_dir", "minutes", "measured", "epochs", "best", "tuned_test", "counts"}
+    search.pruning([saved["runs"]["none"]["run_dir"]], ("median",))  # another pruner joins the file
+    again = written("search_pruning")
+    assert set(again["verdicts"]) == {"hyperband", "median"} and again["runs"]["hyperband"] == saved["runs"]["hyperband"]
 
 
 @pytest.mark.slow

@@ -105,6 +105,60 @@ def test_processes_equal_local(reference, tmp_path):
     assert {a["pid"] for s in seeds for a in attempts(s)}.isdisjoint({os.getpid()})
 
 
+# ---------------------------------------------------------------- an error in one worker stops the others at once
+
+REFUSES = '''
+from torch import nn
+
+from deepstudy.errors import UserError
+
+
+class Refuses(nn.Module):
+    """A model that refuses to train: a bad input found inside a task, at its first batch."""
+
+    def __init__(self, in_features: int, num_classes: int):
+        super().__init__()
+        self.fc = nn.Linear(in_features, num_classes)
+
+    def forward(self, x):
+        if self.training:
+            raise UserError("this model refuses to train (a test's bad input)")
+        return self.fc(x.flatten(1))
+'''
+
+
+@pytest.fixture
+def refusing_model(tmp_path):
+    """ds_custom_refuses.py beside the study file; forgotten afterwards (module, registry entry, sys.path)."""
+    from deepstudy.models import custom, registry
+
+    (tmp_path / "ds_custom_refuses.py").write_text(REFUSES)
+    yield "ds_custom_refuses:Refuses"
+    sys.modules.pop("ds_custom_refuses", None)
+    registry._MODELS.pop("ds_custom_refuses:Refuses", None)
+    sys.path[:] = [p for p in sys.path if p not in {str(f) for f in custom._FOLDERS}]
+    custom._FOLDERS.clear()
+
+
+def test_user_error_in_one_worker_stops_the_others_at_once(cli, tmp_path, refusing_model):
+    """Arm 'refuses' fails at its first batch while 'long' has thousands of epochs to go: the run ends with the one
+    line within seconds of the failure, the long seed's worker is gone and its folder has no result."""
+    path = small_study(tmp_path, seeds=1, arms={"long": {}, "refuses": {"model": {"class_path": refusing_model}}},
+                       **{"train.epochs": 5000})
+    r = cli("run", str(path), "--out", str(tmp_path / "runs"), "--jobs", "2")
+    ended = time.time()
+    assert r.code == 2 and "refuses to train" in r.err and "Traceback" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1
+    run = run_dir_of(tmp_path / "runs")
+    refused, long = run / "arms/refuses/seed-0", run / "arms/long/seed-0"
+    assert ended - (refused / executors.ATTEMPTS).stat().st_mtime < 15  # not the minutes 'long' would train
+    assert attempts(long) and not (long / "result.json").exists()  # it had started, and was stopped
+    epochs = len((long / "metrics.jsonl").read_text().splitlines()) if (long / "metrics.jsonl").is_file() else 0
+    assert epochs < 5000
+    with pytest.raises(ProcessLookupError):  # the long seed's worker process has ended
+        os.kill(attempts(long)[0]["pid"], 0)
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     """One local Ray instance for the module's Ray tests (2 CPUs, no dashboard), shut down after them."""

@@ -81,6 +81,16 @@ def test_resources_validated_in_the_study_file(tmp_path):
     assert (cfg.train.resources.cpus, cfg.train.resources.gpus) == (2, 0.5)
 
 
+@pytest.mark.parametrize("kind, jobs", [("processes", 2), ("ray", None)])
+def test_gan_judge_shared_by_the_seeds_is_refused_in_parallel(kind, jobs):
+    """task generate trains one judge per run into run_dir/judge/: parallel tasks would train it at once (refused
+    before Ray is started or asked: no cluster needed here)."""
+    arms = study.check(config.load("gan-mnist"))
+    with pytest.raises(UserError, match="judge network") as caught:
+        executors.start(kind, jobs, None, arms)
+    assert "--executor local" in str(caught.value) and "\n" not in str(caught.value)
+
+
 # ---------------------------------------------------------------- the same numbers whichever executor ran
 
 @pytest.fixture(scope="module")

@@ -128,8 +128,10 @@ def start(kind: str | None, jobs: int | None, address: str | None, arms: dict[st
 
 
 def _check_independent(arms: dict[str, Study]) -> None:
-    """A teacher (distill) or a pretrained encoder (pretrain) is trained once per seed into the run directory and
-    shared by the arms that ask for it: two tasks at once would train it twice into one folder."""
+    """What is trained once per run or per seed into the run directory and shared by the seeds or arms that ask for
+    it, refused: two tasks at once would train it into one folder at the same time. A teacher (distill), a pretrained
+    encoder (pretrain), and task generate's judge (one classifier per run that scores every seed's images,
+    run_dir/judge/: with other thread counts it would not even be the same network)."""
     for arm, cfg in arms.items():
         distill, pretrain = getattr(cfg, "distill", None), getattr(cfg, "pretrain", None)
         if (distill is not None and distill.teacher is not None) or (
@@ -137,6 +139,10 @@ def _check_independent(arms: dict[str, Study]) -> None:
             raise UserError(f"arm '{arm}' trains a teacher or a pretrained encoder that arms share in the run "
                             "directory; run this study with --executor local (parallel tasks would train it twice "
                             "at once)")
+        if cfg.task == "generate":
+            raise UserError(f"arm '{arm}' (task: generate) scores its images with a judge network trained once per "
+                            "run in the run directory and shared by every seed; run this study with --executor local "
+                            "(parallel tasks would train the judge at once into one folder)")
 
 
 def check_fits(arms: dict[str, Study], cpus: float, gpus: float, where: str) -> None:

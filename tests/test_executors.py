@@ -91,6 +91,31 @@ def test_gan_judge_shared_by_the_seeds_is_refused_in_parallel(kind, jobs):
     assert "--executor local" in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_jobs_get_absolute_run_and_data_paths(tmp_path, monkeypatch):
+    """A worker in another folder (a Ray node, `ray job submit --working-dir`) finds the run directory and the data
+    the driver meant with a relative --out runs and data.path."""
+    from deepstudy.rundir import RunDir
+
+    monkeypatch.chdir(tmp_path)
+    make_idx_folder(tmp_path / "idx")
+    cfg = config.load(str(small_study(tmp_path, seeds=1, **{"data.name": "tiny-idx", "data.format": "idx",
+                                                             "data.path": "idx"})))
+    arms = study.check(cfg)
+    from deepstudy.executors.pool import ProcessExecutor
+    from deepstudy.executors.ray_cluster import RayExecutor
+
+    run = RunDir.create(Path("runs"), cfg.name)
+    for executor in (ProcessExecutor(2), RayExecutor(None, started=False)):
+        todo, _ = executors.jobs_for(cfg, arms, run, executor)
+        assert len(todo) == 2
+        for job in todo:
+            assert Path(job.run_path).is_absolute() and Path(job.run_path) == Path.cwd() / run.path
+            assert job.cfg.data.path == str(Path.cwd() / "idx")
+    assert arms["small"].data.path == "idx"  # the arms themselves (the run's config) are unchanged
+    local, _ = executors.jobs_for(cfg, arms, run, executors.Executor())  # in this process: as written (cache keys)
+    assert {(j.run_path, j.cfg.data.path) for j in local} == {(str(run.path), "idx")}
+
+
 # ---------------------------------------------------------------- the same numbers whichever executor ran
 
 @pytest.fixture(scope="module")

@@ -116,6 +116,29 @@ def test_jobs_get_absolute_run_and_data_paths(tmp_path, monkeypatch):
     assert {(j.run_path, j.cfg.data.path) for j in local} == {(str(run.path), "idx")}
 
 
+def test_ray_out_of_memory_is_one_line_with_the_resume_command(tmp_path):
+    """Ray's own failures other than a dead worker (here its memory monitor's OutOfMemoryError, a RayError but not a
+    WorkerCrashedError) stop the run with the resume command, not Ray's traceback; a task's own error is not that."""
+    ray = pytest.importorskip("ray")
+    from deepstudy.executors.ray_cluster import RayExecutor
+
+    class Failing:  # the ray module as far as _outcome uses it
+        def __init__(self, error):
+            self.error = error
+
+        def get(self, ref):
+            raise self.error
+    job = executors.SeedJob("small", 1, 2, config.load(str(small_study(tmp_path))), 7, "/shared/runs/tiny/t", "cpu", 1)
+    oom = ray.exceptions.OutOfMemoryError("Task was killed due to the node running low on memory.\nMemory on the "
+                                          "node was 30 GB / 31 GB")
+    with pytest.raises(RuntimeError) as caught:
+        RayExecutor(Failing(oom), started=False)._outcome(None, job)
+    message = str(caught.value)
+    assert "\n" not in message and "OutOfMemoryError: Task was killed" in message and "seed 1" in message
+    assert "deepstudy run --resume /shared/runs/tiny/t --executor ray" in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
 # ---------------------------------------------------------------- the same numbers whichever executor ran
 
 @pytest.fixture(scope="module")

@@ -81,6 +81,64 @@ def test_resources_validated_in_the_study_file(tmp_path):
     assert (cfg.train.resources.cpus, cfg.train.resources.gpus) == (2, 0.5)
 
 
+@pytest.mark.parametrize("kind, jobs", [("processes", 2), ("ray", None)])
+def test_gan_judge_shared_by_the_seeds_is_refused_in_parallel(kind, jobs):
+    """task generate trains one judge per run into run_dir/judge/: parallel tasks would train it at once (refused
+    before Ray is started or asked: no cluster needed here)."""
+    arms = study.check(config.load("gan-mnist"))
+    with pytest.raises(UserError, match="judge network") as caught:
+        executors.start(kind, jobs, None, arms)
+    assert "--executor local" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_jobs_get_absolute_run_and_data_paths(tmp_path, monkeypatch):
+    """A worker in another folder (a Ray node, `ray job submit --working-dir`) finds the run directory and the data
+    the driver meant with a relative --out runs and data.path."""
+    from deepstudy.rundir import RunDir
+
+    monkeypatch.chdir(tmp_path)
+    make_idx_folder(tmp_path / "idx")
+    cfg = config.load(str(small_study(tmp_path, seeds=1, **{"data.name": "tiny-idx", "data.format": "idx",
+                                                             "data.path": "idx"})))
+    arms = study.check(cfg)
+    from deepstudy.executors.pool import ProcessExecutor
+    from deepstudy.executors.ray_cluster import RayExecutor
+
+    run = RunDir.create(Path("runs"), cfg.name)
+    for executor in (ProcessExecutor(2), RayExecutor(None, started=False)):
+        todo, _ = executors.jobs_for(cfg, arms, run, executor)
+        assert len(todo) == 2
+        for job in todo:
+            assert Path(job.run_path).is_absolute() and Path(job.run_path) == Path.cwd() / run.path
+            assert job.cfg.data.path == str(Path.cwd() / "idx")
+    assert arms["small"].data.path == "idx"  # the arms themselves (the run's config) are unchanged
+    local, _ = executors.jobs_for(cfg, arms, run, executors.Executor())  # in this process: as written (cache keys)
+    assert {(j.run_path, j.cfg.data.path) for j in local} == {(str(run.path), "idx")}
+
+
+def test_ray_out_of_memory_is_one_line_with_the_resume_command(tmp_path):
+    """Ray's own failures other than a dead worker (here its memory monitor's OutOfMemoryError, a RayError but not a
+    WorkerCrashedError) stop the run with the resume command, not Ray's traceback; a task's own error is not that."""
+    ray = pytest.importorskip("ray")
+    from deepstudy.executors.ray_cluster import RayExecutor
+
+    class Failing:  # the ray module as far as _outcome uses it
+        def __init__(self, error):
+            self.error = error
+
+        def get(self, ref):
+            raise self.error
+    job = executors.SeedJob("small", 1, 2, config.load(str(small_study(tmp_path))), 7, "/shared/runs/tiny/t", "cpu", 1)
+    oom = ray.exceptions.OutOfMemoryError("Task was killed due to the node running low on memory.\nMemory on the "
+                                          "node was 30 GB / 31 GB")
+    with pytest.raises(RuntimeError) as caught:
+        RayExecutor(Failing(oom), started=False)._outcome(None, job)
+    message = str(caught.value)
+    assert "\n" not in message and "OutOfMemoryError: Task was killed" in message and "seed 1" in message
+    assert "deepstudy run --resume /shared/runs/tiny/t --executor ray" in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
 # ---------------------------------------------------------------- the same numbers whichever executor ran
 
 @pytest.fixture(scope="module")
@@ -103,6 +161,60 @@ def test_processes_equal_local(reference, tmp_path):
     seeds = sorted(run.glob("arms/*/seed-*"))
     assert len(seeds) == 4 and all(len(attempts(s)) == 1 for s in seeds)  # each seed trained once, in a worker
     assert {a["pid"] for s in seeds for a in attempts(s)}.isdisjoint({os.getpid()})
+
+
+# ---------------------------------------------------------------- an error in one worker stops the others at once
+
+REFUSES = '''
+from torch import nn
+
+from deepstudy.errors import UserError
+
+
+class Refuses(nn.Module):
+    """A model that refuses to train: a bad input found inside a task, at its first batch."""
+
+    def __init__(self, in_features: int, num_classes: int):
+        super().__init__()
+        self.fc = nn.Linear(in_features, num_classes)
+
+    def forward(self, x):
+        if self.training:
+            raise UserError("this model refuses to train (a test's bad input)")
+        return self.fc(x.flatten(1))
+'''
+
+
+@pytest.fixture
+def refusing_model(tmp_path):
+    """ds_custom_refuses.py beside the study file; forgotten afterwards (module, registry entry, sys.path)."""
+    from deepstudy.models import custom, registry
+
+    (tmp_path / "ds_custom_refuses.py").write_text(REFUSES)
+    yield "ds_custom_refuses:Refuses"
+    sys.modules.pop("ds_custom_refuses", None)
+    registry._MODELS.pop("ds_custom_refuses:Refuses", None)
+    sys.path[:] = [p for p in sys.path if p not in {str(f) for f in custom._FOLDERS}]
+    custom._FOLDERS.clear()
+
+
+def test_user_error_in_one_worker_stops_the_others_at_once(cli, tmp_path, refusing_model):
+    """Arm 'refuses' fails at its first batch while 'long' has thousands of epochs to go: the run ends with the one
+    line within seconds of the failure, the long seed's worker is gone and its folder has no result."""
+    path = small_study(tmp_path, seeds=1, arms={"long": {}, "refuses": {"model": {"class_path": refusing_model}}},
+                       **{"train.epochs": 5000})
+    r = cli("run", str(path), "--out", str(tmp_path / "runs"), "--jobs", "2")
+    ended = time.time()
+    assert r.code == 2 and "refuses to train" in r.err and "Traceback" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1
+    run = run_dir_of(tmp_path / "runs")
+    refused, long = run / "arms/refuses/seed-0", run / "arms/long/seed-0"
+    assert ended - (refused / executors.ATTEMPTS).stat().st_mtime < 15  # not the minutes 'long' would train
+    assert attempts(long) and not (long / "result.json").exists()  # it had started, and was stopped
+    epochs = len((long / "metrics.jsonl").read_text().splitlines()) if (long / "metrics.jsonl").is_file() else 0
+    assert epochs < 5000
+    with pytest.raises(ProcessLookupError):  # the long seed's worker process has ended
+        os.kill(attempts(long)[0]["pid"], 0)
 
 
 @pytest.fixture(scope="module")

@@ -172,6 +172,15 @@ def test_a_search_on_ray_is_refused(tmp_path, cli):
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_search_with_executor_local_and_jobs_is_refused(tmp_path, cli):
+    """--executor local means this process, one trial after another: with --jobs 2 it is a contradiction, as for a
+    plain study (not two trial processes started quietly)."""
+    path = search_study(tmp_path, {"trials": 2, "space": {"train.optimizer.lr": {"choice": [1.0e-3, 1.0e-2]}}})
+    r = cli("run", str(path), "--executor", "local", "--jobs", "2", "--out", str(tmp_path / "runs"))
+    assert r.code == 2 and "drop --executor local" in r.err and len(r.err.strip().splitlines()) == 1, r.err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_samplers_compared_over_repeated_searches_each_winner_retested(tmp_path, cli):
     space = {"train.optimizer.lr": {"choice": [1.0e-4, 3.0e-3, 1.0e-2]}, "model.hidden": {"choice": [[16], [32]]}}
     path = search_study(tmp_path, {"samplers": ["random", "grid"], "repeats": 2, "trials": 3, "space": space},

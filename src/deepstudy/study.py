@@ -106,7 +106,7 @@ def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int | None, 
     if study.search is not None:
         from deepstudy import search
 
-        _search_executor(executor, address)
+        _search_executor(executor, address, jobs)
         return search.run(study, out_root, on_event, 1 if jobs is None else jobs)
     arms = check(study)
     train.distributed.check_launched(study)
@@ -120,11 +120,14 @@ def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int | None, 
             return execute(study, arms, datasets, run_dir, on_event, executor=chosen)
 
 
-def _search_executor(executor: str | None, address: str | None) -> None:
+def _search_executor(executor: str | None, address: str | None, jobs: int | None) -> None:
     """A search trains its trials in ``jobs`` worker processes; Ray for trials is not built (docs/scale-out.md)."""
     if executor == "ray" or address is not None:
         raise UserError("a study with `search:` trains its trials in worker processes (--jobs N); --executor ray and "
                         "--address run a study's arms x seeds, not yet a search's trials")
+    if executor == "local" and jobs not in (None, 1):
+        raise UserError(f"--jobs {jobs} asks for worker processes; drop --executor local (or use --executor "
+                        "processes)")
 
 
 def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int | None = None, progress: bool | None = None,
@@ -148,7 +151,7 @@ def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int | None = Non
         if study.search is not None:
             from deepstudy import search
 
-            _search_executor(executor, address)
+            _search_executor(executor, address, jobs)
             search.check(study)
             return search.execute(study, run, on_event, 1 if jobs is None else jobs)
         arms = check(study)

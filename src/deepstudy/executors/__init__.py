@@ -72,6 +72,7 @@ class Executor:
     """Runs seed jobs; ``run`` yields each (job, outcome) as it ends (in the order they end)."""
 
     kind = "local"
+    elsewhere = False  # its tasks run in other processes, maybe in another folder (jobs get absolute paths)
 
     def run(self, jobs: list[SeedJob], on_event: Event, datasets: dict) -> Iterator[tuple[SeedJob, Outcome]]:
         """``datasets``: each arm's data as the driver loaded it (a worker loads its own)."""
@@ -94,6 +95,8 @@ class Executor:
 
 class _Worker(Executor):
     """A task in a process of its own: torch threads are the CPUs it holds (train.threads, where set, wins)."""
+
+    elsewhere = True
 
     def threads(self, cfg: Study) -> int | None:
         return cfg.train.threads or max(1, int(cfg.train.resources.cpus))
@@ -128,8 +131,10 @@ def start(kind: str | None, jobs: int | None, address: str | None, arms: dict[st
 
 
 def _check_independent(arms: dict[str, Study]) -> None:
-    """A teacher (distill) or a pretrained encoder (pretrain) is trained once per seed into the run directory and
-    shared by the arms that ask for it: two tasks at once would train it twice into one folder."""
+    """What is trained once per run or per seed into the run directory and shared by the seeds or arms that ask for
+    it, refused: two tasks at once would train it into one folder at the same time. A teacher (distill), a pretrained
+    encoder (pretrain), and task generate's judge (one classifier per run that scores every seed's images,
+    run_dir/judge/: with other thread counts it would not even be the same network)."""
     for arm, cfg in arms.items():
         distill, pretrain = getattr(cfg, "distill", None), getattr(cfg, "pretrain", None)
         if (distill is not None and distill.teacher is not None) or (
@@ -137,6 +142,10 @@ def _check_independent(arms: dict[str, Study]) -> None:
             raise UserError(f"arm '{arm}' trains a teacher or a pretrained encoder that arms share in the run "
                             "directory; run this study with --executor local (parallel tasks would train it twice "
                             "at once)")
+        if cfg.task == "generate":
+            raise UserError(f"arm '{arm}' (task: generate) scores its images with a judge network trained once per "
+                            "run in the run directory and shared by every seed; run this study with --executor local "
+                            "(parallel tasks would train the judge at once into one folder)")
 
 
 def check_fits(arms: dict[str, Study], cpus: float, gpus: float, where: str) -> None:
@@ -153,14 +162,27 @@ def jobs_for(study: Study, arms: dict[str, Study], run, executor: Executor) -> t
     from deepstudy import repro
 
     todo, seeds_used = [], {}
+    # a worker may run in another folder (a Ray node, `ray job submit --working-dir`): it gets absolute paths (not
+    # in this process: a teacher's or encoder's cache key is a hash of the config, data.path as written included)
+    run_path = os.path.abspath(run.path) if executor.elsewhere else str(run.path)
     for arm, cfg in arms.items():
+        cfg = _absolute_data_path(cfg) if executor.elsewhere else cfg
         for i in range(study.seeds):
             run_seed = repro.derive_seed(study.seed, "seed", i)
             seeds_used.setdefault(arm, {})[str(i)] = run_seed
             if not run.seed(arm, i).finished:
-                todo.append(SeedJob(arm, i, study.seeds, cfg, run_seed, str(run.path), study.train.device,
+                todo.append(SeedJob(arm, i, study.seeds, cfg, run_seed, run_path, study.train.device,
                                     executor.threads(cfg)))
     return todo, seeds_used
+
+
+def _absolute_data_path(cfg: Study) -> Study:
+    """``cfg`` with a relative data.path made absolute from this process's folder, as the driver read it (absolute,
+    not resolved: a symlinked shared mount keeps the name every node knows it by)."""
+    path = cfg.data.path
+    if path is None or os.path.isabs(os.path.expanduser(path)):
+        return cfg
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update={"path": os.path.abspath(path)})})
 
 
 # ---------------------------------------------------------------- the task itself (driver or worker process)

@@ -5,12 +5,18 @@ workers (deepstudy.search). A worker loads each data config once and trains the 
 progress events come back through a queue. A worker that dies (killed, out of memory) breaks the pool: the
 finished seeds are kept and ``deepstudy run --resume`` continues the others from their checkpoints (on Ray, a
 dead worker's task is retried by itself). A worker whose driver died stops at its next event.
+
+An error in one task (a UserError, a bug) or Ctrl-C stops the others at once, not after they finish: a shared
+stop flag ends each worker at its next progress event, and the workers still busy after ``GRACE_SECONDS`` (an
+epoch can be long) are terminated. Their seed folders stay as a kill leaves them (the last checkpoint, written
+atomically; a cut last line of metrics.jsonl is dropped on resume), so ``--resume`` continues them.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
 import queue as _queue
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -19,12 +25,15 @@ from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.executors import Event, Outcome, SeedJob, _Worker, check_fits, train_one
 
+GRACE_SECONDS = 1.0  # after a stop: how long the workers get to end at their next event before a SIGTERM
+
 
 class ProcessExecutor(_Worker):
     kind = "processes"
 
     def __init__(self, jobs: int):
         self.jobs = jobs
+        self._stop_workers = lambda: None  # the running pool's stop (run sets it), also called by close
 
     @classmethod
     def create(cls, jobs: int | None, arms: dict[str, Study]) -> ProcessExecutor:
@@ -39,7 +48,7 @@ class ProcessExecutor(_Worker):
         if not jobs:
             return
         ctx = mp.get_context("spawn")
-        events = ctx.Queue()
+        events, stop = ctx.Queue(), ctx.Event()
         ended: set[tuple[str, int]] = set()
 
         def drain() -> None:
@@ -51,39 +60,67 @@ class ProcessExecutor(_Worker):
                 if (e.get("arm"), e.get("seed")) not in ended:  # a late event of a task already reported
                     on_event(e)
 
-        with ProcessPoolExecutor(min(self.jobs, len(jobs)), mp_context=ctx, initializer=_init,
-                                 initargs=(events, os.getpid())) as pool:
-            pending = {pool.submit(_task, job): job for job in jobs}
-            try:
-                while pending:
-                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    drain()
-                    for future in done:
-                        job = pending.pop(future)
-                        outcome = future.result()  # a UserError in the worker is raised here, as one line
-                        ended.add((job.arm, job.index))
-                        yield job, outcome
-            except BrokenProcessPool:
-                raise RuntimeError(f"a worker process died (killed, or out of memory); the finished seeds are kept: "
-                                   f"continue with `deepstudy run --resume {jobs[0].run_path} --jobs {self.jobs}`") \
-                    from None
-            finally:
-                for future in pending:
-                    future.cancel()
+        pool = ProcessPoolExecutor(min(self.jobs, len(jobs)), mp_context=ctx, initializer=_init,
+                                   initargs=(events, stop, os.getpid()))
+        self._stop_workers = lambda: _stop(pool, stop)
+        pending = {pool.submit(_task, job): job for job in jobs}
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                drain()
+                for future in done:
+                    job = pending.pop(future)
+                    outcome = future.result()  # a UserError in the worker is raised here, as one line
+                    ended.add((job.arm, job.index))
+                    yield job, outcome
+        except BrokenProcessPool:
+            raise RuntimeError(f"a worker process died (killed, or out of memory); the finished seeds are kept: "
+                               f"continue with `deepstudy run --resume {jobs[0].run_path} --jobs {self.jobs}`") \
+                from None
+        finally:
+            if pending:  # an error, Ctrl-C or the caller gave up: the running seeds stop now (checkpoints stay)
+                self._stop_workers()
+            else:  # every seed ended: the workers are idle and exit on their own
+                pool.shutdown(wait=True)
+            self._stop_workers = lambda: None
+
+    def close(self) -> None:
+        """A run whose caller stopped reading it (an exception in on_event) ends with the executor, not at its
+        garbage collection."""
+        stop, self._stop_workers = self._stop_workers, lambda: None
+        stop()
 
 
-_EVENTS: list = []  # the worker's event queue and its driver's pid (set by _init)
+def _stop(pool: ProcessPoolExecutor, stop) -> None:
+    """Every worker of ``pool`` gone, within about GRACE_SECONDS: the flag first (each ends at its next event), then
+    SIGTERM for those still in an epoch; queued seeds are dropped."""
+    stop.set()
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + GRACE_SECONDS
+    for p in workers:
+        p.join(max(0.0, deadline - time.monotonic()))
+    for p in workers:
+        if p.is_alive():
+            p.terminate()
+    for p in workers:
+        p.join(5)
 
 
-def _init(events, parent: int) -> None:
-    _EVENTS[:] = [events, parent]
+_EVENTS: list = []  # the worker's event queue, the pool's stop flag and its driver's pid (set by _init)
+
+
+def _init(events, stop, parent: int) -> None:
+    events.cancel_join_thread()  # a worker's exit never waits for the driver to read its last events
+    _EVENTS[:] = [events, stop, parent]
 
 
 def _task(job: SeedJob) -> Outcome:
-    events, parent = _EVENTS
+    events, stop, parent = _EVENTS
 
     def on_event(e: dict) -> None:
-        if os.getppid() != parent:  # the driver was killed: stop (the seed's checkpoint is kept for a resume)
+        # the driver stopped the run or was killed: end now (the seed's checkpoint is kept for a resume)
+        if stop.is_set() or os.getppid() != parent:
             os._exit(1)
         events.put(e)
     try:

@@ -8,7 +8,9 @@ at the same path (a shared filesystem: docs/scale-out.md).
 Faults: a task whose worker process dies (killed, out of memory, its node lost) is retried by Ray up to
 ``RETRIES`` times, and the retry continues from the seed's last checkpoint in its folder (the epoch driver,
 deepstudy.train.drive, resumes whatever finds a checkpoint there). A bad-input error (UserError) is not retried:
-it comes back as a value and the driver stops with its one line.
+it comes back as a value and the driver stops with its one line. Any other failure Ray reports (its memory
+monitor's OutOfMemoryError, a task it could not schedule or an object it lost) stops the run with one line and
+the resume command; a bug in the task stops it with the task's traceback.
 """
 from __future__ import annotations
 
@@ -129,6 +131,11 @@ class RayExecutor(_Worker):
             raise RuntimeError(f"arm '{job.arm}' seed {job.index}: its Ray worker died {RETRIES + 1} times "
                                f"({type(e).__name__}); the finished seeds are kept: continue with `deepstudy run "
                                f"--resume {job.run_path} --executor ray`") from None
+        except exceptions.RayError as e:  # Ray stopped the task itself: out of memory, disk, a lost object, ...
+            reason = (str(e).strip().splitlines() or [""])[0][:160]
+            raise RuntimeError(f"arm '{job.arm}' seed {job.index}: Ray stopped its task ({type(e).__name__}: "
+                               f"{reason}); the finished seeds are kept: continue with `deepstudy run --resume "
+                               f"{job.run_path} --executor ray`") from None
         if isinstance(got, _Refused):
             raise UserError(got.message)
         return got

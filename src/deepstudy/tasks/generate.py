@@ -18,6 +18,7 @@ and the sample grids are checkpointed).
 """
 from __future__ import annotations
 
+import io
 import time
 import warnings
 from pathlib import Path
@@ -31,7 +32,7 @@ from deepstudy import data as _data
 from deepstudy import evaluate, models, repro, train
 from deepstudy.config import Study, check_task_model
 from deepstudy.errors import UserError
-from deepstudy.fileio import read_json, read_jsonl, write_json
+from deepstudy.fileio import atomic_write_bytes, read_json, read_jsonl, write_json
 from deepstudy.models import gan, heads
 from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
@@ -83,7 +84,7 @@ class Judge:
             real = ds.x_test.to(device).float().div(127.5).sub(1)  # the real test images on the generator's scale
             feats, _ = self.features(real)
             self.real_mean, self.real_cov = feats.mean(0), np.cov(feats, rowvar=False)
-            np.savez(folder / "real.npz", mean=self.real_mean, cov=self.real_cov)
+            _save_npz(folder / "real.npz", mean=self.real_mean, cov=self.real_cov)
 
     @torch.no_grad()
     def features(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -115,6 +116,13 @@ class Judge:
         kl = (p * (np.log(p + 1e-12) - np.log(marginal + 1e-12))).sum(1).mean()
         return {"frechet_distance": fd, "inception_score": float(np.exp(kl)), "confidence": float(p.max(1).mean()),
                 "diversity": float(-(marginal * np.log(marginal + 1e-12)).sum() / np.log(p.shape[1]))}
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """np.savez, atomically (a temporary file, then renamed): a reader never sees half a file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _latents(seed: int, n: int, latent: int, device: torch.device) -> torch.Tensor:

@@ -95,9 +95,16 @@ def pruning(done: list[str] = (), pruners: tuple[str, ...] = ("hyperband",)) -> 
 
 
 def _config_of(run_dir: Path) -> dict:
-    """The settings of a finished search-cnn run that this benchmark fixes (train_limit, pruner)."""
+    """The settings of a finished search-cnn run that this benchmark fixes (PRUNING's keys, the pruner)."""
     cfg = config.read_yaml(run_dir / "config.yaml")
-    return {"data.train_limit": cfg["data"].get("train_limit"), "search.pruner": cfg["search"]["pruner"]}
+
+    def get(dotted: str):
+        node = cfg
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    return {k: get(k) for k in (*PRUNING, "search.pruner")}
 
 
 def samplers(run_dir: str | None = None) -> dict:

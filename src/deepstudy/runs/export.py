@@ -61,8 +61,8 @@ def parity_inputs(state: dict, n: int = PARITY_INPUTS, seed: int = 0) -> list[to
         return [preprocessing.images(state, torch.randint(0, 256, (b, *stored), generator=g, dtype=torch.uint8))
                 for b in sizes]
     if state["kind"] == "tokens":
-        out, top = [], max(3, state["vocab_size"] or 3)
-        for b, length in zip(sizes, (min(24, state["tokens"]["max_length"]), min(9, state["tokens"]["max_length"]))):
+        out, top, most = [], max(3, state["vocab_size"] or 3), preprocessing.max_length(state)
+        for b, length in zip(sizes, (min(24, most), min(9, most))):
             ids = torch.randint(2, top, (b, length), generator=g)
             real = torch.randint(1, length + 1, (b,), generator=g)
             real[0] = length  # one row without padding: the batch's width is a real length

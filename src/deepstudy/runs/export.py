@@ -37,11 +37,13 @@ PARITY_INPUTS = 64
 
 
 def export(run_dir: str | Path, fmt: str, out: str | Path | None = None, arm: str | None = None,
-           seed: int | None = None, overwrite: bool = False) -> tuple[Path, float]:
-    """Export one trained seed; returns the file and the largest |difference| from torch on the parity inputs."""
+           seed: int | None = None, overwrite: bool = False,
+           log: Callable[[str], None] = lambda text: None) -> tuple[Path, float]:
+    """Export one trained seed; returns the file and the largest |difference| from torch on the parity inputs.
+    ``log``: notes (a model class's module that changed since the run)."""
     if fmt not in FORMATS:
         raise UserError(f"--format '{fmt}' is not an export format; choose {' or '.join(FORMATS)}")
-    found = _trained.load(run_dir, arm, seed, command="export")
+    found = _trained.load(run_dir, arm, seed, command="export", log=log)
     path = Path(out) if out is not None else Path(f"{found.name}{FORMATS[fmt]}")
     if path.is_dir() or (path.exists() and not overwrite):
         raise UserError(f"{path} already exists; choose another --out FILE or pass --force to replace it")

@@ -69,9 +69,8 @@ def cmd_run(args) -> int:
                 raise UserError("--resume continues a run exactly as configured; drop the study name, --set, --seeds, "
                                 "--arms and --device")
             _RUN_DIR["path"] = args.resume
-            if track is not None:
+            if track is not None:  # the trackers open their store on study.resume's run_dir event, under its lock
                 _trackable(config.read_yaml(RunDir.existing(args.resume).config).get("search"))
-                track.event({"kind": "run_dir", "path": args.resume})
             run_dir = study.resume(args.resume, on_event=_both(track, progress.event), progress=False, **where)
         else:
             if not args.study:

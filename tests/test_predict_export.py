@@ -357,3 +357,26 @@ def test_a_model_that_cannot_export_says_why_in_one_line(tmp_path, fmt):
     with pytest.raises(UserError, match="cannot export .* differ from torch's") as e:
         export.save(_BatchBranch().eval(), export.parity_inputs({"kind": "table", "input_shape": [7]}), fmt, path)
     assert "\n" not in str(e.value) and not path.exists()
+
+
+def test_export_into_a_folder_not_made_yet_stages_beside_it(tmp_path, monkeypatch):
+    """--out in folders that do not exist: staged in the nearest existing one (the same filesystem: the rename cannot
+    cross devices, as it did from the system's /tmp), the folders made once the export passed; a refused export
+    leaves no folder and no staging behind."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(7, 3)).eval()
+    batches = export.parity_inputs({"kind": "table", "input_shape": [7]})
+    renames = []
+    real = export.os.replace
+    monkeypatch.setattr(export.os, "replace", lambda a, b: (renames.append(Path(a)), real(a, b))[1])
+    path = tmp_path / "new" / "deeper" / "m.pt"
+    assert export.save(model, batches, "torchscript", path) <= 1e-5 and path.is_file()
+    assert len(renames) == 1 and renames[0].parent.parent == tmp_path  # staged in tmp_path/.export-*/
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+    with pytest.raises(UserError, match="differ from torch's"):
+        export.save(_BatchBranch().eval(), batches, "torchscript", tmp_path / "other" / "m.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="cannot write .*file/m.pt") as e:
+        export.save(model, batches, "torchscript", tmp_path / "file" / "m.pt")
+    assert "\n" not in str(e.value)

@@ -86,7 +86,14 @@ def save(model: nn.Module, batches: list[torch.Tensor], fmt: str, path: Path, st
                             "(or `pip install deepstudy[export]`), or export --format torchscript") from None
     model = model.eval()
     meta = json.dumps(state or {})
-    with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as tmp:
+    # staged in the nearest existing folder above the file, so that the final rename stays on one filesystem (the
+    # system's /tmp is often another, where os.replace fails); folders still missing are made only once it passed
+    near = next(p for p in path.absolute().parents if p.is_dir())
+    try:
+        staging = tempfile.TemporaryDirectory(dir=near, prefix=".export-")
+    except OSError as e:
+        raise UserError(f"cannot write in {near} ({e.strerror or e}); choose another --out FILE") from None
+    with staging as tmp:
         staged = Path(tmp) / f"model{FORMATS[fmt]}"
         try:
             run = (_onnx if fmt == "onnx" else _torchscript)(model, batches[0], staged, meta)

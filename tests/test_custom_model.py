@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -103,6 +104,20 @@ def test_class_path_runs_resumes_and_explains_from_another_folder(cli, tmp_path,
     assert r.code == 0, r.err
     assert "changed since the run recorded it" in r.out
     assert set(read_json(run / "results.json")["arms"]["mine"]["explain"]["methods"]) == {"saliency"}
+
+    # predict and export, from yet another folder, in a process that has not imported the module
+    forget_modules()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    stored = read_json(run / "arms" / "mine" / "preprocessing.json")["image"]["stored_shape"]
+    np.save(elsewhere / "x.npy", np.zeros((3, *stored), np.uint8))
+    r = cli("predict", str(run), "x.npy", "--arm", "mine")
+    assert r.code == 0, r.err
+    assert "changed since the run recorded it" in r.out and len((elsewhere / "predictions.csv").read_text().splitlines()) == 4
+    forget_modules()
+    r = cli("export", str(run), "--arm", "wider", "--format", "torchscript", "--out", "wider.pt")
+    assert r.code == 0 and (elsewhere / "wider.pt").is_file(), r.err
 
 
 @pytest.mark.parametrize("model, message", [

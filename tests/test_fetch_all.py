@@ -3,6 +3,7 @@
 and, on the real shared data, converted to the very files the registry's sha256 expects."""
 import csv
 import dataclasses
+import errno
 import gzip
 import hashlib
 import io
@@ -149,6 +150,51 @@ def test_bombs_and_crowds_are_refused(tmp_path):
              max_total_bytes=10 << 20)
     _refused(tmp_path, _targz([(f"f{i}", b"x") for i in range(11)]), "more than 10 members")
     _refused(tmp_path, b"neither tar nor zip", "neither a tar nor a zip")
+
+
+def _deflated_damaged(members: list[tuple[str, bytes]], where: float, zip_: bool) -> bytes:
+    """An archive of ``members`` whose compressed bytes are zeroed from ``where`` (a fraction of the file) on for 40
+    bytes: a zip member's deflate stream, or a tar.gz's single gzip stream."""
+    data = bytearray(_zip(members) if zip_ else _targz(members))
+    at = 30 + len(members[0][0]) + 2 if zip_ else int(len(data) * where)  # zip: just past the first local header
+    data[at:at + 40] = bytes(40)
+    return bytes(data)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # the zip of duplicates, written on purpose
+def test_malformed_archives_are_refused_in_one_line(tmp_path):
+    """What only writing (or reading to the end) finds — duplicates, a file where a folder goes, a member named as
+    the destination, a corrupt compressed stream — is the same one-line refusal, nothing left behind."""
+    text = b"".join(b"line %d of some text\n" % k for k in range(4000))
+    for archive in (_zip, _targz):
+        suffix = ".zip" if archive is _zip else ".tar.gz"
+        _refused(tmp_path, archive([("a", b"1"), ("a", b"2")]), "member 'a' appears more than once", suffix)
+        _refused(tmp_path, archive([("a", b"1"), ("a/b", b"2")]), "member 'a/b' cannot be written .*a file where a "
+                 "folder is needed", suffix)
+        _refused(tmp_path, archive([("a/b", b"1"), ("a", b"2")]), "member 'a' cannot be written", suffix)
+        _refused(tmp_path, archive([(".", b"1")]), "named as the destination folder itself", suffix)
+    _refused(tmp_path, _deflated_damaged([("a.txt", text)], 0, zip_=True), r"member 'a.txt' cannot be read \(error: "
+             "Error -3 while decompressing", ".zip")
+    two = [("a.txt", text), ("b.txt", text.upper())]
+    for where in (0.3, 0.9):  # tarfile alone would stop quietly at the damaged header: only a.txt, no error
+        _refused(tmp_path, _deflated_damaged(two, where, zip_=False), "its compressed stream is corrupt")
+
+
+@pytest.mark.parametrize("suffix", [".zip", ".tar.gz"])
+def test_a_full_disk_while_extracting_stays_a_disk_full_error(tmp_path, monkeypatch, suffix):
+    from deepstudy.data import archives
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    if suffix == ".zip":
+        monkeypatch.setattr(archives, "open", full, raising=False)
+    else:
+        monkeypatch.setattr(tarfile.TarFile, "extract", full)
+    (tmp_path / f"a{suffix}").write_bytes((_zip if suffix == ".zip" else _targz)([("a.txt", b"hello")]))
+    with pytest.raises(OSError) as e:
+        safe_extract(tmp_path / f"a{suffix}", tmp_path / "out", max_total_bytes=1 << 20, max_members=10)
+    assert e.value.errno == errno.ENOSPC and not isinstance(e.value, UserError)  # download.py says "disk filled up"
+    assert [p.name for p in tmp_path.iterdir()] == [f"a{suffix}"]
 
 
 # --- each dataset from a tiny real-format archive on 127.0.0.1 ------------------------------------------------------

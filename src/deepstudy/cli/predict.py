@@ -55,7 +55,7 @@ def cmd_predict(args) -> int:
 
     _check_seed(args.seed)
     out, n = predict.predict(args.run_dir, args.inputs, args.out, arm=args.arm, seed=args.seed, column=args.column,
-                             overwrite=args.force)
+                             overwrite=args.force, log=print)
     print(f"predictions: {out} ({n} input(s))")
     return 0
 
@@ -64,6 +64,7 @@ def cmd_export(args) -> int:
     from deepstudy.runs import export
 
     _check_seed(args.seed)
-    path, diff = export.export(args.run_dir, args.fmt, args.out, arm=args.arm, seed=args.seed, overwrite=args.force)
+    path, diff = export.export(args.run_dir, args.fmt, args.out, arm=args.arm, seed=args.seed, overwrite=args.force,
+                               log=print)
     print(f"exported: {path} (max |difference| from torch on {export.PARITY_INPUTS} inputs: {diff:.2g})")
     return 0

@@ -126,9 +126,8 @@ def _run(args, cfg) -> int:
     with Progress() as progress, _trackers(args) as track:
         if args.resume:
             _RUN_DIR["path"] = args.resume
-            if track is not None:
+            if track is not None:  # the trackers open their store on study.resume's run_dir event, under its lock
                 _trackable(config.read_yaml(RunDir.existing(args.resume).config).get("search"))
-                track.event({"kind": "run_dir", "path": args.resume})
             run_dir = study.resume(args.resume, on_event=_both(track, progress.event), progress=False, **where)
         else:
             if cfg.search is not None:

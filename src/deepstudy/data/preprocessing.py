@@ -8,7 +8,7 @@ what the loaded dataset already holds, so it draws no random number and changes 
      "vocab_size": null | n,
      "image":  {"stored_shape": [C, H, W], "mean": [...], "std": [...], "model_input": null | [3, N, N]},
      "table":  {"target", "features", "numeric", "stats": {col: [mean, std]}, "categories": {col: [...]}, "id"},
-     "tokens": {"tokenizer": "words" | "wordpiece", "max_length": n, "vocab": [...] (words only)}}
+     "tokens": {"tokenizer": "words" | "wordpiece", "max_length": n (the limit used), "vocab": [...] (words only)}}
 
 A WordPiece run also keeps MiniLM's ``tokenizer.json`` beside the file (``TOKENIZER``). No pickle anywhere.
 """
@@ -41,7 +41,8 @@ def state(ds: Dataset, cfg: DataConfig) -> dict:
     elif ds.kind == "table" and "table" in ds.extra:
         out["table"] = ds.extra["table"]
     elif ds.kind == "tokens":
-        out["tokens"] = {"tokenizer": cfg.tokenizer, "max_length": cfg.max_length,
+        # the limit the texts were cut at: data.max_length, or (null, WordPiece) the model's own, as _wordpiece used
+        out["tokens"] = {"tokenizer": cfg.tokenizer, "max_length": cfg.max_length or _tokens.minilm_max_length(),
                          **({"vocab": list(ds.vocab)} if cfg.tokenizer == "words" else {})}
     return out
 
@@ -61,6 +62,12 @@ def rows(st: dict, table: RawTable) -> torch.Tensor:
     return torch.from_numpy(encoder.transform(np.arange(len(table.rows))))
 
 
+def max_length(st: dict) -> int:
+    """The tokens a text was cut at in training. Runs saved before the limit was always recorded have null for a
+    WordPiece run without data.max_length: the installed MiniLM's own limit, the one such a run used."""
+    return st["tokens"]["max_length"] or _tokens.minilm_max_length()
+
+
 def texts(st: dict, docs: list[str], folder: Path) -> torch.Tensor:
     """Texts -> token ids (N, T) int64 padded with 0, T the longest (at most max_length); ``folder``: where the
     preprocessing file is (a WordPiece run's tokenizer.json)."""
@@ -68,8 +75,8 @@ def texts(st: dict, docs: list[str], folder: Path) -> torch.Tensor:
     if t["tokenizer"] == "wordpiece":
         if not (folder / TOKENIZER).is_file():
             raise UserError(f"{folder / TOKENIZER} is missing: the run's WordPiece tokenizer is saved there")
-        ids, lengths, _ = _tokens.wordpiece(docs, t["max_length"], folder=folder)
+        ids, lengths, _ = _tokens.wordpiece(docs, max_length(st), folder=folder)
     else:
         vocab = _tokens.Vocab(t["vocab"])
-        ids, lengths = _tokens.encode([_tokens.words(d) for d in docs], vocab, t["max_length"])
+        ids, lengths = _tokens.encode([_tokens.words(d) for d in docs], vocab, max_length(st))
     return ids[:, : max(int(lengths.max()), 1)] if len(docs) else ids

@@ -37,11 +37,13 @@ PARITY_INPUTS = 64
 
 
 def export(run_dir: str | Path, fmt: str, out: str | Path | None = None, arm: str | None = None,
-           seed: int | None = None, overwrite: bool = False) -> tuple[Path, float]:
-    """Export one trained seed; returns the file and the largest |difference| from torch on the parity inputs."""
+           seed: int | None = None, overwrite: bool = False,
+           log: Callable[[str], None] = lambda text: None) -> tuple[Path, float]:
+    """Export one trained seed; returns the file and the largest |difference| from torch on the parity inputs.
+    ``log``: notes (a model class's module that changed since the run)."""
     if fmt not in FORMATS:
         raise UserError(f"--format '{fmt}' is not an export format; choose {' or '.join(FORMATS)}")
-    found = _trained.load(run_dir, arm, seed, command="export")
+    found = _trained.load(run_dir, arm, seed, command="export", log=log)
     path = Path(out) if out is not None else Path(f"{found.name}{FORMATS[fmt]}")
     if path.is_dir() or (path.exists() and not overwrite):
         raise UserError(f"{path} already exists; choose another --out FILE or pass --force to replace it")
@@ -61,8 +63,8 @@ def parity_inputs(state: dict, n: int = PARITY_INPUTS, seed: int = 0) -> list[to
         return [preprocessing.images(state, torch.randint(0, 256, (b, *stored), generator=g, dtype=torch.uint8))
                 for b in sizes]
     if state["kind"] == "tokens":
-        out, top = [], max(3, state["vocab_size"] or 3)
-        for b, length in zip(sizes, (min(24, state["tokens"]["max_length"]), min(9, state["tokens"]["max_length"]))):
+        out, top, most = [], max(3, state["vocab_size"] or 3), preprocessing.max_length(state)
+        for b, length in zip(sizes, (min(24, most), min(9, most))):
             ids = torch.randint(2, top, (b, length), generator=g)
             real = torch.randint(1, length + 1, (b,), generator=g)
             real[0] = length  # one row without padding: the batch's width is a real length
@@ -84,7 +86,14 @@ def save(model: nn.Module, batches: list[torch.Tensor], fmt: str, path: Path, st
                             "(or `pip install deepstudy[export]`), or export --format torchscript") from None
     model = model.eval()
     meta = json.dumps(state or {})
-    with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as tmp:
+    # staged in the nearest existing folder above the file, so that the final rename stays on one filesystem (the
+    # system's /tmp is often another, where os.replace fails); folders still missing are made only once it passed
+    near = next(p for p in path.absolute().parents if p.is_dir())
+    try:
+        staging = tempfile.TemporaryDirectory(dir=near, prefix=".export-")
+    except OSError as e:
+        raise UserError(f"cannot write in {near} ({e.strerror or e}); choose another --out FILE") from None
+    with staging as tmp:
         staged = Path(tmp) / f"model{FORMATS[fmt]}"
         try:
             run = (_onnx if fmt == "onnx" else _torchscript)(model, batches[0], staged, meta)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,16 @@ _READS = {"image": "image files (" + ", ".join(sorted(IMAGE_SUFFIXES)) + "), fol
 
 def predict(run_dir: str | Path, inputs: list[str | Path], out: str | Path = "predictions.csv",
             arm: str | None = None, seed: int | None = None, column: str | None = None,
-            overwrite: bool = False, batch_size: int = 256) -> tuple[Path, int]:
-    """Write the predictions of ``inputs`` to ``out``; returns (out, number of inputs)."""
+            overwrite: bool = False, batch_size: int = 256, log: Callable[[str], None] = lambda text: None
+            ) -> tuple[Path, int]:
+    """Write the predictions of ``inputs`` to ``out``; returns (out, number of inputs). ``log``: notes (a model
+    class's module that changed since the run)."""
     out = Path(out)
     if out.is_dir() or (out.exists() and not overwrite):
         raise UserError(f"{out} already exists; choose another --out FILE or pass --force to replace it")
     if not inputs:
         raise UserError("give the inputs to predict: image files or folders, CSV files or text files")
-    found = _trained.load(run_dir, arm, seed)
+    found = _trained.load(run_dir, arm, seed, log=log)
     ids, x = read(found.state, [Path(p) for p in inputs], found.folder, column)
     probs = probabilities(found.model, x, batch_size)
     classes = found.state["classes"]

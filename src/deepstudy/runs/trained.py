@@ -3,6 +3,7 @@ preprocessing, the arm's task and model section) and the seed's ``best.safetenso
 there (deepstudy predict, deepstudy export)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +36,11 @@ class Trained:
         return f"{self.run.path.parent.name}-{self.arm}-seed-{self.seed}"
 
 
-def load(run_dir: str | Path, arm: str | None = None, seed: int | None = None, command: str = "predict") -> Trained:
+def load(run_dir: str | Path, arm: str | None = None, seed: int | None = None, command: str = "predict",
+         log: Callable[[str], None] = lambda text: None) -> Trained:
     """The best weights of ``arm`` (default: the run's best arm, or its only one) and ``seed`` (default: the lowest
-    finished seed); every missing piece is one UserError naming it."""
+    finished seed); every missing piece is one UserError naming it. A run of your own model class (models.json)
+    imports its module from where the run found it, as resume and explain do; ``log`` gets a note if it changed."""
     run = RunDir.existing(run_dir)
     arm = _arm(run, arm, command)
     path = run.arm(arm) / preprocessing.FILE
@@ -49,6 +52,11 @@ def load(run_dir: str | Path, arm: str | None = None, seed: int | None = None, c
         raise UserError(f"deepstudy {command} reads classifiers of images, tables or text (task: classify); arm "
                         f"'{arm}' is task: {state.get('task')} on {state.get('kind')} data")
     index = _seed(run, arm, seed, command)
+    if run.models.is_file():  # model.class_path: importable again from any folder (deepstudy.models.custom)
+        from deepstudy.models import custom
+
+        for text in custom.restore(read_json(run.models)):
+            log(text)
     model = build_model(ModelConfig.model_validate(state["model"]), state)
     checkpoint.load_weights(model, run.seed(arm, index).best)
     return Trained(model.eval(), state, run, arm, index)

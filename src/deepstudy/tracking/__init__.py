@@ -20,8 +20,9 @@ __all__ = ["TRACKERS", "Trackers", "open", "flatten", "arm_settings", "test_metr
 
 
 def open(kinds: list[str], run_dir: str | Path | None = None, uri: str | None = None) -> Trackers:  # noqa: A001
-    """The trackers named in ``kinds`` (each at most once), for ``run_dir`` (None: the run_dir event names it);
-    ``uri``: MLflow's tracking URI (default: sqlite in the run directory)."""
+    """The trackers named in ``kinds`` (each at most once), for ``run_dir`` (None: the run_dir event that study.run
+    and study.resume send names it); ``uri``: MLflow's tracking URI (default: sqlite in the run directory), tried
+    here, before any run directory is made or touched (a bad one: a UserError)."""
     unknown = sorted(set(kinds) - set(TRACKERS))
     if unknown:
         raise UserError(f"--track {unknown[0]}: unknown tracker; choose from {', '.join(TRACKERS)}")
@@ -49,12 +50,20 @@ def open(kinds: list[str], run_dir: str | Path | None = None, uri: str | None = 
 
 
 class Trackers:
-    """Several trackers as one event consumer."""
+    """Several trackers as one event consumer. Only the study's own (arm, seed) runs are tracked: the events of a
+    helper run outside its plan — a distillation teacher ("teacher of <arm>"), pretraining ("pretrain (rotation)"),
+    marked ``aux`` or named as no arm of the study_start event — are not passed on (they would open tracker runs
+    that no run_end closes; their numbers are in the run directory and the report)."""
 
     def __init__(self, trackers: list):
         self.trackers = trackers
+        self.arms: set[str] | None = None  # the study's arms, from study_start
 
     def event(self, e: dict) -> None:
+        if e["kind"] == "study_start":
+            self.arms = set(e.get("arms") or ())
+        if "arm" in e and (e.get("aux") or (self.arms is not None and e["arm"] not in self.arms)):
+            return
         for t in self.trackers:
             t.event(e)
 

@@ -26,27 +26,28 @@ IDS = "mlflow.json"
 
 class MLflow:
     def __init__(self, uri: str | None):
+        """``uri`` (--track-uri) is tried at once — before a run directory is made or a resumed one is touched —
+        so that a bad one is one line and leaves nothing behind (None: sqlite in the run directory, made with it)."""
         self.uri = uri
         self.run_dir: Path | None = None
         self.client = None
         self.ids: dict = {}
         self.settings: dict[str, dict] | None = None
+        if uri is not None:
+            try:
+                _client(uri).search_experiments(max_results=1)
+            except Exception as e:  # noqa: BLE001 — an unreachable server, a bad URI, a store it cannot open
+                raise _unusable(uri, e) from None
 
     def _open(self, run_dir: Path) -> None:
-        from mlflow.tracking import MlflowClient
-
-        # SQLAlchemy's deprecation of a loader MLflow's own store uses: MLflow's to fix, not the user's to see
-        warnings.filterwarnings("ignore", message="The ``noload`` loader strategy is deprecated")
-        for name in ("mlflow", "alembic"):  # "Creating initial MLflow database tables...": not the study's news
-            logging.getLogger(name).setLevel(logging.WARNING)
         self.run_dir = run_dir
         saved = read_json(run_dir / IDS) if (run_dir / IDS).is_file() else {}
         uri = self.uri or saved.get("tracking_uri") or f"sqlite:///{(run_dir / 'mlflow.db').resolve()}"
         if saved and uri != saved.get("tracking_uri"):
             saved = {}  # another store: new runs there
-        self.client = MlflowClient(tracking_uri=uri)
         study = _study_name(run_dir)
         try:
+            self.client = _client(uri)
             if not saved:
                 found = self.client.get_experiment_by_name(study)
                 experiment = found.experiment_id if found else self.client.create_experiment(
@@ -56,9 +57,8 @@ class MLflow:
                 saved = {"tracking_uri": uri, "experiment_id": experiment, "study_run": parent.info.run_id, "runs": {}}
             else:
                 self.client.update_run(saved["study_run"], status="RUNNING")
-        except Exception as e:  # an unreachable server, a bad URI: the run has not started yet
-            raise UserError(f"--track mlflow: cannot use tracking URI '{uri}' ({type(e).__name__}: "
-                            f"{str(e).splitlines()[0] if str(e) else ''}); check --track-uri") from None
+        except Exception as e:  # noqa: BLE001 — an unreachable server, a bad URI: the run has not started yet
+            raise _unusable(uri, e) from None
         self.ids = saved
         write_json(run_dir / IDS, self.ids)
 
@@ -107,6 +107,22 @@ class MLflow:
 
     def close(self) -> None:
         pass  # every call above is written through; a run left RUNNING was interrupted (a resume goes on with it)
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    # SQLAlchemy's deprecation of a loader MLflow's own store uses: MLflow's to fix, not the user's to see
+    warnings.filterwarnings("ignore", message="The ``noload`` loader strategy is deprecated")
+    for name in ("mlflow", "alembic"):  # "Creating initial MLflow database tables...": not the study's news
+        logging.getLogger(name).setLevel(logging.WARNING)
+    return MlflowClient(tracking_uri=uri)
+
+
+def _unusable(uri: str, e: Exception) -> UserError:
+    first = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+    return UserError(f"--track mlflow: cannot use tracking URI '{uri}' ({type(e).__name__}: {first}); check "
+                     "--track-uri")
 
 
 def _study_name(run_dir: Path) -> str:

@@ -284,7 +284,8 @@ def test_killed_driver_resumed_with_ray_finishes_only_what_is_missing(ray_cluste
     driver = subprocess.Popen([sys.executable, "-m", "deepstudy", "run", str(path), "--out", str(tmp_path / "runs"),
                                "--executor", "ray", "--address", address], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    first = _wait_for(lambda: next((tmp_path / "runs").glob("*/*/arms/only/seed-*/result.json"), None), 240)  # generous: a busy 2-core machine starts the driver and Ray slowly
+    # generous: a busy 2-core machine starts the driver and Ray slowly
+    first = _wait_for(lambda: next((tmp_path / "runs").glob("*/*/arms/only/seed-*/result.json"), None), 240)
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     run = first.parents[3]

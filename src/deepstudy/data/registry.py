@@ -270,11 +270,16 @@ def sha256_of(path: Path) -> str:
     return _HASH_CACHE[key]
 
 
-def verify(spec: DatasetSpec, folder: Path) -> dict[str, str]:
-    """sha256 of every file, checked against the registry; returns {file: sha256}."""
+def verify(spec: DatasetSpec, folder: Path, given_path: bool = False) -> dict[str, str]:
+    """sha256 of every file, checked against the registry; returns {file: sha256}. ``given_path``: the folder is
+    the study's data.path — files of the user's own, never to be deleted on our advice."""
     out = {}
     for f in spec.files:
         digest = sha256_of(folder / f.name)
+        if digest != f.sha256 and given_path:
+            raise UserError(f"{folder / f.name} is not the registered '{spec.name}' file (sha256 {digest[:12]}…, "
+                            f"registered {f.sha256[:12]}…); to read your own files as a new dataset, set "
+                            f"data.format: {spec.format} and a data.name of your own beside data.path")
         if digest != f.sha256:
             raise UserError(f"checksum mismatch for {folder / f.name}: expected sha256 {f.sha256[:12]}…, "
                             f"got {digest[:12]}…; the file is damaged or another version — delete it and run "

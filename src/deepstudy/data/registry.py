@@ -277,9 +277,11 @@ def verify(spec: DatasetSpec, folder: Path, given_path: bool = False) -> dict[st
     for f in spec.files:
         digest = sha256_of(folder / f.name)
         if digest != f.sha256 and given_path:
-            raise UserError(f"{folder / f.name} is not the registered '{spec.name}' file (sha256 {digest[:12]}…, "
-                            f"registered {f.sha256[:12]}…); to read your own files as a new dataset, set "
-                            f"data.format: {spec.format} and a data.name of your own beside data.path")
+            raise UserError(f"checksum mismatch for {folder / f.name} (data.path): sha256 {digest[:12]}…, the "
+                            f"registered '{spec.name}' file has {f.sha256[:12]}…; if it is other data, set data.format: "
+                            f"{spec.format} beside data.path to read it as a new dataset of your own; if it is a "
+                            f"damaged copy, `deepstudy data fetch {spec.name}` downloads the registered one into the "
+                            "data directory (your folder is left alone)")
         if digest != f.sha256:
             raise UserError(f"checksum mismatch for {folder / f.name}: expected sha256 {f.sha256[:12]}…, "
                             f"got {digest[:12]}…; the file is damaged or another version — delete it and run "

@@ -167,7 +167,10 @@ def test_make_idx_folder_helper_is_learnable(tmp_path):
 
 def test_registered_name_with_other_format_does_not_borrow_metadata(idx_folder):
     ds = data.load(DataConfig(name="digits", format="idx", path=str(idx_folder)), 0)
-    assert ds.classes == ["0", "1", "2"] and "sha256" not in ds.source and "license" not in ds.source
+    assert ds.classes == ["0", "1", "2"] and "license" not in ds.source
+    # the sha256 are of the files read, computed as they are read (issue 23), and the description is of them
+    assert ds.source["sha256"]["train-labels-idx1-ubyte.gz"] == registry.sha256_of(idx_folder / "train-labels-idx1-ubyte.gz")
+    assert "scikit-learn" not in ds.source["description"] and "160 rows" in ds.source["description"]
 
 
 def test_ag_news_reader(shared_data):

@@ -22,7 +22,7 @@ def load(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         if plain not in prepared:
             raw_key = _raw_key(cfg)
             if raw_key not in raw:
-                raw[raw_key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
+                raw[raw_key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"), task=cfg.task)
             prepared[plain] = task.prepare(raw[raw_key], cfg)
         if key not in prepared:
             prepared[key] = _data.permute_labels(prepared[plain], repro.derive_seed(cfg.seed, "permute-labels"))
@@ -38,5 +38,5 @@ def load(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
 def _raw_key(cfg: Study) -> str:
     """The data as read from disk: what a task adds on top of it (augmentation, permuted labels, vectors) aside."""
     unread = {"augment": (), "permute_labels": False, "word_vectors": None}
-    return cfg.data.model_copy(update={k: v for k,
-                                       v in unread.items() if k in type(cfg.data).model_fields}).model_dump_json()
+    return cfg.task + "|" + cfg.data.model_copy(update={k: v for k, v in unread.items()
+                                                        if k in type(cfg.data).model_fields}).model_dump_json()

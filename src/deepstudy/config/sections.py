@@ -7,6 +7,7 @@ are the field definitions it picks from, and what code reading a key of another 
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 
 from typing import Any, Literal
 
@@ -32,13 +33,43 @@ def safe_name(what: str, name: object) -> str:
     return name
 
 
+def own_data_name(path: str) -> str:
+    """A data.name for data given by path + format alone: the file's stem or the folder's name, as one safe
+    folder name (``~/data/My Reviews.csv`` -> ``My-Reviews``)."""
+    p = PurePath(path)
+    stem = p.name.split(".")[0] if "." in p.name.lstrip(".") else p.name
+    return re.sub(r"[^A-Za-z0-9._+-]", "-", stem).strip("._+-")[:100] or "my-data"
+
+
 class DataConfig(_Section):
     name: str = Field("digits", description=(
-        "Registry name (see `deepstudy data list`), or a label for data read by `format` + `path`."))
+        "Registry name (see `deepstudy data list`), or a label of your own for data read by `format` + `path` "
+        "(default then: the file's or folder's name)."))
     path: str | None = Field(None, description=(
-        "A folder or file to read instead of the data directory (`$DEEPSTUDY_DATA`, then ~/.cache/deepstudy)."))
-    format: Literal["idx", "image-folder", "csv-table", "digits", "time-series", "nab", "text-corpus"] | None = Field(
-        None, description="Reader for `path` when `name` is not a registered dataset.")
+        "A folder or file to read instead of the data directory (`$DEEPSTUDY_DATA`, then ~/.cache/deepstudy). "
+        "With `format` it is a new dataset of your own: no registry checksum or description applies; the report "
+        "says what was read (files, rows, classes) and the sha256 of the files, computed as they are read. "
+        "Without `format` it must hold the registered dataset's files."))
+    format: Literal["idx", "image-folder", "csv-table", "text-csv", "series-csv", "digits", "time-series", "nab",
+                    "text-corpus"] | None = Field(None, description=(
+        "Reader for `path` (your own data, no code): idx (MNIST-format folder), image-folder (one sub-folder per "
+        "class), csv-table (a table, one label column: `target`), text-csv (a text column and a label column: "
+        "`text_column`, `label_column`; delimiter and encoding sniffed; `test_path` or a stratified hold-out), "
+        "series-csv (a timestamp column and numeric value columns: task forecast, or task reconstruct with a 0/1 "
+        "`label_column` marking the anomalies), nab (a folder in NAB's layout: data/<category>/*.csv and "
+        "labels/combined_windows.json), text-corpus (a .txt file), time-series (as series-csv for forecast, the "
+        "first column the time)."))
+    text_column: str = Field("text", description="text-csv: the column holding each row's text.")
+    label_column: str = Field("label", description=(
+        "text-csv: the column holding each row's class (any strings; classes in numeric order when all are "
+        "numbers, else alphabetical). series-csv with task reconstruct: the 0/1 column marking the labelled "
+        "anomalies (each run of 1s is one window, scored the NAB way); it is never a value column."))
+    test_path: str | None = Field(None, description=(
+        "text-csv: a separate test file laid out like `path` (default: a stratified `test_fraction` hold-out of "
+        "`path`)."))
+    time_column: str | None = Field(None, description=(
+        "series-csv: the timestamp column (default: the first column); ISO 8601 times (2024-01-31 13:00:00) or "
+        "the formats of the registered series."))
     val_fraction: float = Field(0.1, gt=0, lt=1, description=(
         "Stratified share of the training split held out for validation (early stopping, checkpoint choice)."))
     test_fraction: float = Field(0.2, gt=0, lt=1, description=(
@@ -51,8 +82,8 @@ class DataConfig(_Section):
     normalize: bool = Field(True, description="Standardize inputs with statistics of the training split only.")
     target: str | None = Field(None, description="csv-table: the label column (default: the last column).")
     drop: tuple[str, ...] = Field((), description=(
-        "csv-table: columns to ignore (identifiers, free text; a text column of more than 1,000 distinct values "
-        "that most rows hold alone is refused until dropped)."))
+        "csv-table, time-series, series-csv: columns to ignore (identifiers, free text; in a table a text column "
+        "of more than 1,000 distinct values that most rows hold alone is refused until dropped)."))
     image_size: tuple[int, int] | None = Field(None, description=(
         "image-folder: resize every image to (height, width); default: the first image's size."))
     grayscale: bool = Field(False, description="image-folder: convert images to one channel.")
@@ -90,7 +121,7 @@ class DataConfig(_Section):
     targets: tuple[str, ...] = Field((), description="Time series: columns to forecast (default: every column).")
     series: tuple[str, ...] = Field((), description=(
         "NAB: files to score, as keys relative to data/ (e.g. realKnownCause/nyc_taxi.csv; default: every "
-        "labelled file found)."))
+        "labelled file found); series-csv with task reconstruct: the value columns to score (default: all)."))
     cv_folds: int | None = Field(None, ge=2, le=20, description=(
         "task: classical: stratified k-fold cross-validation over every labelled row; seed i is fold i (set "
         "`seeds` to the same number)."))

@@ -21,7 +21,7 @@ from deepstudy.config.lr_range import LRRangeConfig
 from deepstudy.config.task_sections import AnomalyConfig, DistillConfig, LMConfig, PretrainConfig, SomConfig
 from deepstudy.config.sections import (EXPLANATIONS, Analysis, DataConfig, EarlyStoppingConfig, EmaConfig,
                                        ExplainConfig, ModelConfig, OptimizerConfig, SwaConfig, Task, TrainConfig,
-                                       NULL_MAX_LENGTH, _Section, safe_name)
+                                       NULL_MAX_LENGTH, _Section, own_data_name, safe_name)
 
 _ALL_TRAIN = tuple(TrainConfig.model_fields)
 _ALL_DATA = tuple(DataConfig.model_fields)
@@ -31,6 +31,7 @@ _SOURCE = ("name", "path", "format")  # data.load: what is read
 _SPLITS = ("val_fraction", "test_fraction", "train_limit")  # images, tables, text: _finish_split, _hold_out_test
 _IMAGES = ("normalize", "image_size", "grayscale")  # _load_images (normalize: synthetic tables too)
 _TABLES = ("target", "drop")  # _load_table
+_OWN_TEXT = ("text_column", "label_column", "test_path")  # data.format: text-csv (data/own.py)
 
 TRAIN_KEYS: dict[str, tuple[str, ...]] = {
     "classify": _ALL_TRAIN,  # study._train_one / _test read every key; distributed (DDP): classify alone
@@ -50,15 +51,17 @@ TRAIN_KEYS: dict[str, tuple[str, ...]] = {
 DATA_KEYS: dict[str, tuple[str, ...]] = {
     # images, tables, text as token ids (not series: forecast; nab: reconstruct; corpus: language-model)
     "classify": tuple(k for k in _ALL_DATA if k not in ("lookback", "horizon", "stride", "targets", "series",
-                                                        "cv_folds", "resample")),
+                                                        "cv_folds", "resample", "time_column")),
     "forecast": (*_SOURCE, "val_fraction", "test_fraction", "drop", "lookback", "horizon", "stride", "targets",
-                 "permute_labels"),  # data._load_series (no train_limit, normalize, target)
+                 "permute_labels", "time_column"),  # data._load_series (no train_limit, normalize, target)
     "scratch": (*_SOURCE, *_SPLITS, *_IMAGES, *_TABLES, "imagenet_input", "permute_labels"),  # no augment, no text
     # raw arrays (no augment, no ImageNet resize); text read as strings, vectorized by the model (no tokenizer)
-    "classical": (*_SOURCE, *_SPLITS, *_IMAGES, *_TABLES, "text_field", "permute_labels", "cv_folds", "resample"),
+    "classical": (*_SOURCE, *_SPLITS, *_IMAGES, *_TABLES, *_OWN_TEXT, "text_field", "permute_labels", "cv_folds",
+                  "resample"),
     "som": (*_SOURCE, *_SPLITS, *_IMAGES, *_TABLES, "imagenet_input", "permute_labels"),  # float_inputs: no augment
     # NAB files (series), or images whose normal classes train the autoencoder
-    "reconstruct": (*_SOURCE, *_SPLITS, *_IMAGES, "imagenet_input", "permute_labels", "series"),
+    "reconstruct": (*_SOURCE, *_SPLITS, *_IMAGES, "imagenet_input", "permute_labels", "series", "time_column",
+                    "label_column"),
     "generate": (*_SOURCE, *_SPLITS, *_IMAGES, "permute_labels"),  # 28x28 images; the judge reads labels, splits
     "language-model": (*_SOURCE, "train_limit"),  # a corpus split by position (data/corpus.py)
 }
@@ -206,6 +209,15 @@ class Study(_Section):
                 raise ValueError(f"arm '{arm}' cannot override 'seed': the base seed is the study's; arms vary "
                                  "settings, and `seeds` repeats every arm with seeds derived from it — remove it")
         return arms
+
+    @model_validator(mode="before")
+    @classmethod
+    def _own_data_named(cls, raw: Any) -> Any:
+        """Data given by path + format alone is named after its file or folder (not the default 'digits')."""
+        d = raw.get("data") if isinstance(raw, dict) else None
+        if isinstance(d, dict) and d.get("path") and d.get("format") and "name" not in d and isinstance(d["path"], str):
+            raw = {**raw, "data": {**d, "name": own_data_name(d["path"])}}
+        return raw
 
     @field_validator("name")
     @classmethod

@@ -12,7 +12,7 @@ import torch
 
 from deepstudy import nab as nab_scoring
 from deepstudy.config import DataConfig
-from deepstudy.data import corpus, nab, readers, registry, series, table, text
+from deepstudy.data import corpus, nab, own, readers, registry, series, table, text
 from deepstudy.data.dataset import Dataset, permute_labels, tokenize  # noqa: F401  (re-exported)
 from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD, Batches, ImageTransform  # noqa: F401  (re-exported)
 from deepstudy.data.tokens import BucketBatches  # noqa: F401  (re-exported)
@@ -33,8 +33,12 @@ def is_text(cfg: DataConfig) -> bool:
     return (cfg.format or (spec.format if spec else None)) == "text-csv"
 
 
-def load(cfg: DataConfig, split_seed: int) -> Dataset:
-    """Read, split (stratified validation split from training data) and encode one dataset.
+def load(cfg: DataConfig, split_seed: int, task: str | None = None) -> Dataset:
+    """Read, split (stratified validation split from training data) and encode one dataset. ``task``: the study's
+    task, where one format serves two (series-csv: forecasting windows, or NAB-style series for reconstruct).
+
+    ``data.path`` with ``data.format`` is a new dataset of the user's own: no registry checksum, description or
+    class names apply, whatever ``data.name`` says; the source records what was read and its sha256.
 
     Example:
         >>> from deepstudy import data
@@ -50,21 +54,37 @@ def load(cfg: DataConfig, split_seed: int) -> Dataset:
     fmt = cfg.format or (spec.format if spec else None)
     if fmt is None:
         registry.get(cfg.name)  # raises the 'unknown dataset' message with suggestions
-    if spec is not None and cfg.format not in (None, spec.format):
+    if spec is not None and (cfg.format not in (None, spec.format) or (cfg.format and cfg.path)):
         spec = None  # a registered name used as a label for other data: none of its metadata applies
     source: dict = {"format": fmt}
     if spec is not None:
         source.update(description=spec.description, license=spec.license)
         if spec.files:
             folder = registry.locate(spec, cfg.path)
-            source.update(folder=str(folder), sha256=registry.verify(spec, folder))
+            source.update(folder=str(folder), sha256=registry.verify(spec, folder, given_path=cfg.path is not None))
         else:
             folder = Path(cfg.path) if cfg.path else None
-    elif cfg.path is None:
+        return _read(cfg, spec, fmt, folder, split_seed, source, task)
+    if cfg.path is None:
         raise UserError(f"data.format '{fmt}' needs data.path (the folder or file to read)")
-    else:
-        folder = Path(cfg.path).expanduser()
-        source["folder"] = str(folder)
+    folder = Path(cfg.path).expanduser()
+    if not folder.exists():
+        raise UserError(f"data.path '{folder}' does not exist; point it at the file or folder to read")
+    source.update(folder=str(folder), own=True)
+    ds = _read(cfg, None, fmt, folder, split_seed, source, task)
+    test_file = (Path(cfg.test_path).expanduser(),) if fmt == "text-csv" and cfg.test_path else ()
+    read = None
+    if fmt == "nab" and folder.is_dir():  # the series read and their labels, not every file of a NAB checkout
+        read = sorted({*(s.path for s in ds.extra["series"]), folder / nab.WINDOWS})
+    source["sha256"], files = own.digests(folder, test_file, read)  # computed now: nothing to verify against
+    source["description"] = own.describe(fmt, folder, ds.summary(), source.get("rows"), files)
+    return ds
+
+
+def _read(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Path | None, split_seed: int, source: dict,
+          task: str | None) -> Dataset:
+    if fmt == "series-csv":
+        return _load_own_series(cfg, folder, source, task)
     if fmt == "csv-table":
         return _load_table(cfg, spec, folder, split_seed, source)
     if fmt == "text-csv":
@@ -208,7 +228,9 @@ _TEXT_FIELDS = {"ag-news": ("title", "description", "title+description"), "20new
 
 def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_seed: int, source: dict) -> Dataset:
     """Raw strings per split; models that read text vectorize them on the training split (task: classical)."""
-    if spec is None or spec.name not in _TEXT_FIELDS:
+    if spec is None:
+        return _load_own_text(cfg, folder, split_seed, source)
+    if spec.name not in _TEXT_FIELDS:
         raise UserError(f"dataset '{cfg.name}' has no text reader; text datasets are {', '.join(_TEXT_FIELDS)}")
     fields = _TEXT_FIELDS[spec.name]
     field_name = cfg.text_field or fields[0]
@@ -235,12 +257,83 @@ def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_se
     return Dataset(cfg.name, "text", list(classes), *parts, source=source, notes=notes)
 
 
-def _load_series(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, source: dict) -> Dataset:
+def _text_files(path: Path, test_path: str | None) -> tuple[Path, Path | None]:
+    """(training file, test file or None) of text-csv data: ``path`` itself, or a folder's train.csv[.gz] (and
+    test.csv[.gz]) or its one CSV; ``test_path`` names the test file."""
+    test = Path(test_path).expanduser() if test_path else None
+    if test is not None and not test.is_file():
+        raise UserError(f"data.test_path '{test}' is not a file; point it at the test CSV (laid out like data.path)")
+    if path.is_file():
+        return path, test
+    pick = lambda stem: next((path / f for f in (f"{stem}.csv", f"{stem}.csv.gz") if (path / f).is_file()), None)  # noqa: E731
+    if pick("train"):
+        return pick("train"), test or pick("test")
+    csvs = sorted(p for p in path.iterdir() if p.name.endswith((".csv", ".csv.gz")))
+    if len(csvs) != 1:
+        raise UserError(f"data.path '{path}' is a folder with {len(csvs)} CSV files and no train.csv; point data.path "
+                        "at one file (and data.test_path at a test file)")
+    return csvs[0], test
+
+
+def _load_own_text(cfg: DataConfig, path: Path, split_seed: int, source: dict) -> Dataset:
+    """data.format: text-csv on the user's own file(s): a text column, a label column (data/own.py)."""
+    train_file, test_file = _text_files(path, cfg.test_path)
+    docs, labels, info = own.read_text_csv(train_file, cfg.text_column, cfg.label_column)
+    classes = own.class_names(labels)
+    if len(classes) < 2:
+        raise UserError(f"{train_file}: every row has the label '{classes[0]}' in column '{cfg.label_column}'; "
+                        "there is nothing to classify")
+    index = {c: i for i, c in enumerate(classes)}
+    notes = [f"{info['file']}: {info['rows']:,} rows ({info['encoding']}, {info['delimiter']}-separated); text column "
+             f"'{cfg.text_column}', label column '{cfg.label_column}'"]
+    x, y = np.asarray(docs, dtype=object), np.asarray([index[c] for c in labels], dtype=np.int64)
+    if test_file is not None:
+        test_docs, test_labels, test_info = own.read_text_csv(test_file, cfg.text_column, cfg.label_column)
+        unknown = sorted(set(test_labels) - set(classes))
+        if unknown:
+            raise UserError(f"{test_file}: label(s) {', '.join(repr(u) for u in unknown[:5])} never appear in "
+                            f"{train_file.name}; a model cannot learn a class it never sees — fix the labels")
+        x_test = np.asarray(test_docs, dtype=object)
+        y_test = np.asarray([index[c] for c in test_labels], dtype=np.int64)
+        notes.append(f"test set: {test_info['file']} ({test_info['rows']:,} rows)")
+        source["rows"] = info["rows"] + test_info["rows"]
+    else:
+        x, y, x_test, y_test = _hold_out_test(x, y, cfg.test_fraction, notes)
+        source["rows"] = info["rows"]
+    counts = np.bincount(np.r_[y, y_test], minlength=len(classes))
+    notes.append("class balance: " + ", ".join(f"{c} {n / counts.sum():.1%}" for c, n in zip(classes, counts)))
+    readers.check_labels(y, len(classes), cfg.name)
+    parts = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
+    return Dataset(cfg.name, "text", classes, *parts, source=source, notes=notes)
+
+
+def _load_own_series(cfg: DataConfig, path: Path, source: dict, task: str | None) -> Dataset:
+    """data.format: series-csv: forecasting windows, or (task: reconstruct) one NAB-style series per column."""
+    if not path.is_file():
+        raise UserError(f"data.path '{path}' is a folder; data.format series-csv reads one CSV file "
+                        "(a timestamp column, then value columns)")
+    s, info = own.read_series_csv(path, cfg.time_column, tuple(cfg.drop))
+    source["rows"] = info["rows"]
+    read_as = f"{info['encoding']}, {info['delimiter']}-separated, time column '{info['time_column']}'"
+    if task == "reconstruct":
+        found = own.as_nab(s, info, cfg.label_column, tuple(cfg.series), path)
+        for f in found:
+            f.steps_back, f.repeats = info["steps_back"], info["repeats"]
+        return _nab_dataset(cfg, found, source, (f"{path.name}: {read_as}; anomaly labels: column "
+                                                 f"'{cfg.label_column}'",))
+    own.require_increasing(s, info, path)
+    s.notes.append(f"{path.name}: {read_as}")
+    return _load_series(cfg, None, path, source, read=s)
+
+
+def _load_series(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, source: dict,
+                 read: series.Series | None = None) -> Dataset:
     """Forecasting windows (kind "series"): x (N, lookback, features), y (N, horizon x targets), both scaled
-    with training-period statistics; ``extra`` keeps the scaler and the persistence forecasts."""
+    with training-period statistics; ``extra`` keeps the scaler and the persistence forecasts. ``read``: the
+    series already read (series-csv)."""
     o = spec.options if spec else {}
     path = folder / o["file"] if spec else folder
-    s = series.read_csv_series(path, missing=tuple(o.get("missing", ())), drop=cfg.drop)
+    s = read if read is not None else series.read_csv_series(path, missing=tuple(o.get("missing", ())), drop=cfg.drop)
     test_series = series.read_csv_series(folder / o["test_file"], drop=cfg.drop) if o.get("test_file") else None
     whole = series.chronological_split(len(s.values), val=cfg.val_fraction,
                                        test=0.0 if test_series else cfg.test_fraction)
@@ -267,10 +360,17 @@ def _load_series(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, source
 
 def _load_nab(cfg: DataConfig, folder: Path, source: dict) -> Dataset:
     """NAB series (kind "nab"): the files live in ``extra["series"]``; a detector scores every row of each file."""
-    found = nab.read(folder, tuple(cfg.series))
+    return _nab_dataset(cfg, nab.read(folder, tuple(cfg.series)), source)
+
+
+def _nab_dataset(cfg: DataConfig, found: list[nab.NabSeries], source: dict, first: tuple[str, ...] = ()) -> Dataset:
     empty = torch.zeros(0, 1)
-    notes = [f"{s.key}: {len(s.values):,} rows {s.times[0]} to {s.times[-1]}, {len(s.windows)} labelled window(s)"
-             for s in found]
+    notes = [*first, *(f"{s.key}: {len(s.values):,} rows {s.times[0]} to {s.times[-1]}, {len(s.windows)} labelled "
+                       "window(s)" for s in found)]
+    notes += [n for s in found if (n := own.time_steps_note(s.key, s.steps_back, s.repeats))]
+    if any(s.steps_back or s.repeats for s in found):
+        notes.append(f"{sum(bool(s.steps_back or s.repeats) for s in found)} of {len(found)} file(s) have timestamps "
+                     "that step back or repeat; kept as published, rows in file order")
     notes.append("NAB protocol: the first 15 % of each file (at most 750 rows) is probationary — the detector learns "
                  "and calibrates there and is never scored; every later row is scored against the labelled windows "
                  "(sizes: train = probationary rows, test = scored rows)")

@@ -51,7 +51,7 @@ def main() -> dict:
         "command": "python -m benchmarks lr-find",
         "minutes": timing([(time.perf_counter() - t0) / 60]),
     }
-    write("lr_find_check.json", result)
+    write("lr_find_check", result)
     print(f"lr-find check: suggested {rate:.3g} -> {evaluate.describe(acc['suggested'])['mean']:.2%}; best grid {best} "
           f"-> {evaluate.describe(acc[best])['mean']:.2%}; Welch p = {p}: {result['verdict']}")
     return result

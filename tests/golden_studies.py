@@ -88,6 +88,9 @@ def tiny(raw: dict) -> dict:
             _set(out, f"explain.{key}", value)
     out["arms"] = {arm: {k: (min(v, _ARM_CAPS[k]) if k in _ARM_CAPS and isinstance(v, int) else v)
                          for k, v in (o or {}).items()} for arm, o in raw.get("arms", {"base": {}}).items()}
+    for o in out["arms"].values():  # SWA starts within the shrunk epochs
+        if isinstance(o.get("train.swa"), dict):
+            o["train.swa"] = {**o["train.swa"], "start": min(o["train.swa"]["start"], out["train"]["epochs"])}
     return out
 
 

@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepstudy import nab as nab_scoring
 from deepstudy.config import DataConfig
-from deepstudy.data import corpus, nab, own, readers, registry, series, table, text
+from deepstudy.data import corpus, nab, own, readers, registry, table
 from deepstudy.data.dataset import Dataset, permute_labels, tokenize  # noqa: F401  (re-exported)
 from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD, Batches, ImageTransform  # noqa: F401  (re-exported)
 from deepstudy.data.tokens import BucketBatches  # noqa: F401  (re-exported)
 from deepstudy.data.registry import REGISTRY, DatasetSpec
-from deepstudy.data.splits import stratified_split, stratified_subset
+from deepstudy.data.loaders_series import _load_nab, _load_own_series, _load_series, _nab_dataset  # noqa: F401
+from deepstudy.data.loaders_text import _TEXT_FIELDS, _load_own_text, _load_text, _text_files  # noqa: F401
+from deepstudy.data.splits import (_TEST_SPLIT_SEED, _check_split_sizes, _finish_split, _hold_out_test,  # noqa: F401
+                                   _limit, stratified_split, stratified_subset)
 from deepstudy.errors import UserError
 from deepstudy.repro import derive_seed
 
@@ -25,7 +27,6 @@ __all__ = ["Dataset", "load", "Batches", "REGISTRY", "DatasetSpec", "registry"]
 
 # A fixed seed for test hold-outs of data that ships no test split: the test set must not move
 # when a study changes its seed.
-_TEST_SPLIT_SEED = 20261121
 
 
 def is_text(cfg: DataConfig) -> bool:
@@ -148,21 +149,6 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
     return Dataset(cfg.name, "image", classes, *parts, mean=mean, std=std, source=source, notes=notes, extra=extra)
 
 
-def _hold_out_test(x: np.ndarray, y: np.ndarray, fraction: float, notes: list[str]):
-    keep, test = stratified_split(y, fraction, _TEST_SPLIT_SEED)
-    notes.append(f"no published test split: a stratified {fraction:.0%} hold-out (fixed seed {_TEST_SPLIT_SEED}) "
-                 "is the test set")
-    return x[keep], y[keep], x[test], y[test]
-
-
-def _limit(y: np.ndarray, limit: int, seed: int, notes: list[str]) -> np.ndarray:
-    idx = stratified_subset(y, limit, derive_seed(seed, "train-limit"))
-    if len(idx) < len(y):
-        notes.append(f"training data limited to a stratified subset of {len(idx)} of {len(y)} examples "
-                     "(data.train_limit)")
-    return idx
-
-
 def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_seed: int, source: dict) -> Dataset:
     options = dict(spec.options) if spec else {}
     path = folder / options["file"] if "file" in options else folder
@@ -201,185 +187,6 @@ def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_s
     return Dataset(cfg.name, "table", classes, t(train_rows), torch.from_numpy(y[train_rows]),
                    t(val_rows), torch.from_numpy(y[val_rows]), t(test), torch.from_numpy(y[test]),
                    source=source, notes=notes, feature_names=encoder.feature_names(), extra=extra)
-
-
-def _finish_split(cfg: DataConfig, x, y, x_test, y_test, split_seed: int, notes: list[str]):
-    """train_limit, then the stratified validation split: (x_train, y_train, x_val, y_val, x_test, y_test)."""
-    if cfg.train_limit:
-        keep = _limit(y, cfg.train_limit, split_seed, notes)
-        x, y = x[keep], y[keep]
-    tr, va = stratified_split(y, cfg.val_fraction, derive_seed(split_seed, "val-split"))
-    _check_split_sizes(cfg, len(tr), len(va), len(y_test))
-    return x[tr], y[tr], x[va], y[va], x_test, y_test
-
-
-def _check_split_sizes(cfg: DataConfig, train: int, val: int, test: int) -> None:
-    """Every split holds an example: an empty one (a test_fraction near 1 leaves one example per class to split
-    again) would only fail once training has begun, with the run directory half-written."""
-    if min(train, val, test) == 0:
-        raise UserError(f"dataset '{cfg.name}' splits into {train} training, {val} validation and {test} test "
-                        f"examples; every split needs at least one — lower data.test_fraction ({cfg.test_fraction}) "
-                        f"or raise data.val_fraction ({cfg.val_fraction}) or data.train_limit")
-
-
-_TEXT_FIELDS = {"ag-news": ("title", "description", "title+description"), "20newsgroups": ("subject", "message"),
-                "imdb": ("review",)}
-
-
-def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_seed: int, source: dict) -> Dataset:
-    """Raw strings per split; models that read text vectorize them on the training split (task: classical)."""
-    if spec is None:
-        return _load_own_text(cfg, folder, split_seed, source)
-    if spec.name not in _TEXT_FIELDS:
-        raise UserError(f"dataset '{cfg.name}' has no text reader; text datasets are {', '.join(_TEXT_FIELDS)}")
-    fields = _TEXT_FIELDS[spec.name]
-    field_name = cfg.text_field or fields[0]
-    if field_name not in fields:
-        raise UserError(f"data.text_field '{field_name}' does not exist in {spec.name}; "
-                        f"choose one of {', '.join(fields)}")
-    notes = [f"text field: {field_name}"]
-    if spec.name == "ag-news":
-        titles, descriptions, y, classes = text.read_ag_news(folder)
-        docs = {"title": titles, "description": descriptions,
-                "title+description": [f"{a} {b}" for a, b in zip(titles, descriptions)]}[field_name]
-        x, y, x_test, y_test = _hold_out_test(np.asarray(docs, dtype=object), y, cfg.test_fraction, notes)
-    elif spec.name == "imdb":
-        x, y, classes = text.read_imdb(folder, "train")
-        x_test, y_test, _ = text.read_imdb(folder, "test")
-        x, x_test = np.asarray(x, dtype=object), np.asarray(x_test, dtype=object)
-    else:
-        train_docs, y, classes = text.read_20newsgroups(folder, "train")
-        test_docs, y_test, _ = text.read_20newsgroups(folder, "test")
-        pick = text.subject_line if field_name == "subject" else (lambda m: m)
-        x = np.asarray([pick(m) for m in train_docs], dtype=object)
-        x_test = np.asarray([pick(m) for m in test_docs], dtype=object)
-    parts = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
-    return Dataset(cfg.name, "text", list(classes), *parts, source=source, notes=notes)
-
-
-def _text_files(path: Path, test_path: str | None) -> tuple[Path, Path | None]:
-    """(training file, test file or None) of text-csv data: ``path`` itself, or a folder's train.csv[.gz] (and
-    test.csv[.gz]) or its one CSV; ``test_path`` names the test file."""
-    test = Path(test_path).expanduser() if test_path else None
-    if test is not None and not test.is_file():
-        raise UserError(f"data.test_path '{test}' is not a file; point it at the test CSV (laid out like data.path)")
-    if path.is_file():
-        return path, test
-    pick = lambda stem: next((path / f for f in (f"{stem}.csv", f"{stem}.csv.gz") if (path / f).is_file()), None)  # noqa: E731
-    if pick("train"):
-        return pick("train"), test or pick("test")
-    csvs = sorted(p for p in path.iterdir() if p.name.endswith((".csv", ".csv.gz")))
-    if len(csvs) != 1:
-        raise UserError(f"data.path '{path}' is a folder with {len(csvs)} CSV files and no train.csv; point data.path "
-                        "at one file (and data.test_path at a test file)")
-    return csvs[0], test
-
-
-def _load_own_text(cfg: DataConfig, path: Path, split_seed: int, source: dict) -> Dataset:
-    """data.format: text-csv on the user's own file(s): a text column, a label column (data/own.py)."""
-    train_file, test_file = _text_files(path, cfg.test_path)
-    docs, labels, info = own.read_text_csv(train_file, cfg.text_column, cfg.label_column)
-    classes = own.class_names(labels)
-    if len(classes) < 2:
-        raise UserError(f"{train_file}: every row has the label '{classes[0]}' in column '{cfg.label_column}'; "
-                        "there is nothing to classify")
-    index = {c: i for i, c in enumerate(classes)}
-    notes = [f"{info['file']}: {info['rows']:,} rows ({info['encoding']}, {info['delimiter']}-separated); text column "
-             f"'{cfg.text_column}', label column '{cfg.label_column}'"]
-    x, y = np.asarray(docs, dtype=object), np.asarray([index[c] for c in labels], dtype=np.int64)
-    if test_file is not None:
-        test_docs, test_labels, test_info = own.read_text_csv(test_file, cfg.text_column, cfg.label_column)
-        unknown = sorted(set(test_labels) - set(classes))
-        if unknown:
-            raise UserError(f"{test_file}: label(s) {', '.join(repr(u) for u in unknown[:5])} never appear in "
-                            f"{train_file.name}; a model cannot learn a class it never sees — fix the labels")
-        x_test = np.asarray(test_docs, dtype=object)
-        y_test = np.asarray([index[c] for c in test_labels], dtype=np.int64)
-        notes.append(f"test set: {test_info['file']} ({test_info['rows']:,} rows)")
-        source["rows"] = info["rows"] + test_info["rows"]
-    else:
-        x, y, x_test, y_test = _hold_out_test(x, y, cfg.test_fraction, notes)
-        source["rows"] = info["rows"]
-    counts = np.bincount(np.r_[y, y_test], minlength=len(classes))
-    notes.append("class balance: " + ", ".join(f"{c} {n / counts.sum():.1%}" for c, n in zip(classes, counts)))
-    readers.check_labels(y, len(classes), cfg.name)
-    parts = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
-    return Dataset(cfg.name, "text", classes, *parts, source=source, notes=notes)
-
-
-def _load_own_series(cfg: DataConfig, path: Path, source: dict, task: str | None) -> Dataset:
-    """data.format: series-csv: forecasting windows, or (task: reconstruct) one NAB-style series per column."""
-    if not path.is_file():
-        raise UserError(f"data.path '{path}' is a folder; data.format series-csv reads one CSV file "
-                        "(a timestamp column, then value columns)")
-    s, info = own.read_series_csv(path, cfg.time_column, tuple(cfg.drop))
-    source["rows"] = info["rows"]
-    read_as = f"{info['encoding']}, {info['delimiter']}-separated, time column '{info['time_column']}'"
-    if task == "reconstruct":
-        found = own.as_nab(s, info, cfg.label_column, tuple(cfg.series), path)
-        for f in found:
-            f.steps_back, f.repeats = info["steps_back"], info["repeats"]
-        return _nab_dataset(cfg, found, source, (f"{path.name}: {read_as}; anomaly labels: column "
-                                                 f"'{cfg.label_column}'",))
-    own.require_increasing(s, info, path)
-    s.notes.append(f"{path.name}: {read_as}")
-    return _load_series(cfg, None, path, source, read=s)
-
-
-def _load_series(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, source: dict,
-                 read: series.Series | None = None) -> Dataset:
-    """Forecasting windows (kind "series"): x (N, lookback, features), y (N, horizon x targets), both scaled
-    with training-period statistics; ``extra`` keeps the scaler and the persistence forecasts. ``read``: the
-    series already read (series-csv)."""
-    o = spec.options if spec else {}
-    path = folder / o["file"] if spec else folder
-    s = read if read is not None else series.read_csv_series(path, missing=tuple(o.get("missing", ())), drop=cfg.drop)
-    test_series = series.read_csv_series(folder / o["test_file"], drop=cfg.drop) if o.get("test_file") else None
-    whole = series.chronological_split(len(s.values), val=cfg.val_fraction,
-                                       test=0.0 if test_series else cfg.test_fraction)
-    s = series.drop_sparse(s, whole["train"])
-    if test_series is not None:
-        test_series = series.Series(test_series.times,
-                                    test_series.values[:, [test_series.columns.index(c) for c in s.columns]],
-                                    s.columns)
-    a = series.forecasting_arrays(s, lookback=cfg.lookback, horizon=cfg.horizon, stride=cfg.stride,
-                                  targets=list(cfg.targets), val=cfg.val_fraction, test=cfg.test_fraction,
-                                  test_series=test_series)
-    notes = [*s.notes, f"chronological split: train from {a['starts']['train']}, validation from {a['starts']['val']}, "
-             f"test from {a['starts']['test']}" + (" (the published test file)" if test_series else ""),
-             "missing values: linear interpolation in time within each period (never across a split), ends copied "
-             "from the nearest value; features scaled with training-period mean and std",
-             f"windows: {cfg.lookback} steps in, {cfg.horizon} step(s) ahead of {', '.join(a['targets'])}; stride "
-             f"{cfg.stride} for training windows, 1 for validation and test"]
-    t = torch.from_numpy
-    parts = [t(a[k][i]) for k in ("train", "val", "test") for i in (0, 1)]
-    return Dataset(cfg.name, "series", a["targets"], *parts, source=source, notes=notes, feature_names=a["columns"],
-                   extra={"mean": a["mean"], "std": a["std"], "horizon": cfg.horizon,
-                          "persistence": {k: a[k][2] for k in ("train", "val", "test")}})
-
-
-def _load_nab(cfg: DataConfig, folder: Path, source: dict) -> Dataset:
-    """NAB series (kind "nab"): the files live in ``extra["series"]``; a detector scores every row of each file."""
-    return _nab_dataset(cfg, nab.read(folder, tuple(cfg.series)), source)
-
-
-def _nab_dataset(cfg: DataConfig, found: list[nab.NabSeries], source: dict, first: tuple[str, ...] = ()) -> Dataset:
-    empty = torch.zeros(0, 1)
-    notes = [*first, *(f"{s.key}: {len(s.values):,} rows {s.times[0]} to {s.times[-1]}, {len(s.windows)} labelled "
-                       "window(s)" for s in found)]
-    notes += [n for s in found if (n := own.time_steps_note(s.key, s.steps_back, s.repeats))]
-    if any(s.steps_back or s.repeats for s in found):
-        notes.append(f"{sum(bool(s.steps_back or s.repeats) for s in found)} of {len(found)} file(s) have timestamps "
-                     "that step back or repeat; kept as published, rows in file order")
-    notes.append("NAB protocol: the first 15 % of each file (at most 750 rows) is probationary — the detector learns "
-                 "and calibrates there and is never scored; every later row is scored against the labelled windows "
-                 "(sizes: train = probationary rows, test = scored rows)")
-    probation = sum(nab_scoring.probation(len(s.values)) for s in found)
-    return Dataset(cfg.name, "nab", ["normal", "anomaly window"], empty, torch.zeros(0, dtype=torch.long), empty,
-                   torch.zeros(0, dtype=torch.long), empty, torch.zeros(0, dtype=torch.long), source=source,
-                   notes=notes,
-                   extra={"series": found, "sizes": {"train": probation, "val": 0,
-                                                     "test": sum(len(s.values) for s in found) - probation}})
 
 
 def _load_synthetic(cfg: DataConfig, spec: DatasetSpec | None, split_seed: int, source: dict) -> Dataset:

@@ -4,7 +4,8 @@
 ``read(root_or_file, keys)`` returns one :class:`NabSeries` per file with its windows as inclusive row
 ranges. Rows stay in file order, as NAB's scorer reads them: a clock that steps back or repeats a timestamp
 (8 of NAB's 58 files, e.g. realKnownCause/machine_temperature_system_failure.csv) is counted, not refused; a
-window is the rows from the first to the last whose timestamp lies in [start, end] (NAB's ``Window``). A CSV given by path finds its labels in the nearest parent folder that holds
+window is the rows from the first to the last whose timestamp lies in [start, end] (NAB's ``Window``). A CSV
+given by path finds its labels in the nearest parent folder that holds
 ``labels/combined_windows.json``, under the key of its path relative to that folder's ``data/``.
 """
 from __future__ import annotations

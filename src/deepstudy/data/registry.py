@@ -295,11 +295,11 @@ def verify(spec: DatasetSpec, folder: Path, given_path: bool = False) -> dict[st
     for f in spec.files:
         digest = sha256_of(folder / f.name)
         if not f.accepts(digest) and given_path:
-            raise UserError(f"checksum mismatch for {folder / f.name} (data.path): sha256 {digest[:12]}…, the "
-                            f"registered '{spec.name}' file has {f.sha256[:12]}…; if it is other data, set data.format: "
-                            f"{spec.format} beside data.path to read it as a new dataset of your own; if it is a "
-                            f"damaged copy, `deepstudy data fetch {spec.name}` downloads the registered one into the "
-                            "data directory (your folder is left alone)")
+            raise UserError(
+                f"checksum mismatch for {folder / f.name} (data.path): sha256 {digest[:12]}…, the registered "
+                f"'{spec.name}' file has {f.sha256[:12]}…; if it is other data, set data.format: {spec.format} beside "
+                f"data.path to read it as a new dataset of your own; if it is a damaged copy, `deepstudy data fetch "
+                f"{spec.name}` downloads the registered one into the data directory (your folder is left alone)")
         if not f.accepts(digest):
             raise UserError(f"checksum mismatch for {folder / f.name}: expected sha256 {f.sha256[:12]}…, "
                             f"got {digest[:12]}…; the file is damaged or another version — delete it and run "

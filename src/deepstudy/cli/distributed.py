@@ -65,11 +65,19 @@ def check_task(cfg, nproc: int | None) -> None:
     """--nproc N > 1 on a study whose task cannot be distributed (or a search): one line."""
     if nproc is None or nproc == 1:
         return
-    if cfg.task != "classify":
-        raise UserError(f"--nproc: DDP trains task classify only; study '{cfg.name}' has task {cfg.task}, which "
+    if not distributes(cfg):
+        from deepstudy.config.task_keys import TRAIN_KEYS
+
+        can = ", ".join(task for task, keys in TRAIN_KEYS.items() if "distributed" in keys)
+        raise UserError(f"--nproc: DDP trains task {can} only; study '{cfg.name}' has task {cfg.task}, which "
                         "runs in one process (drop --nproc, or use --jobs N to train seeds at once)")
     if cfg.search is not None:
         raise UserError("--nproc: a study with `search:` is not distributed; its trials run at once with --jobs N")
+
+
+def distributes(cfg) -> bool:
+    """The study's task reads train.distributed (config/task_keys.py TRAIN_KEYS says which tasks do)."""
+    return "distributed" in type(cfg.train).model_fields
 
 
 def of_study(cfg):

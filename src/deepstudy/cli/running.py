@@ -110,7 +110,7 @@ def _study_config(args):
         custom.search_in(Path(args.study).resolve().parent)
     cfg = config.load(args.study, overrides, arms=arms, given=given)
     distributed.check_task(cfg, args.nproc)  # a task without train.distributed: its own line, not 'unknown key'
-    if args.nproc is not None and cfg.task == "classify":
+    if args.nproc is not None and distributed.distributes(cfg):
         overrides["train.distributed.processes"] = args.nproc
         given["train.distributed.processes"] = f"--nproc {args.nproc}"
         cfg = config.load(args.study, overrides, arms=arms, given=given)

@@ -133,8 +133,9 @@ def start(kind: str | None, jobs: int | None, address: str | None, arms: dict[st
 def _check_independent(arms: dict[str, Study]) -> None:
     """What is trained once per run or per seed into the run directory and shared by the seeds or arms that ask for
     it, refused: two tasks at once would train it into one folder at the same time. A teacher (distill), a pretrained
-    encoder (pretrain), and task generate's judge (one classifier per run that scores every seed's images,
-    run_dir/judge/: with other thread counts it would not even be the same network)."""
+    encoder (pretrain), and what a task shares between its seeds (``Task.shared_per_run``: task generate's judge)."""
+    from deepstudy import tasks
+
     for arm, cfg in arms.items():
         distill, pretrain = getattr(cfg, "distill", None), getattr(cfg, "pretrain", None)
         if (distill is not None and distill.teacher is not None) or (
@@ -142,10 +143,9 @@ def _check_independent(arms: dict[str, Study]) -> None:
             raise UserError(f"arm '{arm}' trains a teacher or a pretrained encoder that arms share in the run "
                             "directory; run this study with --executor local (parallel tasks would train it twice "
                             "at once)")
-        if cfg.task == "generate":
-            raise UserError(f"arm '{arm}' (task: generate) scores its images with a judge network trained once per "
-                            "run in the run directory and shared by every seed; run this study with --executor local "
-                            "(parallel tasks would train the judge at once into one folder)")
+        if shared := tasks.get(cfg.task).shared_per_run:
+            raise UserError(f"arm '{arm}' (task: {cfg.task}) has {shared}; run this study with --executor local "
+                            "(parallel tasks would train it at once into one folder)")
 
 
 def check_fits(arms: dict[str, Study], cpus: float, gpus: float, where: str) -> None:

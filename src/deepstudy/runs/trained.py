@@ -52,11 +52,9 @@ def load(run_dir: str | Path, arm: str | None = None, seed: int | None = None, c
         raise UserError(f"deepstudy {command} reads classifiers of images, tables or text (task: classify); arm "
                         f"'{arm}' is task: {state.get('task')} on {state.get('kind')} data")
     index = _seed(run, arm, seed, command)
-    if run.models.is_file():  # model.class_path: importable again from any folder (deepstudy.models.custom)
-        from deepstudy.models import custom
+    from deepstudy import study  # model.class_path: importable again from any folder, as for resume and explain
 
-        for text in custom.restore(read_json(run.models)):
-            log(text)
+    study.restore_models(run, on_event=lambda e: log(e["text"]))
     model = build_model(ModelConfig.model_validate(state["model"]), state)
     checkpoint.load_weights(model, run.seed(arm, index).best)
     return Trained(model.eval(), state, run, arm, index)

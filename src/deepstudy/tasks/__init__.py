@@ -123,6 +123,9 @@ class Task:
     # empty: the task has no one per-epoch score a search could use
     epoch_metrics: dict[str, bool] = {"val_loss": True}
     sweeps_lr: bool = False  # has a learning-rate range test (lr_range)
+    # what it trains once per run into the run directory for every seed to share (None: nothing): such a task's
+    # seeds cannot run at once (deepstudy.executors refuses --jobs / --executor ray)
+    shared_per_run: str | None = None
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         pass

@@ -161,7 +161,7 @@ def write(run_dir: str | Path) -> Path:
     figs = _figures(run_dir, results, wanted, section)
     curves = diagnostics.for_run(run_dir, results) if section.diagnose else {"lines": [], "notes": []}
     if section.diagnose:  # and how fast each arm's training loss gets to one every sound arm reaches
-        curves["notes"] += convergence.notes(run_dir, results, curves["findings"])
+        curves["notes"] += convergence.notes(run_dir, results, curves["findings"], curves["curves"])
     for f in figs:
         if f.get("name") == "curves":
             f["after"] = curves["notes"]  # the "Training curves" paragraph under the learning curves

@@ -41,15 +41,17 @@ def _loss_kind(info: dict, base_smoothing: float) -> tuple:
     return bool(info.get("teacher")), smoothing
 
 
-def notes(run_dir: Path, results: dict, findings: dict[str, list[dict]]) -> list[str]:
+def notes(run_dir: Path, results: dict, findings: dict[str, list[dict]],
+          curves: dict[str, list[list[dict]]] | None = None) -> list[str]:
     """One sentence per group of at least two arms whose training losses are comparable (``_loss_kind``), one of
-    them sound: the target and each arm's steps to it (mean ± std over the seeds that reach it)."""
+    them sound: the target and each arm's steps to it (mean ± std over the seeds that reach it). ``curves``: each
+    arm's seeds' metrics.jsonl rows where the caller has read them already (diagnostics.for_run)."""
     run = RunDir(Path(run_dir))
     base = (yaml.safe_load(run.config.read_text()) or {}) if run.config.is_file() else {}  # checked when it ran
     base_smoothing = (base.get("train") or {}).get("label_smoothing", 0.0)
     groups: dict[tuple, dict] = {}
     for arm, info in results["arms"].items():
-        runs = [read_jsonl(run.seed(arm, s["seed"]).metrics) for s in info["seeds"]]
+        runs = (curves or {}).get(arm) or [read_jsonl(run.seed(arm, s["seed"]).metrics) for s in info["seeds"]]
         runs = [rows for rows in runs if rows and "steps" in rows[0]]
         if runs:
             groups.setdefault(_loss_kind(info, base_smoothing), {})[arm] = runs

@@ -228,15 +228,18 @@ def _summary(arm: str, kind: str, found: list[dict], n: int, lr: float | None) -
 def for_run(run_dir: Path, results: dict) -> dict:
     """Every seed of every arm of a finished run diagnosed: ``{"lines": conclusions bullets, one per arm and kind,
     "notes": the "Training curves" paragraph (each bullet, then each seed's sentence), "findings": {arm: [finding +
-    "seed"]}}``; without a finding, ``notes`` is the one line that says so. K is the dataset's number of classes,
-    except for a distilled arm (its training loss is the distillation loss: no chance level, no ln K)."""
+    "seed"]}, "curves": {arm: each seed's metrics.jsonl rows, as read}}``; without a finding, ``notes`` is the one
+    line that says so. K is the dataset's number of classes, except for a distilled arm (its training loss is the
+    distillation loss: no chance level, no ln K)."""
     run, classes = RunDir(Path(run_dir)), len(results["dataset"].get("classes") or []) or None
-    lines, notes, findings = [], [], {}
+    lines, notes, findings, curves = [], [], {}, {}
     for arm, info in results["arms"].items():
         per_seed, lr = [], None
         k = None if info.get("teacher") else classes  # a distilled arm: its training loss is not on ln K's scale
+        curves[arm] = []
         for s in info["seeds"]:
             rows = read_jsonl(run.seed(arm, s["seed"]).metrics)
+            curves[arm].append(rows)
             lr = lr if lr is not None else next((r.get("lr") for r in rows if _finite(r.get("lr"))), None)
             failed = s.get("message") if s.get("status", "ok") != "ok" else None
             for f in diagnose(rows, classes=k, best_epoch=s.get("best_epoch"), failed=failed):
@@ -254,5 +257,5 @@ def for_run(run_dir: Path, results: dict) -> dict:
         notes = ["No divergence, plateau, non-finite loss or overfitting in any seed's curves."]
     elif clean:
         notes.append(f"{', '.join(clean)}: no divergence, plateau, non-finite loss or overfitting in any seed.")
-    return {"lines": lines, "notes": notes, "findings": findings}
+    return {"lines": lines, "notes": notes, "findings": findings, "curves": curves}
 

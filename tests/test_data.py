@@ -220,3 +220,23 @@ def test_synthetic_data_are_fixed_and_standardized_on_train():
     assert torch.equal(a.y_test, b.y_test) and a.input_shape == (2,) and a.kind == "table"
     assert torch.allclose(a.x_train.mean(0), torch.zeros(2), atol=1e-5)
     assert not torch.equal(a.x_val, b.x_val)
+
+
+def test_image_statistics_do_not_depend_on_torch_threads():
+    """Issue 21: the training split's per-channel mean was a threaded float32 torch reduction, one ulp apart at 1
+    and 2 threads on MNIST's first 2,000 training images, so a worker process (or a second run in one process after
+    train.threads) trained on other inputs than the driver. Now a float64 NumPy sum: the same at any thread count,
+    and equal to the float64 statistics rounded once."""
+    cfg = DataConfig(name="mnist", train_limit=2000)
+    threads = torch.get_num_threads()
+    try:
+        loaded = []
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            loaded.append(data.load(cfg, split_seed=0))
+    finally:
+        torch.set_num_threads(threads)
+    (one, two) = loaded
+    assert torch.equal(one.mean, two.mean) and torch.equal(one.std, two.std)
+    x = one.x_train.numpy().astype(np.float64) / 255
+    assert one.mean.item() == np.float32(x.mean()) and one.std.item() == np.float32(x.std(ddof=1))

@@ -136,9 +136,12 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
         mean, std = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
         notes.append("ImageNet inputs: grey repeated to 3 channels, resized to "
                      f"{cfg.imagenet_input}x{cfg.imagenet_input} (bilinear, per batch), ImageNet mean and std")
-    elif cfg.normalize:  # per-channel statistics of the training split only
-        flat = x_train.float().div_(255.0).transpose(0, 1).reshape(x_train.shape[1], -1)
-        mean, std = flat.mean(1), flat.std(1).clamp_min(1e-6)
+    elif cfg.normalize:  # per-channel statistics of the training split only, summed in float64 by NumPy: a
+        # threaded float32 torch reduction gave a mean one ulp apart at 1 and 2 threads (so an executor's worker, or a
+        # second run in one process after train.threads, trained on other inputs); NumPy's pairwise sum has one order
+        flat = np.moveaxis(parts[0].numpy(), 1, 0).reshape(x_train.shape[1], -1) / 255.0
+        mean = torch.from_numpy(flat.mean(1).astype(np.float32))
+        std = torch.from_numpy(np.maximum(flat.std(1, ddof=1), 1e-6).astype(np.float32))
     else:
         mean, std = torch.zeros(x.shape[1]), torch.ones(x.shape[1])
     # every training image, labels ignored: the pool a self-supervised pretext task may learn from (data.train_limit

@@ -23,6 +23,7 @@ from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.executors import Event, Outcome, SeedJob, _Worker, train_one
 
+_QUEUES: dict = {}  # this driver's event queue and the Ray job it lives in (RayExecutor._events)
 RETRIES = 3  # retries of a task whose worker died (system failures only: retry_exceptions=False)
 CONNECT_SECONDS = 10.0  # a cluster address that does not answer within this is unreachable
 INSTALL = "pip install 'deepstudy[ray]'"
@@ -36,9 +37,12 @@ class _Refused:
 
 
 def _task(job: SeedJob, events) -> Outcome | _Refused:
-    """One (arm, seed) in a Ray worker: trained (or continued) in its seed folder; events go to the driver."""
+    """One (arm, seed) in a Ray worker: trained (or continued) in its seed folder; events go to the driver, tagged
+    with the run they belong to (the driver's queue outlives one run)."""
+    def send(e: dict) -> None:  # fire and forget (one caller's calls stay in order): Queue.put waits for the queue
+        events.actor.put_nowait.remote((job.run_path, e))  # actor's answer at every event, 5x slower per epoch here
     try:
-        return train_one(job, events.put, worker=True)
+        return train_one(job, send, worker=True)
     except UserError as e:
         return _Refused(str(e))
 
@@ -92,7 +96,7 @@ class RayExecutor(_Worker):
         ray = self.ray
         from ray.util.queue import Empty, Queue
 
-        events = Queue(actor_options={"num_cpus": 0})
+        events = self._events(Queue)
         remote = ray.remote(_task)
         pending = {remote.options(num_cpus=j.cfg.train.resources.cpus, num_gpus=j.cfg.train.resources.gpus,
                                   max_retries=RETRIES, retry_exceptions=False).remote(j, events): j for j in jobs}
@@ -101,10 +105,10 @@ class RayExecutor(_Worker):
         def drain() -> None:
             while True:
                 try:
-                    e = events.get_nowait()
+                    run_path, e = events.get_nowait()
                 except Empty:
                     return
-                if (e.get("arm"), e.get("seed")) not in ended:
+                if run_path == jobs[0].run_path and (e.get("arm"), e.get("seed")) not in ended:
                     on_event(e)
         try:
             while pending:
@@ -118,7 +122,14 @@ class RayExecutor(_Worker):
         finally:
             for ref in pending:  # a UserError, a crash or Ctrl-C: the other tasks stop (their checkpoints stay)
                 ray.cancel(ref, force=True)
-            ray.kill(events.actor)
+
+    def _events(self, queue_class):
+        """The queue the tasks' progress events come back through: one actor per driver and Ray session, kept for
+        the next run of this process (starting one is a new Ray worker process: seconds on a busy machine)."""
+        key = self.ray.get_runtime_context().get_job_id()
+        if _QUEUES.get("job") != key:
+            _QUEUES.update(job=key, queue=queue_class(actor_options={"num_cpus": 0}))
+        return _QUEUES["queue"]
 
     def _outcome(self, ref, job: SeedJob) -> Outcome:
         from ray import exceptions

@@ -19,6 +19,7 @@ Every run of a side is deterministic, so the errors come from the first round (l
 """
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -159,6 +160,7 @@ def main(repeats: int = 5) -> dict:
     x = _data()
     init = x[np.random.default_rng(0).integers(0, N, ROWS * COLS)]
     version = _version()
+    load_before = os.getloadavg()  # a shared machine makes absolute times noisy; the interleaved ratios less so
     results = {}
     for schedule in MINISOM_DECAY:
         out = results[schedule] = _schedule(x, init, schedule, repeats)
@@ -177,6 +179,8 @@ def main(repeats: int = 5) -> dict:
             "a": "online vs online (same algorithm, same visiting order): ours_online_float64 / ours_online_float32 "
                  "vs minisom_online",
             "b": "batch vs online (DIFFERENT algorithms, informational): ours_batch vs minisom_online"},
+        "load_average_1_5_15_min": {"before": [round(v, 2) for v in load_before],
+                                    "after": [round(v, 2) for v in os.getloadavg()], "cpu_count": os.cpu_count()},
         "target": "(a) ours/MiniSom time <= 1.0 at quantization error <= MiniSom's + 1 %; (b) none",
         "results": results, "rows": _rows(results, version)})
     return results

@@ -7,7 +7,7 @@ python -m benchmarks naive-bayes     # our naive Bayes vs scikit-learn on AG New
 python -m benchmarks sequence        # LSTM vs 1-D CNN vs Transformer step time as sequences grow
 python -m benchmarks rnn-padding     # padding-blind BiLSTM: torch's packed sequences vs our encoder
 python -m benchmarks minilm          # pretrained MiniLM in our encoder vs the published embeddings
-python -m benchmarks som             # our batch SOM vs MiniSom: speed and quantization error
+python -m benchmarks som             # SOM vs MiniSom: online vs online (same algorithm), batch vs online (not)
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
 python -m benchmarks executors       # 2 arms x 4 seeds: --jobs 2 and --executor ray vs local (target >= 1.6x)

@@ -37,6 +37,27 @@ def test_online_rule_matches_minisom(neighborhood, schedule):
     np.testing.assert_array_equal(hits, m.activation_response(x))
 
 
+@pytest.mark.parametrize("neighborhood", ("gaussian", "bubble"))
+def test_online_rule_is_the_plain_update_to_the_bit(neighborhood):
+    """The fast loop (NumPy views, precomputed schedules) against the rule written out in torch, step by step, in
+    float32 as the studies train: the same weights to the bit, so the studies' online maps did not move. A 10 x 10
+    map: 100 units is not a multiple of the SIMD width, so exp's vector and scalar tails are both exercised."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(150, 7, generator=g)
+    fast, plain = SOM(10, 10, 7, neighborhood=neighborhood), SOM(10, 10, 7, neighborhood=neighborhood)
+    fast.init_sample(x, g)
+    plain.weight.copy_(fast.weight)
+    order = torch.randperm(150, generator=g)
+    t = fast.online_epoch(x, order, 0, 300, 0.5, 3.0, "linear", "linear")
+    assert fast.online_epoch(x, order.flip(0), t, 300, 0.5, 3.0, "linear", "linear") == 300
+    w = plain.weight
+    for t, i in enumerate(torch.cat([order, order.flip(0)]).tolist()):
+        c = ((w - x[i]) ** 2).sum(1).argmin()
+        h = plain.neighbourhood(c[None], decay("linear", 3.0, t, 300, sigma=True))[0]
+        w += (decay("linear", 0.5, t, 300, sigma=False) * h)[:, None] * (x[i] - w)
+    assert fast.weight.dtype == torch.float32 and torch.equal(fast.weight, w)
+
+
 def test_decay_schedules_end_where_minisom_says():
     assert decay("asymptotic", 3.0, 100, 100, sigma=True) == pytest.approx(1.0)  # a third of the start
     assert decay("linear", 5.0, 100, 100, sigma=True) == pytest.approx(1.0)

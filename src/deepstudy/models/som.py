@@ -5,11 +5,13 @@ best-matching unit (BMU) of an input, and its grid neighbours, towards the input
 
 - online rule (Kohonen 1982; MiniSom's ``train``): one input at a time,
   ``w_j += lr(t) * h(c, j; sigma(t)) * (x - w_j)``. With MiniSom's initial weights, order and
-  schedules it gives MiniSom's weights (tests/test_som.py).
+  schedules it gives MiniSom's weights (tests/test_som.py), in about half MiniSom's time
+  (benchmarks/som_speed.py).
 - batch rule (Kohonen, "Essentials of the self-organizing map", Neural Networks 37, 2013): once per
   epoch every unit moves to the neighbourhood-weighted mean of all inputs,
   ``w_j = sum_i h(c_i, j) x_i / sum_i h(c_i, j)`` — two matrix products, no learning rate, no Python
-  loop over inputs. This is where the speed comes from (benchmarks/som_speed.py).
+  loop over inputs: a different algorithm from the online rule, far faster (benchmarks/som_speed.py
+  measures both against MiniSom's online rule).
 
 Schedules decay ``lr`` and ``sigma`` with the step ``t`` out of ``T`` (MiniSom's three functions).
 Quality: quantization error (mean distance of an input to its BMU) and topographic error (share of
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -92,15 +95,51 @@ class SOM(nn.Module):
     @torch.no_grad()
     def online_epoch(self, x: torch.Tensor, order: torch.Tensor, t0: int, total: int, lr: float, sigma: float,
                      lr_decay: str = "asymptotic", sigma_decay: str = "asymptotic") -> int:
-        """One pass of the online rule over ``x[order]``; steps continue from ``t0``; returns the next step."""
-        t = t0
-        for i in order.tolist():
-            xi = x[i]
-            c = ((self.weight - xi) ** 2).sum(1).argmin()
-            h = self.neighbourhood(c[None], decay(sigma_decay, sigma, t, total, sigma=True))[0]
-            self.weight += (decay(lr_decay, lr, t, total, sigma=False) * h)[:, None] * (xi - self.weight)
-            t += 1
-        return t
+        """One pass of the online rule over ``x[order]``; steps continue from ``t0``; returns the next step.
+
+        The rule is sequential (each step's BMU depends on the step before), so its cost is per-step overhead:
+        the loop runs on NumPy views of the weights (an op ~1 us, a torch op ~3 us) with every buffer, the
+        schedules and the grid distances made once. Each step does the arithmetic the plain form
+        ``w += lr_t * h * (x_i - w)`` does, op for op, so the weights are the same to the bit (and MiniSom's to
+        1e-12, tests/test_som.py); ``exp`` stays torch's (NumPy's float32 exp rounds differently) and so does the
+        row sum of the BMU search (its summation order). A map on a GPU is trained on the CPU and copied back:
+        one input at a time, a GPU would wait on every step's BMU."""
+        n = len(order)
+        steps = range(t0, t0 + n)
+        lrs = [decay(lr_decay, lr, t, total, sigma=False) for t in steps]
+        sigmas = [decay(sigma_decay, sigma, t, total, sigma=True) for t in steps]
+        weight = self.weight.detach().cpu()  # a view of the buffer on the CPU: updated in place
+        w = weight.numpy()  # (U, F)
+        xs = x[order].to("cpu", weight.dtype).numpy()  # (n, F) the inputs in visiting order
+        grid = self.grid.to("cpu", weight.dtype)
+        gap = grid[:, None, :] - grid[None, :, :]  # (U, U, 2) grid offsets between units
+        diff, prod = np.empty_like(w), np.empty_like(w)  # (U, F): w - x_i, then its square / its update
+        prod_t, dist_t = torch.from_numpy(prod), torch.empty(len(w), dtype=weight.dtype)
+        h_t = torch.empty(len(w), dtype=weight.dtype)  # (U,) neighbourhood of this step's BMU
+        dist, h = dist_t.numpy(), h_t.numpy()
+        if self.neighborhood == "gaussian":
+            minus_d2 = (-(gap * gap).sum(-1)).numpy()  # (U, U) -squared grid distance, as neighbourhood() has it
+            widths = [2 * s * s for s in sigmas]
+        else:
+            reach = gap.abs().amax(-1).numpy()  # (U, U) both offsets < sigma <=> the larger one is
+            inside = np.empty(len(w), dtype=bool)
+        for i in range(n):
+            np.subtract(w, xs[i], out=diff)
+            np.multiply(diff, diff, out=prod)
+            torch.sum(prod_t, 1, out=dist_t)  # (U,) squared distances to x_i
+            c = dist.argmin()  # the BMU (the first of equals, as torch and MiniSom)
+            if self.neighborhood == "gaussian":
+                np.divide(minus_d2[c], widths[i], out=h)
+                torch.exp(h_t, out=h_t)
+            else:
+                np.less(reach[c], sigmas[i], out=inside)
+                h[:] = inside
+            h *= lrs[i]
+            np.multiply(diff, h[:, None], out=prod)
+            w -= prod  # w + lr h (x - w) == w - lr h (w - x), exactly: negation is exact
+        if weight.data_ptr() != self.weight.data_ptr():
+            self.weight.copy_(weight)
+        return t0 + n
 
     @torch.no_grad()
     def batch_epoch(self, x: torch.Tensor, sigma: float, chunk: int = 8192) -> None:

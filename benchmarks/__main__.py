@@ -1,6 +1,8 @@
-"""`make bench`: speed benchmarks first (quiet machine), then the study accuracy targets.
+"""`make bench`: speed benchmarks first (quiet machine), then the study accuracy targets, then the summary table.
 
-python -m benchmarks                 # everything
+python -m benchmarks                 # everything, ending with the summary table
+python -m benchmarks summary         # the summary table of benchmarks/results/*.json only (no training; also
+                                     # writes benchmarks/results/SUMMARY.md); any run below also ends with it
 python -m benchmarks overhead        # trainer overhead + loader share only
 python -m benchmarks scratch         # NumPy engine vs torch step time, identical weights
 python -m benchmarks naive-bayes     # our naive Bayes vs scikit-learn on AG News titles
@@ -22,7 +24,7 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 import sys
 
 from benchmarks import (ddp_equivalence, executors, lr_find_check, minilm_parity, nab_target, naive_bayes, rnn_padding,
-                        scratch_speed, search, sequence_length, som_speed, speedrun, studies, trainer_overhead)
+                        scratch_speed, search, sequence_length, som_speed, speedrun, studies, summary, trainer_overhead)
 
 which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
                          "executors", "ddp", "lr-find", "search-jobs", "search-pruning", "search-samplers", "studies"]
@@ -59,3 +61,6 @@ if "search-samplers" in which:
     search.samplers(next((a for a in sys.argv[2:] if "/" in a), None))
 if "studies" in which:
     studies.main([a for a in sys.argv[2:] if "/" in a])
+if which != ["summary"]:
+    print()
+summary.main()  # every results file's claims in one table (benchmarks/results/SUMMARY.md)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import (common, minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search,
-                        sequence_length, som_speed, speedrun, studies, trainer_overhead)
+                        sequence_length, som_speed, speedrun, studies, summary, trainer_overhead)
 
 REAL_RESULTS = Path(common.__file__).resolve().parent / "results"
 
@@ -53,6 +53,8 @@ def written(tmp_path, monkeypatch):
         ev = saved["evidence"]
         assert saved["benchmark"] == name and "git_describe" in ev and "dirty" in saved
         assert ev["cpu"] and "cpu_flags" in ev and ev["cpu_count"] >= 1
+        assert summary.rows_of(name, saved), f"{name}: the summary table gets no rows from it (benchmarks/summary.py)"
+        assert (out / summary.MARKDOWN).is_file()  # write() keeps the summary table current
         return saved
     yield read
     after = {p: p.stat().st_mtime_ns for p in REAL_RESULTS.glob("*")} if REAL_RESULTS.is_dir() else {}

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import torch
 
-from deepstudy import evaluate, repro, tasks, train
+from deepstudy import evaluate, repro, study_precision, tasks, train
 from deepstudy.config import Study
 from deepstudy.data import preprocessing, tokens
 from deepstudy.fileio import atomic_write_bytes, read_json, write_json
@@ -73,7 +73,7 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
                                                 lower_better=lead.lower_is_better, note=lead.headline_note(data_info),
                                                 **lead.comparison(metric)),
             **({"trajectories": paths} if paths else {}),
-            **extras, "failures": failures, "notes": _notes(out_arms), "environment": read_json(run.env),
+            **extras, "failures": failures, "notes": _notes(out_arms) + study_precision.notes(study_precision.read(run)), "environment": read_json(run.env),
             "test_set": testset.record(run.path)}  # what `deepstudy compare` checks runs against (deepstudy.runs)
 
 

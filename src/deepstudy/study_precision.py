@@ -60,7 +60,9 @@ def resolve(arms: dict[str, Study], datasets: Mapping[str, object] | Callable[[s
     for arm, cfg in arms.items():
         if asks_auto(cfg):
             chosen[arm] = recorded.get(arm) or decide(cfg, lambda arm=arm: load(arm), device)
-            out[arm] = with_precision(cfg, chosen[arm]["used"])
+    chosen = _as_rank_zero_chose(chosen, device)
+    for arm in chosen:
+        out[arm] = with_precision(arms[arm], chosen[arm]["used"])
     if run is not None and any(a not in recorded for a in chosen):
         write_json(run.precision, {"arms": {**recorded, **chosen}})
     for text in notes(chosen):
@@ -87,6 +89,16 @@ def as_recorded(study: Study, run: RunDir) -> Study:
     """A search's study as its trials train it: auto replaced by the choice recorded for them (if any)."""
     choice = read(run).get(SEARCH)
     return with_precision(study, choice["used"]) if choice and asks_auto(study) else study
+
+
+def _as_rank_zero_chose(chosen: dict, device: torch.device) -> dict:
+    """One rank of several (DDP, deepstudy run --nproc): rank 0's choices, so that every rank trains in one
+    precision whatever its own probe timed. On CUDA the choice asks the GPU, not a clock: nothing to agree on."""
+    if device.type != "cpu" or not train.distributed.active():
+        return chosen
+    shared = [chosen]
+    torch.distributed.broadcast_object_list(shared, src=0)
+    return shared[0]
 
 
 def read(run: RunDir | None) -> dict[str, dict]:

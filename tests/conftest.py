@@ -60,8 +60,18 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(autouse=True)
+def _auto_precision_is_fp32(monkeypatch):
+    """train.precision: auto (the default) resolves to fp32 without a timing probe, as on a CPU without native bf16:
+    a test's numbers never depend on how fast bf16 happens to be on the machine (tests of auto itself undo this)."""
+    from deepstudy import study_precision
+
+    monkeypatch.setattr(study_precision, "native_bf16", lambda: False)
+
+
 def tiny_study(tmp_path: Path, **overrides) -> Path:
-    """A study file that trains in about a second on digits."""
+    """A study file that trains in about a second on digits (in fp32, where its task has a precision: the same in a
+    subprocess, which the fixture above does not reach)."""
     study = {
         "name": "tiny", "description": "test study", "task": "classify",
         "data": {"name": "digits", "train_limit": 400},
@@ -80,6 +90,8 @@ def tiny_study(tmp_path: Path, **overrides) -> Path:
         for p in parents:
             node = node.setdefault(p, {})
         node[leaf] = value
+    if "precision" in config.TRAIN_KEYS.get(study.get("task", "classify"), ()):
+        study.setdefault("train", {}).setdefault("precision", "fp32")
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(study))
     return path

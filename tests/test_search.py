@@ -22,7 +22,7 @@ def search_study(tmp_path: Path, search: dict, name: str = "tiny-search", **trai
         "name": name, "data": {"name": "digits", "train_limit": 400, "val_fraction": 0.2},
         "model": {"name": "mlp", "hidden": [32]},
         "train": {"epochs": 3, "batch_size": 64, "optimizer": {"name": "adamw", "lr": 0.01},
-                  "early_stopping": {"monitor": "val_acc"}, **train},
+                  "early_stopping": {"monitor": "val_acc"}, "precision": "fp32", **train},
         "search": {"final_seeds": 2, **search},
     }
     path = tmp_path / f"{name}.yaml"

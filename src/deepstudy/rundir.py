@@ -5,6 +5,7 @@
     runs/<study>/<timestamp>/                      RunDir
       config.yaml  env.json  data.json  test_labels.npy  samples.npz  results.json  report.html  report.md
       models.json                                   your own model classes (class_path): module file, sha256
+      precision.json                                what `train.precision: auto` chose for each arm and why
       arms/<arm>/                                   RunDir.arm(arm): preprocessing.json (+ tokenizer.json), what
                                                     new inputs go through (deepstudy predict / export)
         seed-<i>/                                   SeedDir: metrics.jsonl checkpoint/ best.safetensors
@@ -157,6 +158,7 @@ class RunDir:
     test_labels = property(lambda self: self.path / "test_labels.npy")
     samples = property(lambda self: self.path / "samples.npz")
     models = property(lambda self: self.path / "models.json")  # class_path models: module file, sha256
+    precision = property(lambda self: self.path / "precision.json")  # what train.precision auto chose per arm, why
 
     def arm(self, arm: str) -> Path:
         return self.path / "arms" / arm

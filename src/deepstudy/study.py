@@ -17,7 +17,7 @@ import torch
 
 from deepstudy import config as _config
 from deepstudy import data as _data
-from deepstudy import executors, repro, study_data, study_results, tasks, train
+from deepstudy import executors, repro, study_data, study_precision, study_results, tasks, train
 from deepstudy.config import Study
 from deepstudy.data import augment as _augment
 from deepstudy.errors import UserError
@@ -184,6 +184,7 @@ def execute(study: Study, arms: dict[str, Study], datasets: dict[str, _data.Data
     results.json (with ``extra_results()``) and the report; the caller holds the run directory's lock."""
     device = repro.resolve_device(study.train.device)
     determinism = repro.set_deterministic(device)
+    arms = study_precision.resolve(arms, datasets, run, device, on_event)  # auto: once per arm, before any seed
     study_results.write_data(run, arms, datasets)
     fell_back = [a for a, c in arms.items() if c.train.precision == "bf16" and train.autocast("bf16", device)[1]
                  == train.FELL_BACK]
@@ -332,6 +333,7 @@ def lr_find(study: Study, out: str | Path | None = None, on_event: Event = _quie
             from None
     device = repro.resolve_device(study.train.device)
     repro.set_deterministic(device)
+    arms = study_precision.resolve(arms, datasets, None, device, on_event)
     found = {}
     for arm, cfg in arms.items():
         r = cfg.lr_range

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import torch
 
-from deepstudy import evaluate, repro, tasks, train
+from deepstudy import evaluate, repro, study_precision, tasks, train
 from deepstudy.config import Study
 from deepstudy.data import preprocessing, tokens
 from deepstudy.fileio import atomic_write_bytes, read_json, write_json
@@ -73,7 +73,7 @@ def aggregate(study: Study, arms: dict[str, Study], run: RunDir) -> dict:
                                                 lower_better=lead.lower_is_better, note=lead.headline_note(data_info),
                                                 **lead.comparison(metric)),
             **({"trajectories": paths} if paths else {}),
-            **extras, "failures": failures, "notes": _notes(out_arms), "environment": read_json(run.env),
+            **extras, "failures": failures, "notes": _notes(out_arms, run), "environment": read_json(run.env),
             "test_set": testset.record(run.path)}  # what `deepstudy compare` checks runs against (deepstudy.runs)
 
 
@@ -82,10 +82,12 @@ def _bounds(metric: str) -> tuple[float, float] | None:
     return (0.0, 1.0) if metric in FRACTIONS else None
 
 
-def _notes(out_arms: dict) -> list[str]:
-    """What ran otherwise than the study asked, said once for the report (each seed keeps its own record)."""
+def _notes(out_arms: dict, run: RunDir) -> list[str]:
+    """What ran otherwise than the study asked, and what auto chose, said once for the report (each seed keeps its
+    own record)."""
     fell_back = [a for a, info in out_arms.items() if any(s.get("precision") == train.FELL_BACK for s in info["seeds"])]
-    return [f"{train.FALLBACK_NOTE} (arm(s) {', '.join(fell_back)})"] if fell_back else []
+    said = [f"{train.FALLBACK_NOTE} (arm(s) {', '.join(fell_back)})"] if fell_back else []
+    return said + study_precision.notes(study_precision.read(run))
 
 
 def _folds(cfg: Study) -> int | None:

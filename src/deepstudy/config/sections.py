@@ -243,9 +243,14 @@ class TrainConfig(_Section):
         "statistics are recomputed on the training batches (update_bn) and the average is tested, whatever "
         "early_stopping.monitor says (validation still scores the raw weights). e.g. {start: 8, lr: 0.01}."))
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
-    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description=(
-        "Autocast dtype: bf16 on CUDA or on CPUs that support it (on others fp32, said once in the run's output "
-        "and in the report); fp16 on CUDA only (with a GradScaler)."))
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field("auto", description=(
+        "Autocast dtype. auto: chosen once per arm before its seeds train and recorded in the run's "
+        "precision.json (a resume reuses it) — on CUDA bf16 where the GPU supports it, else fp32; on a CPU "
+        "without native bf16 (AVX512-BF16 or AMX) fp32, without a probe; on a CPU with it, bf16 only if a "
+        "short probe (3 warm-up + 5 timed training steps of the arm's model on one batch) finds a bf16 step at "
+        "least 1.2x faster than fp32, else fp32; the run's output and report say what auto chose and why. "
+        "bf16: on CUDA or on CPUs that support it (on others fp32, said once in the run's output and in the "
+        "report); fp16 on CUDA only (with a GradScaler). fp32: no autocast."))
     channels_last: bool = Field(False, description=(
         "NHWC memory format for 4-D inputs (faster convolutions on recent CPUs and GPUs)."))
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU.")

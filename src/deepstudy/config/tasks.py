@@ -6,7 +6,8 @@ the code that trains it (study.py ``_train_one``/``_test`` for classify and fore
 shared helpers ``train.from_settings``, ``train.Monitor``, ``Dataset.batches`` and the readers in data/).
 
 Code written against the flat model may still read a key its task lacks (``cfg.train.precision`` for a SOM):
-it gets the full section's default, which is what that task has always run with.
+it gets the full section's default, which is what that task has always run with — except ``precision``, whose
+default (auto) a task without the key never resolves: it reads fp32, what such a task runs in.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def too_many_runs(arms: int, seeds: int | None = None) -> str:
 
 
 _FULL: dict[type[BaseModel], type[BaseModel]] = {}  # a task's section -> the full section it is cut from
+_LACKING = {"precision": "fp32"}  # what a key reads as in a task without it, where not the full section's default
 
 
 class _TaskSection(_Section):
@@ -49,6 +51,8 @@ class _TaskSection(_Section):
             full = _FULL.get(type(self))
             if full is None or name not in full.model_fields:
                 raise
+            if name in _LACKING and full.__name__ == "TrainConfig":
+                return _LACKING[name]
             return full.model_fields[name].get_default(call_default_factory=True)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from deepstudy import config as _config
 from deepstudy import study as _study
-from deepstudy import study_data, tasks
+from deepstudy import repro, study_data, study_precision, tasks
 from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.rundir import RunDir
@@ -83,6 +83,7 @@ def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1) 
     (the caller has run ``check`` and holds the run directory's lock)."""
     _check_jobs(jobs)
     on_event(_plan(study, run))
+    study = _resolve_precision(study, run, on_event)
     if study.search.samplers:  # a comparison of samplers: repeated searches, each winner re-tested
         winners = compare.run_all(study, run, on_event, lambda s, r, e: _run_trials(s, r, e, jobs))
         final = final_study(study, winners, default=False)
@@ -94,6 +95,16 @@ def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1) 
     arms = _study.check(final)
     return _study.execute(final, arms, study_data.load(arms), run, _without_plan(on_event),
                           extra_results=lambda: {"search": block(study, run, final)})
+
+
+def _resolve_precision(study: Study, run: RunDir, on_event: Event) -> Study:
+    """``train.precision: auto`` decided once for every trial (on the study's own config; recorded in the run's
+    precision.json, which a resumed search reads), before any trial trains (deepstudy.study_precision)."""
+    base = _study.check(final_study(study, {}))["default"]
+    device = repro.resolve_device(study.train.device)
+    repro.set_deterministic(device)
+    return study_precision.resolve_study(study, base, lambda: study_data.load({"default": base})["default"], run,
+                                         device, on_event)
 
 
 def _plan(study: Study, run: RunDir) -> dict:
@@ -176,6 +187,7 @@ def _worker(run_path: str, orphans: list[int], threads: int, events) -> None:
     try:
         run = RunDir(Path(run_path))
         study = _config.validate(_config.read_yaml(run.config), source=str(run.config))
+        study = study_precision.as_recorded(study, run)  # auto: what the main process chose, never probed again
         runner = trials.Runner(study, run, events.put)
         for number in orphans:
             runner.train(runner.resume_trial(number))

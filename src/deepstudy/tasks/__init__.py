@@ -18,6 +18,8 @@ The orchestrator (``deepstudy.study``) knows no task by name: it asks the regist
 - ``epoch_metrics``: the validation metrics of each epoch's row and their direction (a search scores by one);
 - ``lr_range(cfg, ds, device) -> dict``: the learning-rate range test of one arm (``sweeps_lr``: it has one;
   ``deepstudy lr-find``).
+- ``precision_probe(cfg, ds, device) -> ProbeSetup | None``: the model, one batch and the training step that
+  ``train.precision: auto`` times in fp32 and bf16 (deepstudy.study_precision); None: the task has none (fp32).
 
 Adding a task: one module with a class that implements this (subclass :class:`Task` for the defaults)
 and one line in ``_BUILTIN`` (or ``tasks.register(MyTask())`` from outside the package).
@@ -172,6 +174,10 @@ class Task:
     def lr_range(self, cfg: Study, ds: _data.Dataset, device: torch.device) -> dict:
         """The learning-rate range test of one arm (deepstudy.train.lr_range_test's result)."""
         raise UserError(f"task: {self.name} has no learning-rate range test")
+
+    def precision_probe(self, cfg: Study, ds: _data.Dataset, device: torch.device):
+        """What ``precision: auto`` times (a train.precision.ProbeSetup), or None: no probe, auto means fp32."""
+        return None
 
     def data_notes(self, arms: dict[str, Study], info: dict) -> list[str]:
         """Sentences for data.json's notes on how this task uses the data (e.g. cross-validation folds)."""

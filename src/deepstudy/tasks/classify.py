@@ -22,6 +22,7 @@ from deepstudy.models import heads
 from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
 from deepstudy.tasks import SeedContext, Size, Task, build_model, distill, explaining, lr_range, pretrain, scratch
+from deepstudy.train.precision import ProbeSetup
 from deepstudy.train.units import UNITS, dead_units
 
 
@@ -185,6 +186,13 @@ class ClassifyTask(Task):
             monitor={"metric": monitor.metric, "best": monitor.best}, stopped_early=stopped_early,
             precision=precision_used, test_seconds=test_seconds,
             train_accuracy=float((tr_logits.argmax(1) == tr_y).float().mean()), test=test)
+
+    def precision_probe(self, cfg: Study, ds: _data.Dataset, device: torch.device) -> ProbeSetup:
+        """The arm's model on its first (unshuffled, unaugmented) training batch, with its own loss."""
+        x, y = next(iter(ds.batches("train", cfg.train.batch_size, device=device)))
+        loss_fn = self.loss(cfg)
+        return ProbeSetup(lambda: build(cfg, ds).to(device), x, y, lambda m, x, y: loss_fn(m(x), y),
+                          cfg.train.channels_last)
 
     def size(self, cfg: Study, data_info: dict, ok: list[dict]) -> Size:
         model = build(cfg, data_info)

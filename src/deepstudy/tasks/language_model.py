@@ -34,6 +34,7 @@ from deepstudy.models.rnn import CharLM
 from deepstudy.records import SeedResult
 from deepstudy.rundir import RunDir
 from deepstudy.tasks import SeedContext, Size, Task
+from deepstudy.train.precision import ProbeSetup
 
 METRICS = ("perplexity", "bits_per_char", "accuracy")
 _MODEL_KEYS = ("cell", "dropout", "embed_dim", "hidden", "layers")
@@ -183,6 +184,11 @@ class LanguageModelTask(Task):
 
     def summarize(self, study: Study, cfg: Study, run: RunDir, arm: str, ok: list[dict], data_info: dict) -> dict:
         return {"lm": summary(run, arm, ok)}
+
+    def precision_probe(self, cfg: Study, ds: _data.Dataset, device: torch.device) -> ProbeSetup:
+        """The arm's model on one batch of windows drawn by a generator of its own (no global random state)."""
+        x, y = next(_windows(ds.x_train.to(device), cfg.train.batch_size, cfg.lm.seq_len, 1, 0))
+        return ProbeSetup(lambda: build(cfg, len(ds.vocab)).to(device), x, y, lambda m, x, y: _lm_step(m, x, y)[0])
 
     def study_extras(self, study: Study, arms: dict[str, Study], out_arms: dict) -> dict:
         return {"ngram": next((s["ngram"] for a in out_arms.values() for s in a["seeds"] if s.get("ngram")), None)}

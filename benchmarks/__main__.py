@@ -11,6 +11,7 @@ python -m benchmarks rnn-padding     # padding-blind BiLSTM: torch's packed sequ
 python -m benchmarks minilm          # pretrained MiniLM in our encoder vs the published embeddings
 python -m benchmarks som             # SOM vs MiniSom: online vs online (same algorithm), batch vs online (not)
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
+python -m benchmarks nab-corpus [RUN_DIR]  # nab-autoencoder over NAB's 58 files beside the published scoreboard (~30 min)
 python -m benchmarks speedrun        # the mnist-speedrun study, timed
 python -m benchmarks executors       # 2 arms x 4 seeds: --jobs 2 and --executor ray vs local (target >= 1.6x)
 python -m benchmarks ddp             # 2 gloo processes x b/2 vs 1 x b, 20 steps: max relative weight difference
@@ -23,11 +24,13 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 """
 import sys
 
-from benchmarks import (ddp_equivalence, executors, lr_find_check, minilm_parity, nab_target, naive_bayes, rnn_padding,
-                        scratch_speed, search, sequence_length, som_speed, speedrun, studies, summary, trainer_overhead)
+from benchmarks import (ddp_equivalence, executors, lr_find_check, minilm_parity, nab_corpus, nab_target, naive_bayes,
+                        rnn_padding, scratch_speed, search, sequence_length, som_speed, speedrun, studies, summary,
+                        trainer_overhead)
 
-which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
-                         "executors", "ddp", "lr-find", "search-jobs", "search-pruning", "search-samplers", "studies"]
+which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab",
+                         "nab-corpus", "speedrun", "executors", "ddp", "lr-find", "search-jobs", "search-pruning",
+                         "search-samplers", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
 if "scratch" in which:
@@ -44,6 +47,8 @@ if "som" in which:
     som_speed.main()
 if "nab" in which:
     nab_target.main(next((a for a in sys.argv[2:] if "/" in a), None))
+if "nab-corpus" in which:
+    nab_corpus.main(next((a for a in sys.argv[2:] if "/" in a), None))
 if "speedrun" in which:
     speedrun.main()
 if "executors" in which:

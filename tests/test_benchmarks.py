@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import (common, minilm_parity, nab_target, naive_bayes, rnn_padding, scratch_speed, search,
+from benchmarks import (common, minilm_parity, nab_corpus, nab_target, naive_bayes, rnn_padding, scratch_speed, search,
                         sequence_length, som_speed, speedrun, studies, summary, trainer_overhead)
 
 REAL_RESULTS = Path(common.__file__).resolve().parent / "results"
@@ -45,7 +45,7 @@ def written(tmp_path, monkeypatch):
     that checks its provenance. The real results folder is checked untouched afterwards."""
     before = {p: p.stat().st_mtime_ns for p in REAL_RESULTS.glob("*")} if REAL_RESULTS.is_dir() else {}
     out = tmp_path / "results"
-    for module in (common, nab_target, speedrun, search, studies):  # the modules that import RESULTS by name
+    for module in (common, nab_corpus, nab_target, speedrun, search, studies):  # the modules that import RESULTS by name
         monkeypatch.setattr(module, "RESULTS", out)
 
     def read(name: str) -> dict:
@@ -211,6 +211,27 @@ def test_nab_target(written, data, monkeypatch):
         assert set(arm["nyc_taxi_standard"]) == {"model", "zscore", "random"}
         assert arm["nyc_taxi_standard"]["model"]["n"] == 2 and isinstance(arm["target_met_on_mean"], bool)
     assert not list(timings(saved))  # NAB scores, not times
+
+
+@pytest.mark.slow
+def test_nab_corpus(written, data, monkeypatch):
+    """Two of the corpus's files, one seed, one epoch: both threshold rules for the model and the two baselines,
+    beside the scoreboard as NAB published it."""
+    needs(data, "nab-full")
+    files = ["realKnownCause/nyc_taxi.csv", "realKnownCause/machine_temperature_system_failure.csv"]  # a backward step
+    monkeypatch.setattr(nab_corpus, "OVERRIDES", {"train.epochs": 1, "seeds": 1, "data.series": files,
+                                                  "arms": {"dense-ae": {"model": {"name": "dense-ae", "hidden": [8]}}}})
+    nab_corpus.main()
+    saved = written("nab_corpus")
+    published = json.loads((data / "nab-full" / "results" / "final_results.json").read_text())
+    assert saved["files"] == 2 and saved["published"]["numenta"] == published["numenta"]
+    arm = saved["arms"]["dense-ae"]
+    for way in ("causal", "tuned_on_labels"):
+        assert set(arm[way]) == {"model", "zscore", "random"}
+        assert all(set(scores) == set(nab_corpus.PROFILES) for scores in arm[way].values())
+    assert len(saved["rows"]) == 6 and all(r["reference"]["value"] == published["numenta"]["standard"]
+                                           for r in saved["rows"])
+    assert saved["rows"][0]["ours"]["value"] == arm["tuned_on_labels"]["model"]["standard"]["mean"]
 
 
 @pytest.mark.slow

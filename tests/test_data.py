@@ -214,6 +214,22 @@ def test_20newsgroups_subject_lines(shared_data):
     assert all("\n" not in s for s in ds.x_test[:200]) and sum(bool(s) for s in ds.x_test) > 7400
 
 
+def test_20newsgroups_messages_are_the_published_bytes_decoded_as_latin1(shared_data):
+    """The stored CSV is UTF-8 text of each message file decoded as latin-1 (scikit-learn's reading; SOURCE.md):
+    read back as UTF-8, a message's latin-1 encoding is the original file's bytes, accents included. (Read as
+    latin-1 before, 44 training posts came back garbled: 'Ã©' for 'é'.)"""
+    import gzip
+
+    from deepstudy.data import text
+
+    messages, _, _ = text.read_20newsgroups(shared_data / "20newsgroups", "train")
+    accented = [m for m in messages if any(ord(c) > 127 for c in m)]
+    assert 40 <= len(accented) <= 60  # 44 as published; none has UTF-8 read as latin-1 ('Ã' + a continuation byte)
+    assert not any("Ã" in m and any(0x80 <= ord(c) <= 0xBF for c in m.split("Ã", 1)[1][:1]) for m in accented)
+    raw = gzip.decompress((shared_data / "20newsgroups" / "20news-bydate-train.csv.gz").read_bytes())
+    assert all(m.encode("latin-1").decode("latin-1") == m for m in accented) and "é".encode() in raw
+
+
 def test_synthetic_data_are_fixed_and_standardized_on_train():
     a = data.load(DataConfig(name="moons"), 0)
     b = data.load(DataConfig(name="moons"), 1)  # another split seed: same test points, other validation split

@@ -345,9 +345,141 @@ def test_a_file_without_any_source_says_where_it_comes_from(tmp_path, monkeypatc
 def test_every_registered_dataset_with_files_can_be_fetched():
     for spec in registry.REGISTRY.values():
         assert not spec.files or spec.downloadable, spec.name
-        if spec.made_from:
-            assert spec.made_from.convert in convert.CONVERTERS and spec.made_from.urls, spec.name
-            assert all(u.startswith(("https://", "http://")) for u in spec.made_from.urls)
+        for archive in spec.archives:
+            assert archive.convert in convert.CONVERTERS and archive.urls, spec.name
+            assert all(u.startswith(("https://", "http://")) for u in archive.urls)
+        for f in spec.files:  # trust on first fetch only where a published digest vouches for the download
+            assert f.sha256 is not None or spec.source_of(f).verified, (spec.name, f.name)
+
+
+# --- ag-news-full: a train split with no published sha256, trusted on first verified fetch -------------------------
+
+AG_TRAIN = b"".join(b'"%d","Title %d","Body #36;%d\\nmore"\n' % (k % 4 + 1, k, k) for k in range(40))
+AG_FULL_TEST = b"".join(b'"%d","Test %d","Story %d"\n' % (k % 4 + 1, k, k) for k in range(8))
+AG_CLASSES = b"World\nSports\nBusiness\nSci/Tech\n"
+
+
+def _git_blob(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _ag_full(server: str, train: bytes = AG_TRAIN, **digests):
+    """The registered ag-news-full with every source on 127.0.0.1, serving ``train`` as train.csv; its Archive checks
+    the fake AG_TRAIN's git blob id and MD5 (or ``digests``), the test file's made from AG_FULL_TEST."""
+    SERVED["/agf/train.csv"], SERVED["/agf/test.csv"], SERVED["/agf/classes.txt"] = train, AG_FULL_TEST, AG_CLASSES
+    spec = registry.REGISTRY["ag-news-full"]
+    by_name = {f.name: f for f in spec.files}
+    train_src = dataclasses.replace(by_name["train.csv.gz"].made_from, urls=(f"{server}/agf/train.csv",),
+                                    **{"git_blob": _git_blob(AG_TRAIN),
+                                       "md5": hashlib.md5(AG_TRAIN).hexdigest(), **digests})
+    test_src = dataclasses.replace(by_name["test.csv.gz"].made_from, urls=(f"{server}/agf/test.csv",),
+                                   sha256=_sha(AG_FULL_TEST))
+    files = (dataclasses.replace(by_name["train.csv.gz"], made_from=train_src),
+             dataclasses.replace(_gz_spec("test.csv.gz", AG_FULL_TEST), made_from=test_src),
+             FileSpec("classes.txt", _sha(AG_CLASSES), 31, (f"{server}/agf/classes.txt",)))
+    return dataclasses.replace(spec, files=files)
+
+
+def _recorded(folder: Path) -> str:
+    return (folder / "train.csv.gz.sha256").read_text()
+
+
+def test_ag_news_full_is_fetched_checked_by_git_blob_and_md5_and_its_sha256_recorded(server, tmp_path):
+    spec, folder = _ag_full(server), tmp_path / "ag-news"
+    status = _fetch(spec, folder)
+    assert status["train.csv.gz"].startswith("made from train.csv (its sha256 recorded in train.csv.gz.sha256")
+    assert status["test.csv.gz"] == "made from test.csv" and status["classes.txt"] == "downloaded"
+    assert gzip.decompress((folder / "train.csv.gz").read_bytes()) == AG_TRAIN
+    digest = _sha((folder / "train.csv.gz").read_bytes())
+    assert _recorded(folder) == f"{digest}  train.csv.gz\n"  # the format `sha256sum -c` reads
+    assert registry.verify(spec, folder)["train.csv.gz"] == digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ag-news"]  # no work folder left
+    assert set(_fetch(spec, folder).values()) == {"present"}
+    assert spec.folder == registry.REGISTRY["ag-news"].folder  # beside ag-news's files, which it shares:
+    shared = {f.name: f.sha256 for f in registry.REGISTRY["ag-news"].files}
+    assert {f.name: f.sha256 for f in registry.REGISTRY["ag-news-full"].files if f.name in shared} == shared
+
+
+@pytest.mark.parametrize("wrong", ["served", "git_blob", "md5"])
+def test_ag_news_full_refuses_a_train_csv_that_fails_either_digest(server, tmp_path, wrong):
+    """One byte changed, or the right bytes checked against a wrong git blob id or a wrong MD5: refused in one line,
+    and the folder (holding ag-news's files, as after `deepstudy data fetch ag-news`) left as it was."""
+    damaged = bytearray(AG_TRAIN)
+    damaged[len(damaged) // 2] ^= 0x01
+    spec = _ag_full(server, bytes(damaged)) if wrong == "served" else _ag_full(server, **{wrong: "0" * 32})
+    folder = tmp_path / "ag-news"
+    folder.mkdir()
+    (folder / "classes.txt").write_bytes(AG_CLASSES)
+    with pytest.raises(UserError) as e:
+        _fetch(spec, folder)
+    kind = "md5" if wrong == "md5" else "git blob id"
+    assert f"checksum mismatch: {kind} " in str(e.value) and "\n" not in str(e.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["ag-news"]
+    assert [p.name for p in folder.iterdir()] == ["classes.txt"]  # neither test.csv.gz nor train.csv.gz nor a record
+
+
+def test_ag_news_full_from_a_local_train_csv(server, tmp_path):
+    spec, folder = _ag_full(server), tmp_path / "ag-news"
+    (tmp_path / "train.csv").write_bytes(AG_TRAIN[:-1] + b"x")
+    with pytest.raises(UserError, match=r"--from .*train.csv: git blob id .* \(the published train.csv's\)"):
+        _fetch(spec, folder, archive=tmp_path / "train.csv")
+    with pytest.raises(UserError, match="ag-news-full is made from train.csv and test.csv; give one of them"):
+        _fetch(spec, folder, archive=tmp_path / "my-copy.csv")
+    (tmp_path / "train.csv").write_bytes(AG_TRAIN)
+    SERVED["/agf/train.csv"] = b"the server is not asked"
+    assert _fetch(spec, folder, archive=tmp_path / "train.csv")["train.csv.gz"].startswith("made from train.csv")
+    assert registry.verify(spec, folder)
+
+
+def test_an_altered_train_file_or_a_missing_record_is_refused_at_load(server, tmp_path, monkeypatch):
+    spec = _ag_full(server)
+    monkeypatch.setitem(registry.REGISTRY, "ag-news-full", spec)
+    monkeypatch.setenv("DEEPSTUDY_DATA", str(tmp_path))
+    folder = tmp_path / "ag-news"
+    _fetch(spec, folder)
+    from deepstudy import data
+    from deepstudy.config import DataConfig
+
+    recorded = _recorded(folder)
+    (folder / "train.csv.gz").write_bytes(gzip.compress(AG_TRAIN.replace(b"Title 7", b"Title 8")))
+    with pytest.raises(UserError, match=r"checksum mismatch for .*train.csv.gz: sha256 .* recorded at its first "
+                                        r"verified fetch; .* delete it and run `deepstudy data fetch ag-news-full`"):
+        data.load(DataConfig(name="ag-news-full"), 0)
+    assert _recorded(folder) == recorded  # a load never rewrites the record
+    assert _fetch(spec, folder)["train.csv.gz"].startswith("made from")  # fetch makes a verified one again
+    (folder / "train.csv.gz.sha256").unlink()
+    with pytest.raises(UserError, match="has no recorded sha256 .*run `deepstudy data fetch ag-news-full`"):
+        data.load(DataConfig(name="ag-news-full"), 0)
+
+
+def test_ag_news_full_loads_the_published_split(server, tmp_path, monkeypatch):
+    spec = _ag_full(server)
+    monkeypatch.setitem(registry.REGISTRY, "ag-news-full", spec)
+    monkeypatch.setenv("DEEPSTUDY_DATA", str(tmp_path))
+    _fetch(spec, tmp_path / "ag-news")
+    from deepstudy import data
+    from deepstudy.config import DataConfig
+
+    ds = data.load(DataConfig(name="ag-news-full", text_field="title+description"), 0)
+    sizes = ds.summary()["sizes"]
+    assert sizes["train"] + sizes["val"] == 40 and sizes["test"] == 8  # no hold-out: the published test file
+    assert ds.classes == ["World", "Sports", "Business", "Sci/Tech"] and ds.y_test.tolist() == [0, 1, 2, 3] * 2
+    assert list(ds.x_test) == [f"Test {k} Story {k}" for k in range(8)]
+    assert "Title" in ds.x_train[0] and "$" in ds.x_train[0] and "\\" not in ds.x_train[0]
+    assert "the published split: 40 train / 8 test" in ds.notes
+    assert ds.source["sha256"]["train.csv.gz"] == _sha((tmp_path / "ag-news/train.csv.gz").read_bytes())
+
+
+def test_ag_news_full_without_its_train_file_says_the_fetch_command(cli, tmp_path, monkeypatch):
+    folder = tmp_path / "data/ag-news"  # what `deepstudy data fetch ag-news` leaves: the test split only
+    folder.mkdir(parents=True)
+    (folder / "test.csv.gz").write_bytes(gzip.compress(AG_FULL_TEST))
+    (folder / "classes.txt").write_bytes(AG_CLASSES)
+    monkeypatch.setenv("DEEPSTUDY_DATA", str(tmp_path / "data"))
+    r = cli("run", "naive-bayes-headlines", "--set", "data.name=ag-news-full", "--out", str(tmp_path / "runs"))
+    assert r.code == 2 and r.err.count("\n") == 1 and "Traceback" not in r.err
+    assert f"{folder} (it lacks train.csv.gz)" in r.err and "run `deepstudy data fetch ag-news-full`" in r.err
+    assert not (tmp_path / "runs").exists()
 
 
 # --- the real shared data: the fetched files are the registry's --------------------------------------------------

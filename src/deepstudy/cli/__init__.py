@@ -205,14 +205,19 @@ def cmd_data(args) -> int:
         print(f"{spec.name}: {spec.description}\n  license: {spec.license}\n  format: {spec.format}\n"
               f"  folder: <data root>/{spec.folder}/")
         for f in spec.files:
-            print(f"  {f.name}  {f.size} bytes  sha256 {f.sha256}")
+            if f.sha256 is None:
+                print(f"  {f.name}  no published sha256: trusted on first verified fetch (its download checked "
+                      f"against the published digests below, the sha256 of the file made recorded in "
+                      f"{f.name}{registry.RECORD} and checked on every load)")
+            else:
+                print(f"  {f.name}  {f.size} bytes  sha256 {f.sha256}")
             for url in f.urls:
                 print(f"    {url}")
             for digest in f.also_sha256:
                 print(f"    also accepted: sha256 {digest} (our conversion, compressed without GNU gzip)")
-        if spec.made_from:
-            a = spec.made_from
-            print(f"  made from {a.name} (" + (f"sha256 {a.sha256}" if a.sha256 else "no published sha256: the "
+        for a in spec.archives:
+            made = ", ".join(f.name for f in spec.files if spec.source_of(f) == a)
+            print(f"  {made} made from {a.name} (" + (a.digests() if a.verified else "no published digest: the "
                   "made files are checked") + ")")
             for url in a.urls:
                 print(f"    {url}")

@@ -1,8 +1,12 @@
 """Downloads: stream to a temporary file, verify sha256, then rename. Mirrors tried in order.
 
-A dataset whose files have no URL of their own is made from its published archive (``DatasetSpec.made_from``):
-downloaded into a work folder beside the dataset's, extracted safely (``data/archives.py``), converted
-(``data/convert.py``), and each made file is checked against the registry's sha256 before it is moved into place.
+A dataset whose files have no URL of their own is made from its published archive (``DatasetSpec.made_from``, or a
+file's own ``FileSpec.made_from`` where a dataset has several): downloaded into a work folder beside the dataset's,
+checked against the published digests, extracted safely (``data/archives.py``), converted (``data/convert.py``), and
+each made file is checked against the registry's sha256 before it is moved into place. A file with no published
+sha256 (AG News's train split) is trusted on first verified fetch: its download must match every published digest
+(git blob id, MD5), and the sha256 of the file made from it is recorded beside it (``registry.record_sha256``) and
+checked on every later load.
 
 Bounded on every side, so a wrong or hostile server cannot fill the disk or hang a run: a file never grows past its
 expected size (the registry knows it), a transfer slower than MIN_RATE on average (after a grace period) or longer
@@ -21,8 +25,9 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from deepstudy.data import convert
+from deepstudy.data import convert, registry
 from deepstudy.data.archives import safe_extract
+from deepstudy.data.published import digests_in_words
 from deepstudy.data.registry import Archive, DatasetSpec, FileSpec, sha256_of
 from deepstudy.errors import UserError
 
@@ -41,13 +46,40 @@ def deadline_for(size: int | None, timeout: float) -> float:
     return timeout + GRACE + (size if size else UNKNOWN_SIZE_CAP) / MIN_RATE
 
 
+def git_blob_id(path: Path) -> str:
+    """The id git gives a file's contents (what a pinned commit serves): SHA-1 of b"blob <size>\\0" + the bytes."""
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode("ascii"))
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def md5_of(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)  # a published digest to compare with, not a security primitive alone
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def published_mismatch(path: Path, git_blob: str | None, md5: str | None) -> str:
+    """'' when ``path`` matches each published digest given (the git blob id, the MD5), else which one differs."""
+    for kind, expected, actual in (("git blob id", git_blob, git_blob_id), ("md5", md5, md5_of)):
+        if expected is not None and (got := actual(path)) != expected.lower():
+            return f"{kind} {got[:12]}…, expected {expected[:12]}…"
+    return ""
+
+
 def download_file(url: str, dest: Path, sha256: str | None, *, timeout: float = 60.0, size: int | None = None,
                   min_rate: float | None = None, deadline: float | None = None,
-                  on_progress: Callable[[int, int | None], None] | None = None) -> None:
+                  on_progress: Callable[[int, int | None], None] | None = None,
+                  git_blob: str | None = None, md5: str | None = None) -> None:
     """Fetch ``url`` into ``dest``; on any failure nothing is left at ``dest``.
 
     ``size``: the expected size in bytes (the registry's); the transfer stops as soon as the server sends more, or
-    announces more. ``sha256`` None: no digest is known (the caller checks what is made from the file). ``timeout``
+    announces more. ``sha256`` None: no digest is known (the caller checks what is made from the file). ``git_blob``,
+    ``md5``: published digests checked as well, where no sha256 is published (``Archive``). ``timeout``
     bounds each connect/read; ``min_rate`` (bytes/s, default MIN_RATE) the average
     rate after GRACE seconds; ``deadline`` (seconds, default ``deadline_for``) the whole transfer.
     """
@@ -88,6 +120,8 @@ def download_file(url: str, dest: Path, sha256: str | None, *, timeout: float = 
         # a full digest, or torch.hub's >= 8-hex prefix
         if sha256 is not None and (len(sha256) < 8 or not h.hexdigest().startswith(sha256)):
             raise DownloadError(f"checksum mismatch: expected sha256 {sha256[:12]}…, got {h.hexdigest()[:12]}…")
+        if mismatch := published_mismatch(tmp, git_blob, md5):
+            raise DownloadError(f"checksum mismatch: {mismatch}")
         os.replace(tmp, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         if isinstance(e, OSError) and e.errno == errno.ENOSPC:
@@ -106,29 +140,42 @@ def fetch(spec: DatasetSpec, folder: Path, *, timeout: float = 60.0, min_rate: f
           deadline: float | None = None, log: Callable[[str], None] = print,
           archive: Path | None = None) -> dict[str, str]:
     """Make ``folder`` hold every file of ``spec``, verified; returns {file: status}. ``min_rate``, ``deadline``: as
-    for :func:`download_file` (per file). ``archive``: a local copy of the published file ``spec.made_from`` names,
-    used instead of downloading it."""
+    for :func:`download_file` (per file). ``archive``: a local copy of a published file the dataset is made from
+    (``spec.archives``; named as published where there are several), used instead of downloading it."""
     if not spec.files:
         log(f"{spec.name}: bundled with its package, nothing to fetch")
         return {}
-    if archive is not None and spec.made_from is None:
+    if archive is not None and not spec.archives:
         raise UserError(f"--from: {spec.name} is not made from a published archive; its files download one by one")
+    local = None if archive is None else _given_archive(spec, Path(archive))
     limits = {"min_rate": min_rate, "deadline": deadline}
-    status, to_make = {}, []
+    status, to_make = {}, {}
     for f in spec.files:
-        if (folder / f.name).is_file() and f.accepts(sha256_of(folder / f.name)):
+        path = folder / f.name
+        if path.is_file() and f.accepts(sha256_of(path), registry.recorded_sha256(folder, f)):
             status[f.name] = "present"
-        elif not f.urls and spec.made_from is None:
+        elif not f.urls and spec.source_of(f) is None:
             raise UserError(f"{spec.name}: {f.name} has no published download URL; {spec.how_to_get}, and put it "
                             f"in {folder}/ (sha256 {f.sha256})")
         elif not f.urls:
-            to_make.append(f)
+            to_make.setdefault(spec.source_of(f), []).append(f)
     if to_make:  # first, so that a refused archive leaves the folder as it was
-        status.update(_make(spec, tuple(to_make), folder, archive, timeout, log, limits))
+        status.update(_make(spec, to_make, folder, (local, archive), timeout, log, limits))
     for f in spec.files:
         if f.name not in status:
             status[f.name] = _fetch_one(spec, f, folder / f.name, timeout, log, **limits)
     return {f.name: status[f.name] for f in spec.files}
+
+
+def _given_archive(spec: DatasetSpec, given: Path) -> Archive:
+    """Which published file ``--from`` gives: the dataset's only one, else the one of the same name."""
+    if len(spec.archives) == 1:
+        return spec.archives[0]
+    named = [a for a in spec.archives if a.name == given.name]
+    if not named:
+        raise UserError(f"--from {given}: {spec.name} is made from {' and '.join(a.name for a in spec.archives)}; "
+                        "give one of them under its published name")
+    return named[0]
 
 
 def _fetch_one(spec: DatasetSpec, f: FileSpec, dest: Path, timeout: float, log: Callable[[str], None],
@@ -139,51 +186,50 @@ def _fetch_one(spec: DatasetSpec, f: FileSpec, dest: Path, timeout: float, log: 
 
 
 def _download_any(what: str, urls: tuple[str, ...], dest: Path, sha256: str | None, size: int, timeout: float,
-                  log: Callable[[str], None], then: str, **limits: float | None) -> None:
+                  log: Callable[[str], None], then: str, *, git_blob: str | None = None, md5: str | None = None,
+                  **limits: float | None) -> None:
     errors = []
     for url in urls:
         try:
             log(f"  fetching {url}")
-            download_file(url, dest, sha256, timeout=timeout, size=size, **limits)
+            download_file(url, dest, sha256, timeout=timeout, size=size, git_blob=git_blob, md5=md5, **limits)
             return
         except DownloadError as e:
             errors.append(f"{url}: {e}")
     reasons = "; ".join(errors)
     offline = all(("URLError" in e or "gaierror" in e or "timed out" in e or "Connection" in e) for e in errors)
-    digest = f"sha256 {sha256}" if sha256 else "no published sha256"
+    digest = digests_in_words(sha256, git_blob, md5) or "no published sha256"
     advice = (f"this machine seems to be offline: on a machine with internet download {urls[0]} ({digest}) and {then}"
               if offline else "retry later, or copy a verified copy of the file there by hand")
     raise UserError(f"could not download {what} ({reasons}); {advice}")
 
 
-def _make(spec: DatasetSpec, files: tuple[FileSpec, ...], folder: Path, archive: Path | None, timeout: float,
-          log: Callable[[str], None], limits: dict) -> dict[str, str]:
-    """Make ``files`` from ``spec.made_from`` in a work folder beside ``folder``; each is checked, then moved in."""
-    src = spec.made_from
+def _make(spec: DatasetSpec, to_make: dict[Archive, list[FileSpec]], folder: Path,
+          given: tuple[Archive | None, Path | None], timeout: float, log: Callable[[str], None],
+          limits: dict) -> dict[str, str]:
+    """Make the files of ``to_make`` from their published files in a work folder beside ``folder``; each is checked,
+    and only when all are made are they moved in (with the sha256 recorded of those that have no published one).
+    ``given``: (the archive ``--from`` gives, its local path)."""
     new_folders = [p for p in (folder, *folder.parents) if not p.exists()]  # removed again when nothing is made
     folder.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{spec.name}-fetch-", dir=folder.parent))
     try:
-        published = work / "published" / src.name
-        published.parent.mkdir()
-        if archive is None:
-            _download_any(f"{spec.name}'s {src.name}", src.urls, published, src.sha256, src.max_bytes, timeout, log,
-                          f"run `deepstudy data fetch {spec.name} --from {src.name}`", **limits)
-        else:
-            _copy_local(spec, src, Path(archive).expanduser(), published)
-        root = published.parent
-        if src.max_members:  # an archive: extracted safely, only the members the converter reads
-            log(f"  extracting {src.name}")
-            root = work / "tree"
-            safe_extract(published, root, max_total_bytes=src.max_unpacked, max_members=src.max_members,
-                         keep=convert.keep(src.convert))
-        contents = convert.CONVERTERS[src.convert](root)
-        ready = {f.name: _checked(spec, src, f, contents) for f in files}
+        ready, made = {}, {}
+        for n, (src, files) in enumerate(to_make.items()):
+            local = given[1] if src == given[0] else None
+            ready.update(_made_from(spec, src, tuple(files), work / f"{n}", local, timeout, log, limits))
+            made.update({f.name: (f, src) for f in files})
         folder.mkdir(parents=True, exist_ok=True)
+        status = {}
         for name, data in ready.items():
             (work / name).write_bytes(data)
             os.replace(work / name, folder / name)
-        return {name: f"made from {src.name}" for name in ready}
+            f, src = made[name]
+            status[name] = f"made from {src.name}"
+            if f.sha256 is None:  # trust on first verified fetch: the download matched the published digests
+                registry.record_sha256(folder, name, hashlib.sha256(data).hexdigest())
+                status[name] += f" (its sha256 recorded in {name}{registry.RECORD}, checked on every load)"
+        return status
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise UserError(f"the disk filled up while making {spec.name} in {folder.parent} (nothing was kept); "
@@ -196,6 +242,27 @@ def _make(spec: DatasetSpec, files: tuple[FileSpec, ...], folder: Path, archive:
                 p.rmdir()
 
 
+def _made_from(spec: DatasetSpec, src: Archive, files: tuple[FileSpec, ...], work: Path, local: Path | None,
+               timeout: float, log: Callable[[str], None], limits: dict) -> dict[str, bytes]:
+    """{file name: bytes} of ``files``, made from ``src`` (downloaded, or copied from ``local``) in ``work``."""
+    published = work / "published" / src.name
+    published.parent.mkdir(parents=True)
+    if local is None:
+        _download_any(f"{spec.name}'s {src.name}", src.urls, published, src.sha256, src.max_bytes, timeout, log,
+                      f"run `deepstudy data fetch {spec.name} --from {src.name}`", git_blob=src.git_blob,
+                      md5=src.md5, **limits)
+    else:
+        _copy_local(spec, src, local.expanduser(), published)
+    root = published.parent
+    if src.max_members:  # an archive: extracted safely, only the members the converter reads
+        log(f"  extracting {src.name}")
+        root = work / "tree"
+        safe_extract(published, root, max_total_bytes=src.max_unpacked, max_members=src.max_members,
+                     keep=convert.keep(src.convert))
+    contents = convert.CONVERTERS[src.convert](root)
+    return {f.name: _checked(spec, src, f, contents) for f in files}
+
+
 def _copy_local(spec: DatasetSpec, src: Archive, given: Path, dest: Path) -> None:
     if not given.is_file():
         raise UserError(f"--from {given}: no such file; give the path of a downloaded {src.name}")
@@ -205,6 +272,9 @@ def _copy_local(spec: DatasetSpec, src: Archive, given: Path, dest: Path) -> Non
     if src.sha256 and sha256_of(given) != src.sha256:
         raise UserError(f"--from {given}: sha256 {sha256_of(given)[:12]}…, not the published {src.name}'s "
                         f"{src.sha256[:12]}…; it is damaged or another version — download {src.urls[0]} again")
+    if mismatch := published_mismatch(given, src.git_blob, src.md5):
+        raise UserError(f"--from {given}: {mismatch} (the published {src.name}'s); it is damaged or another version "
+                        f"— download {src.urls[0]} again")
     shutil.copyfile(given, dest)
 
 
@@ -216,6 +286,11 @@ def _checked(spec: DatasetSpec, src: Archive, f: FileSpec, contents: dict[str, b
         candidates = convert.gzip_candidates(contents[f.name[:-3]])
     else:
         raise UserError(f"{src.name} gave no {f.name}; it is not the published file — delete it and fetch again")
+    if f.sha256 is None:  # no registered digest: the first conversion is recorded, once the download is vouched for
+        if not src.verified:
+            raise UserError(f"{spec.name}: {f.name} has no registered sha256 and {src.name} no published digest; "
+                            f"nothing vouches for it — {spec.how_to_get}")
+        return next(iter(candidates))
     digest = ""
     for data in candidates:
         digest = hashlib.sha256(data).hexdigest()

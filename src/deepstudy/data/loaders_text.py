@@ -14,7 +14,8 @@ from deepstudy.data.registry import DatasetSpec
 from deepstudy.data.splits import _finish_split, _hold_out_test
 from deepstudy.errors import UserError
 
-_TEXT_FIELDS = {"ag-news": ("title", "description", "title+description"), "20newsgroups": ("subject", "message"),
+_AG_FIELDS = ("title", "description", "title+description")
+_TEXT_FIELDS = {"ag-news": _AG_FIELDS, "ag-news-full": _AG_FIELDS, "20newsgroups": ("subject", "message"),
                 "imdb": ("review",)}
 
 
@@ -30,11 +31,13 @@ def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_se
         raise UserError(f"data.text_field '{field_name}' does not exist in {spec.name}; "
                         f"choose one of {', '.join(fields)}")
     notes = [f"text field: {field_name}"]
-    if spec.name == "ag-news":
-        titles, descriptions, y, classes = text.read_ag_news(folder)
-        docs = {"title": titles, "description": descriptions,
-                "title+description": [f"{a} {b}" for a, b in zip(titles, descriptions)]}[field_name]
-        x, y, x_test, y_test = _hold_out_test(np.asarray(docs, dtype=object), y, cfg.test_fraction, notes)
+    if spec.name == "ag-news":  # the published test split only: a fixed stratified hold-out is our test set
+        x, y, classes = _ag_news(folder, "test", field_name)
+        x, y, x_test, y_test = _hold_out_test(x, y, cfg.test_fraction, notes)
+    elif spec.name == "ag-news-full":  # the published split: 120,000 train / 7,600 test
+        x, y, classes = _ag_news(folder, "train", field_name)
+        x_test, y_test, _ = _ag_news(folder, "test", field_name)
+        notes.append(f"the published split: {len(y):,} train / {len(y_test):,} test")
     elif spec.name == "imdb":
         x, y, classes = text.read_imdb(folder, "train")
         x_test, y_test, _ = text.read_imdb(folder, "test")
@@ -47,6 +50,14 @@ def _load_text(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_se
         x_test = np.asarray([pick(m) for m in test_docs], dtype=object)
     parts = _finish_split(cfg, x, y, x_test, y_test, split_seed, notes)
     return Dataset(cfg.name, "text", list(classes), *parts, source=source, notes=notes)
+
+
+def _ag_news(folder: Path, split: str, field_name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(texts of ``field_name``, labels 0..3, class names) of AG News ``{split}.csv.gz``."""
+    titles, descriptions, y, classes = text.read_ag_news(folder, split)
+    docs = {"title": titles, "description": descriptions,
+            "title+description": [f"{a} {b}" for a, b in zip(titles, descriptions)]}[field_name]
+    return np.asarray(docs, dtype=object), y, classes
 
 
 def _text_files(path: Path, test_path: str | None) -> tuple[Path, Path | None]:

@@ -20,15 +20,19 @@ from deepstudy.errors import UserError, closest
 @dataclass(frozen=True)
 class FileSpec:
     name: str
-    sha256: str
-    size: int
+    # None: no sha256 is published; the one of the file made at the first verified fetch is recorded beside it
+    # (``<name>.sha256``, see record_sha256) and checked on every later load: trust on first verified fetch.
+    sha256: str | None
+    size: int  # 0: not known
     urls: tuple[str, ...] = ()  # mirrors, tried in order
     # Other accepted digests: our own conversion of the published archive, where it cannot reproduce the shared
     # copy byte for byte (its gzip came from GNU gzip; without that tool we compress with zlib: same CSV inside).
     also_sha256: tuple[str, ...] = ()
+    made_from: Archive | None = None  # this file's own published source, where its dataset has several
 
-    def accepts(self, digest: str) -> bool:
-        return digest == self.sha256 or digest in self.also_sha256
+    def accepts(self, digest: str, recorded: str | None = None) -> bool:
+        """``recorded``: for a file with no registered sha256, the one recorded at its first verified fetch."""
+        return digest == (self.sha256 or recorded) or digest in self.also_sha256
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,17 @@ class DatasetSpec:
 
     @property
     def downloadable(self) -> bool:
-        return bool(self.files) and all(f.urls or self.made_from for f in self.files)
+        return bool(self.files) and all(f.urls or self.source_of(f) for f in self.files)
+
+    def source_of(self, f: FileSpec) -> Archive | None:
+        """The published file ``f`` is made from (None: it downloads from its own URLs)."""
+        return None if f.urls else (f.made_from or self.made_from)
+
+    @property
+    def archives(self) -> tuple[Archive, ...]:
+        """Every published file this dataset's files are made from, in the order of its files."""
+        found = [a for a in (self.source_of(f) for f in self.files) if a is not None]
+        return tuple(dict.fromkeys(found))
 
 
 def _mirrored(files: dict[str, tuple[str, int]], bases: tuple[str, ...]) -> tuple[FileSpec, ...]:
@@ -134,6 +148,24 @@ REGISTRY: dict[str, DatasetSpec] = {
             how_to_get="take test.csv from the torchtext AG_NEWS mirror (md5 d52ea96a97a2d943681189a97654912d), "
                        "gzip it (gzip -n -9), add classes.txt",
             made_from=published.AG_NEWS_TEST,
+        ),
+        DatasetSpec(
+            "ag-news-full", "ag-news", "text-csv",
+            "AG News topic classification (Zhang et al., 2015), the published split: 120,000 train / 7,600 test, "
+            "4 balanced classes; titles + descriptions. No sha256 of train.csv is published: the download is checked "
+            "against its git blob id and MD5, and the sha256 of train.csv.gz is recorded at that first fetch "
+            "(train.csv.gz.sha256) and checked on every load.",
+            "research / non-commercial use (readme.txt); no formal license",
+            (FileSpec("train.csv.gz", None, 0, made_from=published.AG_NEWS_TRAIN),
+             # ag-news's very files, in the same folder: fetching ag-news-full beside ag-news adds train.csv.gz only
+             FileSpec("test.csv.gz", "3c277beb6ce3dd635407635cb90a7c5ceaf87168fabb3be218e39aa2b097f706", 748824,
+                      made_from=published.AG_NEWS_TEST),
+             FileSpec("classes.txt", "612dbfa932f07a6ed837295a7d5746ce7412e7bb4bc32ba919fdb3cda3a1b9b5", 31,
+                      (github(AG_NEWS_AT, "data/ag_news_csv/classes.txt"),))),
+            classes=("World", "Sports", "Business", "Sci/Tech"),
+            how_to_get="download train.csv (md5 b1a00f826fdfbd249f79597b59e1dc12) from the pinned commit where "
+                       "there is internet, then `deepstudy data fetch ag-news-full --from train.csv` checks it against "
+                       "the published digests, gzips it (gzip -n -9) and records its sha256",
         ),
         DatasetSpec(
             "20newsgroups", "20newsgroups", "text-csv",
@@ -265,9 +297,11 @@ def locate(spec: DatasetSpec, path: str | None = None) -> Path:
     looked = []
     for root in data_roots():
         folder = root / spec.folder
-        looked.append(str(folder))
-        if all((folder / f.name).is_file() for f in spec.files):
+        missing = [f.name for f in spec.files if not (folder / f.name).is_file()]
+        if not missing:
             return folder
+        partly = len(missing) < len(spec.files)  # ag-news-full where only ag-news's files are: say what is missing
+        looked.append(f"{folder}" + (f" (it lacks {', '.join(missing)})" if partly else ""))
     fix = f"run `deepstudy data fetch {spec.name}`" if spec.downloadable else spec.how_to_get
     raise UserError(f"dataset '{spec.name}' not found (looked in {', '.join(looked)}); {fix}, "
                     f"or set DEEPSTUDY_DATA to a folder that holds {spec.folder}/")
@@ -288,12 +322,54 @@ def sha256_of(path: Path) -> str:
     return _HASH_CACHE[key]
 
 
+RECORD = ".sha256"  # <file>.sha256 beside a file with no published sha256: `sha256sum -c` reads it too
+
+
+def recorded_sha256(folder: Path, f: FileSpec) -> str | None:
+    """The sha256 recorded for ``f`` in ``folder`` at its first verified fetch; None when there is none."""
+    path = folder / (f.name + RECORD)
+    if not path.is_file():
+        return None
+    digest = path.read_text(encoding="ascii", errors="replace").split(maxsplit=1)[:1]
+    return digest[0].lower() if digest and len(digest[0]) == 64 else None
+
+
+def record_sha256(folder: Path, name: str, digest: str) -> None:
+    """Record ``digest`` as the sha256 of ``folder/name`` (made from a download checked against the published
+    digests): the file is trusted from this first verified fetch on, and checked against it on every load."""
+    tmp = folder / f".{name}{RECORD}.part-{os.getpid()}"
+    tmp.write_text(f"{digest}  {name}\n", encoding="ascii")
+    os.replace(tmp, folder / (name + RECORD))
+
+
+def _check_recorded(spec: DatasetSpec, f: FileSpec, folder: Path, digest: str, given_path: bool) -> None:
+    """``f`` has no published sha256: ``digest`` must be the one recorded at its first verified fetch."""
+    recorded = recorded_sha256(folder, f)
+    path, fetch = folder / f.name, f"`deepstudy data fetch {spec.name}`"
+    where = " (data.path)" if given_path else ""
+    if recorded is None:
+        raise UserError(f"{path}{where} has no recorded sha256 ({f.name}{RECORD} beside it): no sha256 of it is "
+                        f"published, so only a file made by {fetch} (which checks the download against the "
+                        f"published digests and records it) is trusted; run {fetch}, or add --from with your copy of "
+                        f"{spec.source_of(f).name}")
+    if digest != recorded:
+        fix = (f"if it is a damaged copy, {fetch} makes a verified one in the data directory (your folder is left "
+               "alone)" if given_path else f"delete it and run {fetch}")
+        raise UserError(f"checksum mismatch for {path}{where}: sha256 {digest[:12]}…, not the {recorded[:12]}… "
+                        f"recorded at its first verified fetch; the file is damaged or was replaced — {fix}")
+
+
 def verify(spec: DatasetSpec, folder: Path, given_path: bool = False) -> dict[str, str]:
-    """sha256 of every file, checked against the registry; returns {file: sha256}. ``given_path``: the folder is
-    the study's data.path — files of the user's own, never to be deleted on our advice."""
+    """sha256 of every file, checked against the registry (or, for a file with no published sha256, against the one
+    recorded at its first verified fetch); returns {file: sha256}. ``given_path``: the folder is the study's
+    data.path — files of the user's own, never to be deleted on our advice."""
     out = {}
     for f in spec.files:
         digest = sha256_of(folder / f.name)
+        if f.sha256 is None:
+            _check_recorded(spec, f, folder, digest, given_path)
+            out[f.name] = digest
+            continue
         if not f.accepts(digest) and given_path:
             raise UserError(
                 f"checksum mismatch for {folder / f.name} (data.path): sha256 {digest[:12]}…, the registered "

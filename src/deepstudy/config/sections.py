@@ -93,7 +93,8 @@ class DataConfig(_Section):
         "pretrain.task: imagenet (224 is the published size; smaller is cheaper on a CPU)."))
     text_field: Literal["title", "description", "title+description", "subject", "message", "review"] | None = Field(
         None, description=("Text datasets: the field read (ag-news, ag-news-full: title | description | "
-                           "title+description, default title; 20newsgroups: subject | message, default subject; imdb: review)."))
+                           "title+description, default title; 20newsgroups: subject | message, default subject; "
+                           "imdb: review)."))
     tokenizer: Literal["words", "wordpiece"] = Field("words", description=(
         "Text with torch models: words (lower-cased words, a vocabulary from the training split, see vocab_*) "
         "or wordpiece (MiniLM's WordPiece tokenizer through the `tokenizers` library: [CLS] pieces [SEP], its "

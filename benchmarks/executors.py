@@ -49,7 +49,8 @@ def main(spec: dict | None = None, repeats: int = REPEATS) -> dict:
     cfg = config.validate(spec or STUDY)
     started = not ray.is_initialized()  # tests/test_executors.py runs it on the module's Ray instance
     if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning",
+                 _system_config={"worker_niceness": 0})  # as `deepstudy run --executor ray` starts it
     try:
         _timed(cfg, "ray")  # warm-up: the workers import torch once
         times: dict[str, list[float]] = {e: [] for e in EXECUTORS}

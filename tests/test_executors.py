@@ -74,6 +74,23 @@ def test_ray_not_installed_says_the_pip_command(cli, tmp_path, monkeypatch):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("address, niceness", [(None, 0), ("auto", None)])
+def test_a_ray_started_here_runs_its_workers_at_nice_0(tmp_path, monkeypatch, address, niceness):
+    """Ray's default worker niceness (15) let any other busy process starve the training tasks; a Ray that deepstudy
+    starts sets 0, as the local executor and --jobs run; a cluster joined by --address keeps its own setting."""
+    import types
+
+    from deepstudy.executors.ray_cluster import RayExecutor
+
+    started = {}
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=lambda **kw: started.update(kw),
+                                 nodes=lambda: [{"Alive": True, "Resources": {"CPU": 2.0}}], shutdown=lambda: None)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    RayExecutor.connect(address, study.check(config.load(str(small_study(tmp_path))))).close()
+    assert started["address"] == address
+    assert started.get("_system_config", {}).get("worker_niceness") == niceness
+
+
 def test_resources_validated_in_the_study_file(tmp_path):
     with pytest.raises(UserError, match="cpus"):
         config.load(str(small_study(tmp_path, **{"train.resources": {"cpus": 0}})))

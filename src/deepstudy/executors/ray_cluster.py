@@ -65,9 +65,12 @@ class RayExecutor(_Worker):
         if not ray.is_initialized():
             if address not in (None, "auto"):
                 _reachable(address)
+            # a Ray started here runs its workers at nice 0, as the local executor and --jobs do: Ray's default
+            # (15) let any other process on the machine starve the training tasks (5x slower beside one busy job)
+            local = {"_system_config": {"worker_niceness": 0}} if address is None else {}
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.WARNING)
+                         logging_level=logging.WARNING, **local)
             except ConnectionError as e:
                 raise UserError(f"--address {address}: no Ray cluster there ({str(e).splitlines()[0][:160]}); start "
                                 "one (`ray start --head`) or drop --address to start Ray on this machine") from None

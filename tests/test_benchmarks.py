@@ -46,7 +46,7 @@ def written(tmp_path, monkeypatch):
     that checks its provenance. The real results folder is checked untouched afterwards."""
     before = {p: p.stat().st_mtime_ns for p in REAL_RESULTS.glob("*")} if REAL_RESULTS.is_dir() else {}
     out = tmp_path / "results"
-    for module in (common, nab_target, speedrun, search, studies):  # the modules that import RESULTS by name
+    for module in (common, nab_target, search, studies):  # the modules that import RESULTS by name
         monkeypatch.setattr(module, "RESULTS", out)
 
     def read(name: str) -> dict:

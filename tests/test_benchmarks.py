@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks import (common, minilm_parity, nab_corpus, nab_target, naive_bayes, rnn_padding, scratch_speed, search,
                         sequence_length, som_speed, speedrun, studies, summary, trainer_overhead)
+from deepstudy import config
 
 REAL_RESULTS = Path(common.__file__).resolve().parent / "results"
 
@@ -45,7 +46,7 @@ def written(tmp_path, monkeypatch):
     that checks its provenance. The real results folder is checked untouched afterwards."""
     before = {p: p.stat().st_mtime_ns for p in REAL_RESULTS.glob("*")} if REAL_RESULTS.is_dir() else {}
     out = tmp_path / "results"
-    for module in (common, nab_corpus, nab_target, speedrun, search, studies):  # the modules that import RESULTS by name
+    for module in (common, nab_corpus, nab_target, search, studies):  # the modules that import RESULTS by name
         monkeypatch.setattr(module, "RESULTS", out)
 
     def read(name: str) -> dict:
@@ -240,11 +241,19 @@ def test_speedrun(written, data, monkeypatch):
     monkeypatch.setattr(speedrun, "OVERRIDES", {"data.train_limit": 256, "train.epochs": 1, "seeds": 2})
     speedrun.main()
     saved = written("mnist_speedrun")
-    assert set(saved["arms"]) == {"fp32", "bf16-channels-last"}
-    for arm in saved["arms"].values():
-        check_timing(arm["seconds"], 2)  # one time per seed
-        assert len(arm["seconds"]["ci95"]) == 2 and arm["accuracy"]["n"] == 2
-    assert len(list(timings(saved))) == 2
+    arms = set(config.load("mnist-speedrun").arms)
+    assert set(saved["arms"]) == arms
+    for side in [saved["reference"], *saved["arms"].values()]:
+        check_timing(side["seconds"], 2)  # one time per seed, the reference's too
+        assert len(side["seconds"]["ci95"]) == 2 and side["accuracy"]["n"] == 2
+        assert 0 <= side["accuracy"]["mean"] <= 1
+    assert len(list(timings(saved))) == len(arms) + 1
+    rows = saved["rows"]
+    assert len(rows) == len(arms) and {r["ratio_of"] for r in rows} == {"median"}
+    for row, (arm, side) in zip(rows, saved["arms"].items()):
+        assert arm in row["benchmark"] and row["ours"]["n"] == row["reference"]["n"] == 2
+        assert row["ratio"] == pytest.approx(row["ours"]["value"] / row["reference"]["value"])
+        assert row["met"] == (side["accuracy"]["mean"] >= 0.99 and row["ratio"] <= 0.6)
 
 
 TINY_SEARCH = {"data.train_limit": 200, "train.epochs": 1, "search.trials": 2, "search.startup_trials": 1,

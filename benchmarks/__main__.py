@@ -2,6 +2,7 @@
 
 python -m benchmarks                 # everything
 python -m benchmarks overhead        # trainer overhead + loader share only
+python -m benchmarks run-overhead    # study.run of a small CNN (5 epochs) vs a raw loop with val + checkpoints
 python -m benchmarks scratch         # NumPy engine vs torch step time, identical weights
 python -m benchmarks naive-bayes     # our naive Bayes vs scikit-learn on AG News titles
 python -m benchmarks sequence        # LSTM vs 1-D CNN vs Transformer step time as sequences grow
@@ -22,12 +23,15 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 import sys
 
 from benchmarks import (ddp_equivalence, executors, lr_find_check, minilm_parity, nab_target, naive_bayes, rnn_padding,
-                        scratch_speed, search, sequence_length, som_speed, speedrun, studies, trainer_overhead)
+                        run_overhead, scratch_speed, search, sequence_length, som_speed, speedrun, studies,
+                        trainer_overhead)
 
-which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
+which = sys.argv[1:] or ["overhead", "run-overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab", "speedrun",
                          "executors", "ddp", "lr-find", "search-jobs", "search-pruning", "search-samplers", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
+if "run-overhead" in which:
+    run_overhead.main()
 if "scratch" in which:
     scratch_speed.main()
 if "naive-bayes" in which:

@@ -4,6 +4,7 @@ python -m benchmarks                 # everything, ending with the summary table
 python -m benchmarks summary         # the summary table of benchmarks/results/*.json only (no training; also
                                      # writes benchmarks/results/SUMMARY.md); any run below also ends with it
 python -m benchmarks overhead        # trainer overhead + loader share only
+python -m benchmarks run-overhead    # study.run of a small CNN (5 epochs) vs a raw loop with val + checkpoints
 python -m benchmarks scratch         # NumPy engine vs torch step time, identical weights
 python -m benchmarks naive-bayes     # our naive Bayes vs scikit-learn on AG News titles
 python -m benchmarks sequence        # LSTM vs 1-D CNN vs Transformer step time as sequences grow
@@ -25,14 +26,16 @@ python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs 
 import sys
 
 from benchmarks import (ddp_equivalence, executors, lr_find_check, minilm_parity, nab_corpus, nab_target, naive_bayes,
-                        rnn_padding, scratch_speed, search, sequence_length, som_speed, speedrun, studies, summary,
-                        trainer_overhead)
+                        rnn_padding, run_overhead, scratch_speed, search, sequence_length, som_speed, speedrun, studies,
+                        summary, trainer_overhead)
 
-which = sys.argv[1:] or ["overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm", "som", "nab",
-                         "nab-corpus", "speedrun", "executors", "ddp", "lr-find", "search-jobs", "search-pruning",
-                         "search-samplers", "studies"]
+which = sys.argv[1:] or ["overhead", "run-overhead", "scratch", "naive-bayes", "sequence", "rnn-padding", "minilm",
+                         "som", "nab", "nab-corpus", "speedrun", "executors", "ddp", "lr-find", "search-jobs",
+                         "search-pruning", "search-samplers", "studies"]
 if "overhead" in which:
     trainer_overhead.main()
+if "run-overhead" in which:
+    run_overhead.main()
 if "scratch" in which:
     scratch_speed.main()
 if "naive-bayes" in which:

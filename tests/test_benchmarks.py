@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import (common, minilm_parity, nab_corpus, nab_target, naive_bayes, rnn_padding, scratch_speed, search,
-                        sequence_length, som_speed, speedrun, studies, summary, trainer_overhead)
+from benchmarks import (common, minilm_parity, nab_corpus, nab_target, naive_bayes, rnn_padding, run_overhead,
+                        scratch_speed, search, sequence_length, som_speed, speedrun, studies, summary, trainer_overhead)
 from deepstudy import config
 
 REAL_RESULTS = Path(common.__file__).resolve().parent / "results"
@@ -46,7 +46,7 @@ def written(tmp_path, monkeypatch):
     that checks its provenance. The real results folder is checked untouched afterwards."""
     before = {p: p.stat().st_mtime_ns for p in REAL_RESULTS.glob("*")} if REAL_RESULTS.is_dir() else {}
     out = tmp_path / "results"
-    for module in (common, nab_corpus, nab_target, search, studies):  # the modules that import RESULTS by name
+    for module in (common, nab_corpus, nab_target, run_overhead, search, studies):  # modules importing RESULTS by name
         monkeypatch.setattr(module, "RESULTS", out)
 
     def read(name: str) -> dict:
@@ -105,6 +105,29 @@ def test_trainer_overhead(written, data, monkeypatch):
     assert loader["loader_share_of_step"] == pytest.approx(loader["loader_seconds"]["median"]
                                                            / loader["epoch_seconds"]["median"])
     assert len(list(timings(saved))) == 6
+
+
+def test_run_overhead(written, data, monkeypatch):
+    """study.run vs the raw loop on a few hundred images, 2 epochs: both sides timed per round, the same test
+    accuracy (the same work), rows in the shared schema."""
+    needs(data, "mnist")
+    monkeypatch.setattr(run_overhead, "TRAIN_LIMIT", 256)
+    monkeypatch.setattr(run_overhead, "EPOCHS", 2)
+    run_overhead.main(repeats=2)
+    saved = written("run_overhead")
+    for who in ("ours", "reference"):
+        check_timing(saved[f"{who}_seconds"], 2)
+        check_timing(saved[f"{who}_whole_seconds"], 2)
+        assert set(saved["phases"][who]) == {"setup", "epochs", "test", "results_and_report"}
+    assert saved["ratio"] == pytest.approx(saved["ours_seconds"]["median"] / saved["reference_seconds"]["median"])
+    assert saved["same_test_accuracy"] is True and saved["workload"]["epochs"] == 2
+    assert saved["ours_whole_seconds"]["median"] > saved["ours_seconds"]["median"]  # + results.json and the report
+    run_row, report_row, probe_row = saved["rows"]
+    assert run_row["ratio"] == saved["ratio"] and run_row["ratio_of"] == "median" and isinstance(run_row["met"], bool)
+    assert run_row["ours"]["n"] == run_row["reference"]["n"] == 2 and run_row["reference"]["what"]
+    assert report_row["target"] is None and report_row["met"] is None
+    assert probe_row["reference"]["value"] > run_row["reference"]["value"]  # the raw loop plus the probe pass
+    assert not (common.RESULTS.parent / "runs" / "run-overhead").exists()  # the runs are cleaned up
 
 
 def test_scratch_speed(written, data, monkeypatch):

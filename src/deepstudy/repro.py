@@ -79,10 +79,16 @@ FAULT_SCOPE = [""]  # where the process is (a search sets "trial-<k>"): DEEPSTUD
 def fault_point(epoch: int) -> None:
     """Fault injection for the resume tests: DEEPSTUDY_FAULT_AFTER_EPOCH=k dies like a SIGKILL after epoch k (with
     DEEPSTUDY_FAULT_SCOPE=trial-3: only in trial 3 of a search)."""
+    if fault_armed(epoch):
+        os._exit(137)  # no clean-up, no atexit, no flush: the closest thing to a kill
+
+
+def fault_armed(epoch: int) -> bool:
+    """Whether :func:`fault_point` kills the process after ``epoch`` (the driver then waits for that epoch's
+    checkpoint first, so the resume tests know where the run resumes)."""
     fault = os.environ.get("DEEPSTUDY_FAULT_AFTER_EPOCH")
     scope = os.environ.get("DEEPSTUDY_FAULT_SCOPE")
-    if fault is not None and int(fault) == epoch and scope in (None, FAULT_SCOPE[0]):
-        os._exit(137)  # no clean-up, no atexit, no flush: the closest thing to a kill
+    return fault is not None and int(fault) == epoch and scope in (None, FAULT_SCOPE[0])
 
 
 def resolve_device(name: str) -> torch.device:

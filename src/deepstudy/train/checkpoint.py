@@ -17,8 +17,11 @@ file is re-trained on resume, which writes both again.
 """
 from __future__ import annotations
 
+import copy
 import io
 import os
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import safetensors.torch
@@ -60,6 +63,39 @@ def save_weights(model: nn.Module, path: Path, sealed: bool = True) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         safetensors.torch.save_model(model, str(tmp))  # handles shared / tied tensors
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if sealed:
+        seal(path)
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """A model's weights as ``safetensors.torch.save_model`` writes them (tied tensors once, the names dropped in the
+    metadata), copied: training may go on while they are written (:func:`write_weights`)."""
+
+    tensors: dict[str, torch.Tensor]
+    metadata: dict[str, str] | None
+
+
+def frozen_weights(model: nn.Module) -> Frozen:
+    """A copy of ``model``'s weights; written by :func:`write_weights`, the file is the one save_weights writes."""
+    state = model.state_dict()
+    metadata = None
+    for kept, dropped in safetensors.torch._remove_duplicate_names(state).items():  # save_model's own rule
+        for name in dropped:
+            metadata = metadata or {}
+            metadata.setdefault(name, kept)
+            del state[name]
+    return Frozen({k: v.detach().clone(memory_format=torch.contiguous_format) for k, v in state.items()}, metadata)
+
+
+def write_weights(weights: Frozen, path: Path, sealed: bool = True) -> None:
+    """:func:`save_weights` of a copy taken earlier (:func:`frozen_weights`); safe on a thread of its own."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        safetensors.torch.save_file(weights.tensors, str(tmp), metadata=weights.metadata)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -137,14 +173,30 @@ def verified(folder: Path) -> tuple[dict, dict | None]:
 def save(folder: Path, epoch: int, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler, scaler,
          extra: dict, averages=None) -> None:
     """``averages``: a train.Averages (EMA / SWA) saved in the state file too (none: the file is as it always was)."""
+    write(folder, epoch, frozen_weights(model), state_of(epoch, optimizer, scheduler, scaler, extra, averages))
+
+
+def state_of(epoch: int, optimizer, scheduler, scaler, extra: dict, averages=None) -> dict:
+    """What the state file holds (it refers to the live tensors: :func:`copied` before training on)."""
+    return {"epoch": epoch, "optimizer": optimizer.state_dict() if optimizer is not None else None,
+            "scheduler": scheduler.state_dict() if scheduler is not None else None,
+            "scaler": scaler.state_dict(), "extra": extra,
+            **({"averages": averages.state_dict()} if averages is not None else {})}
+
+
+def copied(state: dict) -> dict:
+    """A copy of :func:`state_of` that training cannot change any more (tensors cloned), to write while it goes on."""
+    return copy.deepcopy(state)
+
+
+def write(folder: Path, epoch: int, weights: Frozen, state: dict) -> None:
+    """An epoch's checkpoint from a snapshot (:func:`frozen_weights`, :func:`state_of`): both files written
+    atomically, then committed — until then ``last.json`` names the epoch before. Safe on a thread of its own."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"epoch-{epoch:04d}"
-    save_weights(model, folder / f"{stem}.safetensors", sealed=False)  # last.json holds its sha256
+    write_weights(weights, folder / f"{stem}.safetensors", sealed=False)  # last.json holds its sha256
     buf = io.BytesIO()
-    torch.save({"epoch": epoch, "optimizer": optimizer.state_dict() if optimizer is not None else None,
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "scaler": scaler.state_dict(), "extra": extra,
-                **({"averages": averages.state_dict()} if averages is not None else {})}, buf)
+    torch.save(state, buf)
     atomic_write_bytes(folder / f"{stem}.state.pt", buf.getvalue())
     commit(folder, epoch, weights=f"{stem}.safetensors", state=f"{stem}.state.pt")
 

@@ -4,7 +4,14 @@ A task supplies what happens in an epoch (``epochs(start)``: one metrics row per
 ``start`` on) and what must be saved to continue exactly (a :class:`State`); the driver does the
 rest, in this order per epoch::
 
-    row -> monitor (best weights) -> metrics.jsonl -> atomic checkpoint -> event -> fault point -> stop?
+    row -> monitor -> copy of the state -> metrics.jsonl -> event -> fault point -> stop?
+                              `-> (thread) best weights -> atomic checkpoint
+
+The copy (weights, optimizer, schedule, monitor: cloned) is written on a thread of its own while the next
+epoch trains — serializing, fsync and sha256 off the training's path; each write waits for the one before,
+and the last is waited for before ``drive`` returns or raises (Ctrl-C, a non-finite loss: every epoch with a
+metrics line is then committed). A kill (SIGKILL, power) mid-write leaves ``last.json`` at the epoch before,
+as a kill mid-save always did. A State without ``snapshot`` is saved in line.
 
 and, before the first epoch, resumes from the last checkpoint that passes its sha256 check (the
 newest, or the one before it: event ``checkpoint_fallback``): it restores the state and the
@@ -14,6 +21,9 @@ resumed seed ends bit-identical to an uninterrupted one.
 """
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +33,7 @@ import torch
 from torch import nn
 
 from deepstudy import repro
-from deepstudy.fileio import append_jsonl, keep_jsonl
+from deepstudy.fileio import append_jsonl, keep_jsonl, read_jsonl
 from deepstudy.train import checkpoint
 from deepstudy.train.averaging import Averages
 from deepstudy.train.monitor import Monitor
@@ -84,6 +94,21 @@ class TorchState:
 
     def save(self, folder: Path, epoch: int, extra: dict) -> None:
         checkpoint.save(folder, epoch, self.model, self.optimizer, self.scheduler, self.scaler, extra, self.averages)
+
+    def snapshot(self, folder: Path, epoch: int, extra: dict, best: Path | None) -> Callable[[], None]:
+        """What ``save`` (and ``save_best`` to ``best``, unless None) would write, copied now; the returned
+        function writes it (on the driver's writer thread, while the next epoch trains)."""
+        weights = checkpoint.frozen_weights(self.model)
+        best_weights = None if best is None else (weights if self.averages is None else
+                                                  checkpoint.frozen_weights(self.averages.evaluated(self.model)))
+        state = checkpoint.copied(checkpoint.state_of(epoch, self.optimizer, self.scheduler, self.scaler, extra,
+                                                      self.averages))
+
+        def write() -> None:
+            if best_weights is not None:  # first, as save_best before save: a committed epoch has its best file
+                checkpoint.write_weights(best_weights, best)
+            checkpoint.write(folder, epoch, weights, state)
+        return write
 
     def load(self, folder: Path) -> tuple[int, dict, dict | None]:
         state = checkpoint.load(folder, self.model, self.optimizer, self.scheduler, self.scaler, self.averages)
@@ -152,18 +177,75 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
     if stopped:
         return Driven(start, True, saved)
     rows: Iterator[dict] = iter(epochs(start))
-    for row in rows:
-        epoch = row["epoch"]
-        if monitor.update(row.get(monitor.metric), epoch):
-            state.save_best(folder / best)
-        append_jsonl(metrics, row)
-        saved = {"monitor": monitor.state_dict(), **(extra() if extra else {})}
-        state.save(ckpt_dir, epoch, saved)
-        on_event({"kind": "epoch", "arm": arm, "seed": seed, "epochs": total, **row})
-        repro.fault_point(epoch)
-        if after_epoch is not None:
-            after_epoch(epoch)
-        if monitor.should_stop:
-            stopped = True
-            break
+    writer, pending = _Writer(), None
+    try:
+        for row in rows:
+            epoch = row["epoch"]
+            improved = monitor.update(row.get(monitor.metric), epoch)
+            saved = {"monitor": monitor.state_dict(), **(extra() if extra else {})}
+            if hasattr(state, "snapshot"):  # copied now, written while the next epoch trains
+                pending = (epoch, state.snapshot(ckpt_dir, epoch, saved, folder / best if improved else None))
+                append_jsonl(metrics, row)
+                writer.submit(pending[1])
+                pending = None
+            else:
+                if improved:
+                    state.save_best(folder / best)
+                append_jsonl(metrics, row)
+                state.save(ckpt_dir, epoch, saved)
+            on_event({"kind": "epoch", "arm": arm, "seed": seed, "epochs": total, **row})
+            if repro.fault_armed(epoch):  # the resume tests kill the process after epoch k's checkpoint
+                writer.wait()
+            repro.fault_point(epoch)
+            if after_epoch is not None:
+                after_epoch(epoch)
+            if monitor.should_stop:
+                stopped = True
+                break
+        writer.wait()
+    except BaseException:  # a non-finite loss, Ctrl-C: every epoch with a metrics line is committed before it goes on
+        writer.wait(raising=False)
+        with contextlib.suppress(Exception):  # interrupted around the hand-over: written (again: atomic, the same)
+            if pending is not None and (logged := read_jsonl(metrics)) and logged[-1].get("epoch") == pending[0]:
+                pending[1]()
+        raise
+    finally:
+        writer.close()
     return Driven(start, stopped, saved)
+
+
+class _Writer:
+    """Writes checkpoints on a thread of its own, one at a time, in the order handed over (``submit`` first waits
+    for the write before). Every write is atomic and ``last.json`` is replaced last (checkpoint.write), so a kill
+    during a write leaves the epoch before as the latest, from which a resume re-trains bit-identically. The
+    hand-over is a ``SimpleQueue.put`` (one C call): Ctrl-C lands before or after it, never halfway."""
+
+    def __init__(self):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="deepstudy-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except BaseException as e:  # handed to the training thread by wait()
+                self._error = self._error or e
+
+    def submit(self, write: Callable[[], None]) -> None:
+        self.wait()
+        self._jobs.put(write)
+
+    def wait(self, raising: bool = True) -> None:
+        """Until every write handed over has ended; ``raising``: raise what one raised (a full disk, say)."""
+        done = threading.Event()
+        self._jobs.put(done.set)  # after the writes before it: the queue is worked in order
+        while not done.wait(0.1) and self._thread.is_alive():
+            pass
+        error, self._error = self._error, None
+        if error is not None and raising:
+            raise error
+
+    def close(self) -> None:
+        self._jobs.put(None)

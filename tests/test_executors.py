@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from conftest import REPO, make_idx_folder, tiny_study
 from deepstudy import config, executors, study
@@ -264,6 +265,13 @@ def _wait_for(condition, seconds: float = 60.0, every: float = 0.01):
     raise AssertionError("timed out")
 
 
+def checkpointed(seed: Path) -> int:
+    """The epoch of a seed folder's committed checkpoint, -1 before the first. Not its metrics rows: a row is
+    written before its epoch's checkpoint, which is written on a thread meanwhile (deepstudy.train.driver)."""
+    pointer = seed / "checkpoint" / "last.json"
+    return read_json(pointer)["epoch"] if pointer.is_file() else -1
+
+
 def test_killed_ray_worker_is_retried_from_its_checkpoint(ray_cluster, tmp_path):
     path = small_study(tmp_path, seeds=1, arms={"only": {}}, **{"train.epochs": 12, "data.train_limit": 800})
     cfg = config.load(str(path))
@@ -274,9 +282,7 @@ def test_killed_ray_worker_is_retried_from_its_checkpoint(ray_cluster, tmp_path)
                                                                                executor="ray")))
     driver.start()
     seed = _wait_for(lambda: next((tmp_path / "killed").glob("*/*/arms/only/seed-0"), None))
-    # after epoch 2's checkpoint (a metrics row is written just before its checkpoint), long before epoch 12
-    _wait_for(lambda: len((seed / "metrics.jsonl").read_text().splitlines()) >= 3
-              if (seed / "metrics.jsonl").is_file() else False)
+    _wait_for(lambda: checkpointed(seed) >= 2)  # after epoch 2's checkpoint, long before epoch 12
     pid = attempts(seed)[0]["pid"]
     assert not (seed / "result.json").exists(), "the seed ended before it could be killed"
     os.kill(pid, signal.SIGKILL)
@@ -327,6 +333,80 @@ def test_user_error_in_a_ray_task_is_not_retried(ray_cluster, tmp_path):
     assert "\n" not in str(caught.value)
     seeds = list(tmp_path.glob("runs/*/*/arms/*/seed-0"))
     assert seeds and all(len(attempts(s)) == 1 for s in seeds)  # tried once: a bad input is not retried
+
+
+def search_file(tmp_path: Path, trials: int = 4, rows: int = 300, **train) -> Path:
+    """A random search of the learning rate of a small MLP on digits, one torch thread: a trial's values and score
+    depend on its number alone (the sampler is seeded by it), not on which worker ran it or when."""
+    spec = {"name": "ray-search", "data": {"name": "digits", "train_limit": rows, "val_fraction": 0.2},
+            "model": {"name": "mlp", "hidden": [16]}, "analyses": [],
+            "train": {"epochs": 2, "batch_size": 64, "threads": 1, "precision": "fp32",
+                      "optimizer": {"name": "adamw", "lr": 0.01}, "early_stopping": {"monitor": "val_acc"}, **train},
+            "search": {"sampler": "random", "trials": trials, "final_seeds": 2,
+                       "space": {"train.optimizer.lr": {"loguniform": [1.0e-3, 5.0e-2]}}}}
+    path = tmp_path / "ray-search.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def trial_table(run_dir: Path) -> list[tuple]:
+    return [(t["number"], t["state"], t["value"], t["params"], t["epochs"])
+            for t in read_json(run_dir / "results.json")["search"]["trials"]]
+
+
+def holders(run_dir: Path) -> dict[int, int]:
+    """Trial number -> the pid of the worker that last held it (search/held/<k>.lock)."""
+    return {int(p.stem): read_json(p)["pid"] for p in (run_dir / "search" / "held").glob("*.lock")}
+
+
+def test_search_on_ray_equals_the_same_search_local(ray_cluster, tmp_path):
+    """The trials as Ray tasks (2 trial workers of 1 CPU) and the re-evaluation on Ray give the trial table and seed
+    records of the search run in this process, one thread: each trial's values and score are a function of its
+    number (random sampler), as with --jobs 2 (tests/test_search.py checks that no trial runs twice there)."""
+    path = search_file(tmp_path)
+    threads = torch.get_num_threads()
+    try:
+        local = study.run(config.load(str(path)), out_root=tmp_path / "local", executor="local")
+    finally:
+        torch.set_num_threads(threads)
+    events = []
+    run = study.run(config.load(str(path)), out_root=tmp_path / "ray", executor="ray", on_event=events.append)
+    assert trial_table(run) == trial_table(local) and len(trial_table(run)) == 4
+    assert seed_numbers(run) == seed_numbers(local)  # the re-evaluation: tuned and default, 2 fresh seeds each
+    held = holders(run)
+    assert sorted(held) == [0, 1, 2, 3] and os.getpid() not in held.values()  # trained in Ray workers
+    seeds = sorted(run.glob("arms/*/seed-*"))
+    assert len(seeds) == 4 and all(len(attempts(s)) == 1 and attempts(s)[0]["pid"] != os.getpid() for s in seeds)
+    assert sorted(e["number"] for e in events if e["kind"] == "trial_end") == [0, 1, 2, 3]  # streamed back
+    assert ray_cluster.is_initialized()
+
+
+@pytest.mark.slow  # ~25 s on 2 busy cores: two 10-epoch trials, a Ray worker restarted, the re-evaluation
+def test_killed_trial_worker_is_retried_and_continues_its_trial(ray_cluster, tmp_path):
+    """A trial worker killed mid-trial: Ray retries it and the trial continues from its checkpoint in the worker
+    that takes it over (the retry, or the other worker once its own trial ends), each epoch trained once."""
+    path = search_file(tmp_path, trials=2, rows=800, epochs=10)
+    cfg = config.load(str(path))
+    done: dict = {}
+    events: list = []
+    driver = threading.Thread(target=lambda: done.setdefault("run", study.run(
+        cfg, out_root=tmp_path / "runs", executor="ray", on_event=events.append)))
+    driver.start()
+    metrics = _wait_for(lambda: next((tmp_path / "runs").glob("*/*/search/trials/0000/arms/trial/seed-0/"
+                                                               "metrics.jsonl"), None))
+    _wait_for(lambda: checkpointed(metrics.parent) >= 2)
+    run = metrics.parents[6]
+    pid = holders(run)[0]
+    assert not (run / "search" / "trials" / "0000" / "trial.json").exists(), "the trial ended before the kill"
+    os.kill(pid, signal.SIGKILL)
+    driver.join(timeout=180)
+    assert "run" in done
+    table = trial_table(run)
+    assert [(t[0], t[1], t[4]) for t in table] == [(0, "complete", 10), (1, "complete", 10)]
+    assert holders(run)[0] != pid  # trial 0 finished by another worker process
+    epochs = [json.loads(r)["epoch"] for r in metrics.read_text().splitlines()]
+    assert epochs == list(range(10))  # continued from its checkpoint: no epoch twice, none skipped
+    assert any(e["kind"] == "resumed" and e["arm"] == "trial 0" and e["epoch"] >= 2 for e in events)
 
 
 @pytest.mark.slow  # a pool's and Ray workers' start (torch imports) dominate: ~1 min on 2 busy cores

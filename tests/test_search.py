@@ -164,12 +164,46 @@ def test_bad_search_input_is_one_line_exit_2_and_writes_nothing(tmp_path, cli, c
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("config.yaml"))
 
 
-def test_a_search_on_ray_is_refused(tmp_path, cli):
-    """--jobs N on a plain study is the process pool (tests/test_executors.py); a search's trials are not on Ray."""
+@pytest.mark.parametrize("flags, says", [
+    (["--executor", "ray", "--jobs", "2"], "drop --jobs"),
+    (["--address", "auto"], "add --executor ray"),
+    (["--executor", "ray", "--address", "ray://127.0.0.1:1"], "cannot reach 127.0.0.1:1"),
+])
+def test_bad_ray_input_on_a_search_is_one_line(tmp_path, cli, flags, says):
+    """A search runs on Ray (tests/test_executors.py); what Ray refuses for a study's seeds it refuses here, before a
+    run directory exists (a Ray is started nowhere)."""
     path = search_study(tmp_path, {"trials": 2, "space": {"train.optimizer.lr": {"choice": [1.0e-3, 1.0e-2]}}})
-    r = cli("run", str(path), "--executor", "ray", "--out", str(tmp_path / "runs"))
-    assert r.code == 2 and "not yet a search's trials" in r.err and len(r.err.strip().splitlines()) == 1
+    r = cli("run", str(path), "--out", str(tmp_path / "runs"), *flags)
+    assert r.code == 2 and says in r.err and "Traceback" not in r.err, r.err
+    assert len(r.err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_trial_held_by_a_live_worker_is_never_claimed_by_another(tmp_path):
+    """Ray's trial workers (search._trial_worker) claim trials: a trial left RUNNING is taken over only once its
+    holder is gone, so a retried worker continues its dead predecessor's trial and never a live worker's."""
+    from deepstudy import config
+    from deepstudy.rundir import RunDir
+    from deepstudy.search import trials
+
+    path = search_study(tmp_path, {"sampler": "random", "trials": 3,
+                                   "space": {"train.optimizer.lr": {"loguniform": [1.0e-3, 5.0e-2]}}})
+    cfg = config.load(str(path))
+    run = RunDir.create(tmp_path / "runs", cfg.name)
+    live, dying = trials.Runner(cfg, run, lambda e: None), trials.Runner(cfg, run, lambda e: None)
+    first = dying.claim()
+    values = trials.suggest(first, dying.dims)
+    assert first.number == 0 and values
+    assert live.claim().number == 1  # trial 0 is RUNNING but held: a new trial instead
+    held = json.loads((run.search / "held" / "0000.lock").read_text())
+    assert held["pid"] == os.getpid()
+    dying.release(0)  # its worker died: the kernel drops its lock, the trial stays RUNNING in the journal
+    retried = trials.Runner(cfg, run, lambda e: None)
+    again = retried.claim()
+    assert again.number == 0 and trials.suggest(again, retried.dims) == values  # continued, with its values
+    assert retried.claim().number == 2  # trial 1 is still held by the live worker
+    assert retried.claim() is None and live.claim() is None  # the budget is asked, nothing left over
+    assert [t.state.name for t in live.optuna.get_trials()] == ["RUNNING"] * 3
 
 
 def test_a_search_with_executor_local_and_jobs_is_refused(tmp_path, cli):

@@ -83,7 +83,7 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, j
     ``executor``: where the (arm, seed) runs train — "local" (this process, one after another), "processes"
     (``jobs`` worker processes) or "ray" (a Ray instance started here, or the cluster at ``address``: "auto",
     "ray://head:10001"); None: processes when ``jobs`` > 1, else local (deepstudy.executors). A search: ``jobs``
-    trials trained at once.
+    trials trained at once, or with "ray" as many trials as the cluster holds tasks of ``train.resources``.
     ``on_event``: called with every progress event (deepstudy.progress lists them); ``progress``: show them
     (None: on a terminal or in a Jupyter notebook, not in a script whose output goes to a file).
 
@@ -109,7 +109,11 @@ def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int | None, 
         from deepstudy import search
 
         _search_executor(executor, address, jobs)
-        return search.run(study, out_root, on_event, 1 if jobs is None else jobs)
+        if executor != "ray":
+            return search.run(study, out_root, on_event, 1 if jobs is None else jobs)
+        search.check(study)  # before Ray is started
+        with search.connect_ray(study, address, jobs) as ray:
+            return search.run(study, out_root, on_event, ray=ray)
     arms = check(study)
     train.distributed.check_launched(study)
     datasets = study_data.load(arms)
@@ -136,10 +140,11 @@ def _announce(run: RunDir, on_event: Event, fresh: bool) -> None:
 
 
 def _search_executor(executor: str | None, address: str | None, jobs: int | None) -> None:
-    """A search trains its trials in ``jobs`` worker processes; Ray for trials is not built (docs/scale-out.md)."""
-    if executor == "ray" or address is not None:
-        raise UserError("a study with `search:` trains its trials in worker processes (--jobs N); --executor ray and "
-                        "--address run a study's arms x seeds, not yet a search's trials")
+    """A search trains its trials in this process, in ``jobs`` worker processes, or on Ray (deepstudy.search)."""
+    if executor is not None and executor not in executors.KINDS:
+        raise UserError(f"--executor must be one of {', '.join(executors.KINDS)}, got {executor!r}")
+    if address is not None and executor != "ray":
+        raise UserError(f"--address names a Ray cluster; add --executor ray (or drop --address {address})")
     if executor == "local" and jobs not in (None, 1):
         raise UserError(f"--jobs {jobs} asks for worker processes; drop --executor local (or use --executor "
                         "processes)")
@@ -169,7 +174,10 @@ def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int | None = Non
 
             _search_executor(executor, address, jobs)
             search.check(study)
-            return search.execute(study, run, on_event, 1 if jobs is None else jobs)
+            if executor != "ray":
+                return search.execute(study, run, on_event, 1 if jobs is None else jobs)
+            with search.connect_ray(study, address, jobs) as ray:
+                return search.execute(study, run, on_event, ray=ray)
         arms = check(study)
         train.distributed.check_launched(study)
         datasets = study_data.load(arms)

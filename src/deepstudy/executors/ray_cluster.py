@@ -14,9 +14,10 @@ the resume command; a bug in the task stops it with the task's traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from deepstudy.config import Study
@@ -39,12 +40,25 @@ class _Refused:
 def _task(job: SeedJob, events) -> Outcome | _Refused:
     """One (arm, seed) in a Ray worker: trained (or continued) in its seed folder; events go to the driver, tagged
     with the run they belong to (the driver's queue outlives one run)."""
-    def send(e: dict) -> None:  # fire and forget (one caller's calls stay in order): Queue.put waits for the queue
-        events.actor.put_nowait.remote((job.run_path, e))  # actor's answer at every event, 5x slower per epoch here
     try:
-        return train_one(job, send, worker=True)
+        return train_one(job, _sender(events, job.run_path), worker=True)
     except UserError as e:
         return _Refused(str(e))
+
+
+def _call(fn: Callable, args: tuple, run_path: str, events):
+    """``fn(*args, send)`` in a Ray worker (a search's trial worker): ``send`` gives the driver an event of the run
+    at ``run_path``; a UserError comes back as a value, as for a seed."""
+    try:
+        return fn(*args, _sender(events, run_path))
+    except UserError as e:
+        return _Refused(str(e))
+
+
+def _sender(events, run_path: str) -> Event:
+    def send(e: dict) -> None:  # fire and forget (one caller's calls stay in order): Queue.put waits for the queue
+        events.actor.put_nowait.remote((run_path, e))  # actor's answer at every event, 5x slower per epoch here
+    return send
 
 
 class RayExecutor(_Worker):
@@ -93,37 +107,74 @@ class RayExecutor(_Worker):
                                 f"of the Ray cluster has that (the largest: {most.get('CPU', 0):g} CPU(s), "
                                 f"{most.get('GPU', 0):g} GPU(s)); lower train.resources")
 
+    def slots(self, resources) -> int:
+        """How many tasks holding ``resources`` (train.resources) the cluster's live nodes run at once."""
+        total = 0
+        for node in (n["Resources"] for n in self.ray.nodes() if n.get("Alive")):
+            fit = int(node.get("CPU", 0) // resources.cpus)
+            if resources.gpus:
+                fit = min(fit, int(node.get("GPU", 0) // resources.gpus))
+            total += fit
+        return total
+
     def run(self, jobs: list[SeedJob], on_event: Event, datasets: dict) -> Iterator[tuple[SeedJob, Outcome]]:
         if not jobs:
             return
-        ray = self.ray
-        from ray.util.queue import Empty, Queue
+        from ray.util.queue import Queue
 
         events = self._events(Queue)
-        remote = ray.remote(_task)
+        remote = self.ray.remote(_task)
         pending = {remote.options(num_cpus=j.cfg.train.resources.cpus, num_gpus=j.cfg.train.resources.gpus,
                                   max_retries=RETRIES, retry_exceptions=False).remote(j, events): j for j in jobs}
         ended: set[tuple[str, int]] = set()
+        with contextlib.closing(self._as_they_end(pending, events, jobs[0].run_path, on_event,
+                                                  lambda e: (e.get("arm"), e.get("seed")) not in ended)) as done:
+            for job, ref in done:
+                outcome = self._outcome(ref, job)
+                ended.add((job.arm, job.index))
+                yield job, outcome
+
+    def call(self, fn: Callable, calls: list[tuple], resources, run_path: str, on_event: Event, what: str,
+             kept: str) -> list:
+        """``fn(*args, send)`` for each ``args`` of ``calls``, each a Ray task holding ``resources`` (a search's trial
+        workers); their return values, in the order they end. Faults as for seeds: a task whose worker died is
+        retried (``fn`` must make that safe), a UserError stops the others and is the one line; ``what`` names a
+        task in a message (numbered), ``kept`` says what a resume keeps."""
+        if not calls:
+            return []
+        from ray.util.queue import Queue
+
+        events = self._events(Queue)
+        remote = self.ray.remote(_call).options(num_cpus=resources.cpus, num_gpus=resources.gpus,
+                                                max_retries=RETRIES, retry_exceptions=False)
+        pending = {remote.remote(fn, args, run_path, events): f"{what} {i}" for i, args in enumerate(calls)}
+        with contextlib.closing(self._as_they_end(pending, events, run_path, on_event)) as done:
+            return [self._result(ref, label, run_path, kept) for label, ref in done]
+
+    def _as_they_end(self, pending: dict, events, run_path: str, on_event: Event,
+                     keep: Callable[[dict], bool] = lambda e: True) -> Iterator[tuple[object, object]]:
+        """(what pending named, its ref) for each task as it ends; meanwhile the events of ``run_path`` that
+        ``keep`` lets through go to ``on_event``. Closed early (a UserError, a crash, Ctrl-C): the tasks left are
+        cancelled (their checkpoints stay)."""
+        ray = self.ray
+        from ray.util.queue import Empty
 
         def drain() -> None:
             while True:
                 try:
-                    run_path, e = events.get_nowait()
+                    path, e = events.get_nowait()
                 except Empty:
                     return
-                if run_path == jobs[0].run_path and (e.get("arm"), e.get("seed")) not in ended:
+                if path == run_path and keep(e):
                     on_event(e)
         try:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
                 drain()
                 for ref in ready:
-                    job = pending.pop(ref)
-                    outcome = self._outcome(ref, job)
-                    ended.add((job.arm, job.index))
-                    yield job, outcome
+                    yield pending.pop(ref), ref
         finally:
-            for ref in pending:  # a UserError, a crash or Ctrl-C: the other tasks stop (their checkpoints stay)
+            for ref in pending:
                 ray.cancel(ref, force=True)
 
     def _events(self, queue_class):
@@ -135,21 +186,22 @@ class RayExecutor(_Worker):
         return _QUEUES["queue"]
 
     def _outcome(self, ref, job: SeedJob) -> Outcome:
+        return self._result(ref, f"arm '{job.arm}' seed {job.index}", job.run_path, "the finished seeds are kept")
+
+    def _result(self, ref, what: str, run_path: str, kept: str):
         from ray import exceptions
 
         try:
             got = self.ray.get(ref)
         except exceptions.RayTaskError as e:  # a bug in the task: its traceback, as the local executor shows it
-            raise RuntimeError(f"arm '{job.arm}' seed {job.index} failed on Ray:\n{e}") from None
+            raise RuntimeError(f"{what} failed on Ray:\n{e}") from None
         except (exceptions.WorkerCrashedError, exceptions.NodeDiedError, exceptions.RaySystemError) as e:
-            raise RuntimeError(f"arm '{job.arm}' seed {job.index}: its Ray worker died {RETRIES + 1} times "
-                               f"({type(e).__name__}); the finished seeds are kept: continue with `deepstudy run "
-                               f"--resume {job.run_path} --executor ray`") from None
+            raise RuntimeError(f"{what}: its Ray worker died {RETRIES + 1} times ({type(e).__name__}); {kept}: "
+                               f"continue with `deepstudy run --resume {run_path} --executor ray`") from None
         except exceptions.RayError as e:  # Ray stopped the task itself: out of memory, disk, a lost object, ...
             reason = (str(e).strip().splitlines() or [""])[0][:160]
-            raise RuntimeError(f"arm '{job.arm}' seed {job.index}: Ray stopped its task ({type(e).__name__}: "
-                               f"{reason}); the finished seeds are kept: continue with `deepstudy run --resume "
-                               f"{job.run_path} --executor ray`") from None
+            raise RuntimeError(f"{what}: Ray stopped its task ({type(e).__name__}: {reason}); {kept}: continue "
+                               f"with `deepstudy run --resume {run_path} --executor ray`") from None
         if isinstance(got, _Refused):
             raise UserError(got.message)
         return got

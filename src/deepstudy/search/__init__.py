@@ -1,10 +1,12 @@
 """Hyperparameter search that reports its winner honestly (a study file's ``search:`` section)::
 
     deepstudy run search-cnn --jobs 2             # trials, then the re-evaluation, then the report
+    deepstudy run search-cnn --executor ray       # trials and re-evaluation as Ray tasks (--address: a cluster)
     deepstudy run --resume runs/search-cnn/<ts>   # a killed search finishes its remaining trials
 
 1. ``check``: the space's keys and values, the metric and the sampler, before a run directory exists;
-2. the trials (search/trials.py), in this process or in ``jobs`` worker processes sharing one journal;
+2. the trials (search/trials.py), in this process, in ``jobs`` worker processes or in Ray tasks (trial workers),
+   all sharing one Optuna storage;
 3. the re-evaluation: the best trial's configuration (arm ``tuned``) and the study's own (arm ``default``) are
    trained on ``search.final_seeds`` fresh seeds and tested once by the ordinary study machinery, so the
    usual comparison says whether tuning beat the default beyond seed noise;
@@ -23,6 +25,7 @@ import queue as _queue
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deepstudy import config as _config
 from deepstudy import study as _study
@@ -31,6 +34,9 @@ from deepstudy.config import Study
 from deepstudy.errors import UserError
 from deepstudy.rundir import RunDir
 from deepstudy.search import compare, summary, trials
+
+if TYPE_CHECKING:
+    from deepstudy.executors.ray_cluster import RayExecutor
 
 Event = Callable[[dict], None]
 
@@ -64,8 +70,10 @@ def check(study: Study) -> None:
     _study.check(study.model_copy(update={"search": None}))
 
 
-def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, jobs: int = 1) -> Path:
-    """A new search in a new run directory; returns its path."""
+def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, jobs: int = 1,
+        ray: RayExecutor | None = None) -> Path:
+    """A new search in a new run directory; returns its path. ``ray`` (``connect_ray``): its trials and
+    re-evaluation on Ray; else the trials in ``jobs`` worker processes and the re-evaluation in this one."""
     check(study)
     _check_jobs(jobs)
     study_data.load(_study.check(final_study(study, {})))  # the data fits, before the run directory exists
@@ -75,26 +83,35 @@ def run(study: Study, out_root: str | Path = "runs", on_event: Event = _quiet, j
     with run_dir.locked():
         run_dir.config.write_text(_config.to_yaml(study))
         on_event({"kind": "run_dir", "path": str(run_dir.path)})
-        return execute(study, run_dir, on_event, jobs)
+        return execute(study, run_dir, on_event, jobs, ray)
 
 
-def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1) -> Path:
+def connect_ray(study: Study, address: str | None, jobs: int | None) -> RayExecutor:
+    """Ray for a search's trials and re-evaluation, checked as for a study's seeds (a reachable cluster, no --jobs,
+    resources that fit a node, arms that share nothing in the run directory: the re-evaluation's arms)."""
+    from deepstudy import executors
+
+    return executors.start("ray", jobs, address, _study.check(final_study(study, {})))
+
+
+def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1, ray: RayExecutor | None = None) -> Path:
     """The trials still to run (all of them, or what a killed search left), then the re-evaluation and report
     (the caller has run ``check`` and holds the run directory's lock)."""
     _check_jobs(jobs)
     on_event(_plan(study, run))
     study = _resolve_precision(study, run, on_event)
     if study.search.samplers:  # a comparison of samplers: repeated searches, each winner re-tested
-        winners = compare.run_all(study, run, on_event, lambda s, r, e: _run_trials(s, r, e, jobs))
+        winners = compare.run_all(study, run, on_event, lambda s, r, e: _run_trials(s, r, e, jobs, ray))
         final = final_study(study, winners, default=False)
         block = compare.block
     else:
-        _run_trials(study, run, on_event, jobs)
+        _run_trials(study, run, on_event, jobs, ray)
         final = final_study(study, {"tuned": summary.best_params(study, run)})
         block = summary.block
     arms = _study.check(final)
+    # the re-evaluation: on Ray where the trials ran there; else in this process (--jobs: the numbers as before)
     return _study.execute(final, arms, study_data.load(arms), run, _without_plan(on_event),
-                          extra_results=lambda: {"search": block(study, run, final)})
+                          extra_results=lambda: {"search": block(study, run, final)}, executor=ray)
 
 
 def _resolve_precision(study: Study, run: RunDir, on_event: Event) -> Study:
@@ -147,7 +164,9 @@ def _check_jobs(jobs: int) -> None:
         raise UserError(f"--jobs must be a whole number from 1 to 64, got {jobs!r}")
 
 
-def _run_trials(study: Study, run: RunDir, on_event: Event, jobs: int) -> None:
+def _run_trials(study: Study, run: RunDir, on_event: Event, jobs: int, ray: RayExecutor | None = None) -> None:
+    if ray is not None:
+        return _trials_on_ray(study, run, on_event, ray)
     runner = trials.Runner(study, run, on_event)
     orphans = runner.orphans()
     if jobs == 1:
@@ -201,3 +220,47 @@ def _worker(run_path: str, orphans: list[int], threads: int, events) -> None:
     except Exception:
         events.put({"kind": "worker_error", "user": False, "message": traceback.format_exc()})
         raise SystemExit(1) from None
+
+
+def _trials_on_ray(study: Study, run: RunDir, on_event: Event, ray: RayExecutor) -> None:
+    """The trials as Ray tasks: as many trial workers as the cluster runs tasks of ``train.resources`` at once (at
+    most the trials left), each holding those resources with as many torch threads as CPUs (train.threads wins).
+
+    A worker claims one trial at a time (trials.Runner.claim: one left RUNNING whose worker died, else a new one)
+    and holds it until it ends. So a worker killed mid-trial (kill -9, out of memory, its node lost) is retried by
+    Ray, and the retry continues that trial from its checkpoint (its hold died with the worker) or, if another
+    worker took it over first, runs the next; a trial a live worker holds is never trained twice. A trial still
+    RUNNING once every worker has ended (its holder's lock outlived it: a lost NFS client keeps it for the server's
+    lease) stops the run with the resume command rather than reporting a search short of its budget."""
+    from optuna.trial import TrialState
+
+    from deepstudy import executors
+
+    done = [t for t in trials.open_study(study, run).get_trials(deepcopy=False) if t.state != TrialState.RUNNING]
+    workers = min(study.search.budget() - len(done), ray.slots(study.train.resources))
+    run_path = os.path.abspath(run.path)  # a Ray worker may start in another folder (ray job submit, a node)
+    cfg = executors._absolute_data_path(study).model_dump(mode="json")
+    ray.call(_trial_worker, [(cfg, run_path, ray.threads(study))] * max(0, workers), study.train.resources, run_path,
+             on_event, what="search trial worker", kept="the finished trials are kept")
+    left = [t.number for t in trials.open_study(study, run).get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    if left:
+        raise RuntimeError(f"search trial(s) {', '.join(map(str, left))} are still RUNNING after every worker ended "
+                           f"(a worker's hold outlived it); continue with `deepstudy run --resume {run.path} "
+                           "--executor ray`")
+
+
+def _trial_worker(cfg: dict, run_path: str, threads: int, send: Event) -> int:
+    """One trial worker on Ray: trials claimed one at a time until the budget is asked; returns how many it ran."""
+    import torch
+
+    torch.set_num_threads(threads)
+    study = _config.validate(cfg, source="search")
+    runner = trials.Runner(study, RunDir(Path(run_path)), send)
+    count = 0
+    while (trial := runner.claim()) is not None:
+        try:
+            runner.train(trial)
+        finally:  # a pooled Ray worker process outlives the task: its hold must not
+            runner.release(trial.number)
+        count += 1
+    return count

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -154,23 +155,65 @@ class Runner:
         repro.set_deterministic(self.device)
         self.optuna = open_study(study, run)
         self._data: dict[str, Any] = {}
+        self._held: dict[int, int] = {}  # trial number -> the fd of its hold lock (claim)
 
     def orphans(self) -> list[int]:
-        """Trials a killed search left RUNNING (no other process runs them: the run directory is locked)."""
+        """Trials left RUNNING: by a killed search (with --jobs no other process runs them, the run directory is
+        locked), or on Ray also by a live worker (``claim`` takes only those whose hold is free)."""
         return [t.number for t in self.optuna.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
 
     def next_trial(self) -> optuna.Trial | None:
         """A new trial, or None once the budget is asked for; one process at a time asks (a file lock), so two
         workers never get the same trial and the budget is never exceeded."""
         with _file_lock(self.run.search / "ask.lock"):
-            n = len(self.optuna.get_trials(deepcopy=False))
-            if n >= self.study.search.budget():
-                return None
-            base = self.study.search.seed if self.study.search.seed is not None else self.study.seed
-            # the grid's order is a shuffle by its seed (trial k visits the k-th point): one seed for the search
-            seed = repro.derive_seed(base, "sampler", 0 if self.study.search.sampler == "grid" else n)
-            self.optuna.sampler = sampler(self.study.search, self.dims, seed % 2**32)
-            return self.optuna.ask()
+            return self._ask()
+
+    def _ask(self) -> optuna.Trial | None:
+        n = len(self.optuna.get_trials(deepcopy=False))
+        if n >= self.study.search.budget():
+            return None
+        base = self.study.search.seed if self.study.search.seed is not None else self.study.seed
+        # the grid's order is a shuffle by its seed (trial k visits the k-th point): one seed for the search
+        seed = repro.derive_seed(base, "sampler", 0 if self.study.search.sampler == "grid" else n)
+        self.optuna.sampler = sampler(self.study.search, self.dims, seed % 2**32)
+        return self.optuna.ask()
+
+    def claim(self) -> optuna.Trial | None:
+        """The next trial this process trains, held until ``release``: a trial left RUNNING whose hold is free (its
+        worker died: the kernel dropped its lock), else a new one; None once the budget is asked and no trial is
+        left over. For workers that may die and be retried while others run (Ray): the hold is a lock on
+        search/held/<k>.lock, taken under the ask lock, so a trial a live worker trains is never trained twice."""
+        with _file_lock(self.run.search / "ask.lock"):
+            for number in self.orphans():
+                if self._hold(number):
+                    return self.resume_trial(number)
+            trial = self._ask()
+            if trial is not None and not self._hold(trial.number):
+                raise RuntimeError(f"search trial {trial.number} is new, yet its hold lock is taken")
+            return trial
+
+    def release(self, number: int) -> None:
+        """The hold on trial ``number`` dropped (it ended, or this worker stops)."""
+        fd = self._held.pop(number, None)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _hold(self, number: int) -> bool:
+        """Trial ``number`` held by this process (True), or by another that lives (False). The file says who holds
+        it (pid, host); it is never deleted, as another process may be opening it."""
+        path = self.run.search / "held" / f"{number:04d}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
+        self._held[number] = fd
+        return True
 
     def resume_trial(self, number: int) -> optuna.Trial:
         trial_id = next(t._trial_id for t in self.optuna.get_trials(deepcopy=False) if t.number == number)

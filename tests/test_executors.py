@@ -359,26 +359,72 @@ def holders(run_dir: Path) -> dict[int, int]:
     return {int(p.stem): read_json(p)["pid"] for p in (run_dir / "search" / "held").glob("*.lock")}
 
 
-def test_search_on_ray_equals_the_same_search_local(ray_cluster, tmp_path):
+@pytest.fixture(scope="module")
+def search_reference(tmp_path_factory):
+    """The small search run in this process, one thread: the trial table and seed records to match."""
+    folder = tmp_path_factory.mktemp("search-reference")
+    path = search_file(folder)
+    threads = torch.get_num_threads()
+    try:
+        run = study.run(config.load(str(path)), out_root=folder / "runs", executor="local")
+    finally:
+        torch.set_num_threads(threads)
+    return path, trial_table(run), seed_numbers(run)
+
+
+def test_search_on_ray_equals_the_same_search_local(ray_cluster, search_reference, tmp_path):
     """The trials as Ray tasks (2 trial workers of 1 CPU) and the re-evaluation on Ray give the trial table and seed
     records of the search run in this process, one thread: each trial's values and score are a function of its
     number (random sampler), as with --jobs 2 (tests/test_search.py checks that no trial runs twice there)."""
-    path = search_file(tmp_path)
-    threads = torch.get_num_threads()
-    try:
-        local = study.run(config.load(str(path)), out_root=tmp_path / "local", executor="local")
-    finally:
-        torch.set_num_threads(threads)
+    path, table, seeds_expected = search_reference
     events = []
-    run = study.run(config.load(str(path)), out_root=tmp_path / "ray", executor="ray", on_event=events.append)
-    assert trial_table(run) == trial_table(local) and len(trial_table(run)) == 4
-    assert seed_numbers(run) == seed_numbers(local)  # the re-evaluation: tuned and default, 2 fresh seeds each
+    run = study.run(config.load(str(path)), out_root=tmp_path / "runs", executor="ray", on_event=events.append)
+    assert trial_table(run) == table and len(table) == 4
+    assert seed_numbers(run) == seeds_expected  # the re-evaluation: tuned and default, 2 fresh seeds each
     held = holders(run)
     assert sorted(held) == [0, 1, 2, 3] and os.getpid() not in held.values()  # trained in Ray workers
     seeds = sorted(run.glob("arms/*/seed-*"))
     assert len(seeds) == 4 and all(len(attempts(s)) == 1 and attempts(s)[0]["pid"] != os.getpid() for s in seeds)
     assert sorted(e["number"] for e in events if e["kind"] == "trial_end") == [0, 1, 2, 3]  # streamed back
     assert ray_cluster.is_initialized()
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_search_resumed_on_ray_continues_its_killed_trial(ray_cluster, search_reference, tmp_path):
+    """A search stopped inside trial 1 (after its first epoch's checkpoint), trial 0 finished: ``--resume
+    --executor ray`` keeps trial 0, continues trial 1 from its checkpoint, runs 2 and 3, and ends equal to an
+    uninterrupted search."""
+    from deepstudy import config as _config
+    from deepstudy.rundir import RunDir
+    from deepstudy.search import trials
+
+    path, table, seeds_expected = search_reference
+    cfg = config.load(str(path))
+    run = RunDir.create(tmp_path / "runs", cfg.name)
+    run.config.write_text(_config.to_yaml(cfg))
+
+    def stop_in_trial_1(e: dict) -> None:  # a kill after trial 1's first epoch
+        if e["kind"] == "epoch" and e["arm"] == "trial 1":
+            raise _Stop
+    threads = torch.get_num_threads()
+    try:
+        runner = trials.Runner(cfg, run, stop_in_trial_1)
+        runner.train(runner.next_trial())
+        with pytest.raises(_Stop):
+            runner.train(runner.next_trial())
+    finally:
+        torch.set_num_threads(threads)
+    kept = (run.path / "search/trials/0000/trial.json").read_bytes()
+    assert not (run.path / "search/trials/0001/trial.json").exists()
+    events = []
+    got = study.resume(run.path, executor="ray", on_event=events.append)
+    assert trial_table(got) == table and seed_numbers(got) == seeds_expected
+    assert (run.path / "search/trials/0000/trial.json").read_bytes() == kept  # trained once, kept
+    assert [e["epoch"] for e in events if e["kind"] == "resumed" and e["arm"] == "trial 1"] == [1]
+    assert sorted(e["number"] for e in events if e["kind"] == "trial_end") == [1, 2, 3]
 
 
 @pytest.mark.slow  # ~25 s on 2 busy cores: two 10-epoch trials, a Ray worker restarted, the re-evaluation

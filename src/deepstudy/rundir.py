@@ -14,6 +14,7 @@
       pretrained/<key>-seed-<i>/                    pretrained weights shared by arms (rotation, transfer)
       judge/  ngram.json                            per-run parts of task: generate / language-model
       search/journal.log                            a search's trials as Optuna records them (config `search:`)
+      search/held/<k>.lock                          who trains trial k on Ray (a lock held while it trains)
       search/trials/<k>/                            trial k: a run directory of its own (config.yaml trial.json
                                                     arms/trial/seed-0/); arms/default, arms/tuned: the re-evaluation
 """

@@ -1,4 +1,6 @@
-"""``--executor ray``: each (arm, seed) a Ray task holding ``train.resources`` (``pip install 'deepstudy[ray]'``).
+"""``--executor ray``: each (arm, seed) a Ray task holding ``train.resources`` (``pip install 'deepstudy[ray]'``);
+a search's trials too, trained by Ray tasks of those resources (``RayExecutor.call``: deepstudy.search's trial
+workers).
 
 Without ``--address`` a Ray instance is started on this machine for the run and shut down after it; with
 ``--address auto`` (a cluster this machine belongs to, or ``ray job submit``'s) or ``ray://head:10001`` (Ray
@@ -135,11 +137,12 @@ class RayExecutor(_Worker):
                 yield job, outcome
 
     def call(self, fn: Callable, calls: list[tuple], resources, run_path: str, on_event: Event, what: str,
-             kept: str) -> list:
+             kept: str, resume: str) -> list:
         """``fn(*args, send)`` for each ``args`` of ``calls``, each a Ray task holding ``resources`` (a search's trial
-        workers); their return values, in the order they end. Faults as for seeds: a task whose worker died is
-        retried (``fn`` must make that safe), a UserError stops the others and is the one line; ``what`` names a
-        task in a message (numbered), ``kept`` says what a resume keeps."""
+        workers; ``run_path``: the run their events belong to); their return values, in the order they end. Faults
+        as for seeds: a task whose worker died is retried (``fn`` must make that safe), a UserError stops the others
+        and is the one line; ``what`` names a task in a message (numbered), ``kept`` says what ``--resume resume``
+        keeps."""
         if not calls:
             return []
         from ray.util.queue import Queue
@@ -149,7 +152,7 @@ class RayExecutor(_Worker):
                                                 max_retries=RETRIES, retry_exceptions=False)
         pending = {remote.remote(fn, args, run_path, events): f"{what} {i}" for i, args in enumerate(calls)}
         with contextlib.closing(self._as_they_end(pending, events, run_path, on_event)) as done:
-            return [self._result(ref, label, run_path, kept) for label, ref in done]
+            return [self._result(ref, label, resume, kept) for label, ref in done]
 
     def _as_they_end(self, pending: dict, events, run_path: str, on_event: Event,
                      keep: Callable[[dict], bool] = lambda e: True) -> Iterator[tuple[object, object]]:

@@ -101,7 +101,7 @@ def execute(study: Study, run: RunDir, on_event: Event = _quiet, jobs: int = 1, 
     on_event(_plan(study, run))
     study = _resolve_precision(study, run, on_event)
     if study.search.samplers:  # a comparison of samplers: repeated searches, each winner re-tested
-        winners = compare.run_all(study, run, on_event, lambda s, r, e: _run_trials(s, r, e, jobs, ray))
+        winners = compare.run_all(study, run, on_event, lambda s, r, e: _run_trials(s, r, e, jobs, ray, run))
         final = final_study(study, winners, default=False)
         block = compare.block
     else:
@@ -164,9 +164,12 @@ def _check_jobs(jobs: int) -> None:
         raise UserError(f"--jobs must be a whole number from 1 to 64, got {jobs!r}")
 
 
-def _run_trials(study: Study, run: RunDir, on_event: Event, jobs: int, ray: RayExecutor | None = None) -> None:
+def _run_trials(study: Study, run: RunDir, on_event: Event, jobs: int, ray: RayExecutor | None = None,
+                top: RunDir | None = None) -> None:
+    """``run``: the search's folder (the run directory, or one search's of a sampler comparison); ``top``: the run
+    directory, where it is not ``run`` (a resume command names it)."""
     if ray is not None:
-        return _trials_on_ray(study, run, on_event, ray)
+        return _trials_on_ray(study, run, on_event, ray, top or run)
     runner = trials.Runner(study, run, on_event)
     orphans = runner.orphans()
     if jobs == 1:
@@ -222,7 +225,7 @@ def _worker(run_path: str, orphans: list[int], threads: int, events) -> None:
         raise SystemExit(1) from None
 
 
-def _trials_on_ray(study: Study, run: RunDir, on_event: Event, ray: RayExecutor) -> None:
+def _trials_on_ray(study: Study, run: RunDir, on_event: Event, ray: RayExecutor, top: RunDir) -> None:
     """The trials as Ray tasks: as many trial workers as the cluster runs tasks of ``train.resources`` at once (at
     most the trials left), each holding those resources with as many torch threads as CPUs (train.threads wins).
 
@@ -241,11 +244,11 @@ def _trials_on_ray(study: Study, run: RunDir, on_event: Event, ray: RayExecutor)
     run_path = os.path.abspath(run.path)  # a Ray worker may start in another folder (ray job submit, a node)
     cfg = executors._absolute_data_path(study).model_dump(mode="json")
     ray.call(_trial_worker, [(cfg, run_path, ray.threads(study))] * max(0, workers), study.train.resources, run_path,
-             on_event, what="search trial worker", kept="the finished trials are kept")
+             on_event, what="search trial worker", kept="the finished trials are kept", resume=str(top.path))
     left = [t.number for t in trials.open_study(study, run).get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
     if left:
         raise RuntimeError(f"search trial(s) {', '.join(map(str, left))} are still RUNNING after every worker ended "
-                           f"(a worker's hold outlived it); continue with `deepstudy run --resume {run.path} "
+                           f"(a worker's hold outlived it); continue with `deepstudy run --resume {top.path} "
                            "--executor ray`")
 
 

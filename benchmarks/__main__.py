@@ -12,7 +12,7 @@ python -m benchmarks rnn-padding     # padding-blind BiLSTM: torch's packed sequ
 python -m benchmarks minilm          # pretrained MiniLM in our encoder vs the published embeddings
 python -m benchmarks som             # SOM vs MiniSom: online vs online (same algorithm), batch vs online (not)
 python -m benchmarks nab [RUN_DIR]   # the NAB target on nyc_taxi (runs nab-autoencoder, ~30 s)
-python -m benchmarks nab-corpus [RUN_DIR]  # nab-autoencoder over NAB's 58 files beside the published scoreboard (~30 min)
+python -m benchmarks nab-corpus [RUN_DIR]  # nab-autoencoder over NAB's 58 files beside the published scoreboard (~25 min)
 python -m benchmarks speedrun        # mnist-speedrun vs the published raw recipe, seed by seed (<= 0.6x, >= 99 %)
 python -m benchmarks executors       # 2 arms x 4 seeds: --jobs 2 and --executor ray vs local (target >= 1.6x)
 python -m benchmarks ddp             # 2 gloo processes x b/2 vs 1 x b, 20 steps: max relative weight difference

@@ -50,7 +50,8 @@ def study_config() -> config.Study:
         "name": "run-overhead", "description": "whole-run overhead benchmark: a small CNN, one seed",
         "task": "classify", "data": {"name": "mnist", "train_limit": TRAIN_LIMIT},
         "model": {"name": "cnn", "channels": [16, 32]},
-        "train": {"epochs": EPOCHS, "batch_size": 256, "optimizer": {"name": "adamw", "lr": 1e-3}},
+        # fp32 as the raw loop: precision auto (the default) may pick bf16 on a CPU that has it
+        "train": {"epochs": EPOCHS, "batch_size": 256, "optimizer": {"name": "adamw", "lr": 1e-3}, "precision": "fp32"},
         "arms": {"cnn": {}}, "seeds": 1, "analyses": []}, source="benchmarks/run_overhead.py")
 
 

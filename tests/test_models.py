@@ -125,3 +125,31 @@ def test_cnn_options_build_and_run():
                dict(inception=True, convs_per_block=2, channels=[8, 16])]:
         m = models.build("cnn", (1, 28, 28), 10, **kw)
         assert m(torch.zeros(2, 1, 28, 28)).shape == (2, 10), kw
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fast_max_pool_is_torchs_to_the_bit_and_trains_with_torchs_kernel(channels_last):
+    """MaxPool2x2 (cnn, vgg): without autograd the maximum of four strided views, equal to nn.MaxPool2d(2) bit for
+    bit — ties (ReLU zeros), NaN, odd sizes, bf16, either memory format; with autograd torch's own kernel, so the
+    gradient (its tie rule) is unchanged."""
+    from deepstudy.models.blocks import MaxPool2x2
+
+    torch.manual_seed(0)
+    fast, ref = MaxPool2x2(), torch.nn.MaxPool2d(2)
+    for shape in [(8, 3, 28, 28), (5, 2, 15, 13), (3, 1, 2, 3)]:
+        x = torch.relu(torch.randn(shape))
+        x[0, 0, 0, 0] = float("nan")
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        for t in (x, x.bfloat16()):
+            with torch.no_grad():
+                a, b = fast(t), ref(t)
+            assert a.shape == b.shape and torch.equal(a.isnan(), b.isnan())
+            assert torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0))
+    x = torch.relu(torch.randn(4, 2, 6, 6)).requires_grad_()
+    fast(x).sum().backward()
+    g, x.grad = x.grad, None
+    ref(x).sum().backward()
+    assert torch.equal(g, x.grad)
+    with torch.no_grad(), pytest.raises(RuntimeError):
+        fast(torch.zeros(1, 1, 1, 4))  # under 2x2: torch's own error, not an empty tensor

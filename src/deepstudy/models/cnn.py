@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from deepstudy.models.blocks import MaxPool2x2
 from deepstudy.models.inception import Inception
 from deepstudy.models.mlp import activation
 from deepstudy.models.registry import register
@@ -48,7 +49,7 @@ class ConvBlock(nn.Sequential):
         if conv1x1:  # network-in-network: a per-pixel MLP across channels (Lin et al., 2013)
             layers += [nn.Conv2d(c_out, c_out, 1), activation(act)]
         if pool == "max":
-            layers.append(nn.MaxPool2d(2))
+            layers.append(MaxPool2x2())
         elif pool == "avg":
             layers.append(nn.AvgPool2d(2))
         if dropout > 0:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from deepstudy.models.blocks import stem_for
+from deepstudy.models.blocks import MaxPool2x2, stem_for
 from deepstudy.models.registry import register
 
 # Table 1 of the paper: numbers are 3x3 convolutions, "1x1-N" a 1x1 convolution, "M" a 2x2 max pool.
@@ -37,7 +37,7 @@ def make_features(config: Sequence[int | str], in_channels: int, batch_norm: boo
     for item in config:
         if item == "M":
             if size >= 2:  # never pool a 1-pixel map away (small images)
-                layers.append(nn.MaxPool2d(2, 2))
+                layers.append(MaxPool2x2())
                 size //= 2
             continue
         kernel = 1 if isinstance(item, str) else 3

@@ -52,7 +52,9 @@ def _ddp_equivalence(d: dict) -> list[dict]:
 
 def _executors(d: dict) -> list[dict]:
     t, target = d["timing"], d["target"]
-    return [row(f"executors: {name} vs local, study wall time ({d['study']['name']})",
+    ceiling = d.get("ceiling", {})  # 2 / how much slower two seeds train at once than one alone (since 2026-12-07)
+    return [row(f"executors: {name} vs local, study wall time ({d['study']['name']})"
+                + (f"; at most {ceiling[executor]:.2f}x on this machine" if executor in ceiling else ""),
                 t[executor], side(t["local"], what="local"), ratio_of=d.get("ratio_of", "median"),
                 target=f"speedup >= {target:g}x (ratio <= {1 / target:.3g})", met=d["met"][executor])
             for executor, name in (("processes", "--jobs 2"), ("ray", "--executor ray")) if executor in t]

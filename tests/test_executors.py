@@ -164,12 +164,16 @@ def reference(tmp_path_factory):
     """The tiny study (2 arms x 2 seeds, one torch thread) run in this process: the numbers to match."""
     folder = tmp_path_factory.mktemp("reference")
     path = small_study(folder)
+    return path, seed_numbers(run_here(path, folder / "runs"))
+
+
+def run_here(path: Path, out: Path) -> Path:
+    """The study at ``path`` run locally in this process (its train.threads), torch's thread count restored after."""
     threads = torch.get_num_threads()
     try:
-        run = study.run(config.load(str(path)), out_root=folder / "runs", executor="local")
+        return study.run(config.load(str(path)), out_root=out, executor="local")
     finally:
         torch.set_num_threads(threads)
-    return path, seed_numbers(run)
 
 
 def test_processes_equal_local(reference, tmp_path):
@@ -364,11 +368,7 @@ def search_reference(tmp_path_factory):
     """The small search run in this process, one thread: the trial table and seed records to match."""
     folder = tmp_path_factory.mktemp("search-reference")
     path = search_file(folder)
-    threads = torch.get_num_threads()
-    try:
-        run = study.run(config.load(str(path)), out_root=folder / "runs", executor="local")
-    finally:
-        torch.set_num_threads(threads)
+    run = run_here(path, folder / "runs")
     return path, trial_table(run), seed_numbers(run)
 
 

@@ -124,8 +124,11 @@ def test_ctrl_c_prints_the_command_that_resumes_the_run(tmp_path):
 
     study = tiny_study(tmp_path, seeds=1, arms={"a": {}}, **{"train.epochs": 400, "data.train_limit": 64})
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    # SIGINT's default action restored in the child: a shell starting the test suite in the background (`make test
+    # &`) hands its children SIGINT ignored, and Python then keeps ignoring it
     proc = subprocess.Popen([sys.executable, "-m", "deepstudy", "run", str(study), "--out", str(tmp_path / "r")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if list((tmp_path / "r").glob("tiny/*/arms/a/seed-0/checkpoint/last.json")):  # epoch 0 checkpointed

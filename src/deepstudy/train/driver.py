@@ -206,8 +206,9 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
     except BaseException:  # a non-finite loss, Ctrl-C: every epoch with a metrics line is committed before it goes on
         writer.wait(raising=False)
         with contextlib.suppress(Exception):  # interrupted around the hand-over: written (again: atomic, the same)
-            if pending is not None and (logged := read_jsonl(metrics)) and logged[-1].get("epoch") == pending[0]:
-                pending[1]()
+            if (pending is not None and not writer.failed and (logged := read_jsonl(metrics))
+                    and logged[-1].get("epoch") == pending[0]):
+                pending[1]()  # (not after a failed write, a full disk say: the last good checkpoint stays the last)
         raise
     finally:
         writer.close()
@@ -223,6 +224,7 @@ class _Writer:
     def __init__(self):
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
         self._error: BaseException | None = None
+        self.failed = False  # a write raised (handed to the training thread): nothing more is written
         self._thread = threading.Thread(target=self._work, name="deepstudy-checkpoint", daemon=True)
         self._thread.start()
 
@@ -231,7 +233,7 @@ class _Writer:
             try:
                 job()
             except BaseException as e:  # handed to the training thread by wait()
-                self._error = self._error or e
+                self._error, self.failed = self._error or e, True
 
     def submit(self, write: Callable[[], None]) -> None:
         self.wait()

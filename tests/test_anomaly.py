@@ -192,3 +192,19 @@ def test_image_anomaly_study(cli, tmp_path):
     bad = tiny_study(tmp_path, task="reconstruct", model={"name": "dense-ae"}, arms={"a": {}}, anomaly={"normal_classes": ["cat"]})
     r = cli("run", str(bad), "--out", str(tmp_path / "r"))
     assert r.code == 2 and "'cat' is not a class" in r.err
+
+
+def test_a_file_without_labelled_windows_has_no_score_and_beats_nothing():
+    """NAB's corpus has files with no anomaly window (artificialNoAnomaly): their per-file NAB score is undefined
+    (NaN, null in result.json); the summary counts no seed above a baseline there instead of failing."""
+    from deepstudy import nab
+    from deepstudy.tasks import reconstruct
+
+    def record(a, b):
+        return {"per_file": {"none.csv": {"nab_standard": a}, "one.csv": {"nab_standard": b}},
+                "tuned_on_labels": dict.fromkeys(nab.PROFILES, 0.0), **dict.fromkeys(reconstruct.METRICS, 0.0)}
+    seed = {"test": record(float("nan"), 2.0),
+            "baselines": {d: record(None, 1.0) for d in reconstruct.DETECTORS[1:]}}
+    out = reconstruct.summary([seed, seed])
+    assert out["per_file"]["none.csv"]["beats"] == dict.fromkeys(reconstruct.DETECTORS[1:], 0)
+    assert out["per_file"]["one.csv"]["beats"] == dict.fromkeys(reconstruct.DETECTORS[1:], 2)

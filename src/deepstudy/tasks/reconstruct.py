@@ -21,6 +21,7 @@ thresholds per file), result.json, and with ``anomaly.export`` nab-results/<dete
 from __future__ import annotations
 
 import io
+import math
 import time
 from pathlib import Path
 
@@ -258,9 +259,12 @@ def summary(ok: list[dict]) -> dict:
     def file_score(s: dict, d: str, f: str) -> float:
         return (s["test"] if d == "model" else s["baselines"][d])["per_file"][f]["nab_standard"]
 
+    def above(a, b) -> bool:  # a file without labelled windows has no NAB score (NaN; null once in JSON)
+        return a is not None and b is not None and not math.isnan(a) and not math.isnan(b) and a > b
+
     per_file = {f: {**{d: evaluate.describe([file_score(s, d, f) for s in ok]) for d in DETECTORS},
-                    "beats": {d: sum(file_score(s, "model", f) > file_score(s, d,
-                                                                            f) for s in ok) for d in DETECTORS[1:]}}
+                    "beats": {d: sum(above(file_score(s, "model", f), file_score(s, d, f)) for s in ok)
+                              for d in DETECTORS[1:]}}
                 for f in files}
     beats = {d: sum(s["test"]["nab_standard"] > s["baselines"][d]["nab_standard"] for s in ok) for d in DETECTORS[1:]}
     return {"baselines": base, "tuned_on_labels": tuned, "per_file": per_file, "beats": beats, "n": len(ok),

@@ -92,6 +92,10 @@ def tiny_study(tmp_path: Path, **overrides) -> Path:
         node[leaf] = value
     if "precision" in config.TRAIN_KEYS.get(study.get("task", "classify"), ()):
         study.setdefault("train", {}).setdefault("precision", "fp32")
+    if "checkpoint_seconds" in config.TRAIN_KEYS.get(study.get("task", "classify"), ()):
+        # every epoch's checkpoint, as the kill / resume / damaged-checkpoint tests expect of a run this short (the
+        # default writes one per 2 s of training: tests/test_checkpoint_async.py)
+        study.setdefault("train", {}).setdefault("checkpoint_seconds", 0)
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(study))
     return path

@@ -56,12 +56,12 @@ def test_drive_writes_off_the_training_thread_what_an_inline_save_writes(tmp_pat
     snapshot = state.snapshot
 
     def recording(*args):
-        write = snapshot(*args)
+        taken = snapshot(*args)
 
         def run():
             writers.add(threading.current_thread().name)
-            write()
-        return run
+            taken.checkpoint()
+        return train.Snapshot(run, taken.best)
     state.snapshot = recording
     losses = [0.9, 0.5, 0.7]
 
@@ -112,15 +112,15 @@ class Failing(train.TorchState):
     """The epoch-1 write fails after the files are written, before last.json moves (a full disk, a kill)."""
 
     def snapshot(self, folder, epoch, extra, best):
-        write = super().snapshot(folder, epoch, extra, best)
+        taken = super().snapshot(folder, epoch, extra, best)
         if epoch < 1:
-            return write
+            return taken
 
         def broken():
             checkpoint.write_weights(checkpoint.frozen_weights(self.model), folder / f"epoch-{epoch:04d}.safetensors",
                                      sealed=False)
             raise OSError(28, "No space left on device")
-        return broken
+        return train.Snapshot(broken, taken.best)
 
 
 def test_a_failed_write_reaches_the_caller_and_the_epoch_before_stays_the_latest(tmp_path):
@@ -137,3 +137,54 @@ def test_a_failed_write_reaches_the_caller_and_the_epoch_before_stays_the_latest
     assert entry["epoch"] == 0 and fallback is None  # epoch 1's files exist, uncommitted: last.json names epoch 0
     fresh, opt2, _, _ = _trained(seed=1)
     assert train.TorchState(fresh, opt2).load(tmp_path / "checkpoint")[0] == 0
+
+
+def _epochs_of(model, opt, x, y, losses, weights: dict):
+    """Epochs that train one step each, keep a copy of each epoch's weights and report ``losses[e]``."""
+    def epochs(start):
+        for e in range(start, len(losses)):
+            _step(model, opt, x, y)
+            weights[e] = {k: v.clone() for k, v in model.state_dict().items()}
+            yield {"epoch": e, "val_loss": losses[e]}
+    return epochs
+
+
+def test_every_skips_checkpoints_but_writes_the_last_and_the_best_of_a_skipped_epoch(tmp_path):
+    """train.checkpoint_seconds: epochs faster than `every` are not written, but the last epoch is, and the best
+    weights of an epoch that was skipped go with it (a resume from that checkpoint finds its best file)."""
+    model, opt, x, y = _trained()
+    weights: dict = {}
+    losses = [0.9, 0.4, 0.6, 0.7]  # the best epoch (1) is not the last
+    train.drive(tmp_path, train.TorchState(model, opt), _epochs_of(model, opt, x, y, losses, weights), total=4,
+                monitor=train.Monitor("val_loss"), on_event=lambda e: None, arm="a", seed=0, every=3600.0)
+    assert sorted(p.name for p in (tmp_path / "checkpoint").glob("epoch-*.safetensors")) == ["epoch-0003.safetensors"]
+    assert checkpoint.verified(tmp_path / "checkpoint")[0]["epoch"] == 3
+    best, _, _, _ = _trained(seed=1)
+    checkpoint.load_weights(best, tmp_path / "best.safetensors")
+    assert all(torch.equal(best.state_dict()[k], v) for k, v in weights[1].items())
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 4  # every epoch is still logged
+
+
+def test_every_0_writes_each_epoch_and_an_interruption_commits_the_newest_logged_epoch(tmp_path):
+    model, opt, x, y = _trained()
+    weights: dict = {}
+    epochs = _epochs_of(model, opt, x, y, [0.9, 0.8, 0.7, 0.6], weights)
+    train.drive(tmp_path / "each", train.TorchState(model, opt), epochs, total=4, monitor=train.Monitor("val_loss"),
+                on_event=lambda e: None, arm="a", seed=0, every=0.0)
+    assert len(list((tmp_path / "each" / "checkpoint").glob("epoch-*.safetensors"))) >= 2  # the newest two kept
+
+    model, opt, x, y = _trained()
+
+    def interrupt(event):  # Ctrl-C as epoch 2's progress event is shown
+        if event["kind"] == "epoch" and event["epoch"] == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train.drive(tmp_path / "cut", train.TorchState(model, opt), _epochs_of(model, opt, x, y, [0.9, 0.8, 0.7, 0.6],
+                    weights), total=4, monitor=train.Monitor("val_loss"), on_event=interrupt, arm="a", seed=0,
+                    every=3600.0)
+    assert checkpoint.verified(tmp_path / "cut" / "checkpoint")[0]["epoch"] == 2  # not written by `every`, yet kept
+    fresh, opt2, _, _ = _trained(seed=1)
+    assert train.TorchState(fresh, opt2).load(tmp_path / "cut" / "checkpoint")[0] == 2
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in weights[2].items())
+    checkpoint.load_weights(fresh, tmp_path / "cut" / "best.safetensors")  # epoch 2 improved: its weights
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in weights[2].items())

@@ -163,6 +163,21 @@ def test_record_nondeterminism_passes_other_warnings_on_once():
     assert sink == {"op X does not have a deterministic implementation"}
 
 
+def test_deterministic_settings_are_torchs_without_loading_its_compiler():
+    """repro.set_deterministic sets what torch.use_deterministic_algorithms(True, warn_only=True) sets, inductor's flag
+    included, without importing torch._inductor (about 2 s of every worker's start)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from deepstudy import repro; repro.set_deterministic(torch.device('cpu')); "
+            "loaded = 'torch._inductor' in sys.modules; "
+            "assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled(); "
+            "import torch._inductor.config as c; print(loaded, c.deterministic)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"]
+
+
 def test_gradient_norms_at_initialization_match_autograd_and_leave_no_gradient():
     from torch import nn
 

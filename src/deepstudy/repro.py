@@ -47,13 +47,31 @@ def set_deterministic(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.benchmark = False
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    _deterministic_algorithms()
     return {
         "use_deterministic_algorithms": True,
         "warn_only": True,
         "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
     }
+
+
+def _deterministic_algorithms() -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without its ``import torch._inductor.config``,
+    which pulls in dynamo and inductor: about 2 s of every process's start (each ``--jobs`` worker's) for a compiler
+    deepstudy does not use. Its one setting there, inductor's ``deterministic``, is still set: in the config if it is
+    loaded, else through the variable it reads when it loads."""
+    import sys
+
+    set_flag = getattr(torch._C, "_set_deterministic_algorithms", None)
+    if set_flag is None:  # another torch: the public call, whatever it imports
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        return
+    if (inductor := sys.modules.get("torch._inductor.config")) is not None:
+        inductor.deterministic = True
+    else:
+        os.environ["TORCHINDUCTOR_DETERMINISTIC"] = "1"
+    set_flag(True, warn_only=True)
 
 
 @contextlib.contextmanager

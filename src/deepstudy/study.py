@@ -116,8 +116,8 @@ def _run(study: Study, out_root: str | Path, on_event: Event, jobs: int | None, 
             return search.run(study, out_root, on_event, ray=ray)
     arms = check(study)
     train.distributed.check_launched(study)
-    datasets = study_data.load(arms)
     with executors.start(executor, jobs, address, arms) as chosen:  # a cluster that cannot take the tasks stops here
+        datasets = study_data.load(arms)  # (while a pool's workers start)
         run_dir = RunDir.create(Path(out_root), study.name)
         with run_dir.locked():
             run_dir.config.write_text(_config.to_yaml(study))
@@ -180,8 +180,8 @@ def resume(run_dir: str | Path, on_event: Event = _quiet, jobs: int | None = Non
                 return search.execute(study, run, on_event, ray=ray)
         arms = check(study)
         train.distributed.check_launched(study)
-        datasets = study_data.load(arms)
         with executors.start(executor, jobs, address, arms) as chosen:
+            datasets = study_data.load(arms)
             return execute(study, arms, datasets, run, on_event, executor=chosen)
 
 

@@ -252,6 +252,13 @@ class TrainConfig(_Section):
         "least 1.2x faster than fp32, else fp32; the run's output and report say what auto chose and why. "
         "bf16: on CUDA or on CPUs that support it (on others fp32, said once in the run's output and in the "
         "report); fp16 on CUDA only (with a GradScaler). fp32: no autocast."))
+    checkpoint_seconds: float = Field(2.0, ge=0, description=(
+        "Least training time between two checkpoints of a seed (seconds): an epoch's checkpoint is written "
+        "(on a thread of its own, while the next epoch trains) when this long has passed since the last one; "
+        "the last epoch, an early stop and an interrupted run (Ctrl-C, an error) are always written. 0: every "
+        "epoch. A kill (SIGKILL, a lost machine) loses at most this much training; the resumed seed ends "
+        "bit-identical either way. Short epochs (small models) write a fraction of their checkpoints: each "
+        "costs milliseconds of a CPU core, which parallel seeds (--jobs, Ray) would take from training."))
     channels_last: bool = Field(False, description=(
         "NHWC memory format for 4-D inputs (faster convolutions on recent CPUs and GPUs)."))
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU.")

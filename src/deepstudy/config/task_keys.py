@@ -12,6 +12,7 @@ from deepstudy.config.task_sections import AnomalyConfig, DistillConfig, LMConfi
 _ALL_TRAIN = tuple(TrainConfig.model_fields)
 _ALL_DATA = tuple(DataConfig.model_fields)
 _RUN = ("epochs", "device", "threads", "resources")  # every task: length, device, threads, an executor's share
+_CKPT = ("checkpoint_seconds",)  # train.drive's `every`: the tasks whose state is a TorchState (not scratch's NumPy)
 _SCHEDULE = ("schedule", "step_epochs", "gamma", "warmup_fraction")  # train.from_settings with steps per epoch
 _SOURCE = ("name", "path", "format")  # data.load: what is read
 _SPLITS = ("val_fraction", "test_fraction", "train_limit")  # images, tables, text: _finish_split, _hold_out_test
@@ -28,11 +29,12 @@ TRAIN_KEYS: dict[str, tuple[str, ...]] = {
     "scratch": (*_RUN, "batch_size", "eval_batch_size", "optimizer", "schedule", "step_epochs", "gamma", "l1",
                 "early_stopping"),  # l1: scratch.l1_penalty, the same rule as the torch side
     "classical": (*_RUN, "optimizer"),  # logistic-regression: full-batch steps at optimizer.lr
-    "som": _RUN,  # the schedule is in `som:`
+    "som": (*_RUN, *_CKPT),  # the schedule is in `som:`
     # from_settings without steps per epoch (no schedule); fp32; the last epoch's weights (no early stopping)
-    "reconstruct": (*_RUN, "batch_size", "eval_batch_size", "optimizer", "grad_clip"),
-    "generate": (*_RUN, "batch_size", "optimizer"),  # study_gan: torch.optim.Adam(lr, betas) for both networks
-    "language-model": (*_RUN, "batch_size", "optimizer", *_SCHEDULE, "grad_clip", "early_stopping", "precision"),
+    "reconstruct": (*_RUN, *_CKPT, "batch_size", "eval_batch_size", "optimizer", "grad_clip"),
+    "generate": (*_RUN, *_CKPT, "batch_size", "optimizer"),  # study_gan: torch.optim.Adam(lr, betas) for both networks
+    "language-model": (*_RUN, *_CKPT, "batch_size", "optimizer", *_SCHEDULE, "grad_clip", "early_stopping",
+                       "precision"),
 }
 DATA_KEYS: dict[str, tuple[str, ...]] = {
     # images, tables, text as token ids (not series: forecast; nab: reconstruct; corpus: language-model)

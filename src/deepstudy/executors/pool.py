@@ -33,22 +33,37 @@ class ProcessExecutor(_Worker):
 
     def __init__(self, jobs: int):
         self.jobs = jobs
+        self._pool: tuple | None = None  # (pool, events queue, stop flag) once started
         self._stop_workers = lambda: None  # the running pool's stop (run sets it), also called by close
 
     @classmethod
     def create(cls, jobs: int | None, arms: dict[str, Study]) -> ProcessExecutor:
+        """The pool, its workers already starting: they import torch and load their modules (seconds) while the
+        driver loads the data and writes the run directory."""
         import torch
 
         cores = os.cpu_count() or 1
         check_fits(arms, cores, torch.cuda.device_count(), "this machine")
         widest = max(cfg.train.resources.cpus for cfg in arms.values())
-        return cls(jobs or max(1, int(cores // widest)))
+        executor = cls(jobs or max(1, int(cores // widest)))
+        executor._start(min(executor.jobs, sum(cfg.seeds for cfg in arms.values())))
+        return executor
+
+    def _start(self, workers: int) -> tuple:
+        if self._pool is None:
+            ctx = mp.get_context("spawn")
+            events, stop = ctx.Queue(), ctx.Event()
+            pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(events, stop, os.getpid()))
+            for _ in range(workers):  # each submit starts a worker (none is idle yet): all start now
+                pool.submit(_warm)
+            self._pool = (pool, events, stop)
+            self._stop_workers = lambda: _stop(pool, stop)
+        return self._pool
 
     def run(self, jobs: list[SeedJob], on_event: Event, datasets: dict) -> Iterator[tuple[SeedJob, Outcome]]:
         if not jobs:
             return
-        ctx = mp.get_context("spawn")
-        events, stop = ctx.Queue(), ctx.Event()
+        pool, events, stop = self._start(min(self.jobs, len(jobs)))
         ended: set[tuple[str, int]] = set()
 
         def drain() -> None:
@@ -60,9 +75,6 @@ class ProcessExecutor(_Worker):
                 if (e.get("arm"), e.get("seed")) not in ended:  # a late event of a task already reported
                     on_event(e)
 
-        pool = ProcessPoolExecutor(min(self.jobs, len(jobs)), mp_context=ctx, initializer=_init,
-                                   initargs=(events, stop, os.getpid()))
-        self._stop_workers = lambda: _stop(pool, stop)
         pending = {pool.submit(_task, job): job for job in jobs}
         try:
             while pending:
@@ -82,12 +94,12 @@ class ProcessExecutor(_Worker):
                 self._stop_workers()
             else:  # every seed ended: the workers are idle and exit on their own
                 pool.shutdown(wait=True)
-            self._stop_workers = lambda: None
+            self._stop_workers, self._pool = lambda: None, None
 
     def close(self) -> None:
-        """A run whose caller stopped reading it (an exception in on_event) ends with the executor, not at its
-        garbage collection."""
-        stop, self._stop_workers = self._stop_workers, lambda: None
+        """A run whose caller stopped reading it (an exception in on_event), or a study stopped before its seeds
+        (bad data), ends with the executor, not at its garbage collection."""
+        stop, self._stop_workers, self._pool = self._stop_workers, lambda: None, None
         stop()
 
 
@@ -113,6 +125,12 @@ _EVENTS: list = []  # the worker's event queue, the pool's stop flag and its dri
 def _init(events, stop, parent: int) -> None:
     events.cancel_join_thread()  # a worker's exit never waits for the driver to read its last events
     _EVENTS[:] = [events, stop, parent]
+
+
+def _warm() -> None:
+    """A worker's first call, made as the pool starts: what every task needs imported (torch, the tasks and their
+    models, the data readers), while the driver loads the data."""
+    from deepstudy import study_data, tasks, train  # noqa: F401
 
 
 def _task(job: SeedJob) -> Outcome:

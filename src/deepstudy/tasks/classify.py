@@ -131,7 +131,7 @@ class ClassifyTask(Task):
                              total=t.epochs,
                              monitor=monitor, on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index,
                              on_resume=lambda start, _: unfreeze_from(start),
-                             after_epoch=lambda e: unfreeze_from(e + 1))
+                             after_epoch=lambda e: unfreeze_from(e + 1), every=t.checkpoint_seconds)
         if t.swa:  # the average, with batch-norm statistics of its own, is what the seed's best weights are
             repro.seed_torch(repro.derive_seed(run_seed, "swa-bn"))  # update_bn runs in train mode (dropout)
             model.load_state_dict(averages.final(model, train_batches.epoch(t.epochs), device).state_dict())

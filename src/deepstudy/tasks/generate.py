@@ -220,7 +220,8 @@ def train_one(ctx: SeedContext) -> SeedResult:
     nets = nn.ModuleDict({"generator": g_net, "discriminator": d_net})
     train.drive(folder, train.TorchState(nets, train.Optimizers(generator=g_opt, discriminator=d_opt)), epochs,
                 total=t.epochs, monitor=train.Monitor("last"), on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index,
-                on_resume=resumed, extra=lambda: {"grids": torch.stack(grids)})
+                on_resume=resumed, extra=lambda: {"grids": torch.stack(grids)},
+                every=t.checkpoint_seconds)
     np.savez_compressed(folder / "samples.npz", grids=torch.stack(grids).numpy())  # (epochs, 64, 28, 28)
     train.checkpoint.save_weights(g_net, folder / "generator.safetensors")
     g_net.eval()  # also when a resumed seed had no epoch left to run (the loop is what sets it otherwise)

@@ -235,7 +235,8 @@ def train_one(ctx: SeedContext) -> SeedResult:
                    "eval_seconds": r.eval_seconds, "steps": r.steps}
 
     train.drive(folder, train.TorchState(model, optimizer, scheduler, scaler), epochs, total=t.epochs, monitor=monitor,
-                on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index, logs=("samples.jsonl",))
+                on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index, logs=("samples.jsonl",),
+                every=t.checkpoint_seconds)
     train.checkpoint.load_weights(model, ctx.seed.best)
     t2 = time.perf_counter()
     test = stream_scores(model, ds.x_test, lm.seq_len, t.precision)

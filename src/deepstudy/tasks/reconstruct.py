@@ -175,7 +175,7 @@ def _train_file(ctx: SeedContext, series, v: torch.Tensor, end_train: int, end_c
                    "val_acc": None, "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
 
     train.drive(part, train.TorchState(model, opt), epochs, total=t.epochs, monitor=train.Monitor("last"),
-                on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index)
+                on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index, every=t.checkpoint_seconds)
     model.eval()
     with torch.no_grad():
         all_windows = _windows(v, a.window).to(device)

@@ -87,7 +87,8 @@ def train_one(ctx: SeedContext) -> SeedResult:
                    "seconds": r.seconds, "eval_seconds": r.eval_seconds, "steps": r.steps}
 
     train.drive(folder, train.TorchState(model, opt), epochs, total=t.epochs, monitor=train.Monitor("last"),
-                on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index)  # best.safetensors: the last epoch's weights
+                on_event=ctx.on_event, arm=ctx.arm, seed=ctx.index,
+                every=t.checkpoint_seconds)  # best.safetensors: the last epoch's weights
     rows = read_jsonl(ctx.seed.metrics)
     mean_image = x["train"].mean(0, keepdim=True)
     rng = np.random.default_rng(repro.derive_seed(run_seed, "random-detector"))

@@ -130,7 +130,8 @@ def train_one(ctx: SeedContext) -> SeedResult:
                    "steps": 1 if s.rule == "batch" else len(x["train"])}
 
     train.drive(folder, train.TorchState(som), rows, total=epochs, monitor=train.Monitor("last"), on_event=ctx.on_event,
-                arm=ctx.arm, seed=ctx.index, best="som.safetensors")
+                arm=ctx.arm, seed=ctx.index, best="som.safetensors",
+                every=cfg.train.checkpoint_seconds)
     t0 = time.perf_counter()
     units = {split: som.bmu(v) for split, v in x.items()}  # each row's best unit, once
     label_scores, unit_labels = _label_scores(som, units, ds)

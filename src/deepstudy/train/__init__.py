@@ -20,7 +20,7 @@ Example:
 """
 from deepstudy.train import checkpoint, distributed
 from deepstudy.train.averaging import Averages
-from deepstudy.train.driver import Driven, Optimizers, State, TorchState, drive
+from deepstudy.train.driver import Driven, Optimizers, Snapshot, State, TorchState, drive
 from deepstudy.train.loop import (EpochResult, Epochs, NonFiniteLoss, as_device, fit, gradient_norms,
                                   predict)
 from deepstudy.train.lr_range import lr_range_test
@@ -32,5 +32,6 @@ from deepstudy.train.simple import TrainResult, train
 __all__ = ["train", "TrainResult", "fit", "Epochs", "EpochResult", "predict", "gradient_norms", "as_device",
            "Monitor", "NonFiniteLoss", "build_optimizer", "build_schedule", "from_settings", "param_groups",
            "l1_penalty", "Averages",
-           "autocast", "grad_scaler", "cpu_supports_bf16", "drive", "Driven", "Optimizers", "State", "TorchState",
+           "autocast", "grad_scaler", "cpu_supports_bf16", "drive", "Driven", "Optimizers", "Snapshot", "State",
+           "TorchState",
            "checkpoint", "distributed", "FALLBACK_NOTE", "FELL_BACK", "lr_range_test"]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,21 @@ class Optimizers:
 
 
 @dataclass
+class Snapshot:
+    """One epoch's state, copied (training goes on): ``checkpoint()`` writes its checkpoint, ``best()`` (None: the
+    epoch did not improve) its best weights; calling it writes both, the best first (as save_best before save: a
+    committed epoch has its best file)."""
+
+    checkpoint: Callable[[], None]
+    best: Callable[[], None] | None = None
+
+    def __call__(self) -> None:
+        if self.best is not None:
+            self.best()
+        self.checkpoint()
+
+
+@dataclass
 class TorchState:
     """A torch seed's state for :func:`drive`: model, optimizer(s), scheduler, scaler and weight averages (EMA / SWA),
     saved in atomic checkpoints (safetensors weights + ``weights_only`` state) and restored exactly. The best weights
@@ -95,20 +111,16 @@ class TorchState:
     def save(self, folder: Path, epoch: int, extra: dict) -> None:
         checkpoint.save(folder, epoch, self.model, self.optimizer, self.scheduler, self.scaler, extra, self.averages)
 
-    def snapshot(self, folder: Path, epoch: int, extra: dict, best: Path | None) -> Callable[[], None]:
-        """What ``save`` (and ``save_best`` to ``best``, unless None) would write, copied now; the returned
-        function writes it (on the driver's writer thread, while the next epoch trains)."""
+    def snapshot(self, folder: Path, epoch: int, extra: dict, best: Path | None) -> Snapshot:
+        """What ``save`` (and ``save_best`` to ``best``, unless None) would write, copied now; written later (on the
+        driver's writer thread, while the next epoch trains)."""
         weights = checkpoint.frozen_weights(self.model)
         best_weights = None if best is None else (weights if self.averages is None else
                                                   checkpoint.frozen_weights(self.averages.evaluated(self.model)))
         state = checkpoint.copied(checkpoint.state_of(epoch, self.optimizer, self.scheduler, self.scaler, extra,
                                                       self.averages))
-
-        def write() -> None:
-            if best_weights is not None:  # first, as save_best before save: a committed epoch has its best file
-                checkpoint.write_weights(best_weights, best)
-            checkpoint.write(folder, epoch, weights, state)
-        return write
+        return Snapshot(lambda: checkpoint.write(folder, epoch, weights, state),
+                        None if best_weights is None else lambda: checkpoint.write_weights(best_weights, best))
 
     def load(self, folder: Path) -> tuple[int, dict, dict | None]:
         state = checkpoint.load(folder, self.model, self.optimizer, self.scheduler, self.scaler, self.averages)
@@ -134,10 +146,12 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
           on_event: Callable[[dict], None], arm: str, seed: int, logs: tuple[str, ...] = (),
           on_resume: Callable[[int, dict], None] | None = None, after_epoch: Callable[[int], None] | None = None,
           extra: Callable[[], dict] | None = None, best: str = "best.safetensors",
-          ckpt: str = "checkpoint") -> Driven:
+          ckpt: str = "checkpoint", every: float = 0.0) -> Driven:
     """Run (or continue) one seed's epochs in ``folder``. ``logs``: other per-epoch JSON-lines files the task
     appends to (cut back on resume like metrics.jsonl); ``extra()``: task values saved with each checkpoint (tensors,
-    numbers, strings), handed back to ``on_resume(start, extra)`` before the epochs continue.
+    numbers, strings), handed back to ``on_resume(start, extra)`` before the epochs continue. ``every``: the least
+    seconds between two checkpoints written (train.checkpoint_seconds; 0: every epoch) — the last epoch, an early
+    stop and an interruption (Ctrl-C, an error) are always written; a kill loses at most that much training.
 
     Example:
         Three "epochs" that only report a number; the driver checkpoints each and keeps the best::
@@ -177,24 +191,36 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
     if stopped:
         return Driven(start, True, saved)
     rows: Iterator[dict] = iter(epochs(start))
-    writer, pending = _Writer(), None
+    writer = _Writer()
+    # the newest epoch's snapshot not yet handed to the writer, and the newest improvement's best weights not yet
+    # written (an epoch skipped by `every` may have improved: its weights go with the next checkpoint written)
+    latest: tuple[int, Snapshot] | None = None
+    best_due: Callable[[], None] | None = None
+    handed = time.monotonic()
+
+    def hand_over() -> None:
+        nonlocal latest, best_due, handed
+        writer.submit(Snapshot(latest[1].checkpoint, best_due))
+        latest, best_due, handed = None, None, time.monotonic()
     try:
         for row in rows:
             epoch = row["epoch"]
             improved = monitor.update(row.get(monitor.metric), epoch)
             saved = {"monitor": monitor.state_dict(), **(extra() if extra else {})}
             if hasattr(state, "snapshot"):  # copied now, written while the next epoch trains
-                pending = (epoch, state.snapshot(ckpt_dir, epoch, saved, folder / best if improved else None))
+                latest = (epoch, state.snapshot(ckpt_dir, epoch, saved, folder / best if improved else None))
+                best_due = latest[1].best or best_due
                 append_jsonl(metrics, row)
-                writer.submit(pending[1])
-                pending = None
+                # the resume tests kill the process after epoch k's checkpoint: it is written, whatever `every` says
+                if time.monotonic() - handed >= every or repro.fault_armed(epoch):
+                    hand_over()
             else:
                 if improved:
                     state.save_best(folder / best)
                 append_jsonl(metrics, row)
                 state.save(ckpt_dir, epoch, saved)
             on_event({"kind": "epoch", "arm": arm, "seed": seed, "epochs": total, **row})
-            if repro.fault_armed(epoch):  # the resume tests kill the process after epoch k's checkpoint
+            if repro.fault_armed(epoch):
                 writer.wait()
             repro.fault_point(epoch)
             if after_epoch is not None:
@@ -202,13 +228,17 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
             if monitor.should_stop:
                 stopped = True
                 break
+        if latest is not None:  # the last epoch is always written
+            hand_over()
         writer.wait()
     except BaseException:  # a non-finite loss, Ctrl-C: every epoch with a metrics line is committed before it goes on
         writer.wait(raising=False)
-        with contextlib.suppress(Exception):  # interrupted around the hand-over: written (again: atomic, the same)
-            if (pending is not None and not writer.failed and (logged := read_jsonl(metrics))
-                    and logged[-1].get("epoch") == pending[0]):
-                pending[1]()  # (not after a failed write, a full disk say: the last good checkpoint stays the last)
+        with contextlib.suppress(Exception):  # the newest logged epoch not yet written (skipped by `every`, or
+            # interrupted around the hand-over): written now (atomic: the same files, were they written already)
+            if (latest is not None and not writer.failed and (logged := read_jsonl(metrics))
+                    and logged[-1].get("epoch") == latest[0]):
+                Snapshot(latest[1].checkpoint, best_due)()  # (not after a failed write, a full disk say: the last
+                # good checkpoint stays the last)
         raise
     finally:
         writer.close()

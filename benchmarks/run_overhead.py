@@ -87,7 +87,7 @@ def _outputs(model: torch.nn.Module, batches) -> tuple[torch.Tensor, torch.Tenso
 def reference(cfg: config.Study, out: Path) -> dict:
     """The raw loop; the seeds our run derives (data split, init, shuffling), so it trains the same batches."""
     t0 = time.perf_counter()
-    ds = data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"), task="classify")
+    ds = data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"))
     run_seed = repro.derive_seed(cfg.seed, "seed", 0)
     torch.manual_seed(repro.derive_seed(run_seed, "init"))
     model = models.build("cnn", ds.input_shape, ds.num_classes, channels=[16, 32])

@@ -168,7 +168,7 @@ def test_series_csv_forecast(tmp_path):
     cfg = validate({"name": "f", "task": "forecast", "data": {"format": "series-csv", "path": str(path),
                                                               "drop": ["label"], "lookback": 12},
                     "arms": {"a": {}}}).data
-    ds = data.load(cfg, split_seed=0, task="forecast")
+    ds = data.load(cfg, split_seed=0)
     assert ds.kind == "series" and ds.feature_names == ["temperature", "pressure"] and ds.x_train.shape[1:] == (12, 2)
     assert "2 column(s) (temperature, pressure)" in ds.source["description"]
 
@@ -196,7 +196,7 @@ def test_the_full_nab_corpus_loads():
         pytest.skip(f"the full NAB corpus is not at {root}")
     cfg = validate({"name": "n", "task": "reconstruct", "data": {"format": "nab", "path": str(root)},
                     "model": {"name": "dense-ae"}, "arms": {"a": {}}}).data
-    ds = data.load(cfg, split_seed=0, task="reconstruct")
+    ds = data.load(cfg, split_seed=0, series_csv="anomaly")
     found = {s.key: s for s in ds.extra["series"]}
     assert len(found) == 58 and found["realKnownCause/machine_temperature_system_failure.csv"].steps_back == 1
     assert "8 of 58 file(s) have timestamps that step back or repeat; kept as published, rows in file order" in ds.notes
@@ -244,4 +244,4 @@ def test_series_csv_reconstruct_needs_the_label_column(tmp_path):
                                                                  "label_column": "anomaly"},
                     "model": {"name": "dense-ae"}, "arms": {"a": {}}}).data
     with pytest.raises(UserError, match="has no column 'anomaly': task: reconstruct scores alarms against labelled"):
-        data.load(cfg, split_seed=0, task="reconstruct")
+        data.load(cfg, split_seed=0, series_csv="anomaly")

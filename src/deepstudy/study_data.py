@@ -22,7 +22,8 @@ def load(arms: dict[str, Study]) -> dict[str, _data.Dataset]:
         if plain not in prepared:
             raw_key = _raw_key(cfg)
             if raw_key not in raw:
-                raw[raw_key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"), task=cfg.task)
+                raw[raw_key] = _data.load(cfg.data, split_seed=repro.derive_seed(cfg.seed, "data"),
+                                           series_csv=task.series_csv)
             prepared[plain] = task.prepare(raw[raw_key], cfg)
         if key not in prepared:
             prepared[key] = _data.permute_labels(prepared[plain], repro.derive_seed(cfg.seed, "permute-labels"))

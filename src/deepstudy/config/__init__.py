@@ -7,7 +7,6 @@ too, naming the task and what it reads (deepstudy.config.tasks).
 """
 from __future__ import annotations
 
-import copy
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -16,11 +15,14 @@ import yaml
 from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 
 from deepstudy.config.lr_range import LRRangeConfig
-from deepstudy.config.task_sections import AnomalyConfig, DistillConfig, LMConfig, PretrainConfig, SomConfig
-from deepstudy.config.sections import (EXPLANATIONS, Analysis, DataConfig, EarlyStoppingConfig, ExplainConfig,
-                                       ModelConfig, OptimizerConfig, Task, TrainConfig)
-from deepstudy.config import yamlfile
-from deepstudy.config.tasks import (DATA_KEYS, define, FULL_SECTIONS, MAX_RUNS, OPTIONAL_SECTIONS, STUDY_TYPES,
+from deepstudy.config.task_sections import (AnomalyConfig, DistillConfig, ExplainConfig, LMConfig, PretrainConfig,
+                                            SomConfig)
+from deepstudy.config.sections import (EXPLANATIONS, Analysis, DataConfig, EarlyStoppingConfig, ModelConfig,
+                                       OptimizerConfig, Task, TrainConfig)
+from deepstudy.config import messages, yamlfile
+from deepstudy.config.overrides import apply_overrides, parse_set
+from deepstudy.config.tasks import FULL_SECTIONS  # noqa: F401  (deepstudy.runs.listing)
+from deepstudy.config.tasks import (DATA_KEYS, define, MAX_RUNS, OPTIONAL_SECTIONS, STUDY_TYPES,
                                     TRAIN_KEYS, Study, too_many_runs)
 from deepstudy.config.tasks import ClassicalStudy, ClassifyStudy, ForecastStudy, GenerateStudy  # noqa: F401
 from deepstudy.config.tasks import LanguageModelStudy, ReconstructStudy, ScratchStudy, SomStudy  # noqa: F401
@@ -56,47 +58,6 @@ def _adapter() -> TypeAdapter:
     if key not in _ADAPTERS:
         _ADAPTERS[key] = TypeAdapter(_union())
     return _ADAPTERS[key]
-
-
-def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with ``{"train.optimizer.lr": 0.1, ...}`` applied.
-
-    A dotted key sets one leaf; a key naming a whole section (``model``) replaces it, so an arm
-    can swap the model family without inheriting the base model's keyword arguments.
-
-    Example:
-        >>> apply_overrides({"train": {"epochs": 5, "batch_size": 64}}, {"train.epochs": 2, "model": {"name": "mlp"}})
-        {'train': {'epochs': 2, 'batch_size': 64}, 'model': {'name': 'mlp'}}
-    """
-    out = copy.deepcopy(raw)
-    for dotted, value in overrides.items():
-        node = out
-        *parents, leaf = str(dotted).split(".")
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[leaf] = copy.deepcopy(value)
-    return out
-
-
-def parse_set(items: list[str]) -> dict[str, Any]:
-    """``["train.epochs=3", "data.augment=[hflip]"]`` -> dotted overrides (values parsed as YAML).
-
-    Example:
-        >>> parse_set(["train.epochs=3", "data.augment=[hflip]", "model.name=cnn"])
-        {'train.epochs': 3, 'data.augment': ['hflip'], 'model.name': 'cnn'}
-    """
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--set expects key=value, got '{item}' (e.g. --set train.epochs=3)")
-        try:
-            out[key.strip()] = yamlfile.load(value) if value.strip() else None  # the study file's limits too
-        except yaml.YAMLError:
-            out[key.strip()] = value
-    return out
 
 
 def builtin_studies() -> dict[str, Path]:
@@ -175,7 +136,7 @@ def load(name_or_path: str | Path, overrides: dict[str, Any] | None = None, arms
     raw = read_yaml(path)
     raw.setdefault("name", path.stem)
     overrides = overrides or {}
-    given = {**{k: f"override {k}={_excerpt(v)}" for k, v in overrides.items()}, **(given or {})}
+    given = {**{k: f"override {k}={messages.excerpt(v)}" for k, v in overrides.items()}, **(given or {})}
     study = validate(apply_overrides(raw, overrides), source=str(path), given=given)
     if arms is None:
         return study
@@ -209,18 +170,8 @@ def validate(raw: dict[str, Any], source: str = "study", given: dict[str, str] |
     try:
         return _adapter().validate_python(raw)
     except ValidationError as e:
-        raise UserError(f"{_culprit(e, _task_of(raw), source, given or {})}: {_explain(e, _task_of(raw))}") from None
-
-
-def _culprit(error: ValidationError, task: str, source: str, given: dict[str, str]) -> str:
-    """The override whose key (or section above it) holds the first problem, else the file."""
-    loc = [str(p) for p in error.errors()[0]["loc"]]
-    path = ".".join(loc[1:] if loc and loc[0] == task else loc)
-    if error.errors()[0]["type"] == "union_tag_invalid":
-        path = "task"
-    # the override of that key, of a section above it, or (a rule across a section's keys) of a key inside it
-    return next((how for key, how in given.items() if path == key or path.startswith(f"{key}.")
-                 or (path and key.startswith(f"{path}."))), source)
+        raise UserError(f"{messages.culprit(e, _task_of(raw), source, given or {})}: "
+                        f"{messages.explain(e, _task_of(raw))}") from None
 
 
 # the optional sections of a study when config.yaml held every task's (before the per-task classes)
@@ -235,7 +186,8 @@ def _flat_dump(raw: dict[str, Any]) -> bool:
             <= set(TrainConfig.model_fields) and set(raw.get("data") or ()) == set(DataConfig.model_fields))
 
 
-_NEWER_TRAIN = {"l1", "ema", "swa"}  # train keys added after the per-task classes: a flat dump never has them
+_NEWER_TRAIN = {"l1", "ema", "swa", "checkpoint_seconds"}  # train keys added after the per-task classes: a flat dump
+# never has them
 
 
 def json_schema() -> dict[str, Any]:
@@ -292,57 +244,6 @@ def _project(raw: dict[str, Any], model: type[BaseModel]) -> dict[str, Any]:
         section = isinstance(ann, type) and issubclass(ann, BaseModel) and ann is not ModelConfig
         out[key] = _project(value, ann) if section and isinstance(value, dict) else value
     return out
-
-
-def _excerpt(value: Any, limit: int = 80) -> str:
-    """A value as it appears in an error line: never more than ``limit`` characters of it."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
-
-
-def _explain(error: ValidationError, task: str) -> str:
-    """The first problem as one line, with the key's dotted path and the closest valid names."""
-    first = error.errors()[0]
-    loc = [str(p) for p in first["loc"]]
-    if loc and loc[0] == task:  # the union's tag
-        loc = loc[1:]
-    path = ".".join(loc)
-    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
-    if first["type"] == "union_tag_invalid":
-        return f"unknown task '{task}'{closest(task, STUDY_TYPES)}; tasks: {', '.join(STUDY_TYPES)}"
-    if first["type"] == "extra_forbidden":
-        valid, every = _field_names(STUDY_TYPES[task], loc[:-1]), _field_names(None, loc[:-1])
-        section = f" {'.'.join(loc[:-1])}" if len(loc) > 1 else ""
-        if loc[-1] in every and valid:
-            return (f"'{path}' is not used by task: {task} (it would be silently ignored); remove it — task {task} "
-                    f"reads{section}: {', '.join(valid)}")
-        hint = closest(loc[-1], valid) or f" (valid keys: {', '.join(sorted(valid))})"
-        return f"unknown key '{path}'{hint}"
-    got = first.get("input")
-    shown = "" if isinstance(got, dict) else f", got {_excerpt(got)}"
-    if first["type"] == "value_error":
-        message = str(first["ctx"]["error"]) if "ctx" in first else first["msg"]
-        return f"'{path}': {message}{more}" if path else f"{message}{more}"
-    if first["type"] == "literal_error" and task in STUDY_TYPES and loc[:3] == ["train", "optimizer", "name"]:
-        return (f"'{path}': task {task} trains with {first['ctx']['expected']} only{shown}; remove it — task {task} "
-                f"reads train.optimizer: {', '.join(_field_names(STUDY_TYPES[task], loc[:-1]))}")
-    return f"'{path}': {first['msg']}{shown}{more}"
-
-
-def _field_names(model: type[BaseModel] | None, loc: list[str]) -> list[str]:
-    """The keys at ``loc`` in ``model`` (None: in any task's study, the full sections)."""
-    for i, part in enumerate(loc):
-        if model is None:
-            ann = FULL_SECTIONS.get(part) if i == 0 or part in ("optimizer", "early_stopping", "ema", "swa") else None
-        else:
-            ann = getattr(model.model_fields.get(part), "annotation", None)
-            ann = next((a for a in get_args(ann) if a is not type(None)), ann) if type(None) in get_args(ann) else ann
-        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
-            return []
-        model = ann
-    if model is None:
-        return [*Study.model_fields, *OPTIONAL_SECTIONS]
-    return list(model.model_fields)
 
 
 def check_task_model(arm: str, cfg: Study, model: str, arguments: tuple[str, ...], example: str,

@@ -291,16 +291,3 @@ Analysis = Literal["curves", "confusion", "samples", "roc", "generalization", "b
 # the analyses that explain individual predictions (deepstudy.explain), computed on test examples of every seed
 EXPLANATIONS = ("gradcam", "gradcam++", "saliency", "smoothgrad", "integrated-gradients", "occlusion")
 
-
-class ExplainConfig(_Section):
-    examples: int = Field(16, ge=2, le=256, description=(
-        "Test examples explained per seed: wrongly classified ones first (up to half), then correct ones, in "
-        "test-set order."))
-    layer: str | None = Field(None, description=(
-        "Grad-CAM layer by module name (see `deepstudy summary`); default: the last convolution with a "
-        "spatial output."))
-    sanity_examples: int = Field(8, ge=1, le=256, description=(
-        "Examples in the model-parameter randomization test (it re-explains them once per randomization "
-        "stage)."))
-    steps: int = Field(50, ge=2, le=1000, description=(
-        "integrated-gradients: Riemann steps from the baseline (run in batches)."))

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from deepstudy.config.lr_range import LRRangeConfig
-from deepstudy.config.sections import EXPLANATIONS, DataConfig, ExplainConfig, TrainConfig
-from deepstudy.config.task_sections import AnomalyConfig, DistillConfig, LMConfig, PretrainConfig, SomConfig
+from deepstudy.config.sections import EXPLANATIONS, DataConfig, TrainConfig
+from deepstudy.config.task_sections import (AnomalyConfig, DistillConfig, ExplainConfig, LMConfig, PretrainConfig,
+                                            SomConfig)
 
 _ALL_TRAIN = tuple(TrainConfig.model_fields)
 _ALL_DATA = tuple(DataConfig.model_fields)

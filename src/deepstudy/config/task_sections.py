@@ -1,6 +1,6 @@
-"""The sections only some tasks read: ``som:``, ``anomaly:``, ``pretrain:``, ``distill:``, ``lm:``.
+"""The sections only some tasks read: ``explain:``, ``som:``, ``anomaly:``, ``pretrain:``, ``distill:``, ``lm:``.
 
-The sections every task shares (``data:``, ``model:``, ``train:``, ``explain:``) are in deepstudy.config.sections.
+The sections every task shares (``data:``, ``model:``, ``train:``) are in deepstudy.config.sections.
 """
 from __future__ import annotations
 
@@ -9,6 +9,19 @@ from typing import Literal
 from pydantic import Field
 
 from deepstudy.config.sections import ModelConfig, _Section
+
+class ExplainConfig(_Section):
+    examples: int = Field(16, ge=2, le=256, description=(
+        "Test examples explained per seed: wrongly classified ones first (up to half), then correct ones, in "
+        "test-set order."))
+    layer: str | None = Field(None, description=(
+        "Grad-CAM layer by module name (see `deepstudy summary`); default: the last convolution with a "
+        "spatial output."))
+    sanity_examples: int = Field(8, ge=1, le=256, description=(
+        "Examples in the model-parameter randomization test (it re-explains them once per randomization "
+        "stage)."))
+    steps: int = Field(50, ge=2, le=1000, description=(
+        "integrated-gradients: Riemann steps from the baseline (run in batches)."))
 
 
 class SomConfig(_Section):

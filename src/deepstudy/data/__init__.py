@@ -34,9 +34,10 @@ def is_text(cfg: DataConfig) -> bool:
     return (cfg.format or (spec.format if spec else None)) == "text-csv"
 
 
-def load(cfg: DataConfig, split_seed: int, task: str | None = None) -> Dataset:
-    """Read, split (stratified validation split from training data) and encode one dataset. ``task``: the study's
-    task, where one format serves two (series-csv: forecasting windows, or NAB-style series for reconstruct).
+def load(cfg: DataConfig, split_seed: int, series_csv: str = "windows") -> Dataset:
+    """Read, split (stratified validation split from training data) and encode one dataset. ``series_csv``: what
+    data.format series-csv is read as, where one format serves two tasks (its ``Task.series_csv``): "windows"
+    (forecasting windows) or "anomaly" (one NAB-style series per column, for anomaly detection).
 
     ``data.path`` with ``data.format`` is a new dataset of the user's own: no registry checksum, description or
     class names apply, whatever ``data.name`` says; the source records what was read and its sha256.
@@ -65,14 +66,14 @@ def load(cfg: DataConfig, split_seed: int, task: str | None = None) -> Dataset:
             source.update(folder=str(folder), sha256=registry.verify(spec, folder, given_path=cfg.path is not None))
         else:
             folder = Path(cfg.path) if cfg.path else None
-        return _read(cfg, spec, fmt, folder, split_seed, source, task)
+        return _read(cfg, spec, fmt, folder, split_seed, source, series_csv)
     if cfg.path is None:
         raise UserError(f"data.format '{fmt}' needs data.path (the folder or file to read)")
     folder = Path(cfg.path).expanduser()
     if not folder.exists():
         raise UserError(f"data.path '{folder}' does not exist; point it at the file or folder to read")
     source.update(folder=str(folder), own=True)
-    ds = _read(cfg, None, fmt, folder, split_seed, source, task)
+    ds = _read(cfg, None, fmt, folder, split_seed, source, series_csv)
     test_file = (Path(cfg.test_path).expanduser(),) if fmt == "text-csv" and cfg.test_path else ()
     read = None
     if fmt == "nab" and folder.is_dir():  # the series read and their labels, not every file of a NAB checkout
@@ -83,9 +84,9 @@ def load(cfg: DataConfig, split_seed: int, task: str | None = None) -> Dataset:
 
 
 def _read(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Path | None, split_seed: int, source: dict,
-          task: str | None) -> Dataset:
+          series_csv: str) -> Dataset:
     if fmt == "series-csv":
-        return _load_own_series(cfg, folder, source, task)
+        return _load_own_series(cfg, folder, source, series_csv)
     if fmt == "csv-table":
         return _load_table(cfg, spec, folder, split_seed, source)
     if fmt == "text-csv":

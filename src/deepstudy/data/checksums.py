@@ -88,3 +88,29 @@ def verify(spec: DatasetSpec, folder: Path, given_path: bool = False) -> dict[st
                             f"`deepstudy data fetch {spec.name}`")
         out[f.name] = digest
     return out
+
+
+# a published file's other digests (a pinned commit's git blob id, an MD5), checked where no sha256 is published
+def git_blob_id(path: Path) -> str:
+    """The id git gives a file's contents (what a pinned commit serves): SHA-1 of b"blob <size>\\0" + the bytes."""
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode("ascii"))
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def md5_of(path: Path) -> str:
+    h = hashlib.md5(usedforsecurity=False)  # a published digest to compare with, not a security primitive alone
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def published_mismatch(path: Path, git_blob: str | None, md5: str | None) -> str:
+    """'' when ``path`` matches each published digest given (the git blob id, the MD5), else which one differs."""
+    for kind, expected, actual in (("git blob id", git_blob, git_blob_id), ("md5", md5, md5_of)):
+        if expected is not None and (got := actual(path)) != expected.lower():
+            return f"{kind} {got[:12]}…, expected {expected[:12]}…"
+    return ""

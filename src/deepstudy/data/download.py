@@ -27,8 +27,10 @@ from pathlib import Path
 
 from deepstudy.data import convert, registry
 from deepstudy.data.archives import safe_extract
+from deepstudy.data.checksums import published_mismatch
 from deepstudy.data.published import digests_in_words
-from deepstudy.data.registry import Archive, DatasetSpec, FileSpec, sha256_of
+from deepstudy.data.published import Archive
+from deepstudy.data.registry import DatasetSpec, FileSpec, sha256_of
 from deepstudy.errors import UserError
 
 
@@ -44,31 +46,6 @@ UNKNOWN_SIZE_CAP = 4 << 30  # a file whose size the registry does not know never
 def deadline_for(size: int | None, timeout: float) -> float:
     """Seconds a whole transfer may take: the size at MIN_RATE, plus the connection timeout and the grace period."""
     return timeout + GRACE + (size if size else UNKNOWN_SIZE_CAP) / MIN_RATE
-
-
-def git_blob_id(path: Path) -> str:
-    """The id git gives a file's contents (what a pinned commit serves): SHA-1 of b"blob <size>\\0" + the bytes."""
-    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode("ascii"))
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def md5_of(path: Path) -> str:
-    h = hashlib.md5(usedforsecurity=False)  # a published digest to compare with, not a security primitive alone
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def published_mismatch(path: Path, git_blob: str | None, md5: str | None) -> str:
-    """'' when ``path`` matches each published digest given (the git blob id, the MD5), else which one differs."""
-    for kind, expected, actual in (("git blob id", git_blob, git_blob_id), ("md5", md5, md5_of)):
-        if expected is not None and (got := actual(path)) != expected.lower():
-            return f"{kind} {got[:12]}…, expected {expected[:12]}…"
-    return ""
 
 
 def download_file(url: str, dest: Path, sha256: str | None, *, timeout: float = 60.0, size: int | None = None,

@@ -132,18 +132,12 @@ def start(kind: str | None, jobs: int | None, address: str | None, arms: dict[st
 
 def _check_independent(arms: dict[str, Study]) -> None:
     """What is trained once per run or per seed into the run directory and shared by the seeds or arms that ask for
-    it, refused: two tasks at once would train it into one folder at the same time. A teacher (distill), a pretrained
-    encoder (pretrain), and what a task shares between its seeds (``Task.shared_per_run``: task generate's judge)."""
+    it, refused: two tasks at once would train it into one folder at the same time (``Task.shared``: a teacher or a
+    pretrained encoder of task classify, task generate's judge)."""
     from deepstudy import tasks
 
     for arm, cfg in arms.items():
-        distill, pretrain = getattr(cfg, "distill", None), getattr(cfg, "pretrain", None)
-        if (distill is not None and distill.teacher is not None) or (
-                pretrain is not None and pretrain.task in ("rotation", "supervised")):
-            raise UserError(f"arm '{arm}' trains a teacher or a pretrained encoder that arms share in the run "
-                            "directory; run this study with --executor local (parallel tasks would train it twice "
-                            "at once)")
-        if shared := tasks.get(cfg.task).shared_per_run:
+        if shared := tasks.get(cfg.task).shared(cfg):
             raise UserError(f"arm '{arm}' (task: {cfg.task}) has {shared}; run this study with --executor local "
                             "(parallel tasks would train it at once into one folder)")
 
@@ -166,7 +160,7 @@ def jobs_for(study: Study, arms: dict[str, Study], run, executor: Executor) -> t
     # in this process: a teacher's or encoder's cache key is a hash of the config, data.path as written included)
     run_path = os.path.abspath(run.path) if executor.elsewhere else str(run.path)
     for arm, cfg in arms.items():
-        cfg = _absolute_data_path(cfg) if executor.elsewhere else cfg
+        cfg = absolute_data_path(cfg) if executor.elsewhere else cfg
         for i in range(study.seeds):
             run_seed = repro.derive_seed(study.seed, "seed", i)
             seeds_used.setdefault(arm, {})[str(i)] = run_seed
@@ -176,7 +170,7 @@ def jobs_for(study: Study, arms: dict[str, Study], run, executor: Executor) -> t
     return todo, seeds_used
 
 
-def _absolute_data_path(cfg: Study) -> Study:
+def absolute_data_path(cfg: Study) -> Study:
     """``cfg`` with a relative data.path made absolute from this process's folder, as the driver read it (absolute,
     not resolved: a symlinked shared mount keeps the name every node knows it by)."""
     path = cfg.data.path
@@ -227,12 +221,16 @@ def train_one(job: SeedJob, on_event: Event, dataset=None, worker: bool = False)
 
 
 def _dataset(job: SeedJob):
+    return dataset_for(job.arm, job.cfg)
+
+
+def dataset_for(arm: str, cfg: Study):
+    """The arm's data in this worker, loaded once per data config (the pool's workers load it as they start)."""
     from deepstudy import study_data
 
-    cfg = job.cfg
     key = f"{cfg.task}|{cfg.seed}|{cfg.data.model_dump_json()}"
     if key not in _DATA:
-        _DATA[key] = study_data.load({job.arm: cfg})[job.arm]
+        _DATA[key] = study_data.load({arm: cfg})[arm]
     return _DATA[key]
 
 

@@ -23,7 +23,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 from deepstudy.config import Study
 from deepstudy.errors import UserError
-from deepstudy.executors import Event, Outcome, SeedJob, _Worker, check_fits, train_one
+from deepstudy.executors import (Event, Outcome, SeedJob, _Worker, absolute_data_path, check_fits, dataset_for,
+                                 train_one)
 
 GRACE_SECONDS = 1.0  # after a stop: how long the workers get to end at their next event before a SIGTERM
 
@@ -46,16 +47,18 @@ class ProcessExecutor(_Worker):
         check_fits(arms, cores, torch.cuda.device_count(), "this machine")
         widest = max(cfg.train.resources.cpus for cfg in arms.values())
         executor = cls(jobs or max(1, int(cores // widest)))
-        executor._start(min(executor.jobs, sum(cfg.seeds for cfg in arms.values())))
+        # the arms as their jobs will carry them (jobs_for): the workers' data cache keys match
+        warm = [(arm, absolute_data_path(cfg).model_dump(mode="json")) for arm, cfg in arms.items()]
+        executor._start(min(executor.jobs, sum(cfg.seeds for cfg in arms.values())), warm)
         return executor
 
-    def _start(self, workers: int) -> tuple:
+    def _start(self, workers: int, warm: list[tuple[str, dict]] = ()) -> tuple:
         if self._pool is None:
             ctx = mp.get_context("spawn")
             events, stop = ctx.Queue(), ctx.Event()
             pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(events, stop, os.getpid()))
             for _ in range(workers):  # each submit starts a worker (none is idle yet): all start now
-                pool.submit(_warm)
+                pool.submit(_warm, warm)
             self._pool = (pool, events, stop)
             self._stop_workers = lambda: _stop(pool, stop)
         return self._pool
@@ -127,10 +130,17 @@ def _init(events, stop, parent: int) -> None:
     _EVENTS[:] = [events, stop, parent]
 
 
-def _warm() -> None:
+def _warm(arms: list[tuple[str, dict]]) -> None:
     """A worker's first call, made as the pool starts: what every task needs imported (torch, the tasks and their
-    models, the data readers), while the driver loads the data."""
-    from deepstudy import study_data, tasks, train  # noqa: F401
+    models, the data readers) and the arms' data loaded, while the driver loads it too. A failure here is left to
+    the driver's own load, which says it in one line."""
+    from deepstudy import config, study_data, tasks, train  # noqa: F401
+
+    for arm, raw in arms:
+        try:
+            dataset_for(arm, config.validate(raw, source=f"arm '{arm}'"))
+        except Exception:
+            return
 
 
 def _task(job: SeedJob) -> Outcome:

@@ -160,14 +160,10 @@ class RayExecutor(_Worker):
         ``keep`` lets through go to ``on_event``. Closed early (a UserError, a crash, Ctrl-C): the tasks left are
         cancelled (their checkpoints stay)."""
         ray = self.ray
-        from ray.util.queue import Empty
 
-        def drain() -> None:
-            while True:
-                try:
-                    path, e = events.get_nowait()
-                except Empty:
-                    return
+        def drain() -> None:  # two calls to the queue's actor, not one per event (this driver alone takes from it)
+            waiting = events.size()
+            for path, e in events.get_nowait_batch(waiting) if waiting else ():
                 if path == run_path and keep(e):
                     on_event(e)
         try:

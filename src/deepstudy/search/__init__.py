@@ -242,7 +242,7 @@ def _trials_on_ray(study: Study, run: RunDir, on_event: Event, ray: RayExecutor,
     done = [t for t in trials.open_study(study, run).get_trials(deepcopy=False) if t.state != TrialState.RUNNING]
     workers = min(study.search.budget() - len(done), ray.slots(study.train.resources))
     run_path = os.path.abspath(run.path)  # a Ray worker may start in another folder (ray job submit, a node)
-    cfg = executors._absolute_data_path(study).model_dump(mode="json")
+    cfg = executors.absolute_data_path(study).model_dump(mode="json")
     ray.call(_trial_worker, [(cfg, run_path, ray.threads(study))] * max(0, workers), study.train.resources, run_path,
              on_event, what="search trial worker", kept="the finished trials are kept", resume=str(top.path))
     left = [t.number for t in trials.open_study(study, run).get_trials(deepcopy=False, states=(TrialState.RUNNING,))]

@@ -12,13 +12,10 @@ folder with its parameters, continuing from its checkpoint, and its per-epoch re
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import socket
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +29,7 @@ from deepstudy.config.search import Dimension, SearchConfig
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl, write_json
 from deepstudy.rundir import RunDir
+from deepstudy.search.holds import Holds
 
 ARM = "trial"  # the one arm of a trial's run directory
 NAME = "search"  # the Optuna study's name in the storage
@@ -155,7 +153,7 @@ class Runner:
         repro.set_deterministic(self.device)
         self.optuna = open_study(study, run)
         self._data: dict[str, Any] = {}
-        self._held: dict[int, int] = {}  # trial number -> the fd of its hold lock (claim)
+        self.holds = Holds(run.search)  # the trials this process trains (claim, release)
 
     def orphans(self) -> list[int]:
         """Trials left RUNNING: by a killed search (with --jobs no other process runs them, the run directory is
@@ -165,7 +163,7 @@ class Runner:
     def next_trial(self) -> optuna.Trial | None:
         """A new trial, or None once the budget is asked for; one process at a time asks (a file lock), so two
         workers never get the same trial and the budget is never exceeded."""
-        with _file_lock(self.run.search / "ask.lock"):
+        with self.holds.asking():
             return self._ask()
 
     def _ask(self) -> optuna.Trial | None:
@@ -183,37 +181,18 @@ class Runner:
         worker died: the kernel dropped its lock), else a new one; None once the budget is asked and no trial is
         left over. For workers that may die and be retried while others run (Ray): the hold is a lock on
         search/held/<k>.lock, taken under the ask lock, so a trial a live worker trains is never trained twice."""
-        with _file_lock(self.run.search / "ask.lock"):
+        with self.holds.asking():
             for number in self.orphans():
-                if self._hold(number):
+                if self.holds.take(number):
                     return self.resume_trial(number)
             trial = self._ask()
-            if trial is not None and not self._hold(trial.number):
+            if trial is not None and not self.holds.take(trial.number):
                 raise RuntimeError(f"search trial {trial.number} is new, yet its hold lock is taken")
             return trial
 
     def release(self, number: int) -> None:
         """The hold on trial ``number`` dropped (it ended, or this worker stops)."""
-        fd = self._held.pop(number, None)
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
-    def _hold(self, number: int) -> bool:
-        """Trial ``number`` held by this process (True), or by another that lives (False). The file says who holds
-        it (pid, host); it is never deleted, as another process may be opening it."""
-        path = self.run.search / "held" / f"{number:04d}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname()}).encode())
-        self._held[number] = fd
-        return True
+        self.holds.release(number)
 
     def resume_trial(self, number: int) -> optuna.Trial:
         trial_id = next(t._trial_id for t in self.optuna.get_trials(deepcopy=False) if t.number == number)
@@ -284,8 +263,7 @@ class Runner:
             raise optuna.TrialPruned(f"pruned after epoch {rows[-1]['epoch'] + 1}")
 
     def _reporting(self, trial: optuna.Trial, number: int) -> Callable[[dict], None]:
-        """The task's events, with each epoch's metric reported to the pruner (which may stop the trial there:
-        the epoch's checkpoint is already written)."""
+        """The task's events, with each epoch's metric reported to the pruner (which may stop the trial there)."""
         parent = os.getppid()
 
         def on_event(e: dict) -> None:
@@ -295,7 +273,7 @@ class Runner:
             self.on_event(e)
             if e["kind"] == "epoch" and e.get(self.metric) is not None:
                 trial.report(float(e[self.metric]), e["epoch"])
-                if trial.should_prune():
+                if trial.should_prune():  # (the driver writes this epoch's checkpoint as the trial stops)
                     raise optuna.TrialPruned(f"pruned after epoch {e['epoch'] + 1}")
         return on_event
 
@@ -303,14 +281,3 @@ class Runner:
 class _TrialFailed(Exception):
     pass
 
-
-@contextmanager
-def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)

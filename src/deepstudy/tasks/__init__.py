@@ -126,11 +126,18 @@ class Task:
     epoch_metrics: dict[str, bool] = {"val_loss": True}
     sweeps_lr: bool = False  # has a learning-rate range test (lr_range)
     # what it trains once per run into the run directory for every seed to share (None: nothing): such a task's
-    # seeds cannot run at once (deepstudy.executors refuses --jobs / --executor ray)
+    # seeds cannot run at once (deepstudy.executors refuses --jobs / --executor ray); see also shared()
     shared_per_run: str | None = None
+    # what data.format series-csv is read as (data.load): "windows" (forecasting) or "anomaly" (NAB-style series)
+    series_csv: str = "windows"
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         pass
+
+    def shared(self, cfg: Study) -> str | None:
+        """What this arm trains once into the run directory for its seeds (or other arms) to share, said in words
+        (None: nothing): ``shared_per_run``, or what the arm's settings add (classify: a teacher, an encoder)."""
+        return self.shared_per_run
 
     def data_key(self, cfg: Study) -> str:
         return cfg.data.model_dump_json()

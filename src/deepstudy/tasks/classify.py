@@ -41,6 +41,15 @@ class ClassifyTask(Task):
         models.check_kwargs(cfg.model.name, cfg.model.kwargs())
         distill.check(arm, cfg)
 
+    def shared(self, cfg: Study) -> str | None:
+        teacher, pre = getattr(cfg, "distill", None), getattr(cfg, "pretrain", None)  # (forecast has neither)
+        if teacher is not None and teacher.teacher is not None:
+            return "a teacher trained once into the run directory (distill.teacher) that its seeds learn from"
+        if pre is not None and pre.task in ("rotation", "supervised"):
+            return (f"an encoder pretrained once into the run directory (pretrain.task {pre.task}) that its seeds "
+                    "start from")
+        return None
+
     def data_key(self, cfg: Study) -> str:
         key = cfg.data.model_copy(update={"augment": (), "permute_labels": False,
                                           "word_vectors": None}).model_dump_json()

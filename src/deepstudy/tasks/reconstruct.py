@@ -47,6 +47,7 @@ class ReconstructTask(Task):
     name = "reconstruct"
     epoch_metrics: dict[str, bool] = {}  # one model per NAB series file: no single per-epoch score
     owns = {"nab": "NAB series go with task: reconstruct (anomaly detection)"}
+    series_csv = "anomaly"  # a series-csv file: one NAB-style series per value column, labels in data.label_column
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         try:

@@ -9,9 +9,12 @@ rest, in this order per epoch::
 
 The copy (weights, optimizer, schedule, monitor: cloned) is written on a thread of its own while the next
 epoch trains — serializing, fsync and sha256 off the training's path; each write waits for the one before,
-and the last is waited for before ``drive`` returns or raises (Ctrl-C, a non-finite loss: every epoch with a
-metrics line is then committed). A kill (SIGKILL, power) mid-write leaves ``last.json`` at the epoch before,
-as a kill mid-save always did. A State without ``snapshot`` is saved in line.
+and the last is waited for before ``drive`` returns or raises (Ctrl-C, a non-finite loss: the newest epoch
+with a metrics line is then committed). Epochs shorter than ``every`` seconds (train.checkpoint_seconds) are
+copied but not all written: a checkpoint goes out once ``every`` seconds have passed since the last, and
+always for the last epoch; a skipped epoch that improved hands its best weights to the next one written. A
+kill (SIGKILL, power) loses at most ``every`` seconds of training, and mid-write leaves ``last.json`` at the
+checkpoint before. A State without ``snapshot`` (the NumPy engine's) is saved in line, every epoch.
 
 and, before the first epoch, resumes from the last checkpoint that passes its sha256 check (the
 newest, or the one before it: event ``checkpoint_fallback``): it restores the state and the

@@ -13,9 +13,11 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "deepstudy"
 #                                           imports them, they never import the orchestrator or anything above it
 #   core          everything else, with the rules of CORE below (e.g. models never see a config or a file)
 TOP = {"cli", "docs", "__main__"}
-ORCHESTRATOR = {"study", "study_data", "study_precision", "study_results", "search", "runs", "executors"}
+ORCHESTRATOR = {"study", "study_data", "study_precision", "study_results", "study_tools", "search", "runs",
+                "executors"}
 # runs: across runs (lists torch-free); executors: where the (arm, seed) tasks run (this process, worker processes,
-# Ray); study_precision: what train.precision auto chose, decided once per arm before the seeds train
+# Ray); study_precision: what train.precision auto chose, decided once per arm before the seeds train; study_tools:
+# explanations added to a finished run, the learning-rate range test
 TASKS = {"tasks"}
 # core component -> the core components it may import (besides itself). Anything else is a layering bug.
 CORE = {

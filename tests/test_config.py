@@ -140,7 +140,7 @@ def test_ignored_key_message_names_task_and_what_it_reads():
     with pytest.raises(UserError) as e:
         config.validate({"name": "x", "task": "som", "train": {"grad_clip": 1.0}})
     assert str(e.value) == ("study: 'train.grad_clip' is not used by task: som (it would be silently ignored); "
-                            "remove it — task som reads train: epochs, device, threads, resources")
+                            "remove it — task som reads train: epochs, checkpoint_seconds, device, threads, resources")
 
 
 # task -> (a key another task reads but this one ignores, a key it honours), with values
@@ -310,7 +310,7 @@ def test_schema_has_one_branch_per_task_and_the_markdown_lists_what_each_reads()
     som = schema["$defs"]["SomStudy"]
     assert som["properties"]["task"]["const"] == "som" and "pretrain" not in som["properties"]
     som_train = schema["$defs"][som["properties"]["train"]["$ref"].rsplit("/", 1)[1]]
-    assert sorted(som_train["properties"]) == ["device", "epochs", "resources", "threads"]
+    assert sorted(som_train["properties"]) == ["checkpoint_seconds", "device", "epochs", "resources", "threads"]
     md = schema_markdown()
-    assert "| `som` | `som` | `epochs`, `device`, `threads`, `resources` |" in md
+    assert "| `som` | `som` | `epochs`, `checkpoint_seconds`, `device`, `threads`, `resources` |" in md
     assert "`optimizer` (name (adam only), lr, betas)" in md and "## `pretrain` (task: classify)" in md

@@ -14,15 +14,15 @@ from deepstudy.data.dataset import Dataset
 from deepstudy.data.registry import DatasetSpec
 from deepstudy.errors import UserError
 
-def _load_own_series(cfg: DataConfig, path: Path, source: dict, read_as: str) -> Dataset:
-    """data.format: series-csv: forecasting windows, or (``read_as`` "anomaly") one NAB-style series per column."""
+def _load_own_series(cfg: DataConfig, path: Path, source: dict, series_csv: str) -> Dataset:
+    """data.format: series-csv: forecasting windows, or (``series_csv`` "anomaly") one NAB-style series per column."""
     if not path.is_file():
         raise UserError(f"data.path '{path}' is a folder; data.format series-csv reads one CSV file "
                         "(a timestamp column, then value columns)")
     s, info = own.read_series_csv(path, cfg.time_column, tuple(cfg.drop))
     source["rows"] = info["rows"]
     read_as = f"{info['encoding']}, {info['delimiter']}-separated, time column '{info['time_column']}'"
-    if read_as == "anomaly":
+    if series_csv == "anomaly":
         found = own.as_nab(s, info, cfg.label_column, tuple(cfg.series), path)
         for f in found:
             f.steps_back, f.repeats = info["steps_back"], info["repeats"]

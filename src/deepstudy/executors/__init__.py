@@ -7,7 +7,7 @@
 Each (arm, seed) is one task (:class:`SeedJob`) holding ``train.resources`` (CPUs, GPUs); its torch threads are
 its CPUs. Every executor runs the same function, :func:`train_one`, on the same seed folder: the run directory
 stays the one source of truth, so the workers write their seed folders there themselves (metrics.jsonl, the
-per-epoch checkpoint, result.json) and a cluster needs a filesystem every worker shares with the driver. Why
+checkpoints, result.json) and a cluster needs a filesystem every worker shares with the driver. Why
 not stream results back instead: a task retried after its worker died must find the seed's last checkpoint,
 and only a shared folder gives it one. What comes back to the driver is small: the result record, the
 nondeterminism warnings seen, and the progress events (streamed while the task runs).

@@ -234,7 +234,7 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
         if latest is not None:  # the last epoch is always written
             hand_over()
         writer.wait()
-    except BaseException:  # a non-finite loss, Ctrl-C: every epoch with a metrics line is committed before it goes on
+    except BaseException:  # a non-finite loss, Ctrl-C: the newest epoch with a metrics line is committed, then raised
         writer.wait(raising=False)
         with contextlib.suppress(Exception):  # the newest logged epoch not yet written (skipped by `every`, or
             # interrupted around the hand-over): written now (atomic: the same files, were they written already)

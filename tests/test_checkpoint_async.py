@@ -188,3 +188,26 @@ def test_every_0_writes_each_epoch_and_an_interruption_commits_the_newest_logged
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in weights[2].items())
     checkpoint.load_weights(fresh, tmp_path / "cut" / "best.safetensors")  # epoch 2 improved: its weights
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in weights[2].items())
+
+
+def test_a_failed_metrics_line_still_commits_the_epoch_before_it(tmp_path, monkeypatch):
+    """An epoch whose metrics line cannot be written (a full disk) ends the run; the epoch before it, logged but not
+    yet written because of `every`, is committed on the way out."""
+    from deepstudy.train import driver
+
+    append = driver.append_jsonl
+
+    def full_disk_at_epoch_2(path, row):
+        if row["epoch"] == 2:
+            raise OSError(28, "No space left on device")
+        append(path, row)
+    monkeypatch.setattr(driver, "append_jsonl", full_disk_at_epoch_2)
+    model, opt, x, y = _trained()
+    weights: dict = {}
+    with pytest.raises(OSError, match="No space left"):
+        train.drive(tmp_path, train.TorchState(model, opt), _epochs_of(model, opt, x, y, [0.9, 0.8, 0.7, 0.6], weights),
+                    total=4, monitor=train.Monitor("val_loss"), on_event=lambda e: None, arm="a", seed=0, every=3600.0)
+    assert checkpoint.verified(tmp_path / "checkpoint")[0]["epoch"] == 1
+    fresh, opt2, _, _ = _trained(seed=1)
+    train.TorchState(fresh, opt2).load(tmp_path / "checkpoint")
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in weights[1].items())

@@ -75,3 +75,16 @@ def test_reports_of_runs_made_before_the_new_keys_still_render(cli, tmp_path):
     (run / "results.json").write_text(json.dumps(res))
     r = cli("report", str(run))
     assert r.code == 0, r.err
+
+
+def test_the_teachers_folder_does_not_depend_on_how_often_it_checkpoints():
+    """A teacher is trained once per (config, seed) and found again by a hash of its config: train.checkpoint_seconds
+    changes no number, so it does not name another teacher (a run resumed across the key's introduction, or arms
+    that differ only there, share it); a setting that trains it differently does."""
+    from deepstudy import config
+    from deepstudy.tasks import distill
+
+    base = {"name": "t", "data": {"name": "digits"}, "model": {"name": "mlp", "hidden": [16]}}
+    key = lambda **train: distill._key(config.validate({**base, "train": train}))  # noqa: E731
+    assert key(checkpoint_seconds=0) == key() == key(checkpoint_seconds=30)
+    assert key(epochs=3) != key()

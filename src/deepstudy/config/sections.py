@@ -256,9 +256,10 @@ class TrainConfig(_Section):
         "Least training time between two checkpoints of a seed (seconds): an epoch's checkpoint is written "
         "(on a thread of its own, while the next epoch trains) when this long has passed since the last one; "
         "the last epoch, an early stop and an interrupted run (Ctrl-C, an error) are always written. 0: every "
-        "epoch. A kill (SIGKILL, a lost machine) loses at most this much training; the resumed seed ends "
-        "bit-identical either way. Short epochs (small models) write a fraction of their checkpoints: each "
-        "costs milliseconds of a CPU core, which parallel seeds (--jobs, Ray) would take from training."))
+        "epoch. A kill (SIGKILL, a lost machine) loses at most this much training and the epoch under way; the "
+        "resumed seed ends bit-identical either way. Short epochs (small models) write a fraction of their "
+        "checkpoints: each costs milliseconds of a CPU core, which parallel seeds (--jobs, Ray) would take from "
+        "training."))
     channels_last: bool = Field(False, description=(
         "NHWC memory format for 4-D inputs (faster convolutions on recent CPUs and GPUs)."))
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when available, else CPU.")

@@ -78,8 +78,9 @@ class ProcessExecutor(_Worker):
                 if (e.get("arm"), e.get("seed")) not in ended:  # a late event of a task already reported
                     on_event(e)
 
-        pending = {pool.submit(_task, job): job for job in jobs}
+        pending: dict = {}
         try:
+            pending.update({pool.submit(_task, job): job for job in jobs})  # (a worker dead at its start: below)
             while pending:
                 done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 drain()
@@ -147,11 +148,17 @@ def _task(job: SeedJob) -> Outcome:
     events, stop, parent = _EVENTS
 
     def on_event(e: dict) -> None:
-        # the driver stopped the run or was killed: end now (the seed's checkpoint is kept for a resume)
+        # the driver stopped the run or was killed: end now (the epoch driver commits the newest epoch on the way out)
         if stop.is_set() or os.getppid() != parent:
-            os._exit(1)
+            raise _Stopped
         events.put(e)
     try:
         return train_one(job, on_event, worker=True)
+    except _Stopped:
+        os._exit(1)
     except UserError as e:  # re-raised on the driver: a plain exception pickles with its one line
         raise UserError(str(e)) from None
+
+
+class _Stopped(BaseException):
+    """Raised through a worker's task when its run is stopped (not an Exception: nothing on the way swallows it)."""

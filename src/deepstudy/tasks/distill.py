@@ -80,7 +80,9 @@ def teacher_config(cfg: Study) -> Study:
 
 
 def _key(teacher: Study) -> str:
-    what = teacher.model_dump(mode="json", exclude={"name", "description", "arms", "analyses", "explain"})
+    # what trains the teacher (not how often its checkpoints are written: a setting that changes no number)
+    what = teacher.model_dump(mode="json", exclude={"name": True, "description": True, "arms": True, "analyses": True,
+                                                    "explain": True, "train": {"checkpoint_seconds": True}})
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 

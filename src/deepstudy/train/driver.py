@@ -13,8 +13,8 @@ and the last is waited for before ``drive`` returns or raises (Ctrl-C, a non-fin
 with a metrics line is then committed). Epochs shorter than ``every`` seconds (train.checkpoint_seconds) are
 copied but not all written: a checkpoint goes out once ``every`` seconds have passed since the last, and
 always for the last epoch; a skipped epoch that improved hands its best weights to the next one written. A
-kill (SIGKILL, power) loses at most ``every`` seconds of training, and mid-write leaves ``last.json`` at the
-checkpoint before. A State without ``snapshot`` (the NumPy engine's) is saved in line, every epoch.
+kill (SIGKILL, power) loses at most ``every`` seconds of training and the epoch under way, and mid-write leaves
+``last.json`` at the checkpoint before. A State without ``snapshot`` (the NumPy engine's) is saved in line, every epoch.
 
 and, before the first epoch, resumes from the last checkpoint that passes its sha256 check (the
 newest, or the one before it: event ``checkpoint_fallback``): it restores the state and the
@@ -154,7 +154,8 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
     appends to (cut back on resume like metrics.jsonl); ``extra()``: task values saved with each checkpoint (tensors,
     numbers, strings), handed back to ``on_resume(start, extra)`` before the epochs continue. ``every``: the least
     seconds between two checkpoints written (train.checkpoint_seconds; 0: every epoch) — the last epoch, an early
-    stop and an interruption (Ctrl-C, an error) are always written; a kill loses at most that much training.
+    stop and an interruption (Ctrl-C, an error) are always written; a kill loses at most that much training and the
+    epoch under way.
 
     Example:
         Three "epochs" that only report a number; the driver checkpoints each and keeps the best::
@@ -211,9 +212,9 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
             improved = monitor.update(row.get(monitor.metric), epoch)
             saved = {"monitor": monitor.state_dict(), **(extra() if extra else {})}
             if hasattr(state, "snapshot"):  # copied now, written while the next epoch trains
-                latest = (epoch, state.snapshot(ckpt_dir, epoch, saved, folder / best if improved else None))
-                best_due = latest[1].best or best_due
+                taken = state.snapshot(ckpt_dir, epoch, saved, folder / best if improved else None)
                 append_jsonl(metrics, row)
+                latest, best_due = (epoch, taken), taken.best or best_due  # (once logged: what an interruption writes)
                 # the resume tests kill the process after epoch k's checkpoint: it is written, whatever `every` says
                 if time.monotonic() - handed >= every or repro.fault_armed(epoch):
                     hand_over()
@@ -237,9 +238,10 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
     except BaseException:  # a non-finite loss, Ctrl-C: the newest epoch with a metrics line is committed, then raised
         writer.wait(raising=False)
         with contextlib.suppress(Exception):  # the newest logged epoch not yet written (skipped by `every`, or
-            # interrupted around the hand-over): written now (atomic: the same files, were they written already)
+            # interrupted around the hand-over): written now (atomic: the same files, were they written already); an
+            # epoch logged after it (interrupted before its copy was kept) is cut back and trained again on resume
             if (latest is not None and not writer.failed and (logged := read_jsonl(metrics))
-                    and logged[-1].get("epoch") == latest[0]):
+                    and logged[-1].get("epoch", -1) >= latest[0]):
                 Snapshot(latest[1].checkpoint, best_due)()  # (not after a failed write, a full disk say: the last
                 # good checkpoint stays the last)
         raise

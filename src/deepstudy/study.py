@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-
 from deepstudy import config as _config
 from deepstudy import data as _data
 from deepstudy import executors, repro, study_data, study_precision, study_results, tasks, train

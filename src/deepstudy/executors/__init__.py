@@ -204,7 +204,7 @@ def train_one(job: SeedJob, on_event: Event, dataset=None, worker: bool = False)
     if worker:
         on_event = _recording(job, seed.path, on_event)
     if dataset is None:
-        dataset = _dataset(job)
+        dataset = dataset_for(job.arm, job.cfg)
     on_event({"kind": "start", "arm": job.arm, "seed": job.index, "seeds": job.seeds, "epochs": job.cfg.train.epochs})
     if job.threads:
         torch.set_num_threads(job.threads)
@@ -218,10 +218,6 @@ def train_one(job: SeedJob, on_event: Event, dataset=None, worker: bool = False)
             result, failure = Failure(str(e)), f"arm '{job.arm}' seed {job.index}: {e}"
     write_json(seed.result, result.to_json())
     return Outcome(result.to_json(), nondeterministic, failure)
-
-
-def _dataset(job: SeedJob):
-    return dataset_for(job.arm, job.cfg)
 
 
 def dataset_for(arm: str, cfg: Study):

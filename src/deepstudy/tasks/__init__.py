@@ -125,9 +125,6 @@ class Task:
     # empty: the task has no one per-epoch score a search could use
     epoch_metrics: dict[str, bool] = {"val_loss": True}
     sweeps_lr: bool = False  # has a learning-rate range test (lr_range)
-    # what it trains once per run into the run directory for every seed to share (None: nothing): such a task's
-    # seeds cannot run at once (deepstudy.executors refuses --jobs / --executor ray); see also shared()
-    shared_per_run: str | None = None
     # what data.format series-csv is read as (data.load): "windows" (forecasting) or "anomaly" (NAB-style series)
     series_csv: str = "windows"
 
@@ -136,8 +133,9 @@ class Task:
 
     def shared(self, cfg: Study) -> str | None:
         """What this arm trains once into the run directory for its seeds (or other arms) to share, said in words
-        (None: nothing): ``shared_per_run``, or what the arm's settings add (classify: a teacher, an encoder)."""
-        return self.shared_per_run
+        (None: nothing): such an arm's seeds cannot run at once (deepstudy.executors refuses --jobs / --executor
+        ray). Task generate: its judge; classify: a teacher or a pretrained encoder."""
+        return None
 
     def data_key(self, cfg: Study) -> str:
         return cfg.data.model_dump_json()

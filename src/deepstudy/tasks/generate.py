@@ -133,7 +133,9 @@ class GenerateTask(Task):
     name = "generate"
     lower_is_better = True
     epoch_metrics = {"val_loss": True}  # the Fréchet distance of the epoch's samples to the test images
-    shared_per_run = "a judge network trained once per run (run_dir/judge/) that scores every seed's images"
+
+    def shared(self, cfg: Study) -> str | None:
+        return "a judge network trained once per run (run_dir/judge/) that scores every seed's images"
 
     def check(self, arm: str, cfg: Study, study: Study) -> None:
         check_task_model(arm, cfg, "dcgan", _MODEL_KEYS, "name: dcgan, latent: 64, width: 64")

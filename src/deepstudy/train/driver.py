@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from deepstudy import repro
-from deepstudy.fileio import append_jsonl, keep_jsonl, read_jsonl
+from deepstudy.fileio import append_jsonl, keep_jsonl
 from deepstudy.train import checkpoint
 from deepstudy.train.averaging import Averages
 from deepstudy.train.monitor import Monitor
@@ -240,8 +240,7 @@ def drive(folder: Path, state: State, epochs: Callable[[int], Iterable[dict]], *
         with contextlib.suppress(Exception):  # the newest logged epoch not yet written (skipped by `every`, or
             # interrupted around the hand-over): written now (atomic: the same files, were they written already); an
             # epoch logged after it (interrupted before its copy was kept) is cut back and trained again on resume
-            if (latest is not None and not writer.failed and (logged := read_jsonl(metrics))
-                    and logged[-1].get("epoch", -1) >= latest[0]):
+            if latest is not None and not writer.failed:  # (kept only once its metrics line is written)
                 Snapshot(latest[1].checkpoint, best_due)()  # (not after a failed write, a full disk say: the last
                 # good checkpoint stays the last)
         raise

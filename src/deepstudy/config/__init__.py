@@ -17,8 +17,8 @@ from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 from deepstudy.config.lr_range import LRRangeConfig
 from deepstudy.config.task_sections import (AnomalyConfig, DistillConfig, ExplainConfig, LMConfig, PretrainConfig,
                                             SomConfig)
-from deepstudy.config.sections import (EXPLANATIONS, Analysis, DataConfig, EarlyStoppingConfig, ModelConfig,
-                                       OptimizerConfig, Task, TrainConfig)
+from deepstudy.config.sections import (EVAL_BATCH_SIZE, EXPLANATIONS, Analysis, DataConfig, EarlyStoppingConfig,
+                                       ModelConfig, OptimizerConfig, Task, TrainConfig)
 from deepstudy.config import messages, yamlfile
 from deepstudy.config.overrides import apply_overrides, parse_set
 from deepstudy.config.tasks import FULL_SECTIONS  # noqa: F401  (deepstudy.runs.listing)
@@ -30,11 +30,12 @@ from deepstudy.errors import UserError, closest
 
 # The per-task study classes (ClassifyStudy, ...) stay importable from here but are reached through STUDY_TYPES:
 # they are made by a function, so the API reference (pdoc) cannot place their fields.
-__all__ = ["EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillConfig", "EarlyStoppingConfig",
-           "ExplainConfig", "LMConfig", "LRRangeConfig", "ModelConfig", "OptimizerConfig", "PretrainConfig",
-           "SomConfig", "Task", "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS", "STUDY_TYPES", "Study",
-           "AnyStudy", "apply_overrides", "parse_set", "builtin_studies", "find_study", "read_yaml", "load",
-           "validate", "define", "json_schema", "arm_config", "for_task", "check_task_model", "to_yaml"]
+__all__ = ["EVAL_BATCH_SIZE", "EXPLANATIONS", "AnomalyConfig", "Analysis", "DataConfig", "DistillConfig",
+           "EarlyStoppingConfig", "ExplainConfig", "LMConfig", "LRRangeConfig", "ModelConfig", "OptimizerConfig",
+           "PretrainConfig", "SomConfig", "Task", "TrainConfig", "DATA_KEYS", "TRAIN_KEYS", "OPTIONAL_SECTIONS",
+           "STUDY_TYPES", "Study", "AnyStudy", "apply_overrides", "parse_set", "builtin_studies", "find_study",
+           "read_yaml", "load", "validate", "define", "json_schema", "arm_config", "for_task", "check_task_model",
+           "to_yaml"]
 
 
 def _task_of(raw: Any) -> str:

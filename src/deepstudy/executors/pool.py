@@ -135,6 +135,8 @@ def _warm(arms: list[tuple[str, dict]]) -> None:
     """A worker's first call, made as the pool starts: what every task needs imported (torch, the tasks and their
     models, the data readers) and the arms' data loaded, while the driver loads it too. A failure here is left to
     the driver's own load, which says it in one line."""
+    import torch._dynamo  # noqa: F401  (torch.optim's first param group imports it: ~1 s, here rather than in a seed)
+
     from deepstudy import config, study_data, tasks, train  # noqa: F401
 
     for arm, raw in arms:

@@ -30,7 +30,7 @@ from torch import nn
 
 from deepstudy import data as _data
 from deepstudy import evaluate, models, repro, train
-from deepstudy.config import Study, check_task_model
+from deepstudy.config import EVAL_BATCH_SIZE, Study, check_task_model
 from deepstudy.errors import UserError
 from deepstudy.fileio import atomic_write_bytes, read_json, read_jsonl, write_json
 from deepstudy.models import gan, heads
@@ -64,12 +64,12 @@ class Judge:
         else:
             opt = train.build_optimizer(self.net, "adamw", lr=2e-3)
             batches = ds.batches("train", 128, train=True, seed=repro.derive_seed(seed, "judge"), device=device)
-            for _ in train.fit(self.net, batches.epoch, ds.batches("val", 1024, device=device), optimizer=opt,
-                               scheduler=None,
+            val = ds.batches("val", EVAL_BATCH_SIZE, device=device)
+            for _ in train.fit(self.net, batches.epoch, val, optimizer=opt, scheduler=None,
                                loss_fn=nn.CrossEntropyLoss(), epochs=3, device=device,
                                seed=repro.derive_seed(seed, "judge")):
                 pass
-            logits, y = train.predict(self.net, ds.batches("test", 1024, device=device), device=device)
+            logits, y = train.predict(self.net, ds.batches("test", EVAL_BATCH_SIZE, device=device), device=device)
             self.info = {"model": "cnn [32, 64] + a 128-unit hidden layer (the features), batch norm, 3 epochs on the "
                                   "training split",
                          "test_accuracy": float((logits.argmax(1) == y).float().mean())}
@@ -94,7 +94,7 @@ class Judge:
         hook = head.register_forward_hook(lambda m, args, out: captured.append(args[0]))
         probs = []
         try:
-            for part in images.split(1024):
+            for part in images.split(EVAL_BATCH_SIZE):
                 x = ((part + 1) / 2 - self.mean) / self.std
                 probs.append(self.net(x).softmax(1))
         finally:

@@ -26,7 +26,7 @@ from torch import nn
 from deepstudy import data as _data
 from deepstudy import weights
 from deepstudy import repro, train
-from deepstudy.config import DataConfig, Study
+from deepstudy.config import EVAL_BATCH_SIZE, DataConfig, Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl, write_jsonl
 from deepstudy.models import heads
@@ -120,7 +120,8 @@ def _rotation_batches(ds: _data.Dataset, p, device: torch.device, run_seed: int)
     n_val = max(1, len(order) // 20)
     transform = ds.transform()
     return (RotationBatches(pool[order[n_val:]].to(device), transform, p.batch_size, run_seed),
-            RotationBatches(pool[order[:n_val]].to(device), transform, 1024, run_seed, shuffle=False), 4)
+            RotationBatches(pool[order[:n_val]].to(device), transform, EVAL_BATCH_SIZE, run_seed,
+                            shuffle=False), 4)
 
 
 def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.device, run_seed: int, run: RunDir,
@@ -140,7 +141,7 @@ def pretrain(model: nn.Module, ds: _data.Dataset, cfg: Study, device: torch.devi
             batches = src.batches("train", p.batch_size, train=True,
                                   seed=repro.derive_seed(run_seed, "pretrain-batches"),
                                   device=device)
-            val, n_out = src.batches("val", 1024, device=device), src.num_classes
+            val, n_out = src.batches("val", EVAL_BATCH_SIZE, device=device), src.num_classes
         repro.seed_torch(repro.derive_seed(run_seed, "pretext-init"))
         heads.new_head(model, n_out)
         opt = train.build_optimizer(model, "adamw", lr=p.lr, weight_decay=5e-4)

@@ -18,7 +18,7 @@ from torch import nn
 
 from deepstudy import data as _data
 from deepstudy import evaluate, models, repro, train
-from deepstudy.config import Study
+from deepstudy.config import EVAL_BATCH_SIZE, Study
 from deepstudy.errors import UserError
 from deepstudy.fileio import read_jsonl
 from deepstudy.models import autoencoder
@@ -53,7 +53,7 @@ def _errors(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     model.eval()
     with torch.no_grad():
         return torch.cat([((model(b) - b) ** 2).flatten(1).mean(1)
-                          for b in x.split(1024)]).cpu().numpy().astype(np.float64)
+                          for b in x.split(EVAL_BATCH_SIZE)]).cpu().numpy().astype(np.float64)
 
 
 def _scores(score: np.ndarray, anomalous: np.ndarray, threshold: float) -> dict:

@@ -109,6 +109,29 @@ def test_gan_judge_shared_by_the_seeds_is_refused_in_parallel(kind, jobs):
     assert "--executor local" in str(caught.value) and "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_without_a_main_guard_is_told_before_workers_start(tmp_path, guarded):
+    """Spawned workers import the driver's script again: unguarded, each would start the study over and the pool
+    would break ("a worker process died"); the script is told what to change instead, before a worker or a run
+    directory exists (a study's --jobs and a search's alike). Guarded, the check passes."""
+    calls = ("executors.check_spawnable('--jobs')" if guarded else "executors.start(None, 2, None, {})",
+             "_check_jobs(2)")
+    body = "from deepstudy import executors\nfrom deepstudy.search import _check_jobs\ndef main():\n" + "".join(
+        f"    try:\n        {call}\n    except Exception as e:\n        print(type(e).__name__, e)\n"
+        f"    else:\n        print('ok')\n" for call in calls)
+    script = tmp_path / "experiment.py"
+    script.write_text(body + ("if __name__ == '__main__':\n    main()\n" if guarded else "main()\n"))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    if guarded:
+        assert lines == ["ok", "ok"]
+    else:
+        assert len(lines) == 2 and all(line.startswith("UserError --jobs starts worker processes") for line in lines)
+        assert all(str(script) in line and "if __name__ ==" in line for line in lines)
+    assert [p.name for p in tmp_path.iterdir()] == ["experiment.py"]
+
+
 def test_jobs_get_absolute_run_and_data_paths(tmp_path, monkeypatch):
     """A worker in another folder (a Ray node, `ray job submit --working-dir`) finds the run directory and the data
     the driver meant with a relative --out runs and data.path."""

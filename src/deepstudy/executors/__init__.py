@@ -127,7 +127,29 @@ def start(kind: str | None, jobs: int | None, address: str | None, arms: dict[st
         return RayExecutor.connect(address, arms)
     from deepstudy.executors.pool import ProcessExecutor
 
+    check_spawnable("--jobs")
     return ProcessExecutor.create(jobs, arms)
+
+
+def check_spawnable(what: str) -> None:
+    """Worker processes are spawned (a fresh interpreter each), and each imports the driver's main script again
+    before it can take a task: a script that calls deepstudy at its top level, outside ``if __name__ ==
+    "__main__":``, would start the study again in every worker, which multiprocessing refuses (the pool breaks, and
+    the driver can only say a worker died). Said before anything starts, in one line. A notebook, the REPL, the
+    ``deepstudy`` command and ``python -m package`` are not re-run (nothing to check)."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    path, spec = getattr(main, "__file__", None), getattr(main, "__spec__", None)
+    if path is None or (spec is not None and spec.name.endswith("__main__")):
+        return
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return
+    if "__main__" not in text:
+        raise UserError(f"{what} starts worker processes, and each imports {path} again: put the script's calls "
+                        "under `if __name__ == \"__main__\":` (or run without worker processes)")
 
 
 def _check_independent(arms: dict[str, Study]) -> None:

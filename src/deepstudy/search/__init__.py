@@ -162,6 +162,10 @@ def final_study(study: Study, winners: dict[str, dict], default: bool = True) ->
 def _check_jobs(jobs: int) -> None:
     if not isinstance(jobs, int) or jobs < 1 or jobs > 64:
         raise UserError(f"--jobs must be a whole number from 1 to 64, got {jobs!r}")
+    if jobs > 1:
+        from deepstudy import executors
+
+        executors.check_spawnable("--jobs")
 
 
 def _run_trials(study: Study, run: RunDir, on_event: Event, jobs: int, ray: RayExecutor | None = None,

@@ -182,6 +182,8 @@ def main(repeats: int = 7) -> dict:
         "ratio_with_report": report_row["ratio"], "reference_probe_seconds": t["reference"]["probe"],
         "ratio_with_probe_in_reference": probe_row["ratio"], "phases": phases, "test_accuracy": accuracies,
         "same_test_accuracy": len(same) == 1, "repeats": repeats,
+        # each round's own ratio (the two sides ran back to back): how far the host's noise moves one measurement
+        "round_ratios": [o["seconds"] / r["seconds"] for o, r in zip(runs["ours"], runs["reference"])],
         "rows": [run_row, report_row, probe_row]}
     print(f"run overhead: ours {t['ours']['seconds']['median']:.2f} s, reference "
           f"{t['reference']['seconds']['median']:.2f} s: {run_row['ratio']:.3f}x (target <= {TARGET}); with results "

@@ -53,8 +53,10 @@ def _ddp_equivalence(d: dict) -> list[dict]:
 def _executors(d: dict) -> list[dict]:
     t, target = d["timing"], d["target"]
     ceiling = d.get("ceiling", {})  # 2 / how much slower two seeds train at once than one alone (since 2026-12-07)
+    raw = d.get("raw_concurrent_slowdown")  # the same for two hand-written loops (since 2026-12-08)
     return [row(f"executors: {name} vs local, study wall time ({d['study']['name']})"
-                + (f"; at most {ceiling[executor]:.2f}x on this machine" if executor in ceiling else ""),
+                + (f"; at most {ceiling[executor]:.2f}x on this machine" if executor in ceiling else "")
+                + (f" (two raw PyTorch loops: at most {2 / raw:.2f}x)" if raw else ""),
                 t[executor], side(t["local"], what="local"), ratio_of=d.get("ratio_of", "median"),
                 target=f"speedup >= {target:g}x (ratio <= {1 / target:.3g})", met=d["met"][executor])
             for executor, name in (("processes", "--jobs 2"), ("ray", "--executor ray")) if executor in t]

@@ -121,6 +121,8 @@ def test_run_overhead(written, data, monkeypatch):
         assert set(saved["phases"][who]) == {"setup", "epochs", "test", "results_and_report"}
     assert saved["ratio"] == pytest.approx(saved["ours_seconds"]["median"] / saved["reference_seconds"]["median"])
     assert saved["same_test_accuracy"] is True and saved["workload"]["epochs"] == 2
+    assert saved["round_ratios"] == pytest.approx([o / r for o, r in zip(saved["ours_seconds"]["runs"],
+                                                                        saved["reference_seconds"]["runs"])])
     assert saved["ours_whole_seconds"]["median"] > saved["ours_seconds"]["median"]  # + results.json and the report
     run_row, report_row, probe_row = saved["rows"]
     assert run_row["ratio"] == saved["ratio"] and run_row["ratio_of"] == "median" and isinstance(run_row["met"], bool)

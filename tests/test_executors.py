@@ -489,11 +489,13 @@ def test_executors_benchmark_runs_small(ray_cluster, tmp_path, monkeypatch):
         monkeypatch.setattr(module, "RESULTS", tmp_path / "results")
     spec = {**bench.STUDY, "seeds": 2, "data": {"name": "digits", "train_limit": 300},
             "train": {**bench.STUDY["train"], "epochs": 2}}
-    out = bench.main(spec, repeats=1)
+    out = bench.main(spec, repeats=1, raw_epochs=2)
     saved = json.loads((tmp_path / "results" / "executors.json").read_text())
     assert saved["identical"] is True and saved["evidence"]["cpu_count"] >= 1
     for name in bench.EXECUTORS:
         t = saved["timing"][name]
         assert t["n"] == 1 == len(t["runs"]) and t["spread"] is None and t["median"] > 0  # one run: no spread
     assert out["speedup"]["ray"] == pytest.approx(saved["timing"]["local"]["median"] / saved["timing"]["ray"]["median"])
+    raw = saved["raw_loops_seconds"]
+    assert raw["alone"]["n"] == 1 and raw["two_at_once"]["n"] == 2 and saved["raw_concurrent_slowdown"] > 0
     assert ray_cluster.is_initialized()

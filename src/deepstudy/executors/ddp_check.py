@@ -62,5 +62,7 @@ def _equivalence_rank(rank: int, world: int, folder: str, problem: dict) -> None
         model = _equivalence_train(problem, (rank, world))
         if rank == 0:
             torch.save(model.state_dict(), os.path.join(folder, "rank0.pt"))
+        dist.barrier()  # both ranks end together: one tearing its group down while the other still talks to it
+        # aborted a rank once in a full test run ("terminate called without an active exception", SIGABRT)
     finally:
         dist.destroy_process_group()

@@ -270,8 +270,9 @@ def to_yaml(study: Study) -> str:
     """The study as YAML, every setting resolved (what a run directory's config.yaml holds).
 
     Example:
-        >>> text = to_yaml(load("mlp-vs-cnn"))
-        >>> text.splitlines()[0], validate(yaml.safe_load(text)) == load("mlp-vs-cnn")
+        >>> study = load("mlp-vs-cnn")
+        >>> text = to_yaml(study)
+        >>> text.splitlines()[0], validate(yaml.safe_load(text)) == study
         ('name: mlp-vs-cnn', True)
     """
     return yaml.safe_dump(study.model_dump(mode="json"), sort_keys=False)

@@ -20,11 +20,9 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # every number finite
 
 
-# Evaluation batches (validation, test, probes): 128, not the 1,024 it was. A small CNN's activations for 1,024 images
-# (~100 MB) spill the CPU's caches: on a 2-core AMD EPYC (2 MB L2 per core) a forward pass over 10,240 MNIST images
-# took 0.28 s at 128-256 and 0.96 s at 1,024 (cnn [16, 32]); 0.82 s vs 2.83 s (cnn [32, 64] + batch norm); 9.1 s vs
-# 14.1 s for ResNet-18 on 2,048 images. A tiny LSTM forecaster loses a little (0.10 s vs 0.07 s on 4,096 windows).
-# Outputs are the same bit for bit at either size for these models (rows of a batch do not interact in eval mode).
+# Evaluation batches (validation, test, probes): a small CNN's activations for 1,024 images spill a CPU's caches
+# (10,240 MNIST images: 0.28 s at 128, 0.96 s at 1,024 on a 2-core EPYC); the outputs are bit-identical at either
+# size (tests/test_train.py; the numbers for more models are in the commit that set it, b4799c9).
 EVAL_BATCH_SIZE = 128
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 

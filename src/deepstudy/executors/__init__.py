@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,8 +138,6 @@ def check_spawnable(what: str) -> None:
     "__main__":``, would start the study again in every worker, which multiprocessing refuses (the pool breaks, and
     the driver can only say a worker died). Said before anything starts, in one line. A notebook, the REPL, the
     ``deepstudy`` command and ``python -m package`` are not re-run (nothing to check)."""
-    import sys
-
     main = sys.modules.get("__main__")
     path, spec = getattr(main, "__file__", None), getattr(main, "__spec__", None)
     if path is None or (spec is not None and spec.name.endswith("__main__")):

@@ -158,6 +158,37 @@ def test_unknown_arm_or_seed_is_one_line(image_run, tmp_path):
         assert r.code == 2 and words in r.err and not (tmp_path / "p.csv").exists(), r.err
 
 
+def test_a_center_cropped_run_reads_new_images_at_full_size_and_crops_them(tmp_path):
+    """data.center_crop: the run trains on the central 6 x 6 of digits' 8 x 8 images; predict and export take 8 x 8
+    images and crop them the same way (a resize instead of a crop would change every prediction)."""
+    run = _train(tmp_path, seeds=1, arms={"only": {}}, **{"data.center_crop": [6, 6]})
+    state = read_json(run / "arms" / "only" / "preprocessing.json")
+    assert state["image"]["stored_shape"] == [1, 8, 8] and state["image"]["center_crop"] == [6, 6]
+    assert state["input_shape"] == [1, 6, 6]
+    seed = _split_seed(run)
+    full = data.load(DataConfig(name="digits", train_limit=400), split_seed=seed)
+    cropped = data.load(DataConfig(name="digits", train_limit=400, center_crop=(6, 6)), split_seed=seed)
+    assert torch.equal(cropped.x_test, full.x_test[:, :, 1:7, 1:7])  # the same split, the central pixels
+    assert torch.equal(cropped.x_train, full.x_train[:, :, 1:7, 1:7])
+    assert abs(float(cropped.mean) - float(cropped.x_train.double().mean()) / 255) < 1e-6  # statistics of the crop
+    np.save(tmp_path / "raw.npy", full.x_test.numpy())  # new images at the size they are read: 8 x 8
+    r = run_cli("predict", str(run), str(tmp_path / "raw.npy"), "--out", str(tmp_path / "p.csv"))
+    assert r.code == 0, r.err
+    _, predicted, probs, _ = _read(tmp_path / "p.csv")
+    saved = run / "arms" / "only" / "seed-0"
+    assert [int(p) for p in predicted] == np.load(saved / "predictions.npy").tolist()
+    with torch.no_grad():  # the trained model's softmax on the test images as training cropped them
+        expected = torch.softmax(trained.load(run, "only", 0).model(cropped.float_inputs(cropped.x_test)), 1)
+    assert np.abs(probs - expected.numpy()).max() < 1e-5
+    r = run_cli("export", str(run), "--format", "onnx", "--out", str(tmp_path / "m.onnx"))
+    assert r.code == 0 and "max |difference|" in r.err + r.out, r.err
+    r = run_cli("run", str(tiny_study(tmp_path, **{"data.center_crop": [9, 6]})), "--out", str(tmp_path / "bad"))
+    assert r.code == 2 and "does not fit the 8 x 8 images" in r.err and "Traceback" not in r.err
+    r = run_cli("run", str(tiny_study(tmp_path, data={"name": "moons", "center_crop": [2, 2]})), "--out",
+                str(tmp_path / "bad"))
+    assert r.code == 2 and "crops images; 'moons'" in r.err and "Traceback" not in r.err
+
+
 def test_predict_table_rows_reproduce_the_test_predictions(tmp_path):
     rng = np.random.default_rng(1)
     n = 240

@@ -7,7 +7,8 @@ from pydantic import BaseModel
 
 from deepstudy.config import STUDY_TYPES, Study
 from deepstudy.config.search import SearchConfig
-from deepstudy.config.sections import DataConfig, TrainConfig
+from deepstudy.config.data_section import DataConfig
+from deepstudy.config.sections import TrainConfig
 from deepstudy.config.tasks import OPTIONAL_SECTIONS, SECTIONS
 
 

@@ -17,8 +17,9 @@ from pydantic import BaseModel, Discriminator, Tag, TypeAdapter, ValidationError
 from deepstudy.config.lr_range import LRRangeConfig
 from deepstudy.config.task_sections import (AnomalyConfig, DistillConfig, ExplainConfig, LMConfig, PretrainConfig,
                                             SomConfig)
-from deepstudy.config.sections import (EVAL_BATCH_SIZE, EXPLANATIONS, Analysis, DataConfig, EarlyStoppingConfig,
-                                       ModelConfig, OptimizerConfig, Task, TrainConfig)
+from deepstudy.config.data_section import DataConfig
+from deepstudy.config.sections import (EVAL_BATCH_SIZE, EXPLANATIONS, Analysis, EarlyStoppingConfig, ModelConfig,
+                                       OptimizerConfig, Task, TrainConfig)
 from deepstudy.config import messages, yamlfile
 from deepstudy.config.overrides import apply_overrides, parse_set
 from deepstudy.config.tasks import FULL_SECTIONS  # noqa: F401  (deepstudy.runs.listing)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from deepstudy.config.lr_range import LRRangeConfig
-from deepstudy.config.sections import EXPLANATIONS, DataConfig, TrainConfig
+from deepstudy.config.data_section import DataConfig
+from deepstudy.config.sections import EXPLANATIONS, TrainConfig
 from deepstudy.config.task_sections import (AnomalyConfig, DistillConfig, ExplainConfig, LMConfig, PretrainConfig,
                                             SomConfig)
 
@@ -17,7 +18,7 @@ _CKPT = ("checkpoint_seconds",)  # train.drive's `every`: the tasks whose state 
 _SCHEDULE = ("schedule", "step_epochs", "gamma", "warmup_fraction")  # train.from_settings with steps per epoch
 _SOURCE = ("name", "path", "format")  # data.load: what is read
 _SPLITS = ("val_fraction", "test_fraction", "train_limit")  # images, tables, text: _finish_split, _hold_out_test
-_IMAGES = ("normalize", "image_size", "grayscale")  # _load_images (normalize: synthetic tables too)
+_IMAGES = ("normalize", "image_size", "grayscale", "center_crop")  # _load_images (normalize: synthetic tables too)
 _TABLES = ("target", "drop")  # _load_table
 _OWN_TEXT = ("text_column", "label_column", "test_path")  # data.format: text-csv (data/own.py)
 

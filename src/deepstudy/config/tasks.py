@@ -21,9 +21,9 @@ from deepstudy.config.search import SearchConfig
 from deepstudy.config.lr_range import LRRangeConfig
 from deepstudy.config.task_sections import (AnomalyConfig, DistillConfig, ExplainConfig, LMConfig, PretrainConfig,
                                             SomConfig)
-from deepstudy.config.sections import (Analysis, DataConfig, EarlyStoppingConfig, EmaConfig, ModelConfig,
-                                       OptimizerConfig, SwaConfig, Task, TrainConfig, NULL_MAX_LENGTH, _Section,
-                                       own_data_name, safe_name)
+from deepstudy.config.data_section import NULL_MAX_LENGTH, DataConfig, own_data_name
+from deepstudy.config.sections import (Analysis, EarlyStoppingConfig, EmaConfig, ModelConfig, OptimizerConfig,
+                                       SwaConfig, Task, TrainConfig, _Section, safe_name)
 
 from deepstudy.config.task_keys import (_EXPLAINING, _RUN, _SOURCE, ANALYSIS_TASKS, BUILT_IN_DATA,  # noqa: F401
                                         DATA_KEYS, EXPLAINING_ALLOWED, MONITOR_REFUSED, OPTIONAL_SECTIONS, SECTIONS,

@@ -14,6 +14,7 @@ from deepstudy.config import DataConfig
 from deepstudy.data import corpus, nab, own, readers, registry, table
 from deepstudy.data.dataset import Dataset, permute_labels, tokenize  # noqa: F401  (re-exported)
 from deepstudy.data.loader import IMAGENET_MEAN, IMAGENET_STD, Batches, ImageTransform  # noqa: F401  (re-exported)
+from deepstudy.data.loader import center_crop
 from deepstudy.data.tokens import BucketBatches  # noqa: F401  (re-exported)
 from deepstudy.data.registry import REGISTRY, DatasetSpec
 from deepstudy.data.loaders_series import _load_nab, _load_own_series, _load_series, _nab_dataset  # noqa: F401
@@ -85,6 +86,8 @@ def load(cfg: DataConfig, split_seed: int, series_csv: str = "windows") -> Datas
 
 def _read(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Path | None, split_seed: int, source: dict,
           series_csv: str) -> Dataset:
+    if cfg.center_crop and fmt not in ("idx", "image-folder", "digits"):
+        raise UserError(f"data.center_crop crops images; '{cfg.name}' is read as {fmt} — remove data.center_crop")
     if fmt == "series-csv":
         return _load_own_series(cfg, folder, source, series_csv)
     if fmt == "csv-table":
@@ -122,6 +125,9 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
         x, y, x_test, y_test = _hold_out_test(x, y, cfg.test_fraction, notes)
     else:
         raise UserError(f"data.format '{fmt}' is not an image format")
+    source_shape = tuple(x.shape[1:])
+    if cfg.center_crop:
+        x, x_test = _crop(cfg, x, x_test, notes)
     n_classes = int(max(y.max(), y_test.max())) + 1
     classes = classes or [str(i) for i in range(n_classes)]
     if len(classes) < n_classes:
@@ -150,7 +156,19 @@ def _load_images(cfg: DataConfig, spec: DatasetSpec | None, fmt: str, folder: Pa
     extra = {"unlabelled": torch.from_numpy(np.ascontiguousarray(x))} if cfg.train_limit else {}
     if cfg.imagenet_input:
         extra["model_input"] = (3, cfg.imagenet_input, cfg.imagenet_input)
+    if cfg.center_crop:  # what new images are read at before the same crop (data.preprocessing)
+        extra.update(source_shape=source_shape, center_crop=tuple(cfg.center_crop))
     return Dataset(cfg.name, "image", classes, *parts, mean=mean, std=std, source=source, notes=notes, extra=extra)
+
+
+def _crop(cfg: DataConfig, x: np.ndarray, x_test: np.ndarray, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """data.center_crop on the train (+ validation) and test images, once: every later step reads the crop."""
+    (h, w), (height, width) = cfg.center_crop, x.shape[2:]
+    if not (0 < h <= height and 0 < w <= width):
+        raise UserError(f"data.center_crop [{h}, {w}] does not fit the {height} x {width} images of '{cfg.name}'; "
+                        f"give a height and width from 1 to [{height}, {width}], or remove it")
+    notes.append(f"images cropped to their central {h} x {w} pixels (of {height} x {width}), every split alike")
+    return center_crop(x, (h, w)), center_crop(x_test, (h, w))
 
 
 def _load_table(cfg: DataConfig, spec: DatasetSpec | None, folder: Path, split_seed: int, source: dict) -> Dataset:

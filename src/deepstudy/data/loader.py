@@ -19,6 +19,14 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
+def center_crop(x, size):
+    """The central ``size`` = (height, width) pixels of images (..., H, W), NumPy or torch: top and left margins
+    (H - height) // 2 and (W - width) // 2 — data.center_crop, the same for training data and for new images."""
+    (height, width), (h, w) = x.shape[-2:], size
+    top, left = (height - h) // 2, (width - w) // 2
+    return x[..., top:top + h, left:left + w]
+
+
 class Batches:
     """Mini-batches ``(x, y)`` of tensors in memory: one index permutation per epoch (``shuffle``), then tensor
     indexing — no per-sample Python work, no worker processes.

@@ -6,7 +6,8 @@ what the loaded dataset already holds, so it draws no random number and changes 
 
     {"version": 1, "kind": "image" | "table" | "tokens" | ..., "classes": [...], "input_shape": [...],
      "vocab_size": null | n,
-     "image":  {"stored_shape": [C, H, W], "mean": [...], "std": [...], "model_input": null | [3, N, N]},
+     "image":  {"stored_shape": [C, H, W], "mean": [...], "std": [...], "model_input": null | [3, N, N],
+                "center_crop": null | [h, w] (absent in runs saved before it: null)},
      "table":  {"target", "features", "numeric", "stats": {col: [mean, std]}, "categories": {col: [...]}, "id"},
      "tokens": {"tokenizer": "words" | "wordpiece", "max_length": n (the limit used), "vocab": [...] (words only)}}
 
@@ -22,7 +23,7 @@ import torch
 from deepstudy.config import DataConfig
 from deepstudy.data import tokens as _tokens
 from deepstudy.data.dataset import Dataset
-from deepstudy.data.loader import ImageTransform
+from deepstudy.data.loader import ImageTransform, center_crop
 from deepstudy.data.table import RawTable, TableEncoder
 from deepstudy.errors import UserError
 
@@ -36,8 +37,11 @@ def state(ds: Dataset, cfg: DataConfig) -> dict:
     out: dict = {"version": VERSION, "kind": ds.kind, "dataset": ds.name, "classes": list(ds.classes),
                  "input_shape": list(ds.input_shape), "vocab_size": ds.vocab_size}
     if ds.kind == "image":
-        out["image"] = {"stored_shape": list(ds.x_train.shape[1:]), "mean": ds.mean.tolist(), "std": ds.std.tolist(),
-                        "model_input": list(ds.extra["model_input"]) if "model_input" in ds.extra else None}
+        # stored_shape: what new images are read at (resized to), before data.center_crop takes their centre
+        out["image"] = {"stored_shape": list(ds.extra.get("source_shape") or ds.x_train.shape[1:]),
+                        "mean": ds.mean.tolist(), "std": ds.std.tolist(),
+                        "model_input": list(ds.extra["model_input"]) if "model_input" in ds.extra else None,
+                        "center_crop": list(ds.extra["center_crop"]) if "center_crop" in ds.extra else None}
     elif ds.kind == "table" and "table" in ds.extra:
         out["table"] = ds.extra["table"]
     elif ds.kind == "tokens":
@@ -50,6 +54,8 @@ def state(ds: Dataset, cfg: DataConfig) -> dict:
 def images(st: dict, x: torch.Tensor) -> torch.Tensor:
     """uint8 images (N, C, H, W) of the stored shape -> float inputs (N, *input_shape) as the model read them."""
     im = st["image"]
+    if im.get("center_crop"):
+        x = center_crop(x, im["center_crop"])
     model_input = im["model_input"]
     transform = ImageTransform(torch.tensor(im["mean"]), torch.tensor(im["std"]),
                                size=model_input[-1] if model_input else None)

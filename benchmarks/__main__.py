@@ -22,10 +22,19 @@ python -m benchmarks search-pruning [--pruner NAME] [RUN_DIR...]  # search-cnn p
 python -m benchmarks search-samplers [RUN_DIR]  # the search-vs-random study: TPE vs random vs grid, verdict
 python -m benchmarks studies         # accuracy targets (long: trains the built-in studies)
 python -m benchmarks studies RUN_DIR RUN_DIR   # ... or summarize finished runs of the target studies
+python -m benchmarks --isa avx2 NAME ...       # any of them with every numeric library held to AVX2 kernels (an
+                                               # AVX2-only CPU emulated; benchmarks/isa.py): results to NAME.avx2.json
 """
 import sys
 
-from benchmarks import (ddp_equivalence, executors, lr_find_check, minilm_parity, nab_corpus, nab_target, naive_bayes,
+from benchmarks import isa
+
+isa.reexec(sys.argv)  # --isa: again, in a process started with the caps (before torch and NumPy load)
+if isa.capped():  # checks that torch took the cap
+    print(f"kernels held to {isa.capped().upper()} (an emulated AVX2-only CPU; benchmarks/isa.py)", flush=True)
+
+from benchmarks import (ddp_equivalence, executors, lr_find_check, minilm_parity, nab_corpus, nab_target,  # noqa: E402
+                        naive_bayes,
                         rnn_padding, run_overhead, scratch_speed, search, sequence_length, som_speed, speedrun, studies,
                         summary, trainer_overhead)
 

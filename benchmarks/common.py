@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks import isa
 from deepstudy import repro
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -128,16 +129,18 @@ def evidence() -> dict:
     ``torch_threads`` (torch.get_num_threads()), ``torch`` and ``numpy`` versions, Python, platform; plus
     ``git describe --always --dirty``, ``dirty``, the command line and the date."""
     describe = repro.git_describe()
-    return {**repro.environment(torch.device("cpu")), "git_describe": describe,
+    return {**repro.environment(torch.device("cpu")), **isa.evidence(), "git_describe": describe,
             "dirty": None if describe is None else describe.endswith("-dirty"),
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "date": _dt.datetime.now().isoformat(timespec="seconds")}
 
 
 def write(name: str, payload: dict) -> Path:
+    """benchmarks/results/<name>.json: ``payload`` with its evidence; under ``--isa`` (benchmarks/isa.py)
+    <name>.<isa>.json, beside the file of the CPU's own kernels (the summary marks its rows)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
     ev = evidence()
+    path = RESULTS / (f"{name}.{ev['isa_cap']}.json" if ev["isa_cap"] else f"{name}.json")
     path.write_text(json.dumps({"benchmark": name, "dirty": ev["dirty"], **payload, "evidence": ev}, indent=2) + "\n")
     print(f"wrote {path}" + (" (from a tree with uncommitted changes: marked dirty)" if ev["dirty"] else ""))
     from benchmarks import summary  # here: summary imports this module

@@ -285,11 +285,12 @@ def environment_of(payload: dict) -> dict[str, str]:
     dirty = ev.get("dirty", payload.get("dirty"))
     return {"commit": commit, "dirty": {True: "yes", False: "no", None: "not recorded"}[dirty],
             "CPU": ev.get("cpu") or "not recorded", "CPU flags": _flags(ev.get("cpu_flags")),
+            "kernels": ev.get("torch_cpu_capability") or "not recorded",
             "threads": str(ev.get("torch_threads", "not recorded")), "torch": ev.get("torch") or "not recorded",
             "numpy": ev.get("numpy") or "not recorded", "recorded": ev.get("date") or "?"}
 
 
-COMPARED = ("commit", "dirty", "CPU", "CPU flags", "threads", "torch", "numpy")
+COMPARED = ("commit", "dirty", "CPU", "CPU flags", "kernels", "threads", "torch", "numpy")
 
 
 def _environment(envs: dict[str, dict[str, str]]) -> list[str]:
@@ -311,9 +312,8 @@ def _environment(envs: dict[str, dict[str, str]]) -> list[str]:
 
     def marks(e: dict) -> str:
         out = [k for k in ("commit", "CPU", "threads", "torch", "numpy") if k in varying and e[k] != newest[k]]
-        if "CPU flags" in varying and e["CPU flags"] != newest["CPU flags"] and "not recorded" not in (
-                e["CPU flags"], newest["CPU flags"]):
-            out.append("CPU flags")
+        out += [k for k in ("CPU flags", "kernels") if k in varying and e[k] != newest[k]
+                and "not recorded" not in (e[k], newest[k])]
         text = ("differs: " + ", ".join(out)) if out else ""
         return "; ".join(x for x in (text, "dirty tree" if e["dirty"] == "yes" else "") if x)
 
@@ -326,11 +326,15 @@ def _environment(envs: dict[str, dict[str, str]]) -> list[str]:
 def summarize(folder: Path = RESULTS) -> tuple[str, list[dict]]:
     """The summary of every results file in ``folder`` as markdown text, and the rows it prints."""
     rows, notes, envs = [], [], {}
-    for path in sorted(Path(folder).glob("*.json")):
-        name = path.stem
+    for path in sorted(Path(folder).glob("*.json"), key=lambda p: (p.stem.partition(".")[0], p.stem)):
+        name, _, capped = path.stem.partition(".")  # <name>.<isa>.json: kernels held to an ISA (benchmarks/isa.py)
         try:
             payload = json.loads(path.read_text())
             got = rows_of(name, payload) if isinstance(payload, dict) else None
+            if got and capped:
+                cpu = (payload.get("evidence") or {}).get("cpu") or "this CPU"
+                got = [{**r, "benchmark": f"{r.get('benchmark', '?')} [{capped.upper()} kernels only, on {cpu}: "
+                        f"an emulated {capped.upper()}-only CPU]"} for r in got]
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as e:  # a file the adapter
             notes.append(f"{path.name}: no summary rows ({type(e).__name__}: {e})")  # did not expect: say so
             continue

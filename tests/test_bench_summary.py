@@ -140,3 +140,35 @@ def test_summary_of_the_committed_results(tmp_path):
     assert out.stdout == text == (folder / "SUMMARY.md").read_text()
     assert (REAL_RESULTS / "SUMMARY.md").read_text() == text, "benchmarks/results/SUMMARY.md is stale: run " \
                                                                "`python -m benchmarks summary`"
+
+
+def test_an_isa_capped_file_is_marked_and_its_kernels_shown(tmp_path):
+    """benchmarks/isa.py: <name>.avx2.json sits beside <name>.json; its rows say the kernels were held to AVX2, and
+    the environment table shows each file's kernels (adapted files too: trainer_overhead has no rows of its own)."""
+    evidence = {"git_describe": "ccccccc", "dirty": False, "cpu": "Test CPU", "torch_threads": 1, "torch": "2.1",
+                "numpy": "2.2", "date": "2026-01-02", "torch_cpu_capability": "AVX512"}
+    rows = [common.row("speedrun fp32", common.timing([2.0, 3.0]), common.timing([5.0, 6.0]), met=True)]
+    _write(tmp_path, "speed", {"rows": rows, "evidence": evidence})
+    _write(tmp_path, "speed.avx2", {"rows": rows, "evidence": {**evidence, "torch_cpu_capability": "AVX2",
+                                                                "isa_cap": "avx2", "date": "2026-01-03"}})
+    text, got = summary.summarize(tmp_path)
+    assert [r["benchmark"] for r in got] == [
+        "speedrun fp32", "speedrun fp32 [AVX2 kernels only, on Test CPU: an emulated AVX2-only CPU]"]
+    table = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| speed")}
+    assert "| AVX2 " in table["speed.avx2.json"] and "| AVX512 " in table["speed.json"]
+    assert "differs: kernels" in table["speed.json"]  # against the newest file, the capped one
+
+
+def test_the_avx2_caps_take_and_deepstudy_then_sees_no_native_bf16():
+    """The variables benchmarks/isa.py starts a process with hold torch to AVX2 kernels (it reports them), and
+    train.cpu_supports_bf16 then says no, so precision auto and an explicit bf16 behave as on an AVX2-only CPU."""
+    from benchmarks import isa
+
+    env = {**__import__("os").environ, **isa.environment("avx2"), "DEEPSTUDY_BENCH_ISA": "avx2"}
+    code = ("from benchmarks import isa; from deepstudy import train; e = isa.evidence(); "
+            "print(e['isa_cap'], e['torch_cpu_capability'], train.cpu_supports_bf16())")
+    r = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["avx2", "AVX2", "False"]
+    with pytest.raises(SystemExit, match="choose one of avx2"):
+        isa.environment("avx9")

@@ -170,3 +170,21 @@ def test_a_search_resolves_auto_once_for_every_trial_and_its_workers_read_it(tmp
 def test_auto_cannot_reach_the_loop_unresolved():
     with pytest.raises(ValueError, match="resolved by a study"):
         train.autocast("auto", CPU)
+
+
+def test_a_process_held_below_avx512_has_no_native_bf16(monkeypatch):
+    """ONEDNN_MAX_CPU_ISA=AVX2 or torch's AVX2 kernels (ATEN_CPU_CAPABILITY): bf16 would be emulated, so it is not
+    native whatever the CPU reports (benchmarks/isa.py's AVX2-only emulation relies on it)."""
+    from deepstudy.train import precision
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    assert precision.cpu_supports_bf16()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx2")
+    assert not precision.cpu_supports_bf16()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+    assert precision.cpu_supports_bf16()
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert not precision.cpu_supports_bf16()

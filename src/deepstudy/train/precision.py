@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -15,13 +16,18 @@ from torch import nn
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 FELL_BACK = "fp32 (this CPU has no native bf16; fell back)"  # the precision a seed records when bf16 was asked there
 FALLBACK_NOTE = "bf16 asked, fp32 used: this CPU has no bf16 instructions"  # said once, in the run's output and report
+# oneDNN's ISA caps below AVX512_CORE_BF16 (its docs: ONEDNN_MAX_CPU_ISA): no native bf16 under them
+_NO_BF16_ISAS = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
 AUTO_SPEEDUP = 1.2  # auto picks bf16 on a CPU only when its training step is at least this much faster than fp32's
 WARMUP_STEPS, TIMED_STEPS = 3, 5  # the probe's steps per precision (fewer when one step is slow: BUDGET_SECONDS)
 BUDGET_SECONDS = 1.0  # about what the probe may spend per precision; it still times at least two steps
 
 
 def cpu_supports_bf16() -> bool:
-    """Whether this CPU has native bf16 instructions (AVX512-BF16 or AMX); without them bf16 runs as fp32.
+    """Whether this CPU has native bf16 instructions (AVX512-BF16 or AMX) and this process may use them; without
+    them bf16 runs as fp32. A process held below them (``ATEN_CPU_CAPABILITY=avx2``, ``ONEDNN_MAX_CPU_ISA=AVX2``:
+    how benchmarks/isa.py emulates an AVX2-only CPU, or a choice of one's own) gets emulated bf16, ~9x slower: as
+    a CPU without them.
 
     Example:
         >>> from deepstudy import train
@@ -30,7 +36,9 @@ def cpu_supports_bf16() -> bool:
     """
     check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool((check and check()) or (amx and amx()))
+    held = (not torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+            or os.environ.get("ONEDNN_MAX_CPU_ISA", os.environ.get("DNNL_MAX_CPU_ISA", "ALL")).upper() in _NO_BF16_ISAS)
+    return bool((check and check()) or (amx and amx())) and not held
 
 
 def autocast(precision: str, device: torch.device) -> tuple[Callable[[], ContextManager], str]:

@@ -13,6 +13,7 @@ import pytest
 from benchmarks import (common, minilm_parity, nab_corpus, nab_target, naive_bayes, rnn_padding, run_overhead,
                         scratch_speed, search, sequence_length, som_speed, speedrun, studies, summary, trainer_overhead)
 from deepstudy import config
+from deepstudy.train import precision
 
 REAL_RESULTS = Path(common.__file__).resolve().parent / "results"
 
@@ -264,6 +265,7 @@ def test_nab_corpus(written, data, monkeypatch):
 def test_speedrun(written, data, monkeypatch):
     needs(data, "mnist")
     monkeypatch.setattr(speedrun, "OVERRIDES", {"data.train_limit": 256, "train.epochs": 1, "seeds": 2})
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: False)  # as on an AVX2-only CPU: bf16 runs fp32
     speedrun.main()
     saved = written("mnist_speedrun")
     arms = set(config.load("mnist-speedrun").arms)
@@ -279,6 +281,9 @@ def test_speedrun(written, data, monkeypatch):
         assert arm in row["benchmark"] and row["ours"]["n"] == row["reference"]["n"] == 2
         assert row["ratio"] == pytest.approx(row["ours"]["value"] / row["reference"]["value"])
         assert row["met"] == (side["accuracy"]["mean"] >= 0.99 and row["ratio"] <= 0.6)
+        asked = config.load("mnist-speedrun").arms[arm]["train.precision"]  # bf16 falls back (patched above)
+        assert side["precision_used"] == [asked if asked == "fp32" else precision.FELL_BACK]
+        assert ("ran fp32: no native bf16" in row["benchmark"]) == (asked == "bf16")
 
 
 TINY_SEARCH = {"data.train_limit": 200, "train.epochs": 1, "search.trials": 2, "search.startup_trials": 1,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import statistics
+import subprocess
 import sys
 from pathlib import Path
 
@@ -128,11 +129,27 @@ def evidence() -> dict:
     """Where and from what a result was measured: repro.environment's CPU model (``cpu``) and flags (``cpu_flags``),
     ``torch_threads`` (torch.get_num_threads()), ``torch`` and ``numpy`` versions, Python, platform; plus
     ``git describe --always --dirty``, ``dirty``, the command line and the date."""
-    describe = repro.git_describe()
-    return {**repro.environment(torch.device("cpu")), **isa.evidence(), "git_describe": describe,
-            "dirty": None if describe is None else describe.endswith("-dirty"),
+    describe, dirty = _source_state()
+    return {**repro.environment(torch.device("cpu")), **isa.evidence(), "git_describe": describe, "dirty": dirty,
             "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "date": _dt.datetime.now().isoformat(timespec="seconds")}
+
+
+def _source_state() -> tuple[str | None, bool | None]:
+    """(``git describe --always``, with '-dirty' when the code has uncommitted changes; whether it has). Changes
+    under benchmarks/results/ are not the code's: ``python -m benchmarks A B`` writes A's file and SUMMARY.md before
+    B is measured, and B's numbers are still from the committed code."""
+    root = RESULTS.parents[1]
+    try:
+        described = subprocess.run(["git", "describe", "--always"], capture_output=True, text=True, timeout=5, cwd=root)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 ":(exclude)benchmarks/results"], capture_output=True, text=True, timeout=5, cwd=root)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    if described.returncode or status.returncode or not described.stdout.strip():
+        return None, None
+    dirty = bool(status.stdout.strip())
+    return described.stdout.strip() + ("-dirty" if dirty else ""), dirty
 
 
 def write(name: str, payload: dict) -> Path:

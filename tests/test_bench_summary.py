@@ -172,3 +172,24 @@ def test_the_avx2_caps_take_and_deepstudy_then_sees_no_native_bf16():
     assert r.stdout.split() == ["avx2", "AVX2", "False"]
     with pytest.raises(SystemExit, match="choose one of avx2"):
         isa.environment("avx9")
+
+
+def test_results_written_earlier_in_the_same_run_do_not_make_the_code_dirty(tmp_path, monkeypatch):
+    """`python -m benchmarks A B`: A's results file and SUMMARY.md change before B is measured; B's evidence still
+    names the committed code (a change to the code itself is dirty)."""
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    (results / "SUMMARY.md").write_text("old\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    monkeypatch.setattr(common, "RESULTS", results)
+    (results / "SUMMARY.md").write_text("new\n")
+    (results / "a.json").write_text("{}\n")
+    describe, dirty = common._source_state()
+    assert dirty is False and not describe.endswith("-dirty")
+    (tmp_path / "code.py").write_text("x = 2\n")
+    describe, dirty = common._source_state()
+    assert dirty is True and describe.endswith("-dirty")

@@ -231,7 +231,7 @@ def rows_of(name: str, payload: dict) -> list[dict] | None:
     a file this summary cannot read."""
     if isinstance(payload.get("rows"), list):
         return payload["rows"]
-    adapter = ADAPTERS.get(name)
+    adapter = ADAPTERS.get(name.partition(".")[0])  # <name>.<isa>: the same benchmark, kernels held (isa.py)
     return adapter(payload) if adapter else None
 
 

@@ -18,7 +18,8 @@ def test_results_file_records_describe_and_marks_a_dirty_tree(tmp_path, monkeypa
 
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     for describe, dirty in (("v1-3-gabc1234-dirty", True), ("abc1234", False)):
-        monkeypatch.setattr(repro, "git_describe", lambda d=describe: d)
+        # the code's state (git describe, dirty outside benchmarks/results: tests/test_bench_summary.py checks it)
+        monkeypatch.setattr(common, "_source_state", lambda d=describe, x=dirty: (d, x))
         saved = json.loads(common.write("toy", {"timings": [1.0]}).read_text())
         assert saved["dirty"] is dirty and saved["evidence"]["git_describe"] == describe
         assert saved["evidence"]["dirty"] is dirty and "cpu" in saved["evidence"] and "cpu_flags" in saved["evidence"]

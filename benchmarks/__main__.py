@@ -30,8 +30,8 @@ import sys
 from benchmarks import isa
 
 isa.reexec(sys.argv)  # --isa: again, in a process started with the caps (before torch and NumPy load)
-if isa.capped():  # checks that torch took the cap
-    print(f"kernels held to {isa.capped().upper()} (an emulated AVX2-only CPU; benchmarks/isa.py)", flush=True)
+if cap := isa.capped():  # checks that torch took the cap
+    print(f"kernels held to {cap.upper()} (an emulated {cap.upper()}-only CPU; benchmarks/isa.py)", flush=True)
 
 from benchmarks import (ddp_equivalence, executors, lr_find_check, minilm_parity, nab_corpus, nab_target,  # noqa: E402
                         naive_bayes,
